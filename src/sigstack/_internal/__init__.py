@@ -1,0 +1,1 @@
+"""Internals shared by several subsystems; not public API."""

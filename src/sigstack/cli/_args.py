@@ -1,0 +1,76 @@
+"""Argument helpers that give argparse cosign's (Go pflag/viper) conventions.
+
+* Boolean flags take ``--flag``, ``--flag=true`` and ``--flag=false`` but never a
+  separate value, as in Go; argparse has no such flag type, so we register the
+  ``=value`` spellings as hidden aliases.
+* Every long flag ``--foo-bar`` may also come from ``COSIGN_FOO_BAR`` (cosign 3.1's
+  viper binding); an explicit flag wins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from typing import Any
+
+TRUE = ("1", "t", "true", "TRUE", "True", "T")
+FALSE = ("0", "f", "false", "FALSE", "False", "F")
+
+
+def parse_bool(text: str) -> bool:
+    if text in TRUE:
+        return True
+    if text in FALSE:
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
+
+
+class _StoreBool(argparse.Action):
+    def __init__(self, option_strings: list[str], dest: str, value: bool, **kw: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kw)
+        self.value = value
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, self.value)
+
+
+def add_bool(parser: argparse.ArgumentParser, *names: str, default: bool, help: str) -> None:
+    """A Go-style boolean flag."""
+    long = next(n for n in names if n.startswith("--"))
+    dest = long[2:].replace("-", "_")
+    parser.add_argument(*names, dest=dest, action=_StoreBool, value=True, default=default,
+                        help=f"{help} (default {str(default).lower()})")
+    for text in TRUE + FALSE:
+        parser.add_argument(f"{long}={text}", dest=dest, action=_StoreBool,
+                            value=text in TRUE, help=argparse.SUPPRESS)
+
+
+def apply_env_defaults(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                       argv: Sequence[str]) -> None:
+    """Fill flags not given on the command line from ``COSIGN_<FLAG>``."""
+    given = set()
+    for token in argv:
+        if token.startswith("-"):
+            given.add(token.split("=", 1)[0])
+    for action in parser._actions:  # argparse offers no public iterator over actions
+        longs = [o for o in action.option_strings if o.startswith("--") and "=" not in o]
+        if not longs or action.dest in ("help", "version") or action.help == argparse.SUPPRESS:
+            continue
+        if any(o in given for o in action.option_strings):
+            continue
+        env = os.environ.get("COSIGN_" + longs[0][2:].replace("-", "_").upper())
+        if env is None:
+            continue
+        if isinstance(action, _StoreBool):
+            try:
+                setattr(args, action.dest, parse_bool(env))
+            except argparse.ArgumentTypeError as exc:
+                parser.error(f"{longs[0]} from COSIGN_ environment: {exc}")
+        elif isinstance(action, argparse._AppendAction):
+            setattr(args, action.dest, [v for v in env.split(",") if v])
+        elif action.nargs == 0:
+            setattr(args, action.dest, action.const if parse_bool(env) else action.default)
+        else:
+            setattr(args, action.dest, env)

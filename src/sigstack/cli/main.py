@@ -1,0 +1,113 @@
+"""Entry point: build the parser, dispatch, and turn errors into exit codes.
+
+Each command module registers its sub-commands with a ``handler`` named as a
+string (``module:function``); the handler module is imported only when that
+command runs, keeping start-up to argparse alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from sigstack._version import __version__
+
+# Command modules; a new command group is one line here.
+COMMAND_MODULES = (
+    "sigstack.cli.keys",
+    "sigstack.cli.blob",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-d", "--verbose", action="store_true",
+                        help="show debug output and full tracebacks on errors")
+    common.add_argument("--output-file", metavar="FILE",
+                        help="write the command's output to FILE instead of stdout")
+    common.add_argument("-t", "--timeout", default="3m",
+                        help="timeout for network operations, e.g. 30s, 3m (default 3m)")
+
+    parser = argparse.ArgumentParser(
+        prog="sigstack",
+        description="Sign and verify software artifacts; a cosign-compatible Sigstore stack.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"sigstack {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    version = sub.add_parser("version", parents=[common], help="print the version")
+    version.add_argument("--json", action="store_true", help="print the version as JSON")
+    version.set_defaults(handler="sigstack.cli.main:run_version")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub, common)
+    return parser
+
+
+def run_version(args: argparse.Namespace) -> int:
+    if args.json:
+        import json
+        import platform
+
+        print(json.dumps({"gitVersion": __version__, "pythonVersion": platform.python_version()}))
+    else:
+        print(f"sigstack {__version__}")
+    return 0
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    for action in parser._actions:  # argparse keeps sub-parsers only here
+        if isinstance(action, argparse._SubParsersAction):
+            found: argparse.ArgumentParser = action.choices[command]
+            return found
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return 1
+    from sigstack.cli._args import apply_env_defaults
+
+    apply_env_defaults(_subparser(parser, args.command), args, argv)
+    module, _, func = args.handler.partition(":")
+    from sigstack.errors import SigstackError
+
+    try:
+        handler = getattr(importlib.import_module(module), func)
+        code: int = handler(args)
+        return code
+    except SigstackError as exc:
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        print(f"Error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("Error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:  # the edge: never show a traceback unless asked
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"Error: unexpected {type(exc).__name__}: {text} (run with --verbose for details)",
+              file=sys.stderr)
+        return 1
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()
