@@ -54,16 +54,15 @@ def run_sign_blob(args: argparse.Namespace) -> int:
     from sigstack._internal.fs import atomic_write
     from sigstack.cli._io import Password, info, write_output
     from sigstack.errors import SigstackError
-    from sigstack.sign import sign_blob
+    from sigstack.sign import sign_blob_loading_key
 
     if args.tlog_upload:
         raise SigstackError(
             "--tlog-upload=true is not available: this version has no transparency-log "
             "client; pass --tlog-upload=false to sign without a log"
         )
-    signer = keys.load_signer(args.key, Password())
     with open_artifact(args.blob) as f:
-        raw = sign_blob(signer, f)
+        raw = sign_blob_loading_key(lambda: keys.load_signer(args.key, Password()), f)
     import base64
 
     out = base64.b64encode(raw) if args.b64 else raw
