@@ -53,6 +53,7 @@ _SCHEMES: dict[str, str] = {
     "env": "sigstack.keys.material:ENV",
     "http": "sigstack.keys.material:URL",
     "https": "sigstack.keys.material:URL",
+    "k8s": "sigstack.keys.k8s:BACKEND",
 }
 
 _SCHEME_RE = re.compile(r"^([a-z][a-z0-9+.-]*)://")
