@@ -90,3 +90,72 @@ def cosign_verify_blob(cosign: str, key: str, signature: bytes, blob: Path,
         [cosign, "verify-blob", "--key", key, "--signature", str(sig), "--insecure-ignore-tlog=true",
          str(blob)],
         capture_output=True, env=env, timeout=120)
+
+
+def assert_openssl_verifies(pub: Path, signature_b64: bytes, blob: Path, digest: str) -> None:
+    """OpenSSL as an independent verifier (used where cosign's own verify-blob cannot)."""
+    sig = blob.with_suffix(".sig-for-openssl")
+    sig.write_bytes(base64.b64decode(signature_b64))
+    r = subprocess.run(["openssl", "dgst", f"-{digest}", "-verify", str(pub), "-signature", str(sig), str(blob)],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0 and b"Verified OK" in r.stdout, r.stdout + r.stderr
+
+
+SOFTHSM_MODULE_CANDIDATES = (
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+)
+
+
+@dataclass
+class Token:
+    module: str
+    label: str
+    pin: str
+    slot: int
+    env: dict[str, str]
+
+    def uri(self, key: str, **extra: str) -> str:
+        from urllib.parse import quote
+
+        query = "&".join(f"{k}={v}" for k, v in {"module-path": self.module, "pin-value": self.pin,
+                                                    **extra}.items() if v)
+        return f"pkcs11:token={quote(self.label)};object={quote(key)}?{query}"
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Token]:
+    """A real SoftHSM2 token in a temporary directory, holding P-256, P-384 and RSA-2048
+    key pairs made by OpenSC's pkcs11-tool. One per test session: a PKCS#11 module is
+    initialised once per process, so the in-process tests must all see the same store."""
+    module = next((m for m in SOFTHSM_MODULE_CANDIDATES if Path(m).exists()), None)
+    if module is None:
+        pytest.fail("SoftHSM2 is not installed (Debian package softhsm2; see scripts/apt-packages.txt)")
+    base = tmp_path_factory.mktemp("softhsm")
+    (base / "tokens").mkdir()
+    conf = base / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
+    env = {**os.environ, "SOFTHSM2_CONF": str(conf)}
+    label, pin = "sigstack test", "4321"
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label, "--so-pin", "0000",
+                    "--pin", pin], env=env, check=True, capture_output=True)
+    for key_type, key_label, key_id in (("EC:prime256v1", "p256", "01"), ("EC:secp384r1", "p384", "02"),
+                                        ("rsa:2048", "rsa2048", "03")):
+        subprocess.run(["pkcs11-tool", "--module", module, "--token-label", label, "--login", "--pin", pin,
+                        "--keypairgen", "--key-type", key_type, "--label", key_label, "--id", key_id],
+                       env=env, check=True, capture_output=True)
+    listing = subprocess.run(["softhsm2-util", "--show-slots"], env=env, check=True, capture_output=True,
+                             text=True).stdout
+    slot = None
+    current = None
+    for line in listing.splitlines():
+        line = line.strip()
+        if line.startswith("Slot ") and not line.startswith("Slot info"):
+            current = int(line.split()[1])
+        if line.startswith("Label:") and line.split(":", 1)[1].strip() == label:
+            slot = current
+    assert slot is not None, listing
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SOFTHSM2_CONF", str(conf))
+        yield Token(module, label, pin, slot, env)

@@ -54,6 +54,7 @@ _SCHEMES: dict[str, str] = {
     "http": "sigstack.keys.material:URL",
     "https": "sigstack.keys.material:URL",
     "k8s": "sigstack.keys.k8s:BACKEND",
+    "pkcs11": "sigstack.keys.pkcs11:BACKEND",
 }
 
 _SCHEME_RE = re.compile(r"^([a-z][a-z0-9+.-]*)://")
@@ -83,7 +84,8 @@ def backend_for(ref: str) -> KeyBackend:
     target = _SCHEMES.get(scheme)
     if target is None:
         listed = ", ".join(f"{s}:" if s == "pkcs11" else f"{s}://" for s in known_schemes())
-        raise KeyRefError(f"unsupported key reference scheme {scheme!r} in {ref!r}; supported: file paths, {listed}")
+        raise KeyRefError(
+            f"unsupported key reference scheme {scheme!r} in {ref!r}; supported: file paths, {listed}")
     module, _, attr = target.partition(":")
     backend: KeyBackend = getattr(importlib.import_module(module), attr or "BACKEND")
     return backend
