@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -159,3 +160,39 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Token]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SOFTHSM2_CONF", str(conf))
         yield Token(module, label, pin, slot, env)
+
+
+@dataclass
+class Moto:
+    url: str
+    client: Any
+    env: dict[str, str]
+
+
+@pytest.fixture
+def moto_kms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Moto]:
+    """moto's KMS in server mode (werkzeug, real HTTP) on 127.0.0.1, fresh per test.
+
+    The server thread lives in the test process (so ``_moto`` can patch it); CLI
+    subprocesses reach it over TCP through ``AWS_ENDPOINT_URL``, like any client."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from ._moto import teach_digest_signing
+
+    teach_digest_signing(monkeypatch)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        url = f"http://{host}:{port}"
+        env = {"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "AWS_REGION": "us-east-1", "AWS_CONFIG_FILE": str(tmp_path / "none"),
+               "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        client = boto3.client("kms", endpoint_url=url, region_name="us-east-1",
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+        yield Moto(url, client, {**os.environ, **env, "HOME": str(tmp_path)})
+    finally:
+        server.stop()

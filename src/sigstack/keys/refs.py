@@ -55,6 +55,7 @@ _SCHEMES: dict[str, str] = {
     "https": "sigstack.keys.material:URL",
     "k8s": "sigstack.keys.k8s:BACKEND",
     "pkcs11": "sigstack.keys.pkcs11:BACKEND",
+    "awskms": "sigstack.keys.kms.aws:BACKEND",
 }
 
 _SCHEME_RE = re.compile(r"^([a-z][a-z0-9+.-]*)://")
