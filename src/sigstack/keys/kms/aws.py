@@ -102,7 +102,8 @@ class AwsKms:
             kw["endpoint_url"] = f"https://{self.key.endpoint}"
         if os.environ.get("AWS_TLS_INSECURE_SKIP_VERIFY") == "1":
             kw["verify"] = False
-        env_region = os.environ.get("AWS_REGION")  # the Go SDK's variable; boto3 reads only AWS_DEFAULT_REGION
+        # AWS_REGION is the Go SDK's variable (cosign users set it); boto3 reads AWS_DEFAULT_REGION
+        env_region = os.environ.get("AWS_REGION")
         if self.key.region and not (env_region or os.environ.get("AWS_DEFAULT_REGION")):
             kw["region_name"] = self.key.region
         elif env_region:
