@@ -196,3 +196,24 @@ def moto_kms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Moto]:
         yield Moto(url, client, {**os.environ, **env, "HOME": str(tmp_path)})
     finally:
         server.stop()
+
+
+@dataclass
+class VaultServer:
+    url: str
+    state: Any
+    env: dict[str, str]
+
+
+@pytest.fixture
+def vault(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[VaultServer]:
+    """The Vault transit double (plain HTTP, as a dev-mode Vault) with VAULT_ADDR/VAULT_TOKEN set."""
+    from ._vault_double import VaultHandler, VaultState
+
+    state = VaultState(token="hvs." + os.urandom(8).hex())
+    with serve(VaultHandler, state) as url:
+        env = {"VAULT_ADDR": url, "VAULT_TOKEN": state.token}
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.setenv("HOME", str(tmp_path))
+        yield VaultServer(url, state, {**os.environ, **env, "HOME": str(tmp_path)})

@@ -56,6 +56,8 @@ _SCHEMES: dict[str, str] = {
     "k8s": "sigstack.keys.k8s:BACKEND",
     "pkcs11": "sigstack.keys.pkcs11:BACKEND",
     "awskms": "sigstack.keys.kms.aws:BACKEND",
+    "hashivault": "sigstack.keys.kms.hashivault:BACKEND",
+    "openbao": "sigstack.keys.kms.hashivault:BACKEND",
 }
 
 _SCHEME_RE = re.compile(r"^([a-z][a-z0-9+.-]*)://")
