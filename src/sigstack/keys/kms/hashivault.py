@@ -64,7 +64,8 @@ class Vault:
                 "VAULT_ADDR must be set to the Vault server address (e.g. https://vault:8200)")
         token = os.environ.get("VAULT_TOKEN") or os.environ.get("BAO_TOKEN") or _token_file()
         if not token:
-            raise KeyLoadError("no Vault token: set VAULT_TOKEN or log in with `vault login` (~/.vault-token)")
+            raise KeyLoadError(
+                "no Vault token: set VAULT_TOKEN or log in with `vault login` (~/.vault-token)")
         verify: bool | str = True
         if os.environ.get("VAULT_SKIP_VERIFY", "").lower() in ("1", "true", "t"):
             verify = False
