@@ -217,3 +217,35 @@ def vault(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[VaultServ
             monkeypatch.setenv(k, v)
         monkeypatch.setenv("HOME", str(tmp_path))
         yield VaultServer(url, state, {**os.environ, **env, "HOME": str(tmp_path)})
+
+
+@dataclass
+class GcpServer:
+    url: str
+    state: Any
+    env: dict[str, str]
+
+
+@pytest.fixture
+def gcp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GcpServer]:
+    """The Cloud KMS REST double; ADC is a service-account key file whose token_uri is the double."""
+    import json
+
+    from ._gcp_double import GcpHandler, GcpState
+
+    state = GcpState(token="ya29." + os.urandom(8).hex())
+    with serve(GcpHandler, state) as url:
+        creds = tmp_path / "adc.json"
+        from cryptography.hazmat.primitives import serialization
+
+        pem = state.service_account.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()).decode()
+        creds.write_text(json.dumps({
+            "type": "service_account", "project_id": "p", "private_key_id": "k1", "private_key": pem,
+            "client_email": "signer@p.iam.gserviceaccount.com", "client_id": "1",
+            "token_uri": f"{url}/token"}))
+        env = {"GOOGLE_APPLICATION_CREDENTIALS": str(creds), "SIGSTACK_GCPKMS_ENDPOINT": url,
+               "GOOGLE_CLOUD_PROJECT": "p", "CLOUDSDK_CONFIG": str(tmp_path / "gcloud")}
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        yield GcpServer(url, state, {**os.environ, **env, "HOME": str(tmp_path)})
