@@ -249,3 +249,27 @@ def gcp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GcpServer]:
         for k, v in env.items():
             monkeypatch.setenv(k, v)
         yield GcpServer(url, state, {**os.environ, **env, "HOME": str(tmp_path)})
+
+
+@dataclass
+class AzureServer:
+    host: str
+    state: Any
+    env: dict[str, str]
+
+
+@pytest.fixture
+def azure(tls: Tls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AzureServer]:
+    """The Key Vault + managed-identity double over TLS; DefaultAzureCredential finds the
+    App Service managed identity through IDENTITY_ENDPOINT/IDENTITY_HEADER."""
+    from ._azure_double import AzureHandler, AzureState
+
+    state = AzureState(token="eyJ0." + os.urandom(8).hex(), identity_header=os.urandom(8).hex())
+    with serve(AzureHandler, state, tls) as url:
+        env = {"IDENTITY_ENDPOINT": f"{url}/msi/token", "IDENTITY_HEADER": state.identity_header,
+               "REQUESTS_CA_BUNDLE": str(tls.ca_file), "AZURE_CONFIG_DIR": str(tmp_path / "az")}
+        for k in [k for k in os.environ if k.startswith(("AZURE_CLIENT", "AZURE_TENANT", "MSI_"))]:
+            monkeypatch.delenv(k)
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        yield AzureServer(url.removeprefix("https://"), state, {**os.environ, **env, "HOME": str(tmp_path)})

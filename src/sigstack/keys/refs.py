@@ -56,6 +56,7 @@ _SCHEMES: dict[str, str] = {
     "k8s": "sigstack.keys.k8s:BACKEND",
     "pkcs11": "sigstack.keys.pkcs11:BACKEND",
     "awskms": "sigstack.keys.kms.aws:BACKEND",
+    "azurekms": "sigstack.keys.kms.azure:BACKEND",
     "gcpkms": "sigstack.keys.kms.gcp:BACKEND",
     "hashivault": "sigstack.keys.kms.hashivault:BACKEND",
     "openbao": "sigstack.keys.kms.hashivault:BACKEND",
