@@ -19,7 +19,7 @@ def test_generate_creates_p256_sign_key(azure: AzureServer, tmp_path: Path) -> N
     ref = f"azurekms://{azure.host}/release"
     r = run_cli("generate-key-pair", "--kms", ref, env=azure.env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr.decode()
-    version, ops, private = azure.state.keys["release"]
+    _, ops, private = azure.state.keys["release"]
     assert ops == ["sign", "verify"] and private.curve.name == "secp256r1"
     assert (tmp_path / "cosign.pub").read_bytes() == keys.load_verifier(ref).public_key_pem()
 

@@ -130,11 +130,13 @@ def _to_key(name: str, bundle: Any) -> AzureKey:
     ops = [_text(o) for o in (jwk.key_ops or [])]
     if "sign" not in ops:
         raise UnsupportedKeyError(
-            f"Azure Key Vault key {name} ({kty}) does not allow the sign operation (allowed: {', '.join(ops)})")
+            f"Azure Key Vault key {name} ({kty}) does not allow the sign operation "
+            f"(allowed: {', '.join(ops)})")
     if kty in ("EC", "EC-HSM"):
         crv = _text(jwk.crv)
         if crv not in _CURVES:
-            raise UnsupportedKeyError(f"Azure Key Vault key {name} uses curve {crv}; cosign supports P-256/384/521")
+            raise UnsupportedKeyError(
+                f"Azure Key Vault key {name} uses curve {crv}; cosign supports P-256/384/521")
         curve, alg = _CURVES[crv]
         public: PublicKeyTypes = ec.EllipticCurvePublicNumbers(
             int.from_bytes(jwk.x, "big"), int.from_bytes(jwk.y, "big"), curve).public_key()
