@@ -138,10 +138,10 @@ class KubernetesBackend:
         return PublicKeyVerifier(load_public_key_pem(_field(sref, data, PUB_FIELD)))
 
     def generate(self, ref: str, password: PasswordProvider) -> GeneratedKey:
+        sref = SecretRef.parse(ref)
+        api = _core_api()  # first: it names the missing extra
         from kubernetes import client
 
-        sref = SecretRef.parse(ref)
-        api = _core_api()
         try:  # fail before asking for a password when the Secret is already there
             _call(sref, "reading", api.read_namespaced_secret, sref.name, sref.namespace)
         except SecretNotFound:

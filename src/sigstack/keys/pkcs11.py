@@ -275,9 +275,9 @@ class Pkcs11Backend:
         return uri, token, _pin_for(token, uri.pin)
 
     def signer(self, ref: str, password: PasswordProvider) -> Signer:
+        uri, token, pin = self._open(ref)  # first: it names the missing extra
         from pkcs11 import KeyType, ObjectClass
 
-        uri, token, pin = self._open(ref)
         with _session(token, pin) as session:
             private = _find(session, uri, ObjectClass.PRIVATE_KEY)
             if private is None:
@@ -311,9 +311,9 @@ class Pkcs11Backend:
         return RemoteSigner(public, sign)
 
     def verifier(self, ref: str) -> Verifier:
+        uri, token, pin = self._open(ref)  # first: it names the missing extra
         from pkcs11 import ObjectClass
 
-        uri, token, pin = self._open(ref)
         with _session(token, pin) as session:
             private = _find(session, uri, ObjectClass.PRIVATE_KEY)
             return PublicKeyVerifier(_public_key(session, uri, private))
@@ -363,9 +363,9 @@ def list_key_uris(
     ``ask_pin`` (given the token label) is called when the token needs a login and
     neither ``pin`` nor ``COSIGN_PKCS11_PIN`` provides one; the CLI prompts there.
     """
+    lib = _lib(module_path)  # first: it names the missing extra
     from pkcs11 import Attribute, ObjectClass
 
-    lib = _lib(module_path)
     token = _token(lib, Pkcs11Uri(slot_id=slot_id, object=""))
     pin = _pin_for(token, pin, ask_pin)
     keys = []
