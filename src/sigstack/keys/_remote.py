@@ -34,6 +34,9 @@ T = TypeVar("T")
 RETRY_ATTEMPTS = 4
 RETRY_BASE_DELAY = 0.2
 RETRY_MAX_DELAY = 3.0
+#: seconds one KMS request may take (connect and read) before it counts as a
+#: transient failure; read when a client is built, so callers may lower it
+REQUEST_TIMEOUT = 30.0
 
 
 def require(module: str, extra: str, feature: str) -> ModuleType:

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from sigstack.errors import KeyLoadError, KeyRefError, UnsupportedKeyError
+from sigstack.keys import _remote
 from sigstack.keys._remote import RemoteSigner, TransientError, require, retry
 from sigstack.keys.base import PasswordProvider, Signer, Verifier
 from sigstack.keys.refs import GeneratedKey
@@ -95,8 +96,8 @@ class AwsKms:
         from botocore.config import Config
 
         kw: dict[str, Any] = {
-            "config": Config(retries={"total_max_attempts": 1}, connect_timeout=10, read_timeout=30,
-                             user_agent_extra="sigstack"),
+            "config": Config(retries={"total_max_attempts": 1}, connect_timeout=_remote.REQUEST_TIMEOUT,
+                             read_timeout=_remote.REQUEST_TIMEOUT, user_agent_extra="sigstack"),
         }
         if self.key.endpoint:
             kw["endpoint_url"] = f"https://{self.key.endpoint}"

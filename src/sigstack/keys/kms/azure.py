@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from sigstack.errors import KeyLoadError, KeyRefError, UnsupportedKeyError
+from sigstack.keys import _remote
 from sigstack.keys._remote import RemoteSigner, TransientError, require, retry
 from sigstack.keys.base import PasswordProvider, Signer, Verifier
 from sigstack.keys.refs import GeneratedKey
@@ -35,6 +36,11 @@ _CURVES: dict[str, tuple[ec.EllipticCurve, str]] = {
     "P-521": (ec.SECP521R1(), "ES512"),
 }
 _NO_RETRY: dict[str, Any] = {"retry_total": 0}
+
+
+def _client_options() -> dict[str, Any]:
+    timeout = _remote.REQUEST_TIMEOUT
+    return {**_NO_RETRY, "connection_timeout": timeout, "read_timeout": timeout}
 
 
 @dataclass(frozen=True)
@@ -70,8 +76,8 @@ class AzureKms:
         from azure.identity import DefaultAzureCredential
         from azure.keyvault.keys import KeyClient
 
-        self.credential = DefaultAzureCredential(**_NO_RETRY)
-        self.client = KeyClient(self.key.vault_url, self.credential, **_NO_RETRY)
+        self.credential = DefaultAzureCredential(**_client_options())
+        self.client = KeyClient(self.key.vault_url, self.credential, **_client_options())
 
     def _call(self, operation: str, fn: Any, *args: Any, **kw: Any) -> Any:
         from azure.core.exceptions import (
@@ -110,7 +116,7 @@ class AzureKms:
     def sign_digest(self, key: AzureKey, digest: bytes) -> bytes:
         from azure.keyvault.keys.crypto import CryptographyClient
 
-        crypto = CryptographyClient(key.key_id, self.credential, **_NO_RETRY)
+        crypto = CryptographyClient(key.key_id, self.credential, **_client_options())
         result = self._call("sign", crypto.sign, key.algorithm, digest)
         raw: bytes = result.signature
         if isinstance(key.public_key, ec.EllipticCurvePublicKey):  # JWS r || s -> ASN.1 DER

@@ -26,6 +26,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from sigstack.errors import KeyLoadError, KeyRefError, UnsupportedKeyError
+from sigstack.keys import _remote
 from sigstack.keys._remote import RemoteSigner, TransientError, require, retry
 from sigstack.keys.base import PasswordProvider, Signer, Verifier
 from sigstack.keys.pem import load_public_key_pem
@@ -103,7 +104,7 @@ class GcpKms:
 
         def once() -> Any:
             try:
-                return fn(retry=None, timeout=30, **kw)
+                return fn(retry=None, timeout=_remote.REQUEST_TIMEOUT, **kw)
             except (gx.TooManyRequests, gx.ResourceExhausted, gx.ServiceUnavailable, gx.InternalServerError,
                     gx.DeadlineExceeded, gx.BadGateway, gx.GatewayTimeout) as exc:
                 raise TransientError(f"{exc.code}: {_message(exc)}") from None

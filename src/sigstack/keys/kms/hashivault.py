@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from sigstack.errors import KeyLoadError, KeyRefError, UnsupportedKeyError
+from sigstack.keys import _remote
 from sigstack.keys._remote import RemoteSigner, TransientError, require, retry
 from sigstack.keys.base import PasswordProvider, Signer, Verifier
 from sigstack.keys.pem import load_public_key_pem
@@ -72,7 +73,7 @@ class Vault:
         elif os.environ.get("VAULT_CACERT"):
             verify = os.environ["VAULT_CACERT"]
         self.mount = (os.environ.get("TRANSIT_SECRET_ENGINE_PATH") or "transit").strip("/")
-        self.client = hvac.Client(url=addr, token=token, verify=verify, timeout=30)
+        self.client = hvac.Client(url=addr, token=token, verify=verify, timeout=_remote.REQUEST_TIMEOUT)
 
     def _call(self, operation: str, fn: Any, **kw: Any) -> Any:
         from hvac import exceptions as hx
