@@ -10,7 +10,8 @@ It serves what ``azure-keyvault-keys`` and ``azure-identity`` call:
   Service managed-identity protocol ``DefaultAzureCredential`` uses when
   ``IDENTITY_ENDPOINT``/``IDENTITY_HEADER`` are set;
 * ``GET  /keys/{name}[/{version}]``, ``POST /keys/{name}/create``,
-  ``POST /keys/{name}/{version}/sign`` with Key Vault's JSON (JWK keys, base64url
+  ``POST /keys/{name}[/{version}]/sign`` (an empty version means the latest, as the
+  Go SDK sends it) with Key Vault's JSON (JWK keys, base64url
   values, JWS ``r || s`` ECDSA signatures) and error shapes.
 
 The SDK checks that the challenge's ``resource`` domain is a parent domain of the
@@ -126,7 +127,7 @@ class AzureHandler(JsonHandler):
             return
         if not self._gate():
             return
-        segs = parts.path.strip("/").split("/")
+        segs = [s for s in parts.path.split("/") if s]
         if len(segs) in (2, 3) and segs[0] == "keys":
             entry = self.state.keys.get(segs[1])
             if entry is None or (len(segs) == 3 and segs[2] != entry[0]):
@@ -139,7 +140,9 @@ class AzureHandler(JsonHandler):
         body = self.json_body()
         if not self._gate():
             return
-        segs = urlsplit(self.path).path.strip("/").split("/")
+        segs = [s for s in urlsplit(self.path).path.split("/") if s]
+        if len(segs) == 3 and segs[0] == "keys" and segs[2] == "sign" and segs[1] in self.state.keys:
+            segs.insert(2, self.state.keys[segs[1]][0])  # no version: the latest
         if len(segs) == 3 and segs[0] == "keys" and segs[2] == "create":
             self.state.add_key(segs[1], body.get("crv", "P-256"), body.get("key_ops"))
             self.send_json(200, self._bundle(segs[1]))

@@ -7,6 +7,7 @@ Vault's JSON shapes and error bodies (``{"errors": [...]}``):
 * ``POST /v1/{mount}/sign/{name}[/{hash}]`` -> ``vault:v{n}:<base64>``; honours
   ``prehashed``, ``hash_algorithm``, ``signature_algorithm`` (pss default for RSA,
   as Vault), ``marshaling_algorithm`` (asn1 default)
+* ``PUT`` is the same as ``POST`` (Vault treats them alike; the Go client uses PUT)
 * ``X-Vault-Token`` must match, else 403 ``permission denied``; the first
   ``throttle`` requests get 429 (a rate-limit quota), like Vault's quotas.
 """
@@ -131,3 +132,5 @@ class VaultHandler(JsonHandler):
                 n = (key.curve.key_size + 7) // 8
                 sig = r.to_bytes(n, "big") + s.to_bytes(n, "big")
         self.send_json(200, {"data": {"signature": "vault:v1:" + base64.b64encode(sig).decode(), "key_version": 1}})
+
+    do_PUT = do_POST
