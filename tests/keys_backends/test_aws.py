@@ -137,15 +137,13 @@ def test_throttling_gives_up_with_clear_error(tls: Tls, tmp_path: Path) -> None:
     assert len(state.seen) == 4
 
 
-def test_unreachable_endpoint_gives_up_with_clear_error(tls: Tls, tmp_path: Path) -> None:
-    with socket.socket() as s:
+def test_unreachable_endpoint_gives_up_with_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    for k, v in {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_REGION": "us-east-1",
+                 "AWS_CONFIG_FILE": str(tmp_path / "x"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "x")}.items():
+        monkeypatch.setenv(k, v)
     with pytest.raises(KeyLoadError, match=r"^AWS KMS GetPublicKey for alias/x failed after 4 attempts: "
                                            r"connection failed: .*; try again later$"):
-        os.environ.update({"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_REGION": "us-east-1"})
-        try:
-            keys.load_verifier(f"awskms://127.0.0.1:{port}/alias/x")
-        finally:
-            for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
-                os.environ.pop(k, None)
+        keys.load_verifier(f"awskms://127.0.0.1:{port}/alias/x")
