@@ -70,10 +70,17 @@ def test_digest_instead_of_file(keydir: Path) -> None:
     assert_clean_error(v, "invalid signature")
 
 
-def test_env_references_and_cosign_env_flags(keydir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_references_and_cosign_env_flags(keydir: Path, tmp_path: Path) -> None:
     env = {**PW, "K": (keydir / "cosign.key").read_text(), "COSIGN_KEY": "env://K"}
-    r = sigstack("sign-blob", "--key", "env://K", keydir / "artifact", env=env)
+    r = sigstack("sign-blob", keydir / "artifact", env=env)  # --key from COSIGN_KEY
     assert r.code == 0, r.err
+    r2 = sigstack("sign-blob", keydir / "artifact", env={**env, "COSIGN_OUTPUT_SIGNATURE": str(tmp_path / "s"),
+                                                        "COSIGN_TLOG_UPLOAD": "false"})
+    assert r2.code == 0 and (tmp_path / "s").read_text().strip()
+    r3 = sigstack("sign-blob", "--key", "nosuch.key", keydir / "artifact", env=env)  # the flag wins
+    assert_clean_error(r3, "no such file")
+    r4 = sigstack("sign-blob", keydir / "artifact", env={**env, "COSIGN_TLOG_UPLOAD": "maybe"})
+    assert r4.code == 2 and "Traceback" not in r4.err
     env2 = {"P": (keydir / "cosign.pub").read_text(), "S": r.stdout}
     v = sigstack("verify-blob", "--key", "env://P", "--signature", "env://S", keydir / "artifact", env=env2)
     assert v.code == 0, v.err
