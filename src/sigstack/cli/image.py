@@ -98,9 +98,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("tree", parents=[common], help="show what is attached to IMAGE")
     p.add_argument("image", metavar="IMAGE")
-    add_bool(p, "--experimental-oci11", default=False, help="also list OCI 1.1 referrers")
+    add_bool(p, "--experimental-oci11", default=False,
+             help="accepted for cosign compatibility; OCI 1.1 referrers are always listed")
     p.add_argument("--registry-referrers-mode", default="legacy", choices=["legacy", "oci-1-1"],
-                   help="oci-1-1 also lists OCI 1.1 referrers")
+                   help="accepted for cosign compatibility")
     registry_flags(p)
     p.set_defaults(handler="sigstack.cli.image:run_tree")
 
@@ -232,8 +233,7 @@ def run_tree(args: argparse.Namespace) -> int:
     from sigstack.oci.tools import render_tree, tree
 
     ref = parse_reference(args.image)
-    oci11 = args.experimental_oci11 or args.registry_referrers_mode == "oci-1-1"
     with client_from(args) as client:
-        text = render_tree(ref, tree(client, ref, referrers=oci11))
+        text = render_tree(ref, tree(client, ref))
     write_output(text.encode(), args.output_file)
     return 0

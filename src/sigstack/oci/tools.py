@@ -26,10 +26,12 @@ class Tree:
     digest: str
     tags: dict[str, list[str]]  # kind -> layer digests, for kinds that exist
     tag_names: dict[str, str]
-    referrers: list[Descriptor]
+    referrers: list[tuple[Descriptor, str, list[str]]]  # (descriptor, kind, layer digests)
 
 
-def tree(client: RegistryClient, ref: Reference, referrers: bool = False) -> Tree:
+def tree(client: RegistryClient, ref: Reference, referrers: bool = True) -> Tree:
+    """What is attached to ``ref``: the three legacy tags and (as cosign v3 does by
+    default) every OCI 1.1 referrer, named by its predicate type or artifact type."""
     digest = client.head_manifest(ref).digest
     repo = layout.target_repository(ref.repository)
     tags: dict[str, list[str]] = {}
@@ -43,7 +45,14 @@ def tree(client: RegistryClient, ref: Reference, referrers: bool = False) -> Tre
         doc = manifest.json()
         tags[kind] = [str(d.get("digest")) for d in doc.get("layers") or [] if isinstance(d, dict)]
         names[kind] = tag_ref.name
-    found = layout.list_referrers(client, repo, digest) if referrers else []
+    found = []
+    for desc in layout.list_referrers(client, repo, digest) if referrers else []:
+        doc = client.get_manifest(repo.digest(desc.digest)).json()
+        ann = doc.get("annotations") if isinstance(doc.get("annotations"), dict) else {}
+        kind = str((ann or {}).get("dev.sigstore.bundle.predicateType") or doc.get("artifactType")
+                   or desc.artifact_type or "")
+        found.append((desc, kind, [str(d.get("digest")) for d in doc.get("layers") or []
+                                   if isinstance(d, dict)]))
     return Tree(digest, tags, names, found)
 
 
@@ -60,10 +69,10 @@ def render_tree(ref: Reference, t: Tree) -> str:
         layers = t.tags[kind]
         for i, d in enumerate(layers):
             lines.append(f"   {'└──' if i == len(layers) - 1 else '├──'} 🍒 {d}")
-    for r in t.referrers:
-        kind = (r.annotations or {}).get("dev.sigstore.bundle.predicateType") or r.artifact_type or ""
-        lines.append(f"└── 🔗 {kind} artifacts via OCI referrer: "
-                     f"{ref.repository.name}@{r.digest}")
+    for desc, kind, layers in t.referrers:
+        lines.append(f"└── 🔗 {kind} artifacts via OCI referrer: {ref.repository.name}@{desc.digest}")
+        for i, d in enumerate(layers):
+            lines.append(f"   {'└──' if i == len(layers) - 1 else '├──'} 🍒 {d}")
     if not t.tags and not t.referrers:
         lines.append(f"No Supply Chain Security Related Artifacts found for image {ref.name}, "
                      "start creating one with simply running$ cosign sign <img>")
