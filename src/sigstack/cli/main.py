@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "sigstack.cli.keys",
     "sigstack.cli.blob",
     "sigstack.cli.image",
+    "sigstack.cli.attest",
 )
 
 

@@ -1,0 +1,133 @@
+"""attest / verify-attestation against the real registry, with the real cosign both
+ways, and Rego policies evaluated by a real engine (regopy)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from ocihelpers import Registry, push_image, sigstack
+
+from sigstack.oci.client import RegistryClient
+from sigstack.oci.reference import parse_reference
+
+PW = {"COSIGN_PASSWORD": "pw"}
+ALLOW = 'package signature\n\nallow {\n  input.predicate.builder.id == "me"\n}\n'
+DENY = 'package signature\nimport rego.v1\nallow if input.predicate.builder.id == "someone-else"\n'
+
+
+def fresh(registry: Registry) -> str:
+    ref = registry.repo() + ":v1"
+    with RegistryClient() as client:
+        digest = push_image(client, parse_reference(ref))
+    return f"{ref.rsplit(':', 1)[0]}@{digest}"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(list(args), env={**os.environ, **PW}, capture_output=True, timeout=120)
+
+
+@pytest.fixture
+def predicate(tmp_path: Path) -> Path:
+    p = tmp_path / "pred.json"
+    p.write_text('{"buildType":"make","builder":{"id":"me"}}')
+    return p
+
+
+@pytest.fixture
+def policies(tmp_path: Path) -> dict[str, Path]:
+    out = {}
+    for name, text in {"allow.rego": ALLOW, "deny.rego": DENY, "bad.rego": "package signature\nallow {",
+                       "p.cue": "predicateType: string", "p.txt": "x"}.items():
+        out[name] = tmp_path / name
+        out[name].write_text(text)
+    return out
+
+
+@pytest.mark.parametrize("peer", ["cosign", "cosign_v2"])
+def test_sigstack_attestation_verified_by_cosign(peer, request, registry, keypair, other_keypair,
+                                                 predicate) -> None:
+    exe = request.getfixturevalue(peer)
+    img = fresh(registry)
+    r = sigstack("attest", "--key", str(keypair[0]), "--predicate", str(predicate),
+                 "--type", "slsaprovenance", img, env=PW)
+    assert r.returncode == 0, r.stderr
+    ok = run(exe, "verify-attestation", "--key", str(keypair[1]), "--insecure-ignore-tlog",
+             "--type", "slsaprovenance", img)
+    assert ok.returncode == 0, ok.stderr
+    env = json.loads(ok.stdout.splitlines()[0])
+    assert env["payloadType"] == "application/vnd.in-toto+json"
+    bad = run(exe, "verify-attestation", "--key", str(other_keypair[1]), "--insecure-ignore-tlog",
+              "--type", "slsaprovenance", img)
+    assert bad.returncode != 0
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("bundle", [False, True])
+def test_cosign_attestation_verified_by_sigstack(cosign, registry, keypair, other_keypair, predicate,
+                                                 policies, bundle) -> None:
+    img = fresh(registry)
+    flags = ["--use-signing-config=false", "--tlog-upload=false", "-y"]
+    if not bundle:
+        flags.append("--new-bundle-format=false")
+    r = run(cosign, "attest", "--key", str(keypair[0]), *flags, "--predicate", str(predicate),
+            "--type", "slsaprovenance", img)
+    assert r.returncode == 0, r.stderr
+    ok = sigstack("verify-attestation", "--key", str(keypair[1]), "--type", "slsaprovenance",
+                  "--policy", str(policies["allow.rego"]), img)
+    assert ok.returncode == 0, ok.stderr
+    statement = json.loads(__import__("base64").b64decode(json.loads(ok.stdout.splitlines()[0])["payload"]))
+    assert statement["predicate"]["builder"]["id"] == "me"
+    denied = sigstack("verify-attestation", "--key", str(keypair[1]), "--type", "slsaprovenance",
+                      "--policy", str(policies["deny.rego"]), img)
+    assert denied.returncode == 1
+    assert b"There are 1 number of errors occurred during the validation:" in denied.stderr
+    assert b"Error: 1 validation errors occurred" in denied.stderr
+    wrong = sigstack("verify-attestation", "--key", str(other_keypair[1]), "--type", "slsaprovenance", img)
+    assert wrong.returncode != 0
+
+
+def test_custom_type_roundtrip_and_type_mismatch(registry, keypair, predicate) -> None:
+    img = fresh(registry)
+    assert sigstack("attest", "--key", str(keypair[0]), "--predicate", str(predicate), img,
+                    env=PW).returncode == 0
+    ok = sigstack("verify-attestation", "--key", str(keypair[1]), img)
+    assert ok.returncode == 0, ok.stderr
+    st = json.loads(__import__("base64").b64decode(json.loads(ok.stdout)["payload"]))
+    assert st["predicateType"] == "https://cosign.sigstore.dev/attestation/v1"
+    assert st["predicate"]["Data"] == predicate.read_text()
+    miss = sigstack("verify-attestation", "--key", str(keypair[1]), "--type", "spdx", img)
+    assert miss.returncode == 1
+    assert ("Error: none of the attestations matched the predicate type: spdx, found: "
+            "https://cosign.sigstore.dev/attestation/v1") in miss.stderr.decode()
+
+
+@pytest.mark.parametrize("policy,message", [
+    ("p.cue", "CUE policies are not supported by sigstack"),
+    ("p.txt", "Error: invalid policy format, expected .cue or .rego"),
+    ("bad.rego", "invalid Rego"),
+])
+def test_bad_policies(registry, keypair, predicate, policies, policy, message) -> None:
+    img = fresh(registry)
+    assert sigstack("attest", "--key", str(keypair[0]), "--predicate", str(predicate), img,
+                    env=PW).returncode == 0
+    r = sigstack("verify-attestation", "--key", str(keypair[1]), "--policy", str(policies[policy]), img)
+    assert r.returncode == 1
+    assert message in r.stderr.decode()
+    assert len(r.stderr.decode().strip().splitlines()) == 1
+    assert r.stdout == b""
+
+
+@pytest.mark.parametrize("args,message", [
+    ([], "Error: predicate cannot be empty"),
+    (["--predicate", "/nonexistent/pred.json"], "Error: reading predicate /nonexistent/pred.json"),
+    (["--predicate", "PRED", "--type", "not a uri"], "Error: invalid predicate type"),
+])
+def test_attest_bad_input(registry, keypair, predicate, args, message) -> None:
+    img = fresh(registry)
+    args = [str(predicate) if a == "PRED" else a for a in args]
+    r = sigstack("attest", "--key", str(keypair[0]), *args, img, env=PW)
+    assert r.returncode == 1 and message in r.stderr.decode(), r.stderr
