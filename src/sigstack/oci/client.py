@@ -225,24 +225,27 @@ class RegistryClient:
         schemes = ["https"]
         if self.options.allow_http or _is_loopback(api):
             schemes.append("http")
-        last: Exception | None = None
+        errors: list[str] = []
         for scheme in schemes:
             try:
                 resp = self._send("GET", f"{scheme}://{api}/v2/", {}, None)
             except RegistryError as exc:
-                last = exc
+                errors.append(exc.message)
                 continue
             with contextlib.closing(resp):
+                if resp.status_code not in (200, 401, 403):
+                    errors.append(f"GET {scheme}://{api}/v2/: unexpected status {resp.status_code}")
+                    continue
                 if resp.status_code == 401 and resp.headers.get("www-authenticate"):
                     self._challenge[host] = _parse_challenge(resp.headers["www-authenticate"])
             self._base[host] = f"{scheme}://{api}"
             return self._base[host]
-        hint = ""
-        if last is not None and "CERTIFICATE_VERIFY_FAILED" in str(last):
-            hint = " (a self-signed registry needs --registry-cacert or --allow-insecure-registry)"
-        elif not self.options.allow_http:
-            hint = " (a plain-HTTP registry needs --allow-http-registry)"
-        raise RegistryError(f"cannot reach registry {host}: {last}{hint}")
+        if "CERTIFICATE_VERIFY_FAILED" in errors[0]:
+            raise RegistryError(
+                f"cannot reach registry {host}: its TLS certificate is not trusted; pass "
+                "--registry-cacert FILE with its CA (or --allow-insecure-registry to skip the check)")
+        hint = "" if self.options.allow_http else " (a plain-HTTP registry needs --allow-http-registry)"
+        raise RegistryError(f"cannot reach registry {host}: {errors[-1]}{hint}")
 
     def _send(self, method: str, url: str, headers: Mapping[str, str], content: Any,
               *, stream: bool = True) -> httpx.Response:
@@ -372,6 +375,8 @@ class RegistryClient:
                 raise AuthError(self._login_hint(host, resp.status_code), status=resp.status_code)
             detail = _registry_errors(resp) if method != "HEAD" else f"HTTP {resp.status_code}"
             text = f"{method} {url}: {detail}"
+            if resp.status_code in _RETRY_STATUS and (content is None or isinstance(content, bytes)):
+                text += f" (gave up after {self.options.attempts} attempts)"
             if resp.status_code == 404:
                 raise NotFoundError(text, status=404)
             raise RegistryError(text, status=resp.status_code)

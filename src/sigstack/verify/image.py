@@ -76,8 +76,9 @@ class ImageVerification:
 
 
 def resolve_subject(client: RegistryClient, ref: Reference) -> Descriptor:
+    """GET (not HEAD) as cosign does, so a 404 carries the registry's error code."""
     try:
-        return client.head_manifest(ref)
+        return client.get_manifest(ref).descriptor()
     except NotFoundError as exc:
         raise TagNotFoundError(exc.message) from None
 
