@@ -149,7 +149,11 @@ def run_sign(args: argparse.Namespace) -> int:
                 info(TAG_WARNING.format(ref=args.images[refs.index(ref)], verb="sign"))
             repo = layout.target_repository(ref.repository)
             info(f"Pushing signature to: {repo.name}")
-            sign_image(client, signer, ref, opts)
+            for done in sign_image(client, signer, ref, opts):
+                if args.registry_referrers_mode == "oci-1-1" and not args.new_bundle_format:
+                    info(f"Uploading signature for [{ref.repository.name}@{done.digest}] to "
+                         f"[{done.stored_at.name}] with config.mediaType [{layout.SIG_ARTIFACT}] "
+                         f"layers[0].mediaType [{layout.SIMPLESIGNING_MEDIA}].")
     return 0
 
 
