@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "sigstack.cli.blob",
     "sigstack.cli.image",
     "sigstack.cli.attest",
+    "sigstack.cli.attach",
 )
 
 

@@ -1,0 +1,117 @@
+"""attach sbom|signature, download, clean and copy, checked against the real cosign."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from ocihelpers import Registry, push_image, push_index, sigstack
+
+from sigstack.oci import layout
+from sigstack.oci.client import RegistryClient
+from sigstack.oci.reference import parse_reference
+from sigstack.payload import simplesigning
+
+pytestmark = pytest.mark.interop
+PW = {"COSIGN_PASSWORD": "pw"}
+
+
+def fresh(registry: Registry) -> tuple[str, str]:
+    ref = registry.repo() + ":v1"
+    with RegistryClient() as client:
+        digest = push_image(client, parse_reference(ref))
+    return f"{ref.rsplit(':', 1)[0]}@{digest}", digest
+
+
+def run(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(list(args), env={**os.environ, **PW}, capture_output=True, timeout=120)
+
+
+def test_attach_sbom_matches_cosign_byte_for_byte(cosign_v2, registry, tmp_path: Path) -> None:
+    sbom = tmp_path / "sbom.spdx.json"
+    sbom.write_text('{"spdxVersion":"SPDX-2.3","name":"x"}')
+    ours, d1 = fresh(registry)
+    theirs, d2 = fresh(registry)
+    r = sigstack("attach", "sbom", "--sbom", str(sbom), ours)
+    assert r.returncode == 0, r.stderr
+    assert "SBOM attachments are deprecated" in r.stderr.decode()
+    assert run(cosign_v2, "attach", "sbom", "--sbom", str(sbom), theirs).returncode == 0
+    with RegistryClient() as client:
+        a = client.get_manifest(parse_reference(ours).repository.tag(layout.attachment_tag(d1, "sbom")))
+        b = client.get_manifest(parse_reference(theirs).repository.tag(layout.attachment_tag(d2, "sbom")))
+    assert a.data == b.data
+    for img in (ours, theirs):
+        dl = sigstack("download", "sbom", img)
+        assert dl.returncode == 0 and dl.stdout == sbom.read_bytes()
+        assert "Found SBOM of media type: text/spdx+json" in dl.stderr.decode()
+        assert run(cosign_v2, "download", "sbom", img).stdout == sbom.read_bytes()
+
+
+def test_download_matches_cosign(cosign, registry, keypair, tmp_path: Path) -> None:
+    img, _ = fresh(registry)
+    pred = tmp_path / "p.json"
+    pred.write_text('{"a":1}')
+    assert sigstack("sign", "--key", str(keypair[0]), "-a", "x=<&>", img, env=PW).returncode == 0
+    assert sigstack("attest", "--key", str(keypair[0]), "--predicate", str(pred), "--type", "vuln", img,
+                    env=PW).returncode == 0
+    for kind in ("signature", "attestation"):
+        ours = sigstack("download", kind, img)
+        theirs = run(cosign, "download", kind, img)
+        assert ours.returncode == 0 and ours.stdout == theirs.stdout, (kind, ours.stderr)
+    only = sigstack("download", "attestation", "--predicate-type", "vuln", img)
+    assert only.returncode == 0 and len(only.stdout.splitlines()) == 1
+    none = sigstack("download", "attestation", "--predicate-type", "spdx", img)
+    assert none.returncode == 1 and b"Error: no attestations found" in none.stderr
+
+
+def test_attach_signature_then_cosign_verifies(cosign, registry, keypair, tmp_path: Path) -> None:
+    img, digest = fresh(registry)
+    payload = tmp_path / "payload.json"
+    payload.write_bytes(simplesigning.make(img.split("@")[0], digest))
+    sig = tmp_path / "sig.b64"
+    r = sigstack("sign-blob", "--key", str(keypair[0]), "--output-signature", str(sig), str(payload), env=PW)
+    assert r.returncode == 0, r.stderr
+    r = sigstack("attach", "signature", "--signature", str(sig), "--payload", str(payload), img)
+    assert r.returncode == 0, r.stderr
+    ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", img)
+    assert ok.returncode == 0, ok.stderr
+    implied = sigstack("attach", "signature", "--signature", str(sig), img)
+    assert implied.returncode == 0
+    assert "WARNING: using obsolete implied signature payload data" in implied.stderr.decode()
+
+
+def test_clean_then_nothing_left(cosign, registry, keypair) -> None:
+    img, digest = fresh(registry)
+    assert sigstack("sign", "--key", str(keypair[0]), img, env=PW).returncode == 0
+    assert sigstack("sign", "--new-bundle-format", "--key", str(keypair[0]), img, env=PW).returncode == 0
+    refused = sigstack("clean", img, stdin=b"n\n")
+    assert refused.returncode == 1 and "Error: user declined the prompt" in refused.stderr.decode()
+    r = sigstack("clean", "-f", img)
+    assert r.returncode == 0, r.stderr
+    repo = img.split("@")[0]
+    assert f"Removed {repo}:{layout.attachment_tag(digest, 'sig')} from {img}" in r.stderr.decode()
+    assert sigstack("verify", "--key", str(keypair[1]), img).returncode == 10
+    gone = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", img)
+    assert gone.returncode != 0 and b"no signatures found" in gone.stderr
+
+
+def test_copy_image_with_signatures_to_another_repository(cosign, registry, keypair) -> None:
+    src = registry.repo() + ":multi"
+    with RegistryClient() as client:
+        index, _children = push_index(client, parse_reference(src))
+    assert sigstack("sign", "--key", str(keypair[0]), src, env=PW).returncode == 0
+    dst = registry.repo("mirror/copy")
+    r = sigstack("copy", src, dst)
+    assert r.returncode == 0, r.stderr
+    ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", f"{dst}:multi")
+    assert ok.returncode == 0, ok.stderr
+    assert sigstack("verify", "--key", str(keypair[1]), f"{dst}@{index}").returncode == 0
+    with RegistryClient() as client:
+        other = parse_reference(f"{dst}:other")
+        push_image(client, other)
+    clash = sigstack("copy", src, f"{dst}:other")
+    assert clash.returncode == 1
+    assert f'image "{dst}:other" already exists. Use `-f` to overwrite' in clash.stderr.decode()
+    assert sigstack("copy", "-f", src, f"{dst}:other").returncode == 0
