@@ -66,14 +66,17 @@ def test_sigstack_attestation_verified_by_cosign(peer, request, registry, keypai
 
 
 @pytest.mark.interop
-@pytest.mark.parametrize("bundle", [False, True])
-def test_cosign_attestation_verified_by_sigstack(cosign, registry, keypair, other_keypair, predicate,
+@pytest.mark.parametrize("peer,bundle", [("cosign", False), ("cosign", True), ("cosign_v2", False)])
+def test_cosign_attestation_verified_by_sigstack(peer, request, registry, keypair, other_keypair, predicate,
                                                  policies, bundle) -> None:
     img = fresh(registry)
-    flags = ["--use-signing-config=false", "--tlog-upload=false", "-y"]
-    if not bundle:
-        flags.append("--new-bundle-format=false")
-    r = run(cosign, "attest", "--key", str(keypair[0]), *flags, "--predicate", str(predicate),
+    exe = request.getfixturevalue(peer)
+    flags = ["--tlog-upload=false", "-y"]
+    if peer == "cosign":
+        flags.append("--use-signing-config=false")
+        if not bundle:
+            flags.append("--new-bundle-format=false")
+    r = run(exe, "attest", "--key", str(keypair[0]), *flags, "--predicate", str(predicate),
             "--type", "slsaprovenance", img)
     assert r.returncode == 0, r.stderr
     ok = sigstack("verify-attestation", "--key", str(keypair[1]), "--type", "slsaprovenance",

@@ -245,3 +245,37 @@ def test_failed_manifest_put_leaves_old_signatures(hostile, tmp_path, keypair) -
     r = sigstack("sign", "--key", str(keypair[0]), f"{hostile.host}/x@{GOOD}", env=PW)
     one_error(r, 1, "disk full")
     assert hostile.hits[f"/v2/x/manifests/{layout.attachment_tag(GOOD, 'sig')}"] >= 1
+
+
+def test_attachment_size_bound_from_env(signed, keypair) -> None:
+    r = sigstack("verify", "--key", str(keypair[1]), signed[0], env={"COSIGN_MAX_ATTACHMENT_SIZE": "100"})
+    one_error(r, 1, "over the 100-byte attachment limit")
+
+
+def test_invalid_attachment_size_env(signed, keypair) -> None:
+    r = sigstack("verify", "--key", str(keypair[1]), signed[0], env={"COSIGN_MAX_ATTACHMENT_SIZE": "lots"})
+    one_error(r, 1, "invalid COSIGN_MAX_ATTACHMENT_SIZE: 'lots'")
+
+
+def test_too_many_signature_layers(registry, signed, keypair) -> None:
+    ref, digest = signed
+    repo = parse_reference(ref).repository
+    layer = layout.Layer(layout.SIMPLESIGNING_MEDIA, b"{}", {layout.SIGNATURE_ANNOTATION: "AA=="})
+    image = layout.build_image([layer] * 1001)
+    with RegistryClient() as client:
+        client.upload_blob(repo, layer.data, layer.digest)
+        client.upload_blob(repo, image.config, "sha256:" + hashlib.sha256(image.config).hexdigest())
+        client.put_manifest(repo.tag(layout.attachment_tag(digest, "sig")), image.manifest, image.media_type)
+    r = sigstack("verify", "--key", str(keypair[1]), ref)
+    one_error(r, 1, "number of layers (1001) exceeded the limit (1000)")
+
+
+def test_sign_unknown_tag(registry, keypair) -> None:
+    r = sigstack("sign", "--key", str(keypair[0]), registry.repo() + ":missing", env=PW)
+    one_error(r, 1, "MANIFEST_UNKNOWN")
+
+
+def test_wrong_password(signed, keypair) -> None:
+    r = sigstack("sign", "--key", str(keypair[0]), signed[0], env={"COSIGN_PASSWORD": "nope"})
+    assert r.returncode == 1 and "Traceback" not in r.stderr.decode()
+    assert r.stderr.decode().startswith("Error: ")

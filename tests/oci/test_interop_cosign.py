@@ -111,3 +111,33 @@ def test_tree_and_triangulate_agree_with_cosign(cosign, registry, keypair) -> No
     ours = sigstack("tree", img)
     assert ours.returncode == 0
     assert sorted(ours.stdout.splitlines()) == sorted(theirs.stdout.splitlines())
+
+
+@pytest.mark.parametrize("signer", ["sigstack", "cosign"])
+def test_recursive_index_both_ways(signer, cosign, registry, keypair) -> None:
+    from ocihelpers import push_index
+
+    ref = registry.repo() + ":multi"
+    with RegistryClient() as client:
+        index, children = push_index(client, parse_reference(ref))
+    if signer == "sigstack":
+        r = sigstack("sign", "--key", str(keypair[0]), "-r", ref, env=PW)
+    else:
+        r = run(cosign, "sign", "--key", str(keypair[0]), *V3_LEGACY, "-r", ref)
+    assert r.returncode == 0, r.stderr
+    repo = ref.rsplit(":", 1)[0]
+    for d in [index, *children]:
+        img = f"{repo}@{d}"
+        assert sigstack("verify", "--key", str(keypair[1]), img).returncode == 0, img
+        ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", img)
+        assert ok.returncode == 0, ok.stderr
+
+
+def test_bundle_wrong_key_message_matches_cosign(cosign, registry, keypair, other_keypair) -> None:
+    img = fresh(registry)
+    assert sigstack("sign", "--new-bundle-format", "--key", str(keypair[0]), img, env=PW).returncode == 0
+    ours = sigstack("verify", "--key", str(other_keypair[1]), img)
+    theirs = run(cosign, "verify", "--key", str(other_keypair[1]), "--insecure-ignore-tlog", img)
+    line = next(x for x in theirs.stderr.decode().splitlines() if x.startswith("Error: "))
+    assert ours.returncode == theirs.returncode == 1
+    assert ours.stderr.decode().strip() == line

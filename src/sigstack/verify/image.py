@@ -131,7 +131,12 @@ def check_statement(env: dsse.Envelope, digest: str, annotations: Mapping[str, s
 def _verify_bundles(verifier: Verifier, ref: Reference, digest: str, found: list[bundle.Bundle],
                     opts: ImageVerifyOptions) -> list[VerifiedSignature]:
     def check(b: bundle.Bundle) -> VerifiedSignature:
-        dsse.verify(verifier, b.envelope)
+        try:
+            dsse.verify(verifier, b.envelope)
+        except VerificationError:  # sigstore-go's words, as cosign prints them
+            raise VerificationError(
+                "failed to verify signature: could not verify envelope: accepted signatures do not "
+                f"match threshold, Found: 0, Expected {max(1, len(b.envelope.signatures))}") from None
         st = check_statement(b.envelope, digest, opts.annotations)
         subject = st.names_digest(digest) or {}
         ann = subject.get("annotations")
