@@ -100,6 +100,11 @@ def test_bundle_and_legacy_both_found(registry, keypair) -> None:
     assert sorted(manifest["annotations"]) == ["dev.sigstore.bundle.content",
                                                "dev.sigstore.bundle.predicateType",
                                                "org.opencontainers.image.created"]
+    legacy = sigstack("verify", "-d", "--new-bundle-format=false", "--key", str(keypair[1]), img)
+    assert legacy.returncode == 0, legacy.stderr
+    assert json.loads(legacy.stdout)[0]["critical"]["type"] == "cosign container image signature"
+    assert f"--> GET http://{img.split('/')[0]}/v2/" in legacy.stderr.decode()
+    assert "/referrers/" not in legacy.stderr.decode()
     tree = sigstack("tree", img).stdout.decode()
     assert "🔐 Signatures for an image tag" in tree and "🔗 https://sigstore.dev/cosign/sign/v1" in tree
 

@@ -75,7 +75,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
              help="do not check transparency log evidence (insecure)")
     add_bool(p, "--experimental-oci11", default=False,
              help="also read signatures stored as OCI 1.1 referrers (registry-referrers-mode=oci-1-1)")
-    add_bool(p, "--new-bundle-format", default=True, help="look for Sigstore bundles among the referrers")
+    add_bool(p, "--new-bundle-format", default=True,
+             help="look for Sigstore bundles among the referrers first; false reads only the legacy layouts")
     p.add_argument("--max-workers", type=int, default=10, help="signatures checked concurrently")
     registry_flags(p)
     p.set_defaults(handler="sigstack.cli.image:run_verify")
@@ -109,7 +110,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def client_from(args: argparse.Namespace) -> Any:
     from sigstack.oci.client import RegistryClient, RegistryOptions
 
+    debug = None
+    if args.verbose:
+        import sys
+
+        def debug(line: str) -> None:
+            print(line, file=sys.stderr)
+
     return RegistryClient(RegistryOptions(
+        debug=debug,
         allow_insecure=args.allow_insecure_registry,
         allow_http=args.allow_http_registry,
         ca_file=args.registry_cacert,
@@ -187,7 +196,8 @@ def run_verify(args: argparse.Namespace) -> int:
              "transparency and auditability verification for the signature.")
     opts = ImageVerifyOptions(annotations=annotations, check_claims=args.check_claims,
                               max_workers=max(1, args.max_workers),
-                              experimental_oci11=args.experimental_oci11)
+                              experimental_oci11=args.experimental_oci11,
+                              bundles=args.new_bundle_format)
     out = b""
     with client_from(args) as client:
         for ref in refs:

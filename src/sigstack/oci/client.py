@@ -30,7 +30,7 @@ import re
 import ssl
 import time
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -88,6 +88,7 @@ class RegistryOptions:
     attempts: int = 4
     backoff: float = 0.25
     chunk_bytes: int = CHUNK_BYTES
+    debug: Callable[[str], None] | None = None  # receives one line per HTTP request/response (-d)
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,13 @@ class RegistryClient:
         self.options = options or RegistryOptions()
         verify: ssl.SSLContext | bool = False if self.options.allow_insecure else _tls_context(
             self.options.ca_file or os.environ.get("SSL_CERT_FILE"))
+        hooks: dict[str, list[Callable[[Any], None]]] = {}
+        log = self.options.debug
+        if log is not None:
+            hooks = {"request": [lambda r: log(f"--> {r.method} {r.url}")],
+                     "response": [lambda r: log(f"<-- {r.status_code} {r.request.method} {r.url}")]}
         self._http = httpx.Client(
+            event_hooks=hooks,
             verify=verify,
             follow_redirects=True,
             max_redirects=self.options.max_redirects,

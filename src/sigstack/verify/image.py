@@ -56,6 +56,7 @@ class ImageVerifyOptions:
     target_repository: str | None = None  # else COSIGN_REPOSITORY
     max_workers: int = 10
     experimental_oci11: bool = False
+    bundles: bool = True  # look for Sigstore bundle referrers first (cosign v3's default)
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ def verify_image(client: RegistryClient, verifier: Verifier, ref: Reference,
     subject = resolve_subject(client, ref)
     digest = subject.digest
     repo = layout.target_repository(ref.repository, opts.target_repository)
-    bundles = find_bundles(client, repo, digest, opts.max_workers)
+    bundles = find_bundles(client, repo, digest, opts.max_workers) if opts.bundles else []
     if bundles:
         good = _verify_bundles(verifier, ref, digest, bundles, opts)
         return ImageVerification(ref, digest, tuple(good))
