@@ -279,3 +279,20 @@ def test_wrong_password(signed, keypair) -> None:
     r = sigstack("sign", "--key", str(keypair[0]), signed[0], env={"COSIGN_PASSWORD": "nope"})
     assert r.returncode == 1 and "Traceback" not in r.stderr.decode()
     assert r.stderr.decode().startswith("Error: ")
+
+
+def test_signature_replayed_onto_another_repository(registry, signed, keypair) -> None:
+    """Same image bytes in two repositories: a .sig copied across names the first one."""
+    ref, digest = signed
+    src = parse_reference(ref).repository
+    dst = parse_reference(registry.repo("replay/target") + ":v1")
+    with RegistryClient() as client:
+        from sigstack.oci.attach import copy
+
+        copy(client, client, parse_reference(ref), dst)
+    target = f"{dst.repository.name}@{digest}"
+    r = sigstack("verify", "--key", str(keypair[1]), target)
+    one_error(r, 12, f"no matching signatures: the signed payload names {src.name}, "
+              f"not {dst.repository.name}")
+    ok = sigstack("verify", "--check-reference=false", "--key", str(keypair[1]), target)
+    assert ok.returncode == 0

@@ -70,6 +70,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--key", required=True, metavar="REF", help="public key reference")
     annotation_flag(p, "annotations that must be present in the signed payload")
     add_bool(p, "--check-claims", default=True, help="check the claims in the signed payload")
+    add_bool(p, "--check-reference", default=True,
+             help="require the signed payload to name IMAGE's repository (cosign does not check this; "
+                  "pass false for signatures copied from another repository, e.g. to a mirror)")
     p.add_argument("-o", "--output", default="json", choices=["json", "text"], help="output format")
     add_bool(p, "--insecure-ignore-tlog", default=False,
              help="do not check transparency log evidence (insecure)")
@@ -197,7 +200,8 @@ def run_verify(args: argparse.Namespace) -> int:
     opts = ImageVerifyOptions(annotations=annotations, check_claims=args.check_claims,
                               max_workers=max(1, args.max_workers),
                               experimental_oci11=args.experimental_oci11,
-                              bundles=args.new_bundle_format)
+                              bundles=args.new_bundle_format,
+                              check_reference=args.check_reference)
     out = b""
     with client_from(args) as client:
         for ref in refs:

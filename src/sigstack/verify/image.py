@@ -57,6 +57,9 @@ class ImageVerifyOptions:
     max_workers: int = 10
     experimental_oci11: bool = False
     bundles: bool = True  # look for Sigstore bundle referrers first (cosign v3's default)
+    # The simple-signing payload must name the verified repository. cosign does not check
+    # this; we do by default, so a signature cannot be replayed onto another repository.
+    check_reference: bool = True
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,8 @@ def _verify_bundles(verifier: Verifier, ref: Reference, digest: str, found: list
 
 
 def check_simple_signing(verifier: Verifier, stored: layout.StoredLayer, digest: str,
-                         opts: ImageVerifyOptions) -> simplesigning.SimpleSigning:
+                         opts: ImageVerifyOptions,
+                         repository: str | None = None) -> simplesigning.SimpleSigning:
     text = stored.annotations.get(layout.SIGNATURE_ANNOTATION, "")
     try:
         sig = base64.b64decode(text, validate=True)
@@ -169,6 +173,10 @@ def check_simple_signing(verifier: Verifier, stored: layout.StoredLayer, digest:
     if opts.check_claims:
         if payload.digest != digest:
             raise VerificationError(f"invalid or missing digest in claim: {payload.digest}")
+        if opts.check_reference and repository is not None and payload.docker_reference != repository:
+            raise VerificationError(
+                f"the signed payload names {payload.docker_reference}, not {repository} "
+                "(--check-reference=false accepts signatures made for another repository, e.g. a mirror)")
         for k, v in opts.annotations.items():
             if not payload.optional or payload.optional.get(k) != v:
                 raise VerificationError("missing or incorrect annotation")
@@ -204,7 +212,7 @@ def verify_image(client: RegistryClient, verifier: Verifier, ref: Reference,
         kind, stored = item
         if stored.media_type and stored.media_type != layout.SIMPLESIGNING_MEDIA:
             raise VerificationError(f"unexpected signature layer media type {stored.media_type}")
-        payload = check_simple_signing(verifier, stored, digest, opts)
+        payload = check_simple_signing(verifier, stored, digest, opts, ref.repository.name)
         out = json.loads(payload.raw)
         normal = {"critical": {"identity": {"docker-reference": payload.docker_reference},
                                "image": {"docker-manifest-digest": payload.digest},
