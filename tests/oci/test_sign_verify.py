@@ -121,6 +121,12 @@ def test_docker_list_and_docker_media_types(registry: Registry, keypair) -> None
     assert doc["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
     assert doc["config"]["mediaType"] == "application/vnd.docker.container.image.v1+json"
     assert sigstack("verify", "--key", str(keypair[1]), ref).returncode == 0
+    # appending later without the variable keeps the Docker media types of the existing image
+    assert sigstack("sign", "--key", str(keypair[0]), "-a", "more=1", ref, env=PW).returncode == 0
+    with RegistryClient() as client:
+        m = client.get_manifest(parsed.repository.tag(f"sha256-{index[7:]}.sig"))
+    assert m.media_type == "application/vnd.docker.distribution.manifest.v2+json"
+    assert len(json.loads(m.data)["layers"]) == 2
 
 
 def test_cosign_repository_keeps_signatures_elsewhere(registry: Registry, keypair, image) -> None:

@@ -201,7 +201,12 @@ def append_layers(client: RegistryClient, repo: Repository, digest: str, suffix:
     """Append ``new`` at the end of the attachment image and re-PUT it (spec §2.6).
     A layer for which ``duplicate(existing, new)`` holds is not added again."""
     ref = repo.tag(attachment_tag(digest, suffix))
-    existing = read_attachment(client, repo, digest, suffix)
+    try:
+        current = client.get_manifest(ref)
+        existing = read_layers(client, repo, current)
+        docker_types = docker_types or current.media_type == DOCKER_MANIFEST  # keep the image's kind
+    except NotFoundError:
+        existing = []
     layers = [s.as_layer() for s in existing]
     for layer in new:
         if duplicate is not None and any(duplicate(s, layer) for s in existing):
