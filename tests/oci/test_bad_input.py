@@ -296,3 +296,18 @@ def test_signature_replayed_onto_another_repository(registry, signed, keypair) -
               f"not {dst.repository.name}")
     ok = sigstack("verify", "--check-reference=false", "--key", str(keypair[1]), target)
     assert ok.returncode == 0
+
+
+def test_plain_http_needs_allow_http_registry_for_non_loopback_hosts(registry, keypair) -> None:
+    """0.0.0.0 reaches the loopback registry but, as for ggcr, is not a loopback name:
+    plain HTTP to it needs --allow-http-registry."""
+    port = registry.host.split(":")[1]
+    ref = f"0.0.0.0:{port}/plain/http:v1"
+    r = sigstack("sign", "--key", str(keypair[0]), ref, env=PW)
+    one_error(r, 1, f"cannot reach registry 0.0.0.0:{port}")
+    assert "(a plain-HTTP registry needs --allow-http-registry)" in r.stderr.decode()
+    with RegistryClient(RegistryOptions(allow_http=True)) as client:
+        push_image(client, parse_reference(ref))
+    assert sigstack("sign", "--allow-http-registry", "--key", str(keypair[0]), ref, env=PW).returncode == 0
+    ok = sigstack("verify", "--allow-http-registry", "--key", str(keypair[1]), ref)
+    assert ok.returncode == 0, ok.stderr
