@@ -311,3 +311,23 @@ def test_plain_http_needs_allow_http_registry_for_non_loopback_hosts(registry, k
     assert sigstack("sign", "--allow-http-registry", "--key", str(keypair[0]), ref, env=PW).returncode == 0
     ok = sigstack("verify", "--allow-http-registry", "--key", str(keypair[1]), ref)
     assert ok.returncode == 0, ok.stderr
+
+
+@pytest.mark.parametrize("value", ["soon", "10", "0s"])
+def test_bad_timeout(signed, keypair, value) -> None:
+    r = sigstack("verify", "-t", value, "--key", str(keypair[1]), signed[0])
+    one_error(r, 1, f'invalid argument "{value}" for "-t, --timeout" flag')
+
+
+def test_timeout_applies(hostile, keypair) -> None:
+    import time as _time
+
+    def slow(_req):
+        _time.sleep(3)
+        return 200, {}, b"{}"
+
+    hostile.route("GET", "/v2/x/manifests/v1", slow)
+    started = _time.monotonic()
+    r = sigstack("verify", "-t", "500ms", "--key", str(keypair[1]), f"{hostile.host}/x:v1")
+    one_error(r, 1, "timed out")
+    assert _time.monotonic() - started < 2.9

@@ -50,7 +50,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("-r", "--recursive", action="store_true",
                    help="if IMAGE is a multi-platform index, also sign each platform image")
     add_bool(p, "--tlog-upload", default=False, help="upload to the transparency log; see above")
-    add_bool(p, "--upload", default=True, help="push the signature to the registry")
+    add_bool(p, "--upload", default=True,
+             help="push the signature to the registry (this version always pushes; false is refused)")
     add_bool(p, "--new-bundle-format", default=False,
              help="store a Sigstore bundle v0.3 as an OCI 1.1 referrer instead of the .sig tag")
     add_bool(p, "--use-signing-config", default=False,
@@ -110,6 +111,23 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler="sigstack.cli.image:run_tree")
 
 
+def go_duration(text: str) -> float:
+    """Seconds in a Go duration such as ``3m``, ``30s``, ``1h30m``, ``500ms`` (the -t flag)."""
+    import re
+
+    from sigstack.errors import SigstackError
+
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)", text)
+    if not parts or "".join(a + b for a, b in parts) != text:
+        raise SigstackError(f'invalid argument "{text}" for "-t, --timeout" flag: '
+                            f'time: invalid duration "{text}"')
+    seconds = sum(float(a) * units[b] for a, b in parts)
+    if seconds <= 0:
+        raise SigstackError(f'invalid argument "{text}" for "-t, --timeout" flag: must be positive')
+    return seconds
+
+
 def client_from(args: argparse.Namespace) -> Any:
     from sigstack.oci.client import RegistryClient, RegistryOptions
 
@@ -121,6 +139,7 @@ def client_from(args: argparse.Namespace) -> Any:
             print(line, file=sys.stderr)
 
     return RegistryClient(RegistryOptions(
+        timeout=go_duration(args.timeout),
         debug=debug,
         allow_insecure=args.allow_insecure_registry,
         allow_http=args.allow_http_registry,
