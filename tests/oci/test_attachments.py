@@ -118,3 +118,19 @@ def test_copy_image_with_signatures_to_another_repository(cosign, registry, keyp
     assert clash.returncode == 1
     assert f'image "{dst}:other" already exists. Use `-f` to overwrite' in clash.stderr.decode()
     assert sigstack("copy", "-f", src, f"{dst}:other").returncode == 0
+
+
+def test_sign_without_upload_then_attach(cosign, registry, keypair, tmp_path: Path) -> None:
+    img, digest = fresh(registry)
+    sig, payload = tmp_path / "sig", tmp_path / "payload"
+    r = sigstack("sign", "--upload=false", "--key", str(keypair[0]), "--output-signature", str(sig),
+                 "--output-payload", str(payload), img, env=PW)
+    assert r.returncode == 0, r.stderr
+    assert sigstack("verify", "--key", str(keypair[1]), img).returncode == 10  # nothing was pushed
+    assert payload.read_bytes() == simplesigning.make(img.split("@")[0], digest)
+    assert sigstack("attach", "signature", "--signature", str(sig), "--payload", str(payload),
+                    img).returncode == 0
+    ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", img)
+    assert ok.returncode == 0, ok.stderr
+    refused = sigstack("sign", "--upload=false", "--key", str(keypair[0]), img, env=PW)
+    assert refused.returncode == 1 and "--upload=false needs --output-signature" in refused.stderr.decode()

@@ -51,7 +51,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="if IMAGE is a multi-platform index, also sign each platform image")
     add_bool(p, "--tlog-upload", default=False, help="upload to the transparency log; see above")
     add_bool(p, "--upload", default=True,
-             help="push the signature to the registry (this version always pushes; false is refused)")
+             help="push the signature to the registry; with false, use --output-signature/--output-payload")
+    p.add_argument("--output-signature", metavar="FILE", help="also write the base64 signature to FILE")
+    p.add_argument("--output-payload", metavar="FILE", help="also write the signed payload to FILE")
     add_bool(p, "--new-bundle-format", default=False,
              help="store a Sigstore bundle v0.3 as an OCI 1.1 referrer instead of the .sig tag")
     add_bool(p, "--use-signing-config", default=False,
@@ -149,9 +151,12 @@ def client_from(args: argparse.Namespace) -> Any:
 
 
 def run_sign(args: argparse.Namespace) -> int:
+    import base64
     import os
+    from pathlib import Path
 
     from sigstack import keys
+    from sigstack._internal.fs import atomic_write
     from sigstack.cli._args import TRUE
     from sigstack.cli._io import Password, info
     from sigstack.errors import SigstackError
@@ -164,8 +169,9 @@ def run_sign(args: argparse.Namespace) -> int:
         raise SigstackError(
             "--tlog-upload=true is not available: this version has no transparency-log "
             "client; pass --tlog-upload=false to sign without a log")
-    if not args.upload:
-        raise SigstackError("--upload=false needs --output-signature, which this version does not write")
+    if not args.upload and not (args.output_signature or args.output_payload):
+        raise SigstackError("--upload=false needs --output-signature or --output-payload "
+                            "(otherwise the signature would be thrown away)")
     if args.registry_referrers_mode == "oci-1-1" and os.environ.get("COSIGN_EXPERIMENTAL", "") not in TRUE:
         raise SigstackError('in order to use  mode "oci-1-1", you must set COSIGN_EXPERIMENTAL=1')
     annotations = parse_annotations(args.annotations)
@@ -173,15 +179,21 @@ def run_sign(args: argparse.Namespace) -> int:
     signer = keys.load_signer(args.key, Password())
     opts = ImageSignOptions(annotations=annotations, recursive=args.recursive,
                             referrers_mode=args.registry_referrers_mode,
-                            new_bundle_format=args.new_bundle_format)
+                            new_bundle_format=args.new_bundle_format, upload=args.upload)
     with client_from(args) as client:
         for ref in refs:
             if not ref.digest:
                 info(TAG_WARNING.format(ref=args.images[refs.index(ref)], verb="sign"))
             repo = layout.target_repository(ref.repository)
-            info(f"Pushing signature to: {repo.name}")
+            if args.upload:
+                info(f"Pushing signature to: {repo.name}")
             for done in sign_image(client, signer, ref, opts):
-                if args.registry_referrers_mode == "oci-1-1" and not args.new_bundle_format:
+                if args.output_signature:
+                    atomic_write(Path(args.output_signature), base64.b64encode(done.signature), 0o644)
+                if args.output_payload:
+                    atomic_write(Path(args.output_payload), done.payload, 0o644)
+                if args.registry_referrers_mode == "oci-1-1" and not args.new_bundle_format \
+                        and done.stored_at is not None:
                     info(f"Uploading signature for [{ref.repository.name}@{done.digest}] to "
                          f"[{done.stored_at.name}] with config.mediaType [{layout.SIG_ARTIFACT}] "
                          f"layers[0].mediaType [{layout.SIMPLESIGNING_MEDIA}].")

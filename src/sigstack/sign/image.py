@@ -35,13 +35,15 @@ class ImageSignOptions:
     target_repository: str | None = None  # else COSIGN_REPOSITORY
     referrers_mode: str = "legacy"  # or "oci-1-1"
     new_bundle_format: bool = False
+    upload: bool = True  # False: sign only, store nothing (cosign --upload=false)
 
 
 @dataclass(frozen=True)
 class SignedDigest:
     digest: str
-    stored_at: Reference
+    stored_at: Reference | None  # None when not uploaded
     payload: bytes
+    signature: bytes = b""
 
 
 def resolve_digests(client: RegistryClient, ref: Reference, recursive: bool) -> list[Descriptor]:
@@ -107,6 +109,8 @@ def _sign_legacy(client: RegistryClient, signer: Signer, repo: Repository, image
                  desc: Descriptor, opts: ImageSignOptions) -> SignedDigest:
     payload = simplesigning.make(image_repo.name, desc.digest, opts.annotations)
     sig = signer.sign(payload)
+    if not opts.upload:
+        return SignedDigest(desc.digest, None, payload, sig)
     layer = layout.Layer(layout.SIMPLESIGNING_MEDIA, payload,
                          {layout.SIGNATURE_ANNOTATION: base64.b64encode(sig).decode()})
     docker = layout.docker_media_types()
@@ -119,10 +123,10 @@ def _sign_legacy(client: RegistryClient, signer: Signer, repo: Repository, image
         client.upload_blob(repo, image.config, sha256_digest(image.config))
         where = layout.push_referrer(client, repo, image.manifest, image.media_type, desc.digest,
                                      layout.SIG_ARTIFACT)
-        return SignedDigest(desc.digest, where, payload)
+        return SignedDigest(desc.digest, where, payload, sig)
     where = layout.append_layers(client, repo, desc.digest, "sig", [layer],
                                  duplicate=_same_signature(signer), docker_types=docker)
-    return SignedDigest(desc.digest, where, payload)
+    return SignedDigest(desc.digest, where, payload, sig)
 
 
 def _sign_bundle(client: RegistryClient, signer: Signer, repo: Repository, image_repo: Repository,
@@ -130,8 +134,10 @@ def _sign_bundle(client: RegistryClient, signer: Signer, repo: Repository, image
     statement = intoto.statement(intoto.COSIGN_SIGN_PREDICATE, {}, desc.digest,
                                  annotations=opts.annotations, version=intoto.STATEMENT_V1)
     envelope = dsse.sign(signer, statement)
+    if not opts.upload:
+        return SignedDigest(desc.digest, None, statement, envelope.signatures[0])
     where = push_bundle(client, signer, repo, image_repo, desc, envelope, intoto.COSIGN_SIGN_PREDICATE)
-    return SignedDigest(desc.digest, where, statement)
+    return SignedDigest(desc.digest, where, statement, envelope.signatures[0])
 
 
 def push_bundle(client: RegistryClient, signer: Signer, repo: Repository, image_repo: Repository,
