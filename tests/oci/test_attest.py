@@ -134,3 +134,21 @@ def test_attest_bad_input(registry, keypair, predicate, args, message) -> None:
     args = [str(predicate) if a == "PRED" else a for a in args]
     r = sigstack("attest", "--key", str(keypair[0]), *args, img, env=PW)
     assert r.returncode == 1 and message in r.stderr.decode(), r.stderr
+
+
+def test_replace_drops_same_type(registry, keypair, predicate, tmp_path) -> None:
+    from sigstack.oci import layout
+
+    img = fresh(registry)
+    other = tmp_path / "vuln.json"
+    other.write_text('{"scanner":{"uri":"x"}}')
+    for args in (["--type", "slsaprovenance", "--predicate", str(predicate)],
+                 ["--type", "vuln", "--predicate", str(other)],
+                 ["--type", "slsaprovenance", "--predicate", str(predicate), "--replace"]):
+        r = sigstack("attest", "--key", str(keypair[0]), *args, img, env=PW)
+        assert r.returncode == 0, r.stderr
+    ref = parse_reference(img)
+    with RegistryClient() as client:
+        layers = layout.read_attachment(client, ref.repository, ref.digest or "", "att")
+    assert [s.annotations["predicateType"] for s in layers] == [
+        "https://slsa.dev/provenance/v0.2", "https://cosign.sigstore.dev/attestation/vuln/v1"]

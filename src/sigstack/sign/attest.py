@@ -41,19 +41,15 @@ def attest_image(client: RegistryClient, signer: Signer, ref: Reference, predica
     layer = layout.Layer(layout.DSSE_MEDIA, envelope.to_json(),
                          {layout.SIGNATURE_ANNOTATION: "", "predicateType": uri})
 
-    def duplicate(existing: layout.StoredLayer, new: layout.Layer) -> bool:
-        if replace and existing.annotations.get("predicateType") == uri:
-            return False
-        return existing.digest == new.digest
-
-    if replace:
+    if replace:  # cosign: drop same-type attestations, new one first, rebuilt from empty
         kept = [s.as_layer() for s in layout.read_attachment(client, repo, desc.digest, "att")
                 if _predicate_type(s) != uri]
         image = layout.build_image([layer, *kept], docker_types=layout.docker_media_types())
         where = repo.tag(layout.attachment_tag(desc.digest, "att"))
         layout.push_image(client, where, image)
     else:
-        where = layout.append_layers(client, repo, desc.digest, "att", [layer], duplicate=duplicate,
+        where = layout.append_layers(client, repo, desc.digest, "att", [layer],
+                                     duplicate=lambda old, new: old.digest == new.digest,
                                      docker_types=layout.docker_media_types())
     return Attested(desc.digest, uri, where, envelope.to_json())
 
