@@ -64,7 +64,9 @@ def resolve_digests(client: RegistryClient, ref: Reference, recursive: bool) -> 
 def _same_signature(signer: Signer) -> Callable[[layout.StoredLayer, layout.Layer], bool]:
     """cosign's dupe detector: same payload, media type and annotations, and the
     stored signature verifies with this signer's key."""
-    verifier_key = signer
+    from sigstack.keys.software import PublicKeyVerifier
+
+    verifier = PublicKeyVerifier(signer.public_key())
 
     def duplicate(existing: layout.StoredLayer, new: layout.Layer) -> bool:
         if existing.media_type != new.media_type or existing.digest != new.digest:
@@ -74,18 +76,12 @@ def _same_signature(signer: Signer) -> Callable[[layout.StoredLayer, layout.Laye
                 return False
         try:
             sig = base64.b64decode(existing.annotations.get(layout.SIGNATURE_ANNOTATION, ""), validate=True)
-            _verify_with_signer(verifier_key, sig, new.data)
+            verifier.verify(sig, new.data)
         except (ValueError, VerificationError):
             return False
         return True
 
     return duplicate
-
-
-def _verify_with_signer(signer: Signer, sig: bytes, data: bytes) -> None:
-    from sigstack.keys.software import PublicKeyVerifier
-
-    PublicKeyVerifier(signer.public_key()).verify(sig, data)
 
 
 def sign_image(client: RegistryClient, signer: Signer, ref: Reference,
