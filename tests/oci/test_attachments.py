@@ -134,3 +134,16 @@ def test_sign_without_upload_then_attach(cosign, registry, keypair, tmp_path: Pa
     assert ok.returncode == 0, ok.stderr
     refused = sigstack("sign", "--upload=false", "--key", str(keypair[0]), img, env=PW)
     assert refused.returncode == 1 and "--upload=false needs --output-signature" in refused.stderr.decode()
+
+
+def test_copy_carries_bundles(cosign, registry, keypair) -> None:
+    img, digest = fresh(registry)
+    assert sigstack("sign", "--new-bundle-format", "--key", str(keypair[0]), img, env=PW).returncode == 0
+    dst = registry.repo("mirror/bundles")
+    r = sigstack("copy", img, f"{dst}:v1")
+    assert r.returncode == 0, r.stderr
+    ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", f"{dst}@{digest}")
+    assert ok.returncode == 0, ok.stderr
+    bare = registry.repo("mirror/bare")
+    assert sigstack("copy", "--referrers=false", img, f"{bare}:v1").returncode == 0
+    assert sigstack("verify", "--key", str(keypair[1]), f"{bare}@{digest}").returncode == 10

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from sigstack.cli._args import add_bool
 from sigstack.cli.image import registry_flags
 
 
@@ -48,6 +49,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("destination", metavar="DST")
     p.add_argument("--only", default="sig,att,sbom", help="attachments to copy: sig,att,sbom")
     p.add_argument("-f", "--force", action="store_true", help="overwrite the destination")
+    add_bool(p, "--referrers", default=True,
+             help="also copy OCI 1.1 referrers (bundles); cosign's copy does not")
     registry_flags(p)
     p.set_defaults(handler="sigstack.cli.attach:run_copy")
 
@@ -165,6 +168,6 @@ def run_copy(args: argparse.Namespace) -> int:
         raise SigstackError(f"invalid --only value {args.only!r}: use sig, att, sbom (comma-separated)")
     src, dst = parse_reference(args.source), parse_reference(args.destination)
     with client_from(args) as client:
-        for ref in copy(client, client, src, dst, only=only, force=args.force):
+        for ref in copy(client, client, src, dst, only=only, force=args.force, referrers=args.referrers):
             info(f"Copied to {ref.name}")
     return 0

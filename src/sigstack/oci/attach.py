@@ -259,8 +259,13 @@ def _copy_manifest(src: RegistryClient, dst: RegistryClient, src_ref: Reference,
 
 
 def copy(src: RegistryClient, dst: RegistryClient, src_ref: Reference, dst_ref: Reference, *,
-         only: Iterable[str] = ("sig", "att", "sbom"), force: bool = False) -> list[Reference]:
-    """Copy an image and its ``.sig``/``.att``/``.sbom`` tags to another repository."""
+         only: Iterable[str] = ("sig", "att", "sbom"), force: bool = False,
+         referrers: bool = True) -> list[Reference]:
+    """Copy an image and its ``.sig``/``.att``/``.sbom`` tags to another repository.
+
+    Unlike cosign's ``copy``, OCI 1.1 referrers (Sigstore bundles, oci-1-1 signatures,
+    SBOM referrers) are copied too unless ``referrers`` is false: a mirror that drops
+    them silently loses every new-format signature."""
     m = src.get_manifest(src_ref)
     if dst_ref.tag == "latest" and src_ref.tag != "latest":
         dst_ref = dst_ref.repository.tag(src_ref.tag or layout.attachment_tag(m.digest, ""))
@@ -281,6 +286,13 @@ def copy(src: RegistryClient, dst: RegistryClient, src_ref: Reference, dst_ref: 
         except NotFoundError:
             continue
         copied.append(dst_ref.repository.tag(tag))
+    if referrers:
+        for desc in layout.list_referrers(src, src_repo, m.digest):
+            source = src_repo.digest(desc.digest)
+            got = _copy_manifest(src, dst, source, dst_ref.repository.digest(desc.digest))
+            layout.push_referrer(dst, dst_ref.repository, got.data, got.media_type, m.digest,
+                                 desc.artifact_type or "")
+            copied.append(dst_ref.repository.digest(desc.digest))
     return copied
 
 
