@@ -152,3 +152,15 @@ def test_replace_drops_same_type(registry, keypair, predicate, tmp_path) -> None
         layers = layout.read_attachment(client, ref.repository, ref.digest or "", "att")
     assert [s.annotations["predicateType"] for s in layers] == [
         "https://slsa.dev/provenance/v0.2", "https://cosign.sigstore.dev/attestation/vuln/v1"]
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("policy,allowed", [("allow.rego", True), ("deny.rego", False)])
+def test_rego_verdicts_match_cosign(cosign, registry, keypair, predicate, policies, policy, allowed) -> None:
+    img = fresh(registry)
+    assert sigstack("attest", "--key", str(keypair[0]), "--predicate", str(predicate),
+                    "--type", "slsaprovenance", img, env=PW).returncode == 0
+    args = ["--key", str(keypair[1]), "--type", "slsaprovenance", "--policy", str(policies[policy]), img]
+    theirs = run(cosign, "verify-attestation", "--insecure-ignore-tlog", *args)
+    ours = sigstack("verify-attestation", *args)
+    assert (theirs.returncode == 0) == (ours.returncode == 0) == allowed, (theirs.stderr, ours.stderr)
