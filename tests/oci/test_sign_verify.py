@@ -141,3 +141,13 @@ def test_cosign_repository_keeps_signatures_elsewhere(registry: Registry, keypai
     assert sigstack("verify", "--key", str(keypair[1]), ref, env=env).returncode == 0
     miss = sigstack("verify", "--key", str(keypair[1]), ref)
     assert miss.returncode == 10 and "Error: no signatures found" in miss.stderr.decode()
+
+
+def test_tag_list_pagination(registry) -> None:
+    ref = parse_reference(registry.repo() + ":t0")
+    with RegistryClient() as client:
+        digest = push_image(client, ref)
+        manifest = client.get_manifest(ref.with_digest(digest))
+        for i in range(1, 5):
+            client.put_manifest(ref.repository.tag(f"t{i}"), manifest.data, manifest.media_type)
+        assert sorted(client.list_tags(ref.repository, page_size=2)) == [f"t{i}" for i in range(5)]

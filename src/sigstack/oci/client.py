@@ -587,9 +587,10 @@ class RegistryClient:
 
     # ---- listings --------------------------------------------------------------------
 
-    def list_tags(self, repo: Repository) -> list[str]:
+    def list_tags(self, repo: Repository, page_size: int = 1000) -> list[str]:
+        """Every tag, following the ``Link: <...>; rel="next"`` pagination."""
         tags: list[str] = []
-        path: str | None = f"/v2/{repo.path}/tags/list?n=1000"
+        path: str | None = f"/v2/{repo.path}/tags/list?n={page_size}"
         pages = 0
         while path and pages < 1000:
             pages += 1
