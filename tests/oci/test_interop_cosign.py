@@ -121,6 +121,8 @@ def test_cosign_signature_verified_by_sigstack(peer, flags, layout, keys, reques
 
 def test_tree_and_triangulate_agree_with_cosign(cosign, registry, keypair) -> None:
     img = fresh(registry)
+    empty = sigstack("tree", img)
+    assert empty.returncode == 0 and empty.stdout == run(cosign, "tree", img).stdout
     assert sigstack("sign", "--key", str(keypair[0]), img, env=PW).returncode == 0
     assert sigstack("sign", "--new-bundle-format", "--key", str(keypair[0]), img, env=PW).returncode == 0
     for kind in ("signature", "attestation", "sbom", "digest"):

@@ -74,6 +74,6 @@ def render_tree(ref: Reference, t: Tree) -> str:
         for i, d in enumerate(layers):
             lines.append(f"   {'└──' if i == len(layers) - 1 else '├──'} 🍒 {d}")
     if not t.tags and not t.referrers:
-        lines.append(f"No Supply Chain Security Related Artifacts found for image {ref.name}, "
-                     "start creating one with simply running$ cosign sign <img>")
+        lines.append(f"No Supply Chain Security Related Artifacts found for image {ref.name},\n"
+                     " start creating one with simply running$ cosign sign <img>")
     return "\n".join(lines) + "\n"
