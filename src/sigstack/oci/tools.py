@@ -76,4 +76,5 @@ def render_tree(ref: Reference, t: Tree) -> str:
     if not t.tags and not t.referrers:
         lines.append(f"No Supply Chain Security Related Artifacts found for image {ref.name},\n"
                      " start creating one with simply running$ cosign sign <img>")
+        return "\n".join(lines)  # cosign ends this message without a newline
     return "\n".join(lines) + "\n"
