@@ -163,3 +163,17 @@ def test_bundle_wrong_key_message_matches_cosign(cosign, registry, keypair, othe
     line = next(x for x in theirs.stderr.decode().splitlines() if x.startswith("Error: "))
     assert ours.returncode == theirs.returncode == 1
     assert ours.stderr.decode().strip() == line
+
+
+def test_verify_output_identical_to_cosign(cosign, registry, keypair) -> None:
+    """Same stdout and stderr, byte for byte, for a tag reference with -a and text output."""
+    ref = registry.repo() + ":v1"
+    with RegistryClient() as client:
+        push_image(client, parse_reference(ref))
+    assert sigstack("sign", "--key", str(keypair[0]), "-a", "env=prod", ref, env=PW).returncode == 0
+    for extra in ([], ["-a", "env=prod"], ["-o", "text"]):
+        args = ["verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", *extra, ref]
+        theirs, ours = run(cosign, *args), sigstack(*args)
+        assert ours.returncode == theirs.returncode == 0
+        assert ours.stdout == theirs.stdout, extra
+        assert ours.stderr == theirs.stderr, extra
