@@ -164,3 +164,15 @@ def test_rego_verdicts_match_cosign(cosign, registry, keypair, predicate, polici
     theirs = run(cosign, "verify-attestation", "--insecure-ignore-tlog", *args)
     ours = sigstack("verify-attestation", *args)
     assert (theirs.returncode == 0) == (ours.returncode == 0) == allowed, (theirs.stderr, ours.stderr)
+
+
+@pytest.mark.interop
+def test_verify_attestation_output_identical_to_cosign(cosign, registry, keypair, predicate) -> None:
+    img = fresh(registry)
+    assert sigstack("attest", "--key", str(keypair[0]), "--predicate", str(predicate),
+                    "--type", "slsaprovenance", img, env=PW).returncode == 0
+    args = ["verify-attestation", "--key", str(keypair[1]), "--insecure-ignore-tlog", "--type",
+            "slsaprovenance", img]
+    theirs, ours = run(cosign, *args), sigstack(*args)
+    assert ours.returncode == theirs.returncode == 0
+    assert (ours.stdout, ours.stderr) == (theirs.stdout, theirs.stderr)
