@@ -124,14 +124,15 @@ def run_download_attestation(args: argparse.Namespace) -> int:
 def run_download_sbom(args: argparse.Namespace) -> int:
     from sigstack.cli._io import info, write_output
     from sigstack.cli.image import client_from
-    from sigstack.oci.attach import download_sbom
+    from sigstack.oci.attach import SBOM_DEPRECATION, download_sbom
     from sigstack.oci.reference import parse_reference
 
+    info(SBOM_DEPRECATION)
+    info("WARNING: Downloading SBOMs this way does not ensure its authenticity. If you want to ensure a "
+         "tamper-proof SBOM, download it using 'cosign download attestation <image uri>'.")
     ref = parse_reference(args.image)
     with client_from(args) as client:
         found = download_sbom(client, ref)
-    info("WARNING: Downloading SBOMs this way does not ensure its authenticity. If you want to ensure a "
-         "tamper-proof SBOM, download it using 'cosign download attestation <image uri>'.")
     out = b""
     for sbom in found:
         info(f"Found SBOM of media type: {sbom.media_type}")

@@ -111,7 +111,7 @@ def download_signatures(client: RegistryClient, ref: Reference) -> list[bytes]:
         return [json.dumps(json.loads(b), separators=(",", ":")).encode() for b in found]
     layers = layout.read_attachment(client, repo, digest, "sig")
     if not layers:
-        raise SigstackError("no signatures found", exit_code=10)
+        raise SigstackError(f"{ref.name}: no signatures associated")
     if len(layers) > MAX_DOWNLOAD_SIGNATURES:
         raise SigstackError(f"maximum number of signatures on an image is {MAX_DOWNLOAD_SIGNATURES}, "
                             f"found {len(layers)}")
@@ -155,9 +155,7 @@ def download_attestations(client: RegistryClient, ref: Reference,
                 for s in raw.get("signatures") or [] if isinstance(s, dict)]
         out.append(gojson.dumps({"payloadType": env.payload_type, "payload": raw.get("payload", ""),
                                  "signatures": sigs}))
-    if not out:
-        raise SigstackError(f"no attestations found for {ref.name}")
-    return out
+    return out  # none found: empty output and success, as cosign
 
 
 @dataclass(frozen=True)
@@ -176,7 +174,7 @@ def download_sbom(client: RegistryClient, ref: Reference) -> list[Sbom]:
         try:
             manifests = [client.get_manifest(repo.tag(layout.attachment_tag(digest, "sbom")))]
         except NotFoundError:
-            raise SigstackError(f"no SBOMs found attached to image index: {ref.name}") from None
+            raise SigstackError("no sbom attached to reference") from None
     out = []
     for m in manifests:
         out += [Sbom(s.media_type, s.data) for s in layout.read_layers(client, repo, m)]
