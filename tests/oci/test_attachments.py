@@ -95,8 +95,12 @@ def test_clean_then_nothing_left(cosign, registry, keypair) -> None:
     img, digest = fresh(registry)
     assert sigstack("sign", "--key", str(keypair[0]), img, env=PW).returncode == 0
     assert sigstack("sign", "--new-bundle-format", "--key", str(keypair[0]), img, env=PW).returncode == 0
-    refused = sigstack("clean", img, stdin=b"n\n")
-    assert refused.returncode == 1 and "Error: user declined the prompt" in refused.stderr.decode()
+    for kind, what in (("all", "signatures, SBOMs and attestations"), ("signature", "signatures")):
+        refused = sigstack("clean", "--type", kind, img, stdin=b"n\n")
+        assert refused.returncode == 1
+        assert refused.stderr.decode() == (f"WARNING: this will remove all {what} from the image\n"
+                                           "Are you sure you would like to continue? [y/N] "
+                                           "Error: user declined the prompt\n")
     r = sigstack("clean", "-f", img)
     assert r.returncode == 0, r.stderr
     repo = img.split("@")[0]

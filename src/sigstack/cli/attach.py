@@ -148,7 +148,7 @@ def run_clean(args: argparse.Namespace) -> int:
     from sigstack.oci.reference import parse_reference
 
     what = {"signature": "signatures", "attestation": "attestations", "sbom": "SBOMs",
-            "referrer": "OCI 1.1 referrers (bundles)", "all": "signatures, attestations, SBOMs and bundles"}
+            "referrer": "OCI 1.1 referrers (bundles)", "all": "signatures, SBOMs and attestations"}
     ref = parse_reference(args.image)
     confirm(f"WARNING: this will remove all {what[args.type]} from the image", assume_yes=args.force)
     with client_from(args) as client:
