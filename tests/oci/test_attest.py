@@ -176,3 +176,16 @@ def test_verify_attestation_output_identical_to_cosign(cosign, registry, keypair
     theirs, ours = run(cosign, *args), sigstack(*args)
     assert ours.returncode == theirs.returncode == 0
     assert (ours.stdout, ours.stderr) == (theirs.stdout, theirs.stderr)
+
+
+@pytest.mark.interop
+def test_cosign_repository_for_attestations(cosign, registry, keypair, predicate) -> None:
+    img = fresh(registry)
+    env = {**PW, "COSIGN_REPOSITORY": registry.repo("attestations/elsewhere")}
+    assert sigstack("attest", "--key", str(keypair[0]), "--predicate", str(predicate), img,
+                    env=env).returncode == 0
+    r = subprocess.run([cosign, "verify-attestation", "--key", str(keypair[1]), "--insecure-ignore-tlog",
+                        img], env={**os.environ, **env}, capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert sigstack("verify-attestation", "--key", str(keypair[1]), img, env=env).returncode == 0
+    assert sigstack("verify-attestation", "--key", str(keypair[1]), img).returncode == 10

@@ -168,3 +168,29 @@ def test_reference_parsing_rejects(text: str) -> None:
 
     with pytest.raises(ReferenceError):
         parse_reference(text)
+
+
+def test_bearer_identity_token_refresh_grant(hostile, tmp_path: Path) -> None:
+    """docker's ``identitytoken`` (OAuth2 refresh token) is exchanged with a POST grant."""
+    import urllib.parse
+
+    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": []}).encode()
+    challenge = f'Bearer realm="http://{hostile.host}/token",service="hostile"'
+    hostile.route("GET", "/v2/", lambda _r: (401, {"WWW-Authenticate": challenge}, b"{}"))
+
+    def token(req):
+        form = urllib.parse.parse_qs(req.rfile.read(int(req.headers["Content-Length"])).decode())
+        if form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != ["refresh-me"] \
+                or form.get("scope") != ["repository:team/app:pull"]:
+            return 401, {}, b""
+        return 200, {"Content-Type": "application/json"}, b'{"access_token":"granted"}'
+
+    hostile.route("POST", "/token", token)
+    hostile.route("GET", "/v2/team/app/manifests/v1",
+                  lambda req: (200, {"Content-Type": OCI_MANIFEST}, body)
+                  if req.headers.get("Authorization") == "Bearer granted"
+                  else (401, {"WWW-Authenticate": challenge}, b""))
+    (tmp_path / "config.json").write_text(json.dumps({"auths": {hostile.host: {
+        "auth": "", "identitytoken": "refresh-me"}}}))
+    with RegistryClient(RegistryOptions(docker_config=str(tmp_path))) as client:
+        assert client.get_manifest(parse_reference(f"{hostile.host}/team/app:v1")).data == body
