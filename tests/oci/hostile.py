@@ -33,6 +33,9 @@ class HostileRegistry:
                         b'{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known"}]}'
                 else:
                     status, headers, body = handler(self)
+                if status == 0:  # hang up without an answer (a dropped connection)
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)

@@ -331,3 +331,22 @@ def test_timeout_applies(hostile, keypair) -> None:
     r = sigstack("verify", "-t", "500ms", "--key", str(keypair[1]), f"{hostile.host}/x:v1")
     one_error(r, 1, "timed out")
     assert _time.monotonic() - started < 2.9
+
+
+def test_dropped_connections_are_retried(hostile) -> None:
+    calls = {"n": 0}
+
+    def flaky(_req):
+        calls["n"] += 1
+        return (0, {}, b"") if calls["n"] < 3 else (200, {"Content-Type": OCI_MANIFEST}, MANIFEST)
+
+    hostile.route("GET", f"/v2/x/manifests/{GOOD}", flaky)
+    with RegistryClient(RegistryOptions(backoff=0.01)) as client:
+        assert client.get_manifest(parse_reference(f"{hostile.host}/x@{GOOD}")).data == MANIFEST
+    assert calls["n"] == 3
+
+
+def test_dropped_connections_forever(hostile, keypair) -> None:
+    hostile.route("GET", "/v2/x/manifests/v1", lambda _r: (0, {}, b""))
+    r = sigstack("verify", "--key", str(keypair[1]), f"{hostile.host}/x:v1")
+    one_error(r, 1, "Server disconnected without sending a response")
