@@ -160,3 +160,31 @@ def test_copy_carries_bundles(cosign, registry, keypair) -> None:
     bare = registry.repo("mirror/bare")
     assert sigstack("copy", "--referrers=false", img, f"{bare}:v1").returncode == 0
     assert sigstack("verify", "--key", str(keypair[1]), f"{bare}@{digest}").returncode == 10
+
+
+def test_attach_attestation_then_cosign_verifies(cosign, registry, keypair, tmp_path: Path) -> None:
+    from sigstack import keys
+    from sigstack.payload import dsse, intoto
+
+    img, digest = fresh(registry)
+    statement = intoto.statement("https://example.com/pred/v1", {"ok": True}, digest, name=img.split("@")[0])
+    env = dsse.sign(keys.load_signer(str(keypair[0]), b"pw"), statement)
+    good = tmp_path / "att.json"
+    good.write_bytes(env.to_json() + b"\n")
+    r = sigstack("attach", "attestation", "--attestation", str(good), img)
+    assert r.returncode == 0, r.stderr
+    ok = run(cosign, "verify-attestation", "--key", str(keypair[1]), "--insecure-ignore-tlog",
+             "--type", "https://example.com/pred/v1", img)
+    assert ok.returncode == 0, ok.stderr
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text(__import__("json").dumps(__import__("json").loads(env.to_json()), indent=2))
+    two = tmp_path / "two.jsonl"
+    two.write_bytes(env.to_json() + b"\n" + env.to_json() + b"\n")
+    assert sigstack("attach", "attestation", "--attestation", str(pretty), "--attestation", str(two),
+                    img).returncode == 0
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(dsse.Envelope(statement, "text/plain", env.signatures).to_json())
+    r = sigstack("attach", "attestation", "--attestation", str(bad), img)
+    assert r.returncode == 1
+    assert r.stderr.decode().strip() == ("Error: invalid payloadType text/plain on envelope. "
+                                         "Expected application/vnd.in-toto+json")

@@ -27,6 +27,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     registry_flags(p)
     p.set_defaults(handler="sigstack.cli.attach:run_attach_signature")
 
+    p = asub.add_parser("attestation", parents=[common], help="attach signed DSSE attestations")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("--attestation", action="append", required=True, metavar="FILE",
+                   help="a DSSE envelope file (repeatable); one envelope per line is also accepted")
+    registry_flags(p)
+    p.set_defaults(handler="sigstack.cli.attach:run_attach_attestation")
+
     download = sub.add_parser("download", parents=[common], help="download what is attached to an image")
     dsub = download.add_subparsers(dest="download_command", metavar="KIND", required=True)
     for kind in ("signature", "attestation", "sbom"):
@@ -92,6 +99,27 @@ def run_attach_signature(args: argparse.Namespace) -> int:
         _where, implied = attach_signature(client, ref, sig, payload)
     if implied:
         info("WARNING: using obsolete implied signature payload data")
+    return 0
+
+
+def run_attach_attestation(args: argparse.Namespace) -> int:
+    import json
+
+    from sigstack.cli.image import client_from
+    from sigstack.oci.attach import attach_attestations, read_payload
+    from sigstack.oci.reference import parse_reference
+
+    ref = parse_reference(args.image)
+    documents = []
+    for path in args.attestation:
+        data = read_payload(path)
+        try:  # one (possibly pretty-printed) envelope, else one envelope per line
+            json.loads(data)
+            documents.append(data.strip())
+        except ValueError:
+            documents += [line.strip() for line in data.splitlines() if line.strip()]
+    with client_from(args) as client:
+        attach_attestations(client, ref, documents)
     return 0
 
 

@@ -82,6 +82,27 @@ def attach_signature(client: RegistryClient, ref: Reference, signature_b64: str,
                                 docker_types=layout.docker_media_types()), implied
 
 
+def attach_attestations(client: RegistryClient, ref: Reference, documents: Iterable[bytes]) -> Reference:
+    """Append DSSE envelopes (``attach attestation``) to ``.att``: each must carry an
+    in-toto payload and at least one signature; only the empty signature annotation is
+    written, as cosign does. The bytes are stored as given."""
+    layers = []
+    for data in documents:
+        try:
+            env = dsse.parse(data)
+        except SigstackError:
+            raise SigstackError("the attestation is not a DSSE envelope") from None
+        if env.payload_type != dsse.INTOTO_PAYLOAD_TYPE:
+            raise SigstackError(f"invalid payloadType {env.payload_type} on envelope. "
+                                f"Expected {dsse.INTOTO_PAYLOAD_TYPE}")
+        if not env.signatures:
+            raise SigstackError("could not attach attestation without having signatures")
+        layers.append(layout.Layer(layout.DSSE_MEDIA, data, {layout.SIGNATURE_ANNOTATION: ""}))
+    digest = ref.digest or client.head_manifest(ref).digest
+    repo = layout.target_repository(ref.repository)
+    return layout.append_layers(client, repo, digest, "att", layers, docker_types=layout.docker_media_types())
+
+
 # ---- download --------------------------------------------------------------------------
 
 def _bundles(client: RegistryClient, repo: Repository, digest: str) -> list[bytes]:
