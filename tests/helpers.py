@@ -37,6 +37,7 @@ def assert_clean_error(result: Result, fragment: str, code: int = 1) -> None:
     """One clear line on stderr, the expected exit code, and never a traceback."""
     assert result.code == code, (result.code, result.err)
     assert "Traceback" not in result.err, result.err
-    lines = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    # One "Error:" line; like cosign it may follow an unanswered prompt on the same line.
+    lines = [line[line.index("Error:"):] for line in result.err.splitlines() if "Error:" in line]
     assert len(lines) == 1, result.err
     assert fragment in lines[0], lines[0]

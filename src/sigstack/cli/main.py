@@ -19,6 +19,9 @@ COMMAND_MODULES = (
     "sigstack.cli.keys",
     "sigstack.cli.blob",
     "sigstack.cli.pkcs11",
+    "sigstack.cli.image",
+    "sigstack.cli.attest",
+    "sigstack.cli.attach",
 )
 
 

@@ -1,0 +1,131 @@
+"""Image sign/verify: sigstack vs the real cosign, whole-process wall time, same run.
+
+Starts a throw-away docker-registry on loopback, pushes small images with our
+client, then times (median of --runs):
+  * ``sign --key`` of a fresh image (legacy .sig layout, no log) — cosign v3 with
+    --new-bundle-format=false --use-signing-config=false --tlog-upload=false;
+  * ``verify --key`` of a signed image (cosign with --insecure-ignore-tlog);
+  * ``verify --key`` of an image carrying 100 signatures (both check them
+    concurrently: cosign --max-workers 10, sigstack --max-workers 10).
+Prints each ratio cosign/sigstack (>1 means sigstack is faster).
+
+    .venv/bin/python bench/images.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "oci"))
+
+from ocihelpers import push_image  # noqa: E402
+
+from sigstack import keys  # noqa: E402
+from sigstack.oci import layout  # noqa: E402
+from sigstack.oci.client import RegistryClient  # noqa: E402
+from sigstack.oci.reference import parse_reference  # noqa: E402
+from sigstack.payload import simplesigning  # noqa: E402
+
+COSIGN = str(Path.home() / "go" / "bin" / "cosign")
+SIGSTACK = str(ROOT / ".venv" / "bin" / "sigstack")
+# Byte-compiled modules are how users run sigstack; a PYTHONDONTWRITEBYTECODE left
+# in the environment would make every run recompile our sources, so it is dropped.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | {"COSIGN_PASSWORD": "bench"}
+
+
+def start_registry(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+    cfg = tmp / "config.yml"
+    cfg.write_text(f"version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\n"
+                   f"storage:\n  filesystem:\n    rootdirectory: {tmp / 'data'}\n"
+                   "http:\n  addr: 127.0.0.1:0\n")
+    proc = subprocess.Popen(["docker-registry", "serve", str(cfg)], stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL)
+    assert proc.stderr is not None
+    for _ in range(100):
+        m = re.search(rb"listening on (127\.0\.0\.1:\d+)", proc.stderr.readline())
+        if m:
+            import threading
+
+            threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe drained
+            return proc, m.group(1).decode()
+    raise SystemExit("registry did not start")
+
+
+def timed(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    r = subprocess.run(cmd, env=ENV, capture_output=True)
+    elapsed = time.perf_counter() - t
+    if r.returncode != 0:
+        raise SystemExit(f"{cmd[0]} failed: {r.stderr.decode()[-500:]}")
+    return elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=7)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        proc, host = start_registry(tmp)
+        try:
+            subprocess.run([SIGSTACK, "generate-key-pair"], env=ENV, cwd=tmp, check=True, capture_output=True)
+            key, pub = str(tmp / "cosign.key"), str(tmp / "cosign.pub")
+            subprocess.run([SIGSTACK, "--version"], env=ENV, check=True, capture_output=True)  # warm .pyc
+            client = RegistryClient()
+
+            def image(name: str) -> str:
+                ref = parse_reference(f"{host}/bench/{name}:v1")
+                return f"{host}/bench/{name}@{push_image(client, ref)}"
+
+            results: dict[str, tuple[float, float]] = {}
+            ours, theirs = [], []
+            for i in range(args.runs):
+                ours.append(timed([SIGSTACK, "sign", "--key", key, "--tlog-upload=false", image(f"s{i}")]))
+                theirs.append(timed([COSIGN, "sign", "--key", key, "--new-bundle-format=false",
+                                     "--use-signing-config=false", "--tlog-upload=false", "-y",
+                                     image(f"c{i}")]))
+            results["sign"] = (statistics.median(ours), statistics.median(theirs))
+
+            one = image("one")
+            timed([SIGSTACK, "sign", "--key", key, one])
+            ours = [timed([SIGSTACK, "verify", "--key", pub, one]) for _ in range(args.runs)]
+            theirs = [timed([COSIGN, "verify", "--key", pub, "--insecure-ignore-tlog", one])
+                      for _ in range(args.runs)]
+            results["verify (1 signature)"] = (statistics.median(ours), statistics.median(theirs))
+
+            many = image("many")
+            ref = parse_reference(many)
+            signer = keys.load_signer(key, b"bench")
+            layers = []
+            for n in range(100):
+                payload = simplesigning.make(ref.repository.name, ref.digest or "", {"n": str(n)})
+                layers.append(layout.Layer(layout.SIMPLESIGNING_MEDIA, payload, {
+                    layout.SIGNATURE_ANNOTATION: base64.b64encode(signer.sign(payload)).decode()}))
+            layout.push_image(client, ref.repository.tag(layout.attachment_tag(ref.digest or "", "sig")),
+                              layout.build_image(layers))
+            ours = [timed([SIGSTACK, "verify", "--key", pub, "--max-workers", "10", "-o", "text", many])
+                    for _ in range(args.runs)]
+            theirs = [timed([COSIGN, "verify", "--key", pub, "--insecure-ignore-tlog", "--max-workers", "10",
+                             "-o", "text", many]) for _ in range(args.runs)]
+            results["verify (100 signatures)"] = (statistics.median(ours), statistics.median(theirs))
+            client.close()
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    print(f"{'operation':26} {'sigstack s':>11} {'cosign s':>10} {'cosign/sigstack':>16}")
+    for name, (o, t) in results.items():
+        print(f"{name:26} {o:11.3f} {t:10.3f} {t / o:16.2f}")
+
+
+if __name__ == "__main__":
+    main()

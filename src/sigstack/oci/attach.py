@@ -1,0 +1,322 @@
+"""Attachments beyond signing: ``attach sbom|signature``, ``download``, ``clean``,
+``copy`` (spec §2.8, §3.6). Registry writes keep the blobs-first, manifest-last
+order so a failure never leaves a half-written tag.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sigstack.errors import SigstackError
+from sigstack.oci import layout
+from sigstack.oci.client import INDEX_TYPES, OCI_MANIFEST, Descriptor, Manifest, RegistryClient, sha256_digest
+from sigstack.oci.errors import NotFoundError, RegistryError
+from sigstack.oci.reference import Reference, Repository
+from sigstack.payload import bundle, dsse, gojson, simplesigning
+
+SBOM_DEPRECATION = (
+    "WARNING: SBOM attachments are deprecated and support will be removed in a Cosign release soon "
+    "after 2024-02-22 (see https://github.com/sigstore/cosign/issues/2755). Instead, please use SBOM "
+    "attestations.")
+MAX_DOWNLOAD_SIGNATURES = 100
+
+
+def sbom_media_type(kind: str, path: str, input_format: str | None = None) -> str:
+    as_json = input_format == "json" or (input_format is None and path.endswith(".json"))
+    if kind == "spdx":
+        return "text/spdx+json" if as_json else "text/spdx"
+    if kind == "cyclonedx":
+        return "application/vnd.cyclonedx+json" if as_json else "application/vnd.cyclonedx+xml"
+    if kind == "syft":
+        return "application/vnd.syft+json"
+    raise SigstackError(f"unknown SBOM type {kind!r}: use spdx, cyclonedx or syft")
+
+
+def _subject(client: RegistryClient, ref: Reference) -> Descriptor:
+    try:
+        return client.head_manifest(ref)
+    except NotFoundError:
+        if ref.digest:
+            return Descriptor(OCI_MANIFEST, 0, ref.digest)
+        raise
+
+
+def attach_sbom(client: RegistryClient, ref: Reference, sbom: bytes, media_type: str,
+                referrers_mode: str = "legacy") -> Reference:
+    """Replace the ``.sbom`` image (legacy) or push an SBOM referrer (oci-1-1)."""
+    subject = _subject(client, ref)
+    repo = layout.target_repository(ref.repository)
+    layer = layout.Layer(media_type, sbom)
+    if referrers_mode == "oci-1-1":
+        image = layout.build_image([layer], config_media_type=layout.SBOM_ARTIFACT, subject=subject)
+        for blob in (layer.data, image.config):
+            client.upload_blob(repo, blob, sha256_digest(blob))
+        return layout.push_referrer(client, repo, image.manifest, image.media_type, subject.digest,
+                                    layout.SBOM_ARTIFACT)
+    where = repo.tag(layout.attachment_tag(subject.digest, "sbom"))
+    layout.push_image(client, where, layout.build_image([layer], docker_types=layout.docker_media_types()))
+    return where
+
+
+def attach_signature(client: RegistryClient, ref: Reference, signature_b64: str,
+                     payload: bytes | None = None) -> tuple[Reference, bool]:
+    """Append a given signature to ``.sig`` without dedupe (as cosign). Returns the tag
+    and whether the payload was implied (built here because none was given)."""
+    digest = ref.digest or client.head_manifest(ref).digest
+    implied = payload is None
+    if payload is None:
+        payload = simplesigning.make(ref.repository.name, digest)
+    try:
+        base64.b64decode(signature_b64.strip(), validate=True)
+    except ValueError:
+        raise SigstackError("the signature is not valid base64") from None
+    layer = layout.Layer(layout.SIMPLESIGNING_MEDIA, payload,
+                         {layout.SIGNATURE_ANNOTATION: signature_b64.strip()})
+    repo = layout.target_repository(ref.repository)
+    return layout.append_layers(client, repo, digest, "sig", [layer],
+                                docker_types=layout.docker_media_types()), implied
+
+
+def attach_attestations(client: RegistryClient, ref: Reference, documents: Iterable[bytes]) -> Reference:
+    """Append DSSE envelopes (``attach attestation``) to ``.att``: each must carry an
+    in-toto payload and at least one signature; only the empty signature annotation is
+    written, as cosign does. The bytes are stored as given."""
+    layers = []
+    for data in documents:
+        try:
+            env = dsse.parse(data)
+        except SigstackError:
+            raise SigstackError("the attestation is not a DSSE envelope") from None
+        if env.payload_type != dsse.INTOTO_PAYLOAD_TYPE:
+            raise SigstackError(f"invalid payloadType {env.payload_type} on envelope. "
+                                f"Expected {dsse.INTOTO_PAYLOAD_TYPE}")
+        if not env.signatures:
+            raise SigstackError("could not attach attestation without having signatures")
+        layers.append(layout.Layer(layout.DSSE_MEDIA, data, {layout.SIGNATURE_ANNOTATION: ""}))
+    digest = ref.digest or client.head_manifest(ref).digest
+    repo = layout.target_repository(ref.repository)
+    return layout.append_layers(client, repo, digest, "att", layers, docker_types=layout.docker_media_types())
+
+
+# ---- download --------------------------------------------------------------------------
+
+def _bundles(client: RegistryClient, repo: Repository, digest: str) -> list[bytes]:
+    out = []
+    for desc in layout.list_referrers(client, repo, digest):
+        try:
+            doc = client.get_manifest(repo.digest(desc.digest)).json()
+            layers = doc.get("layers") or []
+            if len(layers) != 1 or not str(layers[0].get("mediaType", "")).startswith(
+                    "application/vnd.dev.sigstore.bundle"):
+                continue
+            data = client.get_blob(repo, str(layers[0]["digest"]))
+            bundle.parse(data)
+            out.append(data)
+        except (RegistryError, SigstackError, AttributeError, KeyError, TypeError):
+            continue
+    return out
+
+
+def download_signatures(client: RegistryClient, ref: Reference) -> list[bytes]:
+    """One JSON document per signature: bundles when any exist, else cosign's
+    ``SignedPayload`` objects from the ``.sig`` image."""
+    digest = ref.digest or client.head_manifest(ref).digest
+    repo = layout.target_repository(ref.repository)
+    found = _bundles(client, repo, digest)
+    if found:
+        return [json.dumps(json.loads(b), separators=(",", ":")).encode() for b in found]
+    layers = layout.read_attachment(client, repo, digest, "sig")
+    if not layers:
+        raise SigstackError(f"{ref.name}: no signatures associated")
+    if len(layers) > MAX_DOWNLOAD_SIGNATURES:
+        raise SigstackError(f"maximum number of signatures on an image is {MAX_DOWNLOAD_SIGNATURES}, "
+                            f"found {len(layers)}")
+    return [gojson.dumps({
+        "Base64Signature": s.annotations.get(layout.SIGNATURE_ANNOTATION, ""),
+        "Payload": base64.b64encode(s.data).decode(),
+        "Cert": None, "Chain": None, "Bundle": _maybe_json(s.annotations.get(layout.BUNDLE_ANNOTATION)),
+        "RFC3161Timestamp": None,
+    }) for s in layers]
+
+
+def _maybe_json(text: str | None) -> object:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def download_attestations(client: RegistryClient, ref: Reference,
+                          predicate_type: str | None = None) -> list[bytes]:
+    digest = ref.digest or client.head_manifest(ref).digest
+    repo = layout.target_repository(ref.repository)
+    out = [b for b in _bundles(client, repo, digest)]
+    for stored in layout.read_attachment(client, repo, digest, "att"):
+        try:
+            env = dsse.parse(stored.data)
+            raw = json.loads(stored.data)
+        except (SigstackError, ValueError):
+            continue
+        if predicate_type:
+            from sigstack.payload import intoto
+
+            try:
+                if intoto.parse(env.payload).predicate_type != predicate_type:
+                    continue
+            except SigstackError:
+                continue
+        sigs = [{"keyid": str(s.get("keyid", "")), "sig": str(s.get("sig", ""))}
+                for s in raw.get("signatures") or [] if isinstance(s, dict)]
+        out.append(gojson.dumps({"payloadType": env.payload_type, "payload": raw.get("payload", ""),
+                                 "signatures": sigs}))
+    return out  # none found: empty output and success, as cosign
+
+
+@dataclass(frozen=True)
+class Sbom:
+    media_type: str
+    data: bytes
+
+
+def download_sbom(client: RegistryClient, ref: Reference) -> list[Sbom]:
+    """SBOM referrers first (artifactType sbom), else the ``.sbom`` tag."""
+    digest = ref.digest or client.head_manifest(ref).digest
+    repo = layout.target_repository(ref.repository)
+    manifests: list[Manifest] = [client.get_manifest(repo.digest(d.digest))
+                                 for d in layout.list_referrers(client, repo, digest, layout.SBOM_ARTIFACT)]
+    if not manifests:
+        try:
+            manifests = [client.get_manifest(repo.tag(layout.attachment_tag(digest, "sbom")))]
+        except NotFoundError:
+            raise SigstackError("no sbom attached to reference") from None
+    out = []
+    for m in manifests:
+        out += [Sbom(s.media_type, s.data) for s in layout.read_layers(client, repo, m)]
+    return out
+
+
+# ---- clean -----------------------------------------------------------------------------
+
+_CLEAN = {"signature": ["sig"], "attestation": ["att"], "sbom": ["sbom"], "referrer": [],
+          "all": ["sig", "att", "sbom"]}
+
+
+def clean(client: RegistryClient, ref: Reference, kind: str = "all") -> list[Reference]:
+    """Delete attachment tags (and bundle referrers for ``referrer``/``all``)."""
+    if kind not in _CLEAN:
+        raise SigstackError(f"invalid clean type {kind!r}: use signature, attestation, sbom, referrer or all")
+    digest = ref.digest or client.head_manifest(ref).digest
+    repo = layout.target_repository(ref.repository)
+    removed: list[Reference] = []
+    for suffix in _CLEAN[kind]:
+        tag = repo.tag(layout.attachment_tag(digest, suffix))
+        if _delete(client, tag):
+            removed.append(tag)
+    if kind in ("referrer", "all"):
+        for desc in layout.list_referrers(client, repo, digest):
+            if desc.artifact_type == layout.BUNDLE_MEDIA and _delete(client, repo.digest(desc.digest)):
+                removed.append(repo.digest(desc.digest))
+        index = repo.tag(layout.attachment_tag(digest, ""))
+        if _delete(client, index):
+            removed.append(index)
+    return removed
+
+
+def _delete(client: RegistryClient, ref: Reference) -> bool:
+    """Delete a manifest; a registry refusing tag deletes (400/405) is retried by digest."""
+    try:
+        client.delete_manifest(ref)
+        return True
+    except NotFoundError:
+        return False
+    except RegistryError as exc:
+        if ref.digest or exc.status not in (400, 405):
+            raise
+    try:
+        desc = client.head_manifest(ref)
+    except NotFoundError:
+        return False
+    client.delete_manifest(ref.with_digest(desc.digest))
+    return True
+
+
+# ---- copy ------------------------------------------------------------------------------
+
+def _copy_blob(src: RegistryClient, dst: RegistryClient, src_repo: Repository, dst_repo: Repository,
+               digest: str, size: int | None) -> None:
+    if dst.blob_exists(dst_repo, digest):
+        return
+    with tempfile.TemporaryFile() as spool:  # never hold a whole layer in memory
+        length = src.stream_blob(src_repo, digest, spool)
+        spool.seek(0)
+        dst.upload_blob(dst_repo, spool, digest, length if size is None else size)
+
+
+def _copy_manifest(src: RegistryClient, dst: RegistryClient, src_ref: Reference, dst_ref: Reference,
+                   manifest: Manifest | None = None) -> Manifest:
+    m = manifest or src.get_manifest(src_ref)
+    doc = m.json()
+    if m.media_type in INDEX_TYPES:
+        for child in layout.index_children(m):
+            _copy_manifest(src, dst, src_ref.with_digest(child), dst_ref.with_digest(child))
+    else:
+        blobs: Iterable[dict[str, object]] = [doc.get("config") or {}, *(doc.get("layers") or [])]
+        for b in blobs:
+            if isinstance(b, dict) and isinstance(b.get("digest"), str):
+                size = b.get("size")
+                _copy_blob(src, dst, src_ref.repository, dst_ref.repository, str(b["digest"]),
+                           size if isinstance(size, int) else None)
+    dst.put_manifest(dst_ref, m.data, m.media_type)
+    return m
+
+
+def copy(src: RegistryClient, dst: RegistryClient, src_ref: Reference, dst_ref: Reference, *,
+         only: Iterable[str] = ("sig", "att", "sbom"), force: bool = False,
+         referrers: bool = True) -> list[Reference]:
+    """Copy an image and its ``.sig``/``.att``/``.sbom`` tags to another repository.
+
+    Unlike cosign's ``copy``, OCI 1.1 referrers (Sigstore bundles, oci-1-1 signatures,
+    SBOM referrers) are copied too unless ``referrers`` is false: a mirror that drops
+    them silently loses every new-format signature."""
+    m = src.get_manifest(src_ref)
+    if dst_ref.tag == "latest" and src_ref.tag != "latest":
+        dst_ref = dst_ref.repository.tag(src_ref.tag or layout.attachment_tag(m.digest, ""))
+    if not force:
+        try:
+            existing = dst.head_manifest(dst_ref)
+            if existing.digest != m.digest:
+                raise SigstackError(f'image "{dst_ref.name}" already exists. Use `-f` to overwrite')
+        except NotFoundError:
+            pass
+    copied = [dst_ref]
+    _copy_manifest(src, dst, src_ref.with_digest(m.digest), dst_ref, m)
+    src_repo = layout.target_repository(src_ref.repository)
+    for suffix in only:
+        tag = layout.attachment_tag(m.digest, suffix)
+        try:
+            _copy_manifest(src, dst, src_repo.tag(tag), dst_ref.repository.tag(tag))
+        except NotFoundError:
+            continue
+        copied.append(dst_ref.repository.tag(tag))
+    if referrers:
+        for desc in layout.list_referrers(src, src_repo, m.digest):
+            source = src_repo.digest(desc.digest)
+            got = _copy_manifest(src, dst, source, dst_ref.repository.digest(desc.digest))
+            layout.push_referrer(dst, dst_ref.repository, got.data, got.media_type, m.digest,
+                                 desc.artifact_type or "")
+            copied.append(dst_ref.repository.digest(desc.digest))
+    return copied
+
+
+def read_payload(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise SigstackError(f"reading {path}: {exc.strerror or exc}") from None

@@ -1,0 +1,80 @@
+"""Read-only views of what is attached to an image: ``triangulate`` and ``tree``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sigstack.oci import layout
+from sigstack.oci.client import Descriptor, RegistryClient
+from sigstack.oci.errors import NotFoundError
+from sigstack.oci.reference import Reference
+
+_SUFFIX = {"signature": "sig", "attestation": "att", "sbom": "sbom"}
+
+
+def triangulate(client: RegistryClient, ref: Reference, kind: str = "signature") -> str:
+    """Where cosign would store ``kind`` for ``ref`` (tag name), or ``repo@digest``."""
+    digest = ref.digest or client.head_manifest(ref).digest
+    repo = layout.target_repository(ref.repository)
+    if kind == "digest":
+        return f"{ref.repository.name}@{digest}"
+    return f"{repo.name}:{layout.attachment_tag(digest, _SUFFIX[kind])}"
+
+
+@dataclass(frozen=True)
+class Tree:
+    digest: str
+    tags: dict[str, list[str]]  # kind -> layer digests, for kinds that exist
+    tag_names: dict[str, str]
+    referrers: list[tuple[Descriptor, str, list[str]]]  # (descriptor, kind, layer digests)
+
+
+def tree(client: RegistryClient, ref: Reference, referrers: bool = True) -> Tree:
+    """What is attached to ``ref``: the three legacy tags and (as cosign v3 does by
+    default) every OCI 1.1 referrer, named by its predicate type or artifact type."""
+    digest = client.head_manifest(ref).digest
+    repo = layout.target_repository(ref.repository)
+    tags: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
+    for kind, suffix in _SUFFIX.items():
+        tag_ref = repo.tag(layout.attachment_tag(digest, suffix))
+        try:
+            manifest = client.get_manifest(tag_ref)
+        except NotFoundError:
+            continue
+        doc = manifest.json()
+        tags[kind] = [str(d.get("digest")) for d in doc.get("layers") or [] if isinstance(d, dict)]
+        names[kind] = tag_ref.name
+    found = []
+    for desc in layout.list_referrers(client, repo, digest) if referrers else []:
+        doc = client.get_manifest(repo.digest(desc.digest)).json()
+        ann = doc.get("annotations") if isinstance(doc.get("annotations"), dict) else {}
+        kind = str((ann or {}).get("dev.sigstore.bundle.predicateType") or doc.get("artifactType")
+                   or desc.artifact_type or "")
+        found.append((desc, kind, [str(d.get("digest")) for d in doc.get("layers") or []
+                                   if isinstance(d, dict)]))
+    return Tree(digest, tags, names, found)
+
+
+_GROUP = {"signature": "🔐 Signatures", "sbom": "📦 SBOMs", "attestation": "💾 Attestations"}
+
+
+def render_tree(ref: Reference, t: Tree) -> str:
+    """cosign's ``tree`` text (groups in a fixed order: signatures, SBOMs, attestations)."""
+    lines = [f"📦 Supply Chain Security Related artifacts for an image: {ref.name}"]
+    for kind in ("signature", "sbom", "attestation"):
+        if kind not in t.tags:
+            continue
+        lines.append(f"└── {_GROUP[kind]} for an image tag: {t.tag_names[kind]}")
+        layers = t.tags[kind]
+        for i, d in enumerate(layers):
+            lines.append(f"   {'└──' if i == len(layers) - 1 else '├──'} 🍒 {d}")
+    for desc, kind, layers in t.referrers:
+        lines.append(f"└── 🔗 {kind} artifacts via OCI referrer: {ref.repository.name}@{desc.digest}")
+        for i, d in enumerate(layers):
+            lines.append(f"   {'└──' if i == len(layers) - 1 else '├──'} 🍒 {d}")
+    if not t.tags and not t.referrers:
+        lines.append(f"No Supply Chain Security Related Artifacts found for image {ref.name},\n"
+                     " start creating one with simply running$ cosign sign <img>")
+        return "\n".join(lines)  # cosign ends this message without a newline
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""What gets signed: simple-signing payloads, in-toto statements, DSSE envelopes."""

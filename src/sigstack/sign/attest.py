@@ -1,0 +1,61 @@
+"""Attest images, as ``cosign attest --key`` does (spec §2.7, §3.5).
+
+The predicate becomes an in-toto statement naming the image digest; it is signed
+as a DSSE envelope and appended to the ``.att`` image (legacy, the default), or
+pushed as a Sigstore bundle referrer with ``new_bundle_format``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sigstack.errors import VerificationError
+from sigstack.keys.base import Signer
+from sigstack.oci import layout
+from sigstack.oci.client import RegistryClient
+from sigstack.oci.reference import Reference
+from sigstack.payload import dsse, intoto
+from sigstack.sign.image import push_bundle, resolve_digests
+
+
+@dataclass(frozen=True)
+class Attested:
+    digest: str
+    predicate_type: str
+    stored_at: Reference
+    envelope: bytes
+
+
+def attest_image(client: RegistryClient, signer: Signer, ref: Reference, predicate: bytes,
+                 kind: str = "custom", *, new_bundle_format: bool = False,
+                 replace: bool = False, target_repository: str | None = None) -> Attested:
+    uri = intoto.predicate_uri(kind)
+    body = intoto.predicate_from_file(kind, predicate)
+    desc = resolve_digests(client, ref, recursive=False)[0]
+    repo = layout.target_repository(ref.repository, target_repository)
+    statement = intoto.statement(uri, body, desc.digest, name=ref.repository.name)
+    envelope = dsse.sign(signer, statement)
+    if new_bundle_format:
+        where = push_bundle(client, signer, repo, ref.repository, desc, envelope, uri)
+        return Attested(desc.digest, uri, where, envelope.to_json())
+    layer = layout.Layer(layout.DSSE_MEDIA, envelope.to_json(),
+                         {layout.SIGNATURE_ANNOTATION: "", "predicateType": uri})
+
+    if replace:  # cosign: drop same-type attestations, new one first, rebuilt from empty
+        kept = [s.as_layer() for s in layout.read_attachment(client, repo, desc.digest, "att")
+                if _predicate_type(s) != uri]
+        image = layout.build_image([layer, *kept], docker_types=layout.docker_media_types())
+        where = repo.tag(layout.attachment_tag(desc.digest, "att"))
+        layout.push_image(client, where, image)
+    else:
+        where = layout.append_layers(client, repo, desc.digest, "att", [layer],
+                                     duplicate=lambda old, new: old.digest == new.digest,
+                                     docker_types=layout.docker_media_types())
+    return Attested(desc.digest, uri, where, envelope.to_json())
+
+
+def _predicate_type(stored: layout.StoredLayer) -> str | None:
+    try:
+        return intoto.parse(dsse.parse(stored.data).payload).predicate_type
+    except VerificationError:
+        return stored.annotations.get("predicateType")

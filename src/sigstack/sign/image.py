@@ -1,0 +1,148 @@
+"""Sign container images in place, as ``cosign sign --key`` does.
+
+Three storage layouts (spec §2.2-§2.10):
+
+* ``legacy`` (default): a simple-signing payload per image digest, appended as a
+  layer to the ``sha256-<hex>.sig`` image in the target repository (deduplicated).
+* ``oci-1-1``: the same ``.sig``-style image pushed by digest as an OCI 1.1
+  referrer with ``artifactType`` ``application/vnd.dev.cosign.artifact.sig.v1+json``.
+* ``new_bundle_format``: a DSSE in-toto statement (``cosign/sign/v1``) in a
+  Sigstore bundle v0.3, pushed as a referrer (with the fallback index tag).
+
+The library never prints: it returns what it did, the CLI tells the user.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sigstack.errors import SigstackError, VerificationError
+from sigstack.keys.base import Signer
+from sigstack.oci import layout
+from sigstack.oci.client import INDEX_TYPES, OCI_MANIFEST, Descriptor, RegistryClient, sha256_digest
+from sigstack.oci.errors import NotFoundError
+from sigstack.oci.reference import Reference, Repository
+from sigstack.payload import bundle, dsse, intoto, simplesigning
+
+
+@dataclass(frozen=True)
+class ImageSignOptions:
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    recursive: bool = False
+    target_repository: str | None = None  # else COSIGN_REPOSITORY
+    referrers_mode: str = "legacy"  # or "oci-1-1"
+    new_bundle_format: bool = False
+    upload: bool = True  # False: sign only, store nothing (cosign --upload=false)
+
+
+@dataclass(frozen=True)
+class SignedDigest:
+    digest: str
+    stored_at: Reference | None  # None when not uploaded
+    payload: bytes
+    signature: bytes = b""
+
+
+def resolve_digests(client: RegistryClient, ref: Reference, recursive: bool) -> list[Descriptor]:
+    """The digests to sign: the one named, plus every child of an index with ``recursive``.
+    A digest reference without ``recursive`` is signed even if the registry lacks it."""
+    if ref.digest and not recursive:
+        try:
+            return [client.head_manifest(ref)]
+        except NotFoundError:
+            return [Descriptor("", 0, ref.digest)]
+    manifest = client.get_manifest(ref)
+    out = [manifest.descriptor()]
+    if recursive and manifest.media_type in INDEX_TYPES:
+        out += [client.head_manifest(ref.with_digest(d)) for d in layout.index_children(manifest)]
+    return out
+
+
+def _same_signature(signer: Signer) -> Callable[[layout.StoredLayer, layout.Layer], bool]:
+    """cosign's dupe detector: same payload, media type and annotations, and the
+    stored signature verifies with this signer's key."""
+    from sigstack.keys.software import PublicKeyVerifier
+
+    verifier = PublicKeyVerifier(signer.public_key())
+
+    def duplicate(existing: layout.StoredLayer, new: layout.Layer) -> bool:
+        if existing.media_type != new.media_type or existing.digest != new.digest:
+            return False
+        for k, v in new.annotations.items():
+            if k != layout.SIGNATURE_ANNOTATION and existing.annotations.get(k) != v:
+                return False
+        try:
+            sig = base64.b64decode(existing.annotations.get(layout.SIGNATURE_ANNOTATION, ""), validate=True)
+            verifier.verify(sig, new.data)
+        except (ValueError, VerificationError):
+            return False
+        return True
+
+    return duplicate
+
+
+def sign_image(client: RegistryClient, signer: Signer, ref: Reference,
+               options: ImageSignOptions | None = None) -> list[SignedDigest]:
+    opts = options or ImageSignOptions()
+    if opts.referrers_mode not in ("legacy", "oci-1-1"):
+        raise SigstackError(f"invalid registry referrers mode {opts.referrers_mode!r}: "
+                            "use legacy or oci-1-1")
+    targets = resolve_digests(client, ref, opts.recursive)
+    repo = layout.target_repository(ref.repository, opts.target_repository)
+    results = []
+    for desc in targets:
+        if opts.new_bundle_format:
+            results.append(_sign_bundle(client, signer, repo, ref.repository, desc, opts))
+        else:
+            results.append(_sign_legacy(client, signer, repo, ref.repository, desc, opts))
+    return results
+
+
+def _sign_legacy(client: RegistryClient, signer: Signer, repo: Repository, image_repo: Repository,
+                 desc: Descriptor, opts: ImageSignOptions) -> SignedDigest:
+    payload = simplesigning.make(image_repo.name, desc.digest, opts.annotations)
+    sig = signer.sign(payload)
+    if not opts.upload:
+        return SignedDigest(desc.digest, None, payload, sig)
+    layer = layout.Layer(layout.SIMPLESIGNING_MEDIA, payload,
+                         {layout.SIGNATURE_ANNOTATION: base64.b64encode(sig).decode()})
+    docker = layout.docker_media_types()
+    if opts.referrers_mode == "oci-1-1":
+        subject = desc if desc.media_type else client.head_manifest(image_repo.digest(desc.digest))
+        image = layout.build_image([layer], docker_types=docker, config_media_type=layout.SIG_ARTIFACT,
+                                   subject=subject, artifact_type=layout.SIG_ARTIFACT)
+        for blob in image.layers:
+            client.upload_blob(repo, blob.data, blob.digest)
+        client.upload_blob(repo, image.config, sha256_digest(image.config))
+        where = layout.push_referrer(client, repo, image.manifest, image.media_type, desc.digest,
+                                     layout.SIG_ARTIFACT)
+        return SignedDigest(desc.digest, where, payload, sig)
+    where = layout.append_layers(client, repo, desc.digest, "sig", [layer],
+                                 duplicate=_same_signature(signer), docker_types=docker)
+    return SignedDigest(desc.digest, where, payload, sig)
+
+
+def _sign_bundle(client: RegistryClient, signer: Signer, repo: Repository, image_repo: Repository,
+                 desc: Descriptor, opts: ImageSignOptions) -> SignedDigest:
+    statement = intoto.statement(intoto.COSIGN_SIGN_PREDICATE, {}, desc.digest,
+                                 annotations=opts.annotations, version=intoto.STATEMENT_V1)
+    envelope = dsse.sign(signer, statement)
+    if not opts.upload:
+        return SignedDigest(desc.digest, None, statement, envelope.signatures[0])
+    where = push_bundle(client, signer, repo, image_repo, desc, envelope, intoto.COSIGN_SIGN_PREDICATE)
+    return SignedDigest(desc.digest, where, statement, envelope.signatures[0])
+
+
+def push_bundle(client: RegistryClient, signer: Signer, repo: Repository, image_repo: Repository,
+                desc: Descriptor, envelope: dsse.Envelope, predicate_type: str) -> Reference:
+    """Upload ``{}``, the bundle, then the referrer manifest by digest (spec §2.10)."""
+    subject = desc if desc.media_type else client.head_manifest(image_repo.digest(desc.digest))
+    data = bundle.make(signer, envelope)
+    client.upload_blob(repo, layout.EMPTY_JSON, sha256_digest(layout.EMPTY_JSON))
+    client.upload_blob(repo, data, sha256_digest(data))
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    manifest = layout.bundle_manifest(data, subject, predicate_type, created)
+    return layout.push_referrer(client, repo, manifest, OCI_MANIFEST, desc.digest, layout.BUNDLE_MEDIA)

@@ -1,0 +1,88 @@
+"""Verify image attestations with a key, as ``cosign verify-attestation`` does (§3.3).
+
+Sources: Sigstore bundles among the referrers when any exist, else the ``.att``
+image. Each envelope's DSSE signature is checked over the fetched bytes, the
+statement must name the image digest, and then those whose ``predicateType``
+matches ``--type`` are checked against the Rego policies.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sigstack.errors import VerificationError
+from sigstack.keys.base import Verifier
+from sigstack.oci import layout
+from sigstack.oci.client import RegistryClient
+from sigstack.oci.reference import Reference
+from sigstack.payload import dsse, intoto
+from sigstack.verify.image import (
+    NoMatchingSignaturesError,
+    NoSignaturesError,
+    check_statement,
+    find_bundles,
+    parallel,
+    resolve_subject,
+)
+from sigstack.verify.policy import evaluate_rego, load_policy
+
+
+@dataclass(frozen=True)
+class VerifiedAttestation:
+    envelope_json: bytes  # what is printed: the stored DSSE envelope
+    statement: intoto.Statement
+
+
+class PolicyViolation(VerificationError):
+    def __init__(self, errors: Sequence[str]) -> None:
+        super().__init__(f"{len(errors)} validation errors occurred")
+        self.errors = list(errors)
+
+
+def verify_attestations(client: RegistryClient, verifier: Verifier, ref: Reference, kind: str = "custom",
+                        policies: Sequence[str] = (), *, check_claims: bool = True,
+                        max_workers: int = 10) -> list[VerifiedAttestation]:
+    loaded = [(p, load_policy(p)[1]) for p in policies]
+    uri = intoto.predicate_uri(kind)
+    digest = resolve_subject(client, ref).digest
+    repo = layout.target_repository(ref.repository)
+    envelopes: list[tuple[bytes, dsse.Envelope]] = []
+    bundles = find_bundles(client, repo, digest, max_workers)
+    if bundles:
+        envelopes = [(b.envelope.to_json(), b.envelope) for b in bundles]
+    else:
+        for stored in layout.read_attachment(client, repo, digest, "att", max_workers):
+            try:
+                envelopes.append((stored.data, dsse.parse(stored.data)))
+            except VerificationError:
+                continue
+    if not envelopes:
+        raise NoSignaturesError()
+
+    def check(item: tuple[bytes, dsse.Envelope]) -> VerifiedAttestation:
+        raw, env = item
+        dsse.verify(verifier, env)
+        st = check_statement(env, digest, {}) if check_claims else intoto.parse(env.payload)
+        return VerifiedAttestation(raw, st)
+
+    results = parallel(envelopes, check, max_workers)
+    good = [r for r in results if isinstance(r, VerifiedAttestation)]
+    if not good:
+        raise NoMatchingSignaturesError([str(r) for r in results if isinstance(r, VerificationError)])
+    matching = [a for a in good if a.statement.predicate_type == uri]
+    if not matching:
+        found = sorted({a.statement.predicate_type for a in good})
+        raise VerificationError(f"none of the attestations matched the predicate type: {kind}, "
+                                f"found: {','.join(found)}")
+    errors: list[str] = []
+    for att in matching:
+        statement = json.loads(att.statement.raw)
+        for name, text in loaded:
+            reason = evaluate_rego(name, text, statement)
+            if reason is not None:
+                errors.append(reason)
+    if errors:
+        raise PolicyViolation(errors)
+    return matching

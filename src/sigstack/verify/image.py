@@ -1,0 +1,228 @@
+"""Verify image signatures with a key, as ``cosign verify --key`` does (spec §3.2).
+
+Order: resolve the image (404 → exit 11); look for Sigstore bundles among the
+referrers (API or fallback tag); if there are none, read the legacy ``.sig`` image
+(and ``oci-1-1`` referrers with ``experimental_oci11``). No signatures → exit 10;
+none valid → exit 12 with every reason. Signatures are checked concurrently
+(``max_workers``), each over the exact bytes fetched (verified against their
+digest by the client), and the payload must name this exact image digest.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sigstack.errors import VerificationError
+from sigstack.keys.base import Verifier
+from sigstack.oci import layout
+from sigstack.oci.client import Descriptor, RegistryClient
+from sigstack.oci.errors import NotFoundError, RegistryError
+from sigstack.oci.reference import Reference, Repository
+from sigstack.payload import bundle, dsse, intoto, simplesigning
+
+EXIT_NO_SIGNATURES = 10
+EXIT_TAG_NOT_FOUND = 11
+EXIT_NO_MATCHING = 12
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class NoSignaturesError(VerificationError):
+    def __init__(self) -> None:
+        super().__init__("no signatures found", exit_code=EXIT_NO_SIGNATURES)
+
+
+class TagNotFoundError(VerificationError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"image tag not found: {detail}", exit_code=EXIT_TAG_NOT_FOUND)
+
+
+class NoMatchingSignaturesError(VerificationError):
+    def __init__(self, reasons: Sequence[str]) -> None:
+        super().__init__("no matching signatures: " + "\n ".join(reasons), exit_code=EXIT_NO_MATCHING)
+
+
+@dataclass(frozen=True)
+class ImageVerifyOptions:
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    check_claims: bool = True
+    target_repository: str | None = None  # else COSIGN_REPOSITORY
+    max_workers: int = 10
+    experimental_oci11: bool = False
+    bundles: bool = True  # look for Sigstore bundle referrers first (cosign v3's default)
+    # The simple-signing payload must name the verified repository. cosign does not check
+    # this; we do by default, so a signature cannot be replayed onto another repository.
+    check_reference: bool = True
+
+
+@dataclass(frozen=True)
+class VerifiedSignature:
+    """One valid signature: ``payload`` is the signed bytes; ``output`` is what
+    cosign prints for it in the JSON array."""
+
+    layout: str  # "legacy", "oci-1-1" or "bundle"
+    payload: bytes
+    output: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ImageVerification:
+    reference: Reference
+    digest: str
+    signatures: tuple[VerifiedSignature, ...]
+
+
+def resolve_subject(client: RegistryClient, ref: Reference) -> Descriptor:
+    """GET (not HEAD) as cosign does, so a 404 carries the registry's error code."""
+    try:
+        return client.get_manifest(ref).descriptor()
+    except NotFoundError as exc:
+        raise TagNotFoundError(exc.message) from None
+
+
+def parallel(items: Sequence[T], fn: Callable[[T], R], workers: int) -> list[R | VerificationError]:
+    """``fn`` over ``items`` on a thread pool; failures come back as values."""
+
+    def run(item: T) -> R | VerificationError:
+        try:
+            return fn(item)
+        except (VerificationError, RegistryError) as exc:
+            return exc if isinstance(exc, VerificationError) else VerificationError(exc.message)
+
+    if len(items) <= 1 or workers <= 1:
+        return [run(i) for i in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(run, items))
+
+
+def find_bundles(client: RegistryClient, repo: Repository, digest: str,
+                 workers: int = 10) -> list[bundle.Bundle]:
+    """Every v0.3+ bundle referring to ``digest``; malformed entries are skipped (as cosign)."""
+
+    def fetch(desc: Descriptor) -> bundle.Bundle:
+        manifest = client.get_manifest(repo.digest(desc.digest))
+        layers = layout.parse_json(manifest.data, "referrer manifest").get("layers") or []
+        if not isinstance(layers, list) or len(layers) != 1 or not isinstance(layers[0], dict) \
+                or not str(layers[0].get("mediaType", "")).startswith("application/vnd.dev.sigstore.bundle"):
+            raise VerificationError("not a bundle referrer")
+        return bundle.parse(client.get_blob(repo, str(layers[0].get("digest"))))
+
+    descs = layout.list_referrers(client, repo, digest)
+    return [b for b in parallel(descs, fetch, workers) if isinstance(b, bundle.Bundle)]
+
+
+def check_statement(env: dsse.Envelope, digest: str, annotations: Mapping[str, str]) -> intoto.Statement:
+    if env.payload_type != dsse.INTOTO_PAYLOAD_TYPE:
+        raise VerificationError(f"unexpected DSSE payload type {env.payload_type}")
+    st = intoto.parse(env.payload)
+    subject = st.names_digest(digest)
+    if subject is None:
+        raise VerificationError("no matching subject digest found")
+    if annotations:
+        have = subject.get("annotations") or {}
+        if not isinstance(have, dict) or any(have.get(k) != v for k, v in annotations.items()):
+            raise VerificationError("missing or incorrect annotation")
+    return st
+
+
+def _verify_bundles(verifier: Verifier, ref: Reference, digest: str, found: list[bundle.Bundle],
+                    opts: ImageVerifyOptions) -> list[VerifiedSignature]:
+    def check(b: bundle.Bundle) -> VerifiedSignature:
+        try:
+            dsse.verify(verifier, b.envelope)
+        except VerificationError:  # sigstore-go's words, as cosign prints them
+            raise VerificationError(
+                "failed to verify signature: could not verify envelope: accepted signatures do not "
+                f"match threshold, Found: 0, Expected {max(1, len(b.envelope.signatures))}") from None
+        st = check_statement(b.envelope, digest, opts.annotations)
+        subject = st.names_digest(digest) or {}
+        ann = subject.get("annotations")
+        out = {"critical": {"identity": {"docker-reference": ref.name},
+                            "image": {"docker-manifest-digest": digest},
+                            "type": intoto.COSIGN_SIGN_PREDICATE},
+               "optional": dict(sorted(ann.items())) if isinstance(ann, dict) else {}}
+        return VerifiedSignature("bundle", b.envelope.payload, out)
+
+    results = parallel(found, check, opts.max_workers)
+    good = [r for r in results if isinstance(r, VerifiedSignature)]
+    if not good:
+        reasons = [str(r) for r in results if isinstance(r, VerificationError)]
+        raise VerificationError("no matching attestations: " + "\n ".join(reasons))
+    return good
+
+
+def check_simple_signing(verifier: Verifier, stored: layout.StoredLayer, digest: str,
+                         opts: ImageVerifyOptions,
+                         repository: str | None = None) -> simplesigning.SimpleSigning:
+    text = stored.annotations.get(layout.SIGNATURE_ANNOTATION, "")
+    try:
+        sig = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise VerificationError("the signature annotation is not valid base64") from None
+    if not sig:
+        raise VerificationError("the layer carries no signature")
+    verifier.verify(sig, stored.data)
+    payload = simplesigning.parse(stored.data)
+    if opts.check_claims:
+        if payload.digest != digest:
+            raise VerificationError(f"invalid or missing digest in claim: {payload.digest}")
+        if opts.check_reference and repository is not None and payload.docker_reference != repository:
+            raise VerificationError(
+                f"the signed payload names {payload.docker_reference}, not {repository} "
+                "(--check-reference=false accepts signatures made for another repository, e.g. a mirror)")
+        for k, v in opts.annotations.items():
+            if not payload.optional or payload.optional.get(k) != v:
+                raise VerificationError("missing or incorrect annotation")
+    return payload
+
+
+def _legacy_layers(client: RegistryClient, repo: Repository, digest: str,
+                   opts: ImageVerifyOptions) -> list[tuple[str, layout.StoredLayer]]:
+    found = [("legacy", s) for s in layout.read_attachment(client, repo, digest, "sig", opts.max_workers)]
+    if opts.experimental_oci11:
+        refs = layout.list_referrers(client, repo, digest, layout.SIG_ARTIFACT)
+        if refs:
+            manifest = client.get_manifest(repo.digest(refs[-1].digest))
+            found += [("oci-1-1", s) for s in layout.read_layers(client, repo, manifest, opts.max_workers)]
+    return found
+
+
+def verify_image(client: RegistryClient, verifier: Verifier, ref: Reference,
+                 options: ImageVerifyOptions | None = None) -> ImageVerification:
+    opts = options or ImageVerifyOptions()
+    subject = resolve_subject(client, ref)
+    digest = subject.digest
+    repo = layout.target_repository(ref.repository, opts.target_repository)
+    bundles = find_bundles(client, repo, digest, opts.max_workers) if opts.bundles else []
+    if bundles:
+        good = _verify_bundles(verifier, ref, digest, bundles, opts)
+        return ImageVerification(ref, digest, tuple(good))
+    layers = _legacy_layers(client, repo, digest, opts)
+    if not layers:
+        raise NoSignaturesError()
+
+    def check(item: tuple[str, layout.StoredLayer]) -> VerifiedSignature:
+        kind, stored = item
+        if stored.media_type and stored.media_type != layout.SIMPLESIGNING_MEDIA:
+            raise VerificationError(f"unexpected signature layer media type {stored.media_type}")
+        payload = check_simple_signing(verifier, stored, digest, opts, ref.repository.name)
+        out = json.loads(payload.raw)
+        normal = {"critical": {"identity": {"docker-reference": payload.docker_reference},
+                               "image": {"docker-manifest-digest": payload.digest},
+                               "type": simplesigning.COSIGN_TYPE},
+                  "optional": out.get("optional")}
+        return VerifiedSignature(kind, stored.data, normal)
+
+    results = parallel(layers, check, opts.max_workers)
+    good = [r for r in results if isinstance(r, VerifiedSignature)]
+    if not good:
+        raise NoMatchingSignaturesError([str(r) for r in results if isinstance(r, VerificationError)])
+    return ImageVerification(ref, digest, tuple(good))
+

@@ -1,0 +1,138 @@
+"""Real registries for the image tests: Debian's ``docker-registry`` (distribution
+2.8), started per session on a free loopback port, once over plain HTTP and once
+with TLS (a throw-away CA) and htpasswd basic auth behind a temporary docker config.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import re
+import shutil
+import subprocess
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from ocihelpers import Registry, sigstack
+
+REGISTRY_BIN = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _start(tmp: Path, extra: str) -> Registry:
+    if not Path(REGISTRY_BIN).exists():
+        pytest.fail("docker-registry is not installed: run scripts/bootstrap (apt package docker-registry)")
+    data = tmp / "data"
+    data.mkdir(parents=True)
+    cfg = tmp / "config.yml"
+    cfg.write_text(
+        "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\n"
+        "http:\n  addr: 127.0.0.1:0\n  secret: sigstack-tests\n" + extra
+    )
+    proc = subprocess.Popen([REGISTRY_BIN, "serve", str(cfg)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    host = None
+    for _ in range(200):
+        line = proc.stderr.readline().decode(errors="replace")
+        if not line:
+            break
+        m = re.search(r"listening on (127\.0\.0\.1:\d+)", line)
+        if m:
+            host = m.group(1)
+            break
+    if host is None:
+        proc.kill()
+        pytest.fail("docker-registry did not start")
+    # keep draining stderr so the registry never blocks on a full pipe
+    stream = proc.stderr
+    threading.Thread(target=lambda: [None for _ in stream], daemon=True).start()
+    return Registry(host, proc, tmp)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """A plain-HTTP registry without auth."""
+    reg = _start(tmp_path_factory.mktemp("registry"), "")
+    yield reg
+    reg.proc.terminate()
+    reg.proc.wait(10)
+
+
+def _tls_material(tmp: Path) -> tuple[Path, Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sigstack test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+                critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    ca_path, cert_path, key_path = tmp / "ca.pem", tmp / "server.pem", tmp / "server.key"
+    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.TraditionalOpenSSL,
+                                           serialization.NoEncryption()))
+    return ca_path, cert_path, key_path
+
+
+@pytest.fixture(scope="session")
+def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """A TLS registry (custom CA) with htpasswd basic auth; ``docker_config`` is a
+    temporary docker config dir holding no credentials until a test logs in."""
+    tmp = tmp_path_factory.mktemp("tls-registry")
+    ca, cert, key = _tls_material(tmp)
+    htpasswd = shutil.which("htpasswd")
+    if htpasswd is None:
+        pytest.fail("htpasswd is not installed: run scripts/bootstrap (apt package apache2-utils)")
+    user, password = "alice", uuid.uuid4().hex
+    line = subprocess.run([htpasswd, "-Bbn", user, password], check=True, capture_output=True).stdout
+    (tmp / "htpasswd").write_bytes(line)
+    extra = (f"  tls:\n    certificate: {cert}\n    key: {key}\n"
+             f"auth:\n  htpasswd:\n    realm: sigstack-tests\n    path: {tmp / 'htpasswd'}\n")
+    reg = _start(tmp / "srv", extra)
+    reg.ca, reg.user, reg.password = ca, user, password
+    reg.docker_config = tmp / "docker"
+    reg.docker_config.mkdir()
+    yield reg
+    reg.proc.terminate()
+    reg.proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def keypair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A cosign-format key pair made by sigstack (password ``pw``)."""
+    d = tmp_path_factory.mktemp("keys")
+    r = sigstack("generate-key-pair", env={"COSIGN_PASSWORD": "pw"}, cwd=d)
+    assert r.returncode == 0, r.stderr
+    return d / "cosign.key", d / "cosign.pub"
+
+
+@pytest.fixture(scope="session")
+def other_keypair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    d = tmp_path_factory.mktemp("keys2")
+    r = sigstack("generate-key-pair", env={"COSIGN_PASSWORD": "pw"}, cwd=d)
+    assert r.returncode == 0, r.stderr
+    return d / "cosign.key", d / "cosign.pub"

@@ -1,0 +1,87 @@
+"""Helpers for the image tests: the registry handle, the CLI runner, and tiny random
+images built and pushed with our own client."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from sigstack.oci.client import DOCKER_LIST, OCI_INDEX, OCI_MANIFEST, RegistryClient, sha256_digest
+from sigstack.oci.reference import Reference
+from sigstack.payload import gojson
+
+
+def _layer() -> tuple[bytes, str]:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        data = os.urandom(64)
+        info = tarfile.TarInfo("random.bin")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    tar_bytes = raw.getvalue()
+    return gzip.compress(tar_bytes, mtime=0), sha256_digest(tar_bytes)
+
+
+def push_image(client: RegistryClient, ref: Reference, arch: str = "amd64") -> str:
+    """Push a one-layer image to ``ref``; returns its manifest digest."""
+    layer, diff_id = _layer()
+    config = gojson.dumps({"architecture": arch, "os": "linux",
+                           "rootfs": {"type": "layers", "diff_ids": [diff_id]}, "config": {}})
+    repo = ref.repository
+    client.upload_blob(repo, layer, sha256_digest(layer))
+    client.upload_blob(repo, config, sha256_digest(config))
+    manifest = gojson.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": len(config),
+                   "digest": sha256_digest(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "size": len(layer),
+                    "digest": sha256_digest(layer)}],
+    })
+    return client.put_manifest(ref, manifest, OCI_MANIFEST)
+
+
+def push_index(client: RegistryClient, ref: Reference, docker: bool = False) -> tuple[str, list[str]]:
+    """Push a two-platform index (amd64, arm64) to ``ref``; returns (index, children)."""
+    children = []
+    manifests = []
+    for arch in ("amd64", "arm64"):
+        d = push_image(client, ref.repository.tag(f"platform-{arch}"), arch)
+        m = client.get_manifest(ref.repository.digest(d))
+        children.append(d)
+        manifests.append({"mediaType": m.media_type, "size": m.size, "digest": d,
+                          "platform": {"architecture": arch, "os": "linux"}})
+    media = DOCKER_LIST if docker else OCI_INDEX
+    index = gojson.dumps({"schemaVersion": 2, "mediaType": media, "manifests": manifests})
+    return client.put_manifest(ref, index, media), children
+
+
+@dataclass
+class Registry:
+    host: str
+    proc: subprocess.Popen[bytes]
+    root: Path
+    ca: Path | None = None
+    docker_config: Path | None = None
+    user: str = ""
+    password: str = ""
+
+    def repo(self, name: str | None = None) -> str:
+        return f"{self.host}/{name or 'test/' + uuid.uuid4().hex[:12]}"
+
+
+
+def sigstack(*args: str, env: dict[str, str] | None = None, stdin: bytes | None = None,
+             cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run the real CLI in a subprocess, as users do."""
+    full = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "sigstack.cli.main", *args], env=full, input=stdin,
+                          capture_output=True, cwd=cwd, timeout=120)
+
+

@@ -1,0 +1,190 @@
+"""attach sbom|signature, download, clean and copy, checked against the real cosign."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from ocihelpers import Registry, push_image, push_index, sigstack
+
+from sigstack.oci import layout
+from sigstack.oci.client import RegistryClient
+from sigstack.oci.reference import parse_reference
+from sigstack.payload import simplesigning
+
+pytestmark = pytest.mark.interop
+PW = {"COSIGN_PASSWORD": "pw"}
+
+
+def fresh(registry: Registry) -> tuple[str, str]:
+    ref = registry.repo() + ":v1"
+    with RegistryClient() as client:
+        digest = push_image(client, parse_reference(ref))
+    return f"{ref.rsplit(':', 1)[0]}@{digest}", digest
+
+
+def run(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(list(args), env={**os.environ, **PW}, capture_output=True, timeout=120)
+
+
+def test_attach_sbom_matches_cosign_byte_for_byte(cosign_v2, registry, tmp_path: Path) -> None:
+    sbom = tmp_path / "sbom.spdx.json"
+    sbom.write_text('{"spdxVersion":"SPDX-2.3","name":"x"}')
+    ours, d1 = fresh(registry)
+    theirs, d2 = fresh(registry)
+    r = sigstack("attach", "sbom", "--sbom", str(sbom), ours)
+    assert r.returncode == 0, r.stderr
+    assert "SBOM attachments are deprecated" in r.stderr.decode()
+    assert run(cosign_v2, "attach", "sbom", "--sbom", str(sbom), theirs).returncode == 0
+    with RegistryClient() as client:
+        a = client.get_manifest(parse_reference(ours).repository.tag(layout.attachment_tag(d1, "sbom")))
+        b = client.get_manifest(parse_reference(theirs).repository.tag(layout.attachment_tag(d2, "sbom")))
+    assert a.data == b.data
+    for img in (ours, theirs):
+        dl = sigstack("download", "sbom", img)
+        assert dl.returncode == 0 and dl.stdout == sbom.read_bytes()
+        assert "Found SBOM of media type: text/spdx+json" in dl.stderr.decode()
+        assert run(cosign_v2, "download", "sbom", img).stdout == sbom.read_bytes()
+
+
+def test_download_matches_cosign(cosign, registry, keypair, tmp_path: Path) -> None:
+    img, _ = fresh(registry)
+    pred = tmp_path / "p.json"
+    pred.write_text('{"a":1}')
+    assert sigstack("sign", "--key", str(keypair[0]), "-a", "x=<&>", img, env=PW).returncode == 0
+    assert sigstack("attest", "--key", str(keypair[0]), "--predicate", str(pred), "--type", "vuln", img,
+                    env=PW).returncode == 0
+    for kind in ("signature", "attestation"):
+        ours = sigstack("download", kind, img)
+        theirs = run(cosign, "download", kind, img)
+        assert ours.returncode == 0 and ours.stdout == theirs.stdout, (kind, ours.stderr)
+    only = sigstack("download", "attestation", "--predicate-type", "vuln", img)
+    assert only.returncode == 0 and len(only.stdout.splitlines()) == 1
+    none = sigstack("download", "attestation", "--predicate-type", "spdx", img)
+    assert none.returncode == 0 and none.stdout == b""
+
+
+@pytest.mark.parametrize("kind", ["signature", "attestation", "sbom"])
+def test_download_nothing_attached_like_cosign(cosign, registry, kind) -> None:
+    img, _ = fresh(registry)
+    ours, theirs = sigstack("download", kind, img), run(cosign, "download", kind, img)
+    assert ours.returncode == theirs.returncode and ours.stdout == theirs.stdout
+    expected = [x for x in theirs.stderr.decode().splitlines() if not x.startswith("error during")]
+    assert ours.stderr.decode().splitlines() == expected
+
+
+def test_attach_signature_then_cosign_verifies(cosign, registry, keypair, tmp_path: Path) -> None:
+    img, digest = fresh(registry)
+    payload = tmp_path / "payload.json"
+    payload.write_bytes(simplesigning.make(img.split("@")[0], digest))
+    sig = tmp_path / "sig.b64"
+    r = sigstack("sign-blob", "--key", str(keypair[0]), "--output-signature", str(sig), str(payload), env=PW)
+    assert r.returncode == 0, r.stderr
+    r = sigstack("attach", "signature", "--signature", str(sig), "--payload", str(payload), img)
+    assert r.returncode == 0, r.stderr
+    ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", img)
+    assert ok.returncode == 0, ok.stderr
+    implied = sigstack("attach", "signature", "--signature", str(sig), img)
+    assert implied.returncode == 0
+    assert "WARNING: using obsolete implied signature payload data" in implied.stderr.decode()
+
+
+def test_clean_then_nothing_left(cosign, registry, keypair) -> None:
+    img, digest = fresh(registry)
+    assert sigstack("sign", "--key", str(keypair[0]), img, env=PW).returncode == 0
+    assert sigstack("sign", "--new-bundle-format", "--key", str(keypair[0]), img, env=PW).returncode == 0
+    for kind, what in (("all", "signatures, SBOMs and attestations"), ("signature", "signatures")):
+        refused = sigstack("clean", "--type", kind, img, stdin=b"n\n")
+        assert refused.returncode == 1
+        assert refused.stderr.decode() == (f"WARNING: this will remove all {what} from the image\n"
+                                           "Are you sure you would like to continue? [y/N] "
+                                           "Error: user declined the prompt\n")
+    r = sigstack("clean", "-f", img)
+    assert r.returncode == 0, r.stderr
+    repo = img.split("@")[0]
+    assert f"Removed {repo}:{layout.attachment_tag(digest, 'sig')} from {img}" in r.stderr.decode()
+    assert sigstack("verify", "--key", str(keypair[1]), img).returncode == 10
+    gone = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", img)
+    assert gone.returncode != 0 and b"no signatures found" in gone.stderr
+
+
+def test_copy_image_with_signatures_to_another_repository(cosign, registry, keypair) -> None:
+    src = registry.repo() + ":multi"
+    with RegistryClient() as client:
+        index, _children = push_index(client, parse_reference(src))
+    assert sigstack("sign", "--key", str(keypair[0]), src, env=PW).returncode == 0
+    dst = registry.repo("mirror/copy")
+    r = sigstack("copy", src, dst)
+    assert r.returncode == 0, r.stderr
+    ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", f"{dst}:multi")
+    assert ok.returncode == 0, ok.stderr
+    strict = sigstack("verify", "--key", str(keypair[1]), f"{dst}@{index}")
+    assert strict.returncode == 12 and "--check-reference=false" in strict.stderr.decode()
+    assert sigstack("verify", "--check-reference=false", "--key", str(keypair[1]),
+                    f"{dst}@{index}").returncode == 0
+    with RegistryClient() as client:
+        other = parse_reference(f"{dst}:other")
+        push_image(client, other)
+    clash = sigstack("copy", src, f"{dst}:other")
+    assert clash.returncode == 1
+    assert f'image "{dst}:other" already exists. Use `-f` to overwrite' in clash.stderr.decode()
+    assert sigstack("copy", "-f", src, f"{dst}:other").returncode == 0
+
+
+def test_sign_without_upload_then_attach(cosign, registry, keypair, tmp_path: Path) -> None:
+    img, digest = fresh(registry)
+    sig, payload = tmp_path / "sig", tmp_path / "payload"
+    r = sigstack("sign", "--upload=false", "--key", str(keypair[0]), "--output-signature", str(sig),
+                 "--output-payload", str(payload), img, env=PW)
+    assert r.returncode == 0, r.stderr
+    assert sigstack("verify", "--key", str(keypair[1]), img).returncode == 10  # nothing was pushed
+    assert payload.read_bytes() == simplesigning.make(img.split("@")[0], digest)
+    assert sigstack("attach", "signature", "--signature", str(sig), "--payload", str(payload),
+                    img).returncode == 0
+    ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", img)
+    assert ok.returncode == 0, ok.stderr
+    refused = sigstack("sign", "--upload=false", "--key", str(keypair[0]), img, env=PW)
+    assert refused.returncode == 1 and "--upload=false needs --output-signature" in refused.stderr.decode()
+
+
+def test_copy_carries_bundles(cosign, registry, keypair) -> None:
+    img, digest = fresh(registry)
+    assert sigstack("sign", "--new-bundle-format", "--key", str(keypair[0]), img, env=PW).returncode == 0
+    dst = registry.repo("mirror/bundles")
+    r = sigstack("copy", img, f"{dst}:v1")
+    assert r.returncode == 0, r.stderr
+    ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", f"{dst}@{digest}")
+    assert ok.returncode == 0, ok.stderr
+    bare = registry.repo("mirror/bare")
+    assert sigstack("copy", "--referrers=false", img, f"{bare}:v1").returncode == 0
+    assert sigstack("verify", "--key", str(keypair[1]), f"{bare}@{digest}").returncode == 10
+
+
+def test_attach_attestation_then_cosign_verifies(cosign, registry, keypair, tmp_path: Path) -> None:
+    from sigstack import keys
+    from sigstack.payload import dsse, intoto
+
+    img, digest = fresh(registry)
+    statement = intoto.statement("https://example.com/pred/v1", {"ok": True}, digest, name=img.split("@")[0])
+    env = dsse.sign(keys.load_signer(str(keypair[0]), b"pw"), statement)
+    good = tmp_path / "att.json"
+    good.write_bytes(env.to_json() + b"\n")
+    r = sigstack("attach", "attestation", "--attestation", str(good), img)
+    assert r.returncode == 0, r.stderr
+    ok = run(cosign, "verify-attestation", "--key", str(keypair[1]), "--insecure-ignore-tlog",
+             "--type", "https://example.com/pred/v1", img)
+    assert ok.returncode == 0, ok.stderr
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text(__import__("json").dumps(__import__("json").loads(env.to_json()), indent=2))
+    two = tmp_path / "two.jsonl"
+    two.write_bytes(env.to_json() + b"\n" + env.to_json() + b"\n")
+    assert sigstack("attach", "attestation", "--attestation", str(pretty), "--attestation", str(two),
+                    img).returncode == 0
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(dsse.Envelope(statement, "text/plain", env.signatures).to_json())
+    r = sigstack("attach", "attestation", "--attestation", str(bad), img)
+    assert r.returncode == 1
+    assert r.stderr.decode().strip() == ("Error: invalid payloadType text/plain on envelope. "
+                                         "Expected application/vnd.in-toto+json")
