@@ -18,6 +18,7 @@ from sigstack._version import __version__
 COMMAND_MODULES = (
     "sigstack.cli.keys",
     "sigstack.cli.blob",
+    "sigstack.cli.tlog",
 )
 
 
