@@ -163,6 +163,13 @@ class RekorClient:
             raise LogClientError("no such entry in the log")
         return TlogEntry.from_response(self._json(resp))
 
+    def retrieve(self, proposed: dict[str, Any]) -> TlogEntry | None:
+        """The logged entry equal to ``proposed``, or None (``entries/retrieve``)."""
+        docs = self._json(self._call("POST", "/api/v1/log/entries/retrieve", json={"entries": [proposed]}))
+        if not isinstance(docs, list):
+            raise LogClientError("unexpected retrieve response")
+        return TlogEntry.from_response(docs[0]) if docs else None
+
     def search(self, *, sha: str | None = None, public_key_pem: bytes | None = None,
                email: str | None = None) -> list[str]:
         query: dict[str, Any] = {}
