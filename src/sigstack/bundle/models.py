@@ -130,14 +130,17 @@ def _parse_tlog(t: Any) -> TlogEntry:
     if promise is not None:
         set_b64 = _get(promise, "signedEntryTimestamp", str, "inclusionPromise.")
         set_sig = _b64(set_b64, "signedEntryTimestamp")
-    hashes = _get(proof, "hashes", list, "inclusionProof.")
+    # protojson omits empty lists and zero integers: a one-entry tree has no hashes, index 0 no logIndex
+    hashes = proof.get("hashes", [])
+    if not isinstance(hashes, list):
+        raise BundleError("invalid bundle: inclusionProof.hashes must be a list")
     return TlogEntry(
-        log_index=_int(t.get("logIndex"), "logIndex"),
+        log_index=_int(t.get("logIndex", "0"), "logIndex"),
         log_id=_b64(_get(_get(t, "logId", dict, ""), "keyId", str, "logId."), "logId.keyId"),
         integrated_time=_int(t.get("integratedTime", "0"), "integratedTime"),
         body=_b64(_get(t, "canonicalizedBody", str, ""), "canonicalizedBody"),
         signed_entry_timestamp=set_sig,
-        proof_log_index=_int(proof.get("logIndex"), "inclusionProof.logIndex"),
+        proof_log_index=_int(proof.get("logIndex", "0"), "inclusionProof.logIndex"),
         tree_size=_int(proof.get("treeSize"), "inclusionProof.treeSize"),
         root_hash=_b64(proof.get("rootHash"), "inclusionProof.rootHash"),
         hashes=tuple(_b64(h, "inclusionProof.hashes") for h in hashes),
