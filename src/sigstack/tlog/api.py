@@ -25,8 +25,9 @@ from sigstack.errors import SigstackError
 from sigstack.tlog import merkle
 from sigstack.tlog.entries import canonicalize
 from sigstack.tlog.entries._common import parse_verifier
-from sigstack.tlog.errors import BadEntryError, LogError, ProofError
+from sigstack.tlog.errors import BadEntryError, ProofError
 from sigstack.tlog.log import Log
+from sigstack.tlog.store.base import StoredEntry
 
 DEFAULT_MAX_BODY = 4 << 20  # bytes; larger uploads get 413
 MAX_ENTRY_BYTES = 65535  # tlog-tiles entry bundles prefix each entry with a uint16 length
@@ -77,7 +78,8 @@ def create_app(log: Log, max_body: int = DEFAULT_MAX_BODY) -> Starlette:
             raise BadEntryError(
                 f"error processing entry: canonical entry larger than {MAX_ENTRY_BYTES} bytes"
             )
-        result, leaf = await log.add(canonical)
+        added = await log.add(canonical)
+        result, leaf = added.result, added.leaf_hash
         entry_id = log.entry_id(leaf)
         location = f"/api/v1/log/entries/{entry_id}"
         if not result.created:
@@ -86,10 +88,8 @@ def create_app(log: Log, max_body: int = DEFAULT_MAX_BODY) -> Starlette:
                 f"an equivalent entry already exists in the transparency log with UUID {entry_id}",
                 {"Location": location},
             )
-        stored = await read(log.store.entry_by_index, result.index)
-        if stored is None:
-            raise LogError("entry vanished after being stored")
-        doc = await read(log.log_entry, stored)
+        stored = StoredEntry(result.index, leaf, canonical.body, result.integrated_time)
+        doc = log.log_entry(stored, added.head, added.proof)  # no reads: the proof came with it
         return JSONResponse(doc, status_code=201, headers={"Location": location, "ETag": entry_id})
 
     async def get_entries(request: Request) -> Response:

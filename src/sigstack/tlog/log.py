@@ -25,6 +25,16 @@ from sigstack.tlog.store.base import AppendResult, NewEntry, Store, StoredEntry
 
 
 @dataclass(frozen=True)
+class Added:
+    """The outcome of one upload: where it is, and (if new) its proof in ``head``."""
+
+    result: AppendResult
+    leaf_hash: bytes
+    head: SignedHead
+    proof: list[bytes] | None
+
+
+@dataclass(frozen=True)
 class SignedHead:
     size: int
     root: bytes
@@ -38,7 +48,7 @@ class Log:
         self.hostname = hostname
         self.origin = f"{hostname} - {store.tree_id}"
         self.max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[NewEntry, asyncio.Future[AppendResult]]] | None = None
+        self._queue: asyncio.Queue[tuple[NewEntry, asyncio.Future[Added]]] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tlog-writer")
         self.head = self._sign_head(store.size, store.root)
@@ -65,14 +75,14 @@ class Log:
                 await self._writer
         self._pool.shutdown(wait=True)
 
-    async def add(self, canonical: Canonical) -> tuple[AppendResult, bytes]:
+    async def add(self, canonical: Canonical) -> Added:
         """Append (or find) an entry; returns once it is durably stored."""
         if self._queue is None:
             raise LogError("the log is not running")
         leaf = merkle.leaf_hash(canonical.body)
-        fut: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Added] = asyncio.get_running_loop().create_future()
         await self._queue.put((NewEntry(leaf, canonical.body, canonical.index_keys), fut))
-        return await fut, leaf
+        return await fut
 
     async def _write_loop(self) -> None:
         assert self._queue is not None
@@ -82,33 +92,40 @@ class Log:
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                results, head = await loop.run_in_executor(self._pool, self._append, [e for e, _ in batch])
+                added = await loop.run_in_executor(self._pool, self._append, [e for e, _ in batch])
             except Exception as exc:
                 err = exc if isinstance(exc, LogError) else LogError(f"storing entries: {exc}")
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_exception(err)
                 continue
-            self.head = head
-            for (_, fut), res in zip(batch, results, strict=True):
+            if added:
+                self.head = added[0].head
+            for (_, fut), res in zip(batch, added, strict=True):
                 if not fut.done():
                     fut.set_result(res)
 
-    def _append(self, entries: list[NewEntry]) -> tuple[list[AppendResult], SignedHead]:
+    def _append(self, entries: list[NewEntry]) -> list[Added]:
+        """On the writer thread: commit the batch, sign the new head, and build the new
+        entries' inclusion proofs with one round of reads (instead of one per request)."""
         results = self.store.append(entries, int(time.time()))
         head = self.head
         if self.store.size != head.size:
             head = self._sign_head(self.store.size, self.store.root)
-        return results, head
+        proofs = self.store.inclusion_proofs([r.index for r in results if r.created], head.size)
+        return [Added(r, e.leaf_hash, head, proofs.get(r.index) if r.created else None)
+                for r, e in zip(results, entries, strict=True)]
 
     # -- reading ------------------------------------------------------------------
-    def log_entry(self, entry: StoredEntry, head: SignedHead | None = None) -> dict[str, Any]:
+    def log_entry(self, entry: StoredEntry, head: SignedHead | None = None,
+                  proof: list[bytes] | None = None) -> dict[str, Any]:
         """The Rekor v1 LogEntry object ``{entryID: {...}}`` with SET and inclusion proof."""
         head = head or self.head
         if head.size <= entry.index:  # written but not yet published by this head
             head = self._sign_head(self.store.size, self.store.root)
         body_b64 = base64.b64encode(entry.body).decode()
-        proof = self.store.inclusion_proof(entry.index, head.size)
+        if proof is None:
+            proof = self.store.inclusion_proof(entry.index, head.size)
         value = {
             "body": body_b64,
             "integratedTime": entry.integrated_time,

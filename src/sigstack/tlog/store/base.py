@@ -143,6 +143,12 @@ class Store(ABC):
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         return merkle.resolve(merkle.inclusion_plan(index, size), self.nodes)
 
+    def inclusion_proofs(self, indexes: Sequence[int], size: int) -> dict[int, list[bytes]]:
+        """Inclusion proofs of many leaves in one tree, with one round of node reads."""
+        plans = {i: [merkle.perfect_nodes(a, b) for a, b in merkle.inclusion_plan(i, size)] for i in indexes}
+        nodes = self.nodes({k for ranges in plans.values() for keys in ranges for k in keys})
+        return {i: [merkle.fold(keys, nodes) for keys in ranges] for i, ranges in plans.items()}
+
     def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
         if size1 == size2:
             return []
