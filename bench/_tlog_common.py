@@ -90,7 +90,8 @@ def proposals(n: int, keys: int = 64) -> list[bytes]:
     """``n`` distinct, validly signed hashedrekord proposals as JSON request bodies."""
     signers = [ec.generate_private_key(ec.SECP256R1()) for _ in range(keys)]
     pems = [base64.b64encode(k.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)).decode() for k in signers]
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+        for k in signers]
     out = []
     for i in range(n):
         data = b"bench artifact %d" % i

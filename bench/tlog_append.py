@@ -7,7 +7,8 @@ committed (SQLite WAL synchronous=FULL / PostgreSQL synchronous_commit=on). The
 figure is printed next to the raw single-core ECDSA P-256 verify rate measured in
 the same run, since verifying is the per-entry work no log can skip.
 
-    .venv/bin/python bench/tlog_append.py [--entries 20000] [--concurrency 64] [--backend sqlite|postgres|both]
+    .venv/bin/python bench/tlog_append.py [--entries 20000] [--concurrency 64]
+        [--backend sqlite|postgres|both]
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _tlog_common import postgres, post_all, proposals, server, verify_rate, write_log_key  # noqa: E402
+from _tlog_common import post_all, postgres, proposals, server, verify_rate, write_log_key
 
 
 def run(db: str, key: Path, bodies: list[bytes], concurrency: int) -> tuple[float, float, float]:

@@ -22,22 +22,21 @@ from __future__ import annotations
 import argparse
 import hashlib
 import random
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import httpx  # noqa: E402
-from _tlog_common import postgres, rss_kib, server, write_log_key  # noqa: E402
+import httpx
+from _tlog_common import postgres, rss_kib, server, write_log_key
 
-from sigstack.tlog import merkle  # noqa: E402
-from sigstack.tlog.checkpoint import canonical_json  # noqa: E402
-from sigstack.tlog.logkey import load_log_signer  # noqa: E402
-from sigstack.tlog.log import Log  # noqa: E402
-from sigstack.tlog.store import open_store  # noqa: E402
-from sigstack.tlog.store.base import NewEntry  # noqa: E402
+from sigstack.tlog import merkle
+from sigstack.tlog.checkpoint import canonical_json
+from sigstack.tlog.log import Log
+from sigstack.tlog.logkey import load_log_signer
+from sigstack.tlog.store import open_store
+from sigstack.tlog.store.base import NewEntry
 
 SIG = "MEUCIQDNNXTDZAlP3DWYCcex6WBPTai0iTuvkIEsOGLEQAAiEgIgOSlrlJv3cuOBbvuuKXt/NwNoi1lkCP/0oqH6nbivGuE="
 KEY = ("LS0tLS1CRUdJTiBQVUJMSUMgS0VZLS0tLS0KTUZrd0V3WUhLb1pJemowQ0FRWUlLb1pJemowREFRY0RRZ0FFSi9ZbHNDQ"
@@ -100,7 +99,8 @@ def measure(db: str, key: Path, size: int, samples: int = 2000) -> None:
             r = http.get(f"{url}/api/v1/log/entries", params={"logIndex": i})
             http_lat.append(time.perf_counter() - t0)
             assert r.status_code == 200
-        print(f"  over HTTP (client-measured): p50 {pct(http_lat, .5):.2f} ms, p99 {pct(http_lat, .99):.2f} ms;"
+        print(f"  over HTTP (client-measured): p50 {pct(http_lat, .5):.2f} ms, "
+              f"p99 {pct(http_lat, .99):.2f} ms;"
               f" server RSS after {samples} GETs: {rss_kib(pid) / 1024:.0f} MiB")
 
 
