@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -112,18 +113,67 @@ def verify_digest(v: Verifier, signature: bytes, digest: bytes, algorithm: str) 
         raise bad("verifying signature: invalid signature") from None
 
 
-def verify_message(v: Verifier, signature: bytes, message: bytes) -> None:
-    """Check a signature over a whole message (DSSE PAE)."""
+def verify_message(v: Verifier, signature: bytes, message: bytes) -> bool:
+    """Whether ``signature`` over a whole message (DSSE PAE) verifies. Like Rekor's DSSE
+    verifier this hashes with SHA-256 for every ECDSA and RSA key."""
     key = v.key
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
-            curve_hash = {"secp256r1": "sha256", "secp384r1": "sha384", "secp521r1": "sha512"}
-            key.verify(signature, message, ec.ECDSA(HASHES[curve_hash.get(key.curve.name, "sha256")][0]))
+            key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
         elif isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
         elif isinstance(key, ed25519.Ed25519PublicKey):
             key.verify(signature, message)
         else:
-            raise bad(f"unsupported key type {type(key).__name__}")
+            return False
     except InvalidSignature:
-        raise bad("verifying signature: invalid signature") from None
+        return False
+    return True
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE pre-authentication encoding."""
+    t = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
+
+
+def dsse_b64(text: str, what: str) -> bytes:
+    """DSSE fields are standard or URL-safe base64 (the DSSE spec allows both)."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        try:
+            return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        except (binascii.Error, ValueError):
+            raise bad(f"{what} is not valid base64") from None
+
+
+def verify_envelope(payload_type: str, payload: bytes, sigs: list[str],
+                    verifiers: list[Verifier]) -> dict[str, Verifier]:
+    """Every DSSE signature (base64 text) must verify with one of ``verifiers``; returns
+    signature -> the verifier that accepted it (as Rekor's ``verifyEnvelope``)."""
+    if not sigs:
+        raise bad("the envelope has no signatures")
+    message = pae(payload_type, payload)
+    found: dict[str, Verifier] = {}
+    for sig in sigs:
+        raw = dsse_b64(sig, "an envelope signature")
+        for v in verifiers:
+            if verify_message(v, raw, message):
+                found[sig] = v
+                break
+        else:
+            raise bad("verifying envelope: all signatures must have a key that verifies it")
+    return found
+
+
+def statement_digests(payload_type: str, payload: bytes) -> list[str]:
+    """``alg:hex`` of each in-toto subject, for the search index (best effort)."""
+    if payload_type != "application/vnd.in-toto+json":
+        return []
+    try:
+        doc = json.loads(payload)
+        return [f"{alg}:{value}".lower() for s in doc.get("subject", [])
+                for alg, value in s.get("digest", {}).items() if isinstance(value, str)]
+    except (ValueError, AttributeError, TypeError):
+        return []
