@@ -23,7 +23,8 @@ from sigstack.tlog.errors import BadEntryError
 
 STATEMENT = json.dumps({"_type": "https://in-toto.io/Statement/v1",
                         "predicateType": "https://example.com/p",
-                        "subject": [{"name": "a", "digest": {"sha256": "ab" * 32}}], "predicate": {}}).encode()
+                        "subject": [{"name": "a", "digest": {"sha256": "ab" * 32}}],
+                        "predicate": {}}).encode()
 
 
 def _envelope(signer: Signer, payload: bytes = STATEMENT) -> str:
