@@ -43,6 +43,9 @@ def test_get_search_consistency(tlog_server: TlogServer, signer: Signer, tmp_pat
     client.upload(signer.proposal(b"cli 4"))
     assert "from tree size 3 to 4" in cli("consistency", *url, "--state", str(state)).stderr
     assert "tree size 4" in cli("verify", *url).stderr
+    root = json.loads(cli("trusted-root", "--public-key", str(tlog_server.public_key), "--url",
+                          tlog_server.url).stdout)
+    assert root["tlogs"][0]["baseUrl"] == tlog_server.url
 
 
 def test_consistency_detects_rewritten_log(tmp_path: Path, signer: Signer) -> None:
@@ -74,6 +77,10 @@ BAD = {
     "search-nothing": (["search"], "give --sha, --public-key or --email"),
     "search-bad-sha": (["search", "--sha", "sha256:xyz"], "hash must be <algorithm>:<hex>"),
     "unreachable": (["verify", "--rekor-url", "http://127.0.0.1:9"], "contacting the log"),
+    "trusted-root-no-key-file": (["trusted-root", "--public-key", "/nonexistent", "--url", "x"],
+                                 "reading log public key /nonexistent"),
+    "trusted-root-not-a-key": (["trusted-root", "--public-key", "/etc/hostname", "--url", "x"],
+                               "not a PEM public key"),
 }
 
 
@@ -84,7 +91,7 @@ def test_cli_bad_input(tlog_server: TlogServer, signer: Signer, tmp_path: Path, 
     if "@other" in args:
         other = str(write_key(tmp_path / "other.key").with_suffix(".pub"))
         args = [other if a == "@other" else a for a in args]
-    if "--rekor-url" not in args:
+    if "--rekor-url" not in args and args[0] != "trusted-root":
         args = [*args, "--rekor-url", tlog_server.url]
     proc = cli(*args, ok=False)
     assert proc.returncode == 1

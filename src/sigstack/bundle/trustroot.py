@@ -42,9 +42,13 @@ def _key_details(key: Any) -> str:
     raise TrustRootError("unsupported log key type")
 
 
-def trusted_root_for_log(public_key_pem: bytes, base_url: str, start: str = "2020-01-01T00:00:00Z") -> bytes:
+def trusted_root_for_log(public_key_pem: bytes, base_url: str,
+                         start: str = "2020-01-01T00:00:00Z") -> bytes:
     """A trusted root naming one Rekor v1 log (cosign ``--trusted-root`` accepts it)."""
-    key = serialization.load_pem_public_key(public_key_pem)
+    try:
+        key = serialization.load_pem_public_key(public_key_pem)
+    except ValueError:
+        raise TrustRootError("the log public key is not a PEM public key") from None
     der = public_key_der(key)
     doc = {
         "mediaType": TRUSTED_ROOT_V01,

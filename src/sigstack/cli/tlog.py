@@ -51,6 +51,27 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="saved checkpoint file; created on first use, updated after each check")
     p.set_defaults(handler="sigstack.cli.tlog:run_consistency")
 
+    p = tsub.add_parser("trusted-root", parents=[common],
+                        help="print a Sigstore trusted root that names a log (for verify-blob/cosign)")
+    p.add_argument("--public-key", required=True, metavar="FILE", help="the log's public key PEM")
+    p.add_argument("--url", required=True, help="the log's base URL")
+    p.set_defaults(handler="sigstack.cli.tlog:run_trusted_root")
+
+
+def run_trusted_root(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sigstack.bundle.trustroot import trusted_root_for_log
+    from sigstack.cli._io import write_output
+    from sigstack.errors import KeyLoadError
+
+    try:
+        pem = Path(args.public_key).read_bytes()
+    except OSError as exc:
+        raise KeyLoadError(f"reading log public key {args.public_key}: {exc.strerror or exc}") from None
+    write_output(trusted_root_for_log(pem, args.url), args.output_file)
+    return 0
+
 
 def run_serve(args: argparse.Namespace) -> int:
     from sigstack.cli._io import Password, info

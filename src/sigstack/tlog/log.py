@@ -51,7 +51,7 @@ class Log:
         self._queue: asyncio.Queue[tuple[NewEntry, asyncio.Future[Added]]] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tlog-writer")
-        self.head = self._sign_head(store.size, store.root)
+        self.head = self._sign_head(*store.head)
 
     @property
     def tree_id_hex(self) -> str:
@@ -110,8 +110,9 @@ class Log:
         entries' inclusion proofs with one round of reads (instead of one per request)."""
         results = self.store.append(entries, int(time.time()))
         head = self.head
-        if self.store.size != head.size:
-            head = self._sign_head(self.store.size, self.store.root)
+        size, root = self.store.head
+        if size != head.size:
+            head = self._sign_head(size, root)
         proofs = self.store.inclusion_proofs([r.index for r in results if r.created], head.size)
         return [Added(r, e.leaf_hash, head, proofs.get(r.index) if r.created else None)
                 for r, e in zip(results, entries, strict=True)]
@@ -122,7 +123,7 @@ class Log:
         """The Rekor v1 LogEntry object ``{entryID: {...}}`` with SET and inclusion proof."""
         head = head or self.head
         if head.size <= entry.index:  # written but not yet published by this head
-            head = self._sign_head(self.store.size, self.store.root)
+            head = self._sign_head(*self.store.head)
         body_b64 = base64.b64encode(entry.body).decode()
         if proof is None:
             proof = self.store.inclusion_proof(entry.index, head.size)

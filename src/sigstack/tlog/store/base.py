@@ -45,11 +45,20 @@ class Store(ABC):
     tree_id: int
     #: reads block on the network: run them off the event loop
     threaded_reads: bool = False
-    size: int
-    root: bytes
 
     def __init__(self) -> None:
         self._range = merkle.CompactRange()
+        self._head: tuple[int, bytes] = (0, merkle.EMPTY_ROOT)
+
+    @property
+    def head(self) -> tuple[int, bytes]:
+        """(size, root) of the committed tree, swapped as one reference so a reader on
+        another thread never pairs one batch's size with another's root."""
+        return self._head
+
+    @property
+    def size(self) -> int:
+        return self._head[0]
 
     # -- subclasses ---------------------------------------------------------------
     @abstractmethod
@@ -115,12 +124,12 @@ class Store(ABC):
             self._write_meta_initial(secrets.randbits(62) + 1)
             meta = self._read_meta()
         self.tree_id = int(meta["tree_id"])
-        self.size = int(meta["size"])
-        self.root = bytes.fromhex(meta["root"])
-        keys = merkle.CompactRange.edge_keys(self.size)
+        size, root = int(meta["size"]), bytes.fromhex(meta["root"])
+        keys = merkle.CompactRange.edge_keys(size)
         nodes = self.nodes(keys)
-        self._range = merkle.CompactRange(self.size, [nodes[k] for k in keys])
-        if self._range.root() != self.root:
+        self._range = merkle.CompactRange(size, [nodes[k] for k in keys])
+        self._head = (size, root)
+        if self._range.root() != root:
             raise LogError("the stored tree head does not match the stored Merkle nodes; database corrupt")
 
     def nodes(self, keys: Iterable[merkle.NodeKey]) -> dict[merkle.NodeKey, bytes]:
@@ -182,5 +191,6 @@ class Store(ABC):
         if entries:
             root = rng.root()
             self._commit_batch(entries, nodes, search, rng.size, root)
-            self._range, self.size, self.root = rng, rng.size, root
+            self._range = rng
+            self._head = (rng.size, root)
         return results
