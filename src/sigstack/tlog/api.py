@@ -27,7 +27,6 @@ from sigstack.tlog.entries import canonicalize
 from sigstack.tlog.entries._common import parse_verifier
 from sigstack.tlog.errors import BadEntryError, ProofError
 from sigstack.tlog.log import Log
-from sigstack.tlog.store.base import StoredEntry
 
 DEFAULT_MAX_BODY = 4 << 20  # bytes; larger uploads get 413
 MAX_ENTRY_BYTES = 65535  # tlog-tiles entry bundles prefix each entry with a uint16 length
@@ -73,13 +72,16 @@ def create_app(log: Log, max_body: int = DEFAULT_MAX_BODY) -> Starlette:
 
     async def create_entry(request: Request) -> Response:
         proposed = await json_body(request)
-        canonical = canonicalize(proposed)
+        canonical = canonicalize(proposed, defer_check=True)
         if len(canonical.body) > MAX_ENTRY_BYTES:
             raise BadEntryError(
                 f"error processing entry: canonical entry larger than {MAX_ENTRY_BYTES} bytes"
             )
         added = await log.add(canonical)
+        if added.error is not None:
+            raise added.error
         result, leaf = added.result, added.leaf_hash
+        assert result is not None
         entry_id = log.entry_id(leaf)
         location = f"/api/v1/log/entries/{entry_id}"
         if not result.created:
@@ -88,8 +90,7 @@ def create_app(log: Log, max_body: int = DEFAULT_MAX_BODY) -> Starlette:
                 f"an equivalent entry already exists in the transparency log with UUID {entry_id}",
                 {"Location": location},
             )
-        stored = StoredEntry(result.index, leaf, canonical.body, result.integrated_time)
-        doc = log.log_entry(stored, added.head, added.proof)  # no reads: the proof came with it
+        doc = added.doc  # built on the writer thread with the batch
         return JSONResponse(doc, status_code=201, headers={"Location": location, "ETag": entry_id})
 
     async def get_entries(request: Request) -> Response:

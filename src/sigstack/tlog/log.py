@@ -20,18 +20,19 @@ from typing import Any
 from sigstack.tlog import merkle
 from sigstack.tlog.checkpoint import Checkpoint, LogSigner
 from sigstack.tlog.entries import Canonical
-from sigstack.tlog.errors import LogError
+from sigstack.tlog.errors import BadEntryError, LogError
 from sigstack.tlog.store.base import AppendResult, NewEntry, Store, StoredEntry
 
 
 @dataclass(frozen=True)
 class Added:
-    """The outcome of one upload: where it is, and (if new) its proof in ``head``."""
+    """The outcome of one upload: rejected (``error``), a duplicate (``created`` False),
+    or stored, with its complete LogEntry document (``doc``)."""
 
-    result: AppendResult
     leaf_hash: bytes
-    head: SignedHead
-    proof: list[bytes] | None
+    result: AppendResult | None = None
+    doc: dict[str, Any] | None = None
+    error: BadEntryError | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Log:
         self._writer: asyncio.Task[None] | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tlog-writer")
         self.head = self._sign_head(*store.head)
+        self._latest = self.head  # the writer's view; published to ``head`` after each batch
 
     @property
     def tree_id_hex(self) -> str:
@@ -81,7 +83,7 @@ class Log:
             raise LogError("the log is not running")
         leaf = merkle.leaf_hash(canonical.body)
         fut: asyncio.Future[Added] = asyncio.get_running_loop().create_future()
-        await self._queue.put((NewEntry(leaf, canonical.body, canonical.index_keys), fut))
+        await self._queue.put((NewEntry(leaf, canonical.body, canonical.index_keys, canonical.check), fut))
         return await fut
 
     async def _write_loop(self) -> None:
@@ -99,23 +101,48 @@ class Log:
                     if not fut.done():
                         fut.set_exception(err)
                 continue
-            if added:
-                self.head = added[0].head
+            self.head = self._latest
             for (_, fut), res in zip(batch, added, strict=True):
                 if not fut.done():
                     fut.set_result(res)
 
     def _append(self, entries: list[NewEntry]) -> list[Added]:
-        """On the writer thread: commit the batch, sign the new head, and build the new
-        entries' inclusion proofs with one round of reads (instead of one per request)."""
-        results = self.store.append(entries, int(time.time()))
-        head = self.head
+        """On the writer thread: run the deferred signature checks, commit the valid
+        entries in one transaction, sign the new head, and build every new entry's
+        LogEntry (inclusion proofs from one round of reads, SETs). The OpenSSL and
+        SQLite/PostgreSQL work here runs without the GIL, beside the HTTP loop."""
+        out: list[Added | None] = []
+        valid: list[NewEntry] = []
+        for e in entries:
+            try:
+                if e.check is not None:
+                    e.check()
+            except BadEntryError as exc:
+                out.append(Added(e.leaf_hash, error=exc))
+                continue
+            out.append(None)
+            valid.append(e)
+        results = iter(self.store.append(valid, int(time.time())) if valid else [])
+        head = self._latest
         size, root = self.store.head
         if size != head.size:
             head = self._sign_head(size, root)
-        proofs = self.store.inclusion_proofs([r.index for r in results if r.created], head.size)
-        return [Added(r, e.leaf_hash, head, proofs.get(r.index) if r.created else None)
-                for r, e in zip(results, entries, strict=True)]
+        self._latest = head
+        done: list[Added] = []
+        created: list[tuple[NewEntry, AppendResult]] = []
+        for e, a in zip(entries, out, strict=True):
+            if a is not None:
+                done.append(a)
+                continue
+            r = next(results)
+            done.append(Added(e.leaf_hash, r))
+            if r.created:
+                created.append((e, r))
+        proofs = self.store.inclusion_proofs([r.index for _, r in created], head.size)
+        docs = {r.index: self.log_entry(StoredEntry(r.index, e.leaf_hash, e.body, r.integrated_time), head,
+                                        proofs[r.index]) for e, r in created}
+        return [Added(a.leaf_hash, a.result, docs.get(a.result.index), None) if a.result and a.result.created
+                else a for a in done]
 
     # -- reading ------------------------------------------------------------------
     def log_entry(self, entry: StoredEntry, head: SignedHead | None = None,

@@ -8,6 +8,7 @@ the leaf hash.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,10 +25,17 @@ KINDS: dict[str, dict[str, str]] = {
 class Canonical:
     body: bytes  # JCS bytes: the leaf
     index_keys: tuple[str, ...]  # what /api/v1/index/retrieve finds the entry by
+    #: the signature check, when the caller asked to run it later (raises BadEntryError)
+    check: Callable[[], None] | None = None
 
 
-def canonicalize(proposed: Any) -> Canonical:
-    """Validate a ProposedEntry JSON object and return its canonical form."""
+def canonicalize(proposed: Any, *, defer_check: bool = False) -> Canonical:
+    """Validate a ProposedEntry JSON object and return its canonical form.
+
+    With ``defer_check`` a kind may return its signature verification as
+    ``Canonical.check`` instead of running it: the log's writer thread runs those for
+    a whole batch, where OpenSSL works without holding the GIL, in parallel with the
+    HTTP event loop. The entry is never stored unless the check passed."""
     if not isinstance(proposed, dict):
         raise BadEntryError("error processing entry: the entry must be a JSON object")
     kind = proposed.get("kind")
@@ -43,4 +51,7 @@ def canonicalize(proposed: Any) -> Canonical:
     if not isinstance(spec, dict):
         raise BadEntryError("error processing entry: spec must be a JSON object")
     result: Canonical = importlib.import_module(module).canonicalize(spec)
+    if result.check is not None and not defer_check:
+        result.check()
+        result = Canonical(result.body, result.index_keys)
     return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from functools import partial
 from typing import Any
 
 from sigstack.tlog.checkpoint import canonical_json
@@ -23,7 +24,6 @@ def canonicalize(spec: dict[str, Any]) -> Canonical:
     signature = b64(string(spec, "signature", "content"), "signature.content")
     pem = b64(string(spec, "signature", "publicKey", "content"), "signature.publicKey.content")
     verifier = parse_verifier(pem)
-    verify_digest(verifier, signature, bytes.fromhex(value), algorithm)
     body = {
         "apiVersion": "0.0.1",
         "kind": "hashedrekord",
@@ -35,4 +35,5 @@ def canonicalize(spec: dict[str, Any]) -> Canonical:
             },
         },
     }
-    return Canonical(canonical_json(body), (f"{algorithm}:{value}", *verifier.index_keys()))
+    check = partial(verify_digest, verifier, signature, bytes.fromhex(value), algorithm)
+    return Canonical(canonical_json(body), (f"{algorithm}:{value}", *verifier.index_keys()), check)

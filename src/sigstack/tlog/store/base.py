@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sigstack.tlog import merkle
@@ -37,6 +37,7 @@ class NewEntry:
     leaf_hash: bytes
     body: bytes
     index_keys: Sequence[str]
+    check: Callable[[], None] | None = None  # deferred signature check (see entries.canonicalize)
 
 
 class Store(ABC):
