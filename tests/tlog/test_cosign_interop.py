@@ -224,3 +224,38 @@ def test_insecure_ignore_tlog_is_loud(setup: dict[str, Any]) -> None:
               s["art"], env=s["env"], ok=False)
     assert proc.returncode == 1
     assert "signature not found in transparency log" in proc.stderr
+
+
+BAD_SIGN_FLOW: dict[str, tuple[list[str], list[str], str]] = {
+    "log-unreachable": (["--rekor-url", "http://127.0.0.1:9"], [],
+                        "contacting the log at http://127.0.0.1:9"),
+    "bundle-without-log-entry": (["--tlog-upload=false", "--bundle", "@bundle"], ["--bundle", "@bundle"],
+                                 "the bundle has no transparency log entry"),
+    "bundle-missing": (["--tlog-upload=false"], ["--bundle", "/nonexistent.json"],
+                       "reading bundle /nonexistent.json"),
+    "media-type-unknown": (["--tlog-upload=false", "--bundle", "@bundle"], ["--bundle", "@bundle-v9"],
+                           "unsupported bundle media type"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_SIGN_FLOW), ids=list(BAD_SIGN_FLOW))
+def test_sign_verify_flow_bad_input(setup: dict[str, Any], case: str) -> None:
+    s = setup
+    sign_args, verify_args, message = BAD_SIGN_FLOW[case]
+    bundle = s["dir"] / "b.json"
+    sub = {"@bundle": str(bundle), "@bundle-v9": str(bundle)}
+    proc = sh(SIGSTACK, "sign-blob", "--key", s["key"], *[sub.get(a, a) for a in sign_args], s["art"],
+              ok=bool(verify_args))
+    if not verify_args:
+        assert proc.returncode == 1
+    else:
+        if "@bundle-v9" in verify_args:
+            doc = json.loads(bundle.read_text())
+            doc["mediaType"] = "application/vnd.dev.sigstore.bundle.v0.9+json"
+            bundle.write_text(json.dumps(doc))
+        proc = sh(SIGSTACK, "verify-blob", "--key", s["pub"], *[sub.get(a, a) for a in verify_args],
+                  "--trusted-root", s["root"], s["art"], ok=False)
+        assert proc.returncode == 1
+    assert proc.stderr.startswith("Error: ") or "\nError: " in proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
