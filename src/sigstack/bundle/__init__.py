@@ -12,6 +12,8 @@ from sigstack.bundle.models import (
     BlobBundle,
     build_bundle,
     parse_bundle,
+    parse_rekor_bundle,
+    rekor_bundle,
 )
 from sigstack.bundle.trustroot import TrustedLog, parse_trusted_root, trusted_root_for_log
 
@@ -21,6 +23,8 @@ __all__ = [
     "TrustedLog",
     "build_bundle",
     "parse_bundle",
+    "parse_rekor_bundle",
     "parse_trusted_root",
+    "rekor_bundle",
     "trusted_root_for_log",
 ]

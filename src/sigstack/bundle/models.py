@@ -211,20 +211,43 @@ def _parse_legacy(doc: dict[str, Any]) -> BlobBundle:
             cert = x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)
         except ValueError:
             raise BundleError("invalid bundle: cert is not a PEM certificate") from None
-    entry = None
     rb = doc.get("rekorBundle")
-    if rb is not None:
-        payload = _get(rb, "Payload", dict, "rekorBundle.")
-        body_b64 = _get(payload, "body", str, "Payload.")
-        entry = TlogEntry(
-            log_index=_int(payload.get("logIndex"), "Payload.logIndex"),
-            log_id=bytes.fromhex(_get(payload, "logID", str, "Payload.")),
-            integrated_time=_int(payload.get("integratedTime"), "Payload.integratedTime"),
-            body=_b64(body_b64, "Payload.body"),
-            signed_entry_timestamp=_b64(rb.get("SignedEntryTimestamp"), "SignedEntryTimestamp"),
-            proof_log_index=-1, tree_size=0, root_hash=b"", hashes=(), checkpoint="",
-        )
+    entry = parse_rekor_bundle(rb) if rb is not None else None
     return BlobBundle(signature, None, None, cert, None, entry, legacy=True)
+
+
+def rekor_bundle(entry: TlogEntry) -> dict[str, Any]:
+    """cosign's SET-only ``rekorBundle`` object: the value of the ``dev.sigstore.cosign/bundle``
+    image-signature annotation and of the legacy blob bundle's ``rekorBundle`` field."""
+    if not entry.signed_entry_timestamp:
+        raise BundleError("the log entry has no signed entry timestamp")
+    return {
+        "SignedEntryTimestamp": base64.b64encode(entry.signed_entry_timestamp).decode(),
+        "Payload": {"body": entry.body_b64, "integratedTime": entry.integrated_time,
+                    "logIndex": entry.log_index, "logID": entry.log_id.hex()},
+    }
+
+
+def parse_rekor_bundle(rb: Any) -> TlogEntry:
+    """The inverse of :func:`rekor_bundle` (strict). The result has no inclusion proof:
+    verify it with ``verify_hashedrekord_evidence(..., set_only=True)``."""
+    if not isinstance(rb, dict):
+        raise BundleError("invalid bundle: rekorBundle must be an object")
+    _only(rb, {"SignedEntryTimestamp", "Payload"}, "rekorBundle.")
+    payload = _get(rb, "Payload", dict, "rekorBundle.")
+    _only(payload, {"body", "integratedTime", "logIndex", "logID"}, "rekorBundle.Payload.")
+    try:
+        log_id = bytes.fromhex(_get(payload, "logID", str, "Payload."))
+    except ValueError:
+        raise BundleError("invalid bundle: Payload.logID is not hex") from None
+    return TlogEntry(
+        log_index=_int(payload.get("logIndex"), "Payload.logIndex"),
+        log_id=log_id,
+        integrated_time=_int(payload.get("integratedTime"), "Payload.integratedTime"),
+        body=_b64(_get(payload, "body", str, "Payload."), "Payload.body"),
+        signed_entry_timestamp=_b64(rb.get("SignedEntryTimestamp"), "SignedEntryTimestamp"),
+        proof_log_index=-1, tree_size=0, root_hash=b"", hashes=(), checkpoint="",
+    )
 
 
 def build_bundle_without_log(signature: bytes, digest: bytes, algorithm: str, public_key_der: bytes) -> bytes:
