@@ -41,7 +41,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--email", help="an email address from a certificate")
     p.set_defaults(handler="sigstack.cli.tlog:run_search")
 
-    p = client("verify", "verify the log's current checkpoint, optionally against an earlier one")
+    p = client("verify", "verify the log's current signed checkpoint against the log key")
     p.add_argument("--public-key", metavar="FILE", help="log public key PEM")
     p.set_defaults(handler="sigstack.cli.tlog:run_consistency")
 
