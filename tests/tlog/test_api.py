@@ -226,3 +226,43 @@ def test_proofs_retrieve_search_and_tiles(tmp_path: Path, signer: Signer) -> Non
         assert httpx.get(server.url + "/api/v1/log/publicKey").content == server.public_key.read_bytes()
     finally:
         server.stop()
+
+
+def test_upper_level_tiles_match_level0(tmp_path: Path) -> None:
+    """tlog-tiles levels 1 and 2: hash i of level-1 tile n is the root of level-0 tile
+    n*256+i; level 2 covers 65,536 leaves per hash. The store is filled directly (the
+    server's own append path, no HTTP) to get past 65,536 entries quickly."""
+    from sigstack.tlog.store import open_store
+    from sigstack.tlog.store.base import NewEntry
+
+    db = str(tmp_path / "big.db")
+    store = open_store(db)
+    n = 65536 + 300
+    for lo in range(0, n, 8192):
+        batch = [NewEntry(merkle.leaf_hash(b"e%d" % i), b"e%d" % i, ()) for i in range(lo, min(n, lo + 8192))]
+        store.append(batch, 1)
+    store.close()
+    server = TlogServer(db, write_key(tmp_path / "k.key"), tmp_path).start()
+    try:
+        def root(data: bytes) -> bytes:
+            cr = merkle.CompactRange()
+            for i in range(0, len(data), 32):
+                cr.append(data[i:i + 32])
+            return cr.root()
+
+        level0 = [httpx.get(server.url + f"/tile/0/{t:03d}").content for t in range(256)]
+        level1 = httpx.get(server.url + "/tile/1/000").content
+        assert len(level1) == 256 * 32
+        assert [level1[i * 32:(i + 1) * 32] for i in range(256)] == [root(t) for t in level0]
+        assert httpx.get(server.url + "/tile/1/001.p/1").content == root(
+            httpx.get(server.url + "/tile/0/256").content)
+        assert httpx.get(server.url + "/tile/1/001.p/2").status_code == 404
+        level2 = httpx.get(server.url + "/tile/2/000.p/1").content
+        assert level2 == root(level1)
+        tail = httpx.get(server.url + "/tile/0/257.p/44").content
+        cp = verify_checkpoint(httpx.get(server.url + "/checkpoint").text, _log_key(server))
+        assert cp.size == n
+        assert merkle.node_hash(level2, merkle.node_hash(
+            httpx.get(server.url + "/tile/1/001.p/1").content, root(tail))) == cp.root_hash
+    finally:
+        server.stop()
