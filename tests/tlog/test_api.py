@@ -116,6 +116,10 @@ BAD_UPLOADS = {
     "bad-key": (_set("spec.signature.publicKey.content", base64.b64encode(b"garbage").decode()), 400,
                 "must be a PEM 'PUBLIC KEY' or 'CERTIFICATE'"),
     "oversized": (b"{" + b" " * 70000 + b"}", 413, "request body larger than 65536 bytes"),
+    "deeply-nested": (b"[" * 30000 + b"]" * 30000, 400, "not valid JSON"),
+    "huge-number": (b'{"kind": 1e999999}', 400, "unsupported kind"),
+    "kind-not-string": (b'{"kind": ["hashedrekord"], "apiVersion": "0.0.1", "spec": {}}', 400,
+                        "unsupported kind"),
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import struct
 from collections.abc import AsyncIterator, Callable
@@ -25,7 +26,7 @@ from sigstack.errors import SigstackError
 from sigstack.tlog import merkle
 from sigstack.tlog.entries import canonicalize
 from sigstack.tlog.entries._common import parse_verifier
-from sigstack.tlog.errors import BadEntryError, ProofError
+from sigstack.tlog.errors import BadEntryError, LogError, ProofError
 from sigstack.tlog.log import Log
 
 DEFAULT_MAX_BODY = 4 << 20  # bytes; larger uploads get 413
@@ -34,6 +35,7 @@ MAX_RETRIEVE = 10
 TILE_WIDTH = 256
 
 T = TypeVar("T")
+logger = logging.getLogger("sigstack.tlog")
 
 
 class HTTPError(Exception):
@@ -67,7 +69,7 @@ def create_app(log: Log, max_body: int = DEFAULT_MAX_BODY) -> Starlette:
             chunks.append(chunk)
         try:
             return json.loads(b"".join(chunks))
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise HTTPError(400, "error parsing request body: not valid JSON") from None
 
     async def create_entry(request: Request) -> Response:
@@ -81,7 +83,8 @@ def create_app(log: Log, max_body: int = DEFAULT_MAX_BODY) -> Starlette:
         if added.error is not None:
             raise added.error
         result, leaf = added.result, added.leaf_hash
-        assert result is not None
+        if result is None or (result.created and added.doc is None):
+            raise LogError("the log did not report where the entry was stored")
         entry_id = log.entry_id(leaf)
         location = f"/api/v1/log/entries/{entry_id}"
         if not result.created:
@@ -90,8 +93,8 @@ def create_app(log: Log, max_body: int = DEFAULT_MAX_BODY) -> Starlette:
                 f"an equivalent entry already exists in the transparency log with UUID {entry_id}",
                 {"Location": location},
             )
-        doc = added.doc  # built on the writer thread with the batch
-        return JSONResponse(doc, status_code=201, headers={"Location": location, "ETag": entry_id})
+        # the LogEntry document was built on the writer thread with the batch
+        return JSONResponse(added.doc, status_code=201, headers={"Location": location, "ETag": entry_id})
 
     async def get_entries(request: Request) -> Response:
         text = request.query_params.get("logIndex")
@@ -244,6 +247,9 @@ def create_app(log: Log, max_body: int = DEFAULT_MAX_BODY) -> Starlette:
                 return _error(400, exc.message)
             except SigstackError as exc:
                 return _error(500, exc.message)
+            except Exception as exc:  # never a traceback to the client; the log has details
+                logger.exception("unexpected error serving %s", request.url.path)
+                return _error(500, f"internal error ({type(exc).__name__})")
 
         return handler
 
