@@ -17,6 +17,12 @@ def node_id(level: int, index: int) -> int:
     return (level << LEVEL_SHIFT) | index
 
 
+CONCURRENT_WRITER = (
+    "another writer has appended to this log database; only one `sigstack tlog serve` may write "
+    "to a database (restart this one)"
+)
+
+
 @dataclass(frozen=True)
 class StoredEntry:
     index: int
@@ -82,8 +88,10 @@ class Store(ABC):
         search: Sequence[tuple[str, int]],
         size: int,
         root: bytes,
+        old_size: int,
     ) -> None:
-        """Insert everything and move the tree head in one durable transaction."""
+        """Insert everything and move the tree head from ``old_size`` in one durable
+        transaction; raise :data:`CONCURRENT_WRITER` if the stored size is not ``old_size``."""
 
     @abstractmethod
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
@@ -191,7 +199,7 @@ class Store(ABC):
             results.append(AppendResult(index, integrated_time, True))
         if entries:
             root = rng.root()
-            self._commit_batch(entries, nodes, search, rng.size, root)
+            self._commit_batch(entries, nodes, search, rng.size, root, self._range.size)
             self._range = rng
             self._head = (rng.size, root)
         return results

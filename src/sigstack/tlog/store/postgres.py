@@ -15,7 +15,7 @@ import psycopg
 
 from sigstack.tlog import merkle
 from sigstack.tlog.errors import LogError
-from sigstack.tlog.store.base import Store, StoredEntry
+from sigstack.tlog.store.base import CONCURRENT_WRITER, Store, StoredEntry
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -77,11 +77,15 @@ class PostgresStore(Store):
         search: Sequence[tuple[str, int]],
         size: int,
         root: bytes,
+        old_size: int,
     ) -> None:
         conn = self._conn()
         try:
             with conn.transaction():
                 cur = conn.cursor()
+                row = cur.execute("SELECT v FROM meta WHERE k = 'size' FOR UPDATE").fetchone()
+                if row is None or int(row[0]) != old_size:
+                    raise LogError(CONCURRENT_WRITER)
                 with cur.copy("COPY entries (idx, leaf, body, itime) FROM STDIN") as cp:
                     for row in entries:
                         cp.write_row(row)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from sigstack.tlog import merkle
 from sigstack.tlog.errors import LogError
-from sigstack.tlog.store.base import Store, StoredEntry
+from sigstack.tlog.store.base import CONCURRENT_WRITER, Store, StoredEntry
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -78,10 +78,15 @@ class SQLiteStore(Store):
         search: Sequence[tuple[str, int]],
         size: int,
         root: bytes,
+        old_size: int,
     ) -> None:
         conn = self._conn()
         try:
             conn.execute("BEGIN IMMEDIATE")
+            (stored,) = conn.execute("SELECT v FROM meta WHERE k = 'size'").fetchone()
+            if int(stored) != old_size:
+                conn.execute("ROLLBACK")
+                raise LogError(CONCURRENT_WRITER)
             conn.executemany("INSERT INTO entries VALUES (?, ?, ?, ?)", entries)
             conn.executemany("INSERT INTO nodes VALUES (?, ?)", nodes)
             conn.executemany("INSERT OR IGNORE INTO search VALUES (?, ?)", search)
