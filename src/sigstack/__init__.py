@@ -30,7 +30,18 @@ _LAZY = {
     "verify_blob": "sigstack.verify",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = [
+    "Signer",
+    "SigstackError",
+    "Verifier",
+    "__version__",
+    "generate_key_pair",
+    "import_key_pair",
+    "load_signer",
+    "load_verifier",
+    "sign_blob",
+    "verify_blob",
+]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from sigstack.errors import SigstackError

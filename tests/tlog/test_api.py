@@ -14,12 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import Signer, TlogServer, write_key
 from sigstack.keys.pem import load_public_key_pem
 from sigstack.keys.software import PublicKeyVerifier
 from sigstack.tlog import merkle
 from sigstack.tlog.checkpoint import verify_checkpoint
 from sigstack.tlog.client import RekorClient, TlogEntry, verify_entry
+from tests.tlog._support import Signer, TlogServer, write_key
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Signer, TlogServer, write_key
 from sigstack.tlog.client import RekorClient
+from tests.tlog._support import Signer, TlogServer, write_key
 
 SIGSTACK = str(Path(sys.executable).with_name("sigstack"))
 

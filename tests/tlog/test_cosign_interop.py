@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from conftest import TlogServer, write_key
 from sigstack.bundle import trusted_root_for_log
+from tests.tlog._support import TlogServer, write_key
 
 pytestmark = pytest.mark.interop
 SIGSTACK = str(Path(sys.executable).with_name("sigstack"))

@@ -15,11 +15,11 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from conftest import Signer, TlogServer
 from sigstack.bundle import trusted_root_for_log
 from sigstack.tlog.entries import canonicalize
 from sigstack.tlog.entries._common import pae
 from sigstack.tlog.errors import BadEntryError
+from tests.tlog._support import Signer, TlogServer
 
 STATEMENT = json.dumps({"_type": "https://in-toto.io/Statement/v1",
                         "predicateType": "https://example.com/p",

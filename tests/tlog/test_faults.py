@@ -14,12 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import Signer, TlogServer
 from sigstack.keys.pem import load_public_key_pem
 from sigstack.keys.software import PublicKeyVerifier
 from sigstack.tlog import merkle
 from sigstack.tlog.checkpoint import Checkpoint, verify_checkpoint
 from sigstack.tlog.client import RekorClient, TlogEntry, verify_entry
+from tests.tlog._support import Signer, TlogServer
 
 
 def _hammer(server: TlogServer, signer: Signer, stop: threading.Event,

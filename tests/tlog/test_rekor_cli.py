@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from conftest import TlogServer, write_key
+from tests.tlog._support import TlogServer, write_key
 
 pytestmark = pytest.mark.interop
 

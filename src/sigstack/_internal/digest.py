@@ -8,13 +8,24 @@ large artifacts (see BENCHMARKS.md) and lets callers pass any binary stream.
 from __future__ import annotations
 
 import hashlib
+import threading
 from typing import BinaryIO
+
+from sigstack.errors import SigstackError
 
 CHUNK = 1 << 20
 
 
-def hash_stream(stream: BinaryIO, algorithm: str = "sha256") -> bytes:
-    """Return the digest of everything left in ``stream``, reading in fixed chunks."""
+class Cancelled(SigstackError):
+    """Hashing was stopped through its ``cancel`` event."""
+
+
+def hash_stream(stream: BinaryIO, algorithm: str = "sha256",
+                cancel: threading.Event | None = None) -> bytes:
+    """Return the digest of everything left in ``stream``, reading in fixed chunks.
+
+    ``cancel``, when set from another thread, stops the work at the next chunk.
+    """
     h = hashlib.new(algorithm)
     buf = bytearray(CHUNK)
     view = memoryview(buf)
@@ -24,6 +35,8 @@ def hash_stream(stream: BinaryIO, algorithm: str = "sha256") -> bytes:
             n = readinto(view)
             if not n:
                 break
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("hashing cancelled")
             h.update(view[:n])
     else:
         while chunk := stream.read(CHUNK):

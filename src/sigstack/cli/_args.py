@@ -47,13 +47,14 @@ def add_bool(parser: argparse.ArgumentParser, *names: str, default: bool, help: 
                             value=text in TRUE, help=argparse.SUPPRESS)
 
 
-def apply_env_defaults(parser: argparse.ArgumentParser, args: argparse.Namespace,
-                       argv: Sequence[str]) -> None:
-    """Fill flags not given on the command line from ``COSIGN_<FLAG>``."""
-    given = set()
-    for token in argv:
-        if token.startswith("-"):
-            given.add(token.split("=", 1)[0])
+def env_arguments(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """Command-line tokens for flags not given in ``argv`` but set as ``COSIGN_<FLAG>``.
+
+    They are added before parsing, so required flags (``--key``) can come from the
+    environment too, and values go through the same validation as typed ones.
+    """
+    given = {token.split("=", 1)[0] for token in argv if token.startswith("-")}
+    extra: list[str] = []
     for action in parser._actions:  # argparse offers no public iterator over actions
         longs = [o for o in action.option_strings if o.startswith("--") and "=" not in o]
         if not longs or action.dest in ("help", "version") or action.help == argparse.SUPPRESS:
@@ -64,13 +65,13 @@ def apply_env_defaults(parser: argparse.ArgumentParser, args: argparse.Namespace
         if env is None:
             continue
         if isinstance(action, _StoreBool):
-            try:
-                setattr(args, action.dest, parse_bool(env))
-            except argparse.ArgumentTypeError as exc:
-                parser.error(f"{longs[0]} from COSIGN_ environment: {exc}")
+            extra.append(f"{longs[0]}={env}")
         elif isinstance(action, argparse._AppendAction):
-            setattr(args, action.dest, [v for v in env.split(",") if v])
+            for value in (v for v in env.split(",") if v):
+                extra += [longs[0], value]
         elif action.nargs == 0:
-            setattr(args, action.dest, action.const if parse_bool(env) else action.default)
+            if env in TRUE:
+                extra.append(longs[0])
         else:
-            setattr(args, action.dest, env)
+            extra.append(f"{longs[0]}={env}")
+    return extra

@@ -44,6 +44,8 @@ def confirm(question: str, *, assume_yes: bool = False) -> None:
     sys.stderr.write(f"{question}\nAre you sure you would like to continue? [y/N] ")
     sys.stderr.flush()
     answer = sys.stdin.readline().strip()
+    if not sys.stdin.isatty():  # no echoed newline: end the prompt line ourselves
+        sys.stderr.write("\n")
     if answer not in ("y", "Y", "yes", "Yes", "YES"):
         raise UserDeclined()
 

@@ -71,11 +71,11 @@ def run_sign_blob(args: argparse.Namespace) -> int:
     from sigstack._internal.fs import atomic_write
     from sigstack.cli._io import Password, info, write_output
     from sigstack.errors import SigstackError
-    from sigstack.sign import sign_blob
+    from sigstack.sign import sign_blob_loading_key
 
-    signer = keys.load_signer(args.key, Password())
     entry = None
     if args.tlog_upload or args.bundle:
+        signer = keys.load_signer(args.key, Password())
         if not signer.prehash:
             raise SigstackError(
                 "Ed25519 keys cannot be logged as hashedrekord entries (they need Ed25519ph); "
@@ -101,7 +101,7 @@ def run_sign_blob(args: argparse.Namespace) -> int:
             info(f"Wrote bundle to file {args.bundle}")
     else:
         with open_artifact(args.blob) as f:
-            raw = sign_blob(signer, f)
+            raw = sign_blob_loading_key(lambda: keys.load_signer(args.key, Password()), f)
 
     out = base64.b64encode(raw) if args.b64 else raw
     if args.output_signature:

@@ -51,9 +51,9 @@ def run_generate(args: argparse.Namespace) -> int:
 
     ref = args.kms or args.key_ref
     if ref:
-        generated = keys.generate_at(ref, Password())
         pub = Path("cosign.pub")
-        confirm_overwrite([pub])
+        confirm_overwrite([pub])  # before the backend creates anything remote
+        generated = keys.generate_at(ref, Password())
         atomic_write(pub, generated.public_pem, 0o644)
         for line in generated.messages:
             info(line)

@@ -18,6 +18,7 @@ from sigstack._version import __version__
 COMMAND_MODULES = (
     "sigstack.cli.keys",
     "sigstack.cli.blob",
+    "sigstack.cli.pkcs11",
     "sigstack.cli.tlog",
 )
 
@@ -57,24 +58,35 @@ def run_version(args: argparse.Namespace) -> int:
     return 0
 
 
-def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+def _with_env_flags(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """``argv`` plus the flags that come from ``COSIGN_<FLAG>`` for the chosen command."""
+    from sigstack.cli._args import env_arguments
+
     for action in parser._actions:  # argparse keeps sub-parsers only here
         if isinstance(action, argparse._SubParsersAction):
-            found: argparse.ArgumentParser = action.choices[command]
-            return found
-    return parser
+            for i, token in enumerate(argv):
+                if token == "--":
+                    break
+                if token in action.choices:
+                    sub: argparse.ArgumentParser = action.choices[token]
+                    rest = argv[i + 1 :]
+                    if _has_sub(sub):  # nested groups (``tlog get``): descend to the leaf
+                        return [*argv[: i + 1], *_with_env_flags(sub, rest)]
+                    return [*argv[: i + 1], *env_arguments(sub, rest), *rest]
+    return argv
+
+
+def _has_sub(parser: argparse.ArgumentParser) -> bool:
+    return any(isinstance(a, argparse._SubParsersAction) for a in parser._actions)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_with_env_flags(parser, argv))
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return 1
-    from sigstack.cli._args import apply_env_defaults
-
-    apply_env_defaults(_subparser(parser, args.command), args, argv)
     module, _, func = args.handler.partition(":")
     from sigstack.errors import SigstackError
 

@@ -73,7 +73,8 @@ class UrlBackend(MaterialBackend):
         import httpx
 
         try:
-            with httpx.stream("GET", ref, follow_redirects=True, timeout=30, max_redirects=5) as resp:
+            with httpx.Client(follow_redirects=True, timeout=30, max_redirects=5) as client, \
+                    client.stream("GET", ref) as resp:
                 if not 200 <= resp.status_code < 300:
                     raise KeyLoadError(f"loading URL {ref}: server returned HTTP {resp.status_code}")
                 data = b""

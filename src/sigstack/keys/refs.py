@@ -53,6 +53,13 @@ _SCHEMES: dict[str, str] = {
     "env": "sigstack.keys.material:ENV",
     "http": "sigstack.keys.material:URL",
     "https": "sigstack.keys.material:URL",
+    "k8s": "sigstack.keys.k8s:BACKEND",
+    "pkcs11": "sigstack.keys.pkcs11:BACKEND",
+    "awskms": "sigstack.keys.kms.aws:BACKEND",
+    "azurekms": "sigstack.keys.kms.azure:BACKEND",
+    "gcpkms": "sigstack.keys.kms.gcp:BACKEND",
+    "hashivault": "sigstack.keys.kms.hashivault:BACKEND",
+    "openbao": "sigstack.keys.kms.hashivault:BACKEND",
 }
 
 _SCHEME_RE = re.compile(r"^([a-z][a-z0-9+.-]*)://")
@@ -82,7 +89,8 @@ def backend_for(ref: str) -> KeyBackend:
     target = _SCHEMES.get(scheme)
     if target is None:
         listed = ", ".join(f"{s}:" if s == "pkcs11" else f"{s}://" for s in known_schemes())
-        raise KeyRefError(f"unsupported key reference scheme {scheme!r} in {ref!r}; supported: file paths, {listed}")
+        raise KeyRefError(
+            f"unsupported key reference scheme {scheme!r} in {ref!r}; supported: file paths, {listed}")
     module, _, attr = target.partition(":")
     backend: KeyBackend = getattr(importlib.import_module(module), attr or "BACKEND")
     return backend

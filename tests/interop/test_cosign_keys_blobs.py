@@ -1,0 +1,122 @@
+"""Key pairs and blob signatures against the real cosign (v3 and v2 lines), both directions."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import sigstack
+
+PW = "pw"
+# cosign v3 defaults to the signing config and bundle format; these select the key-only,
+# log-less legacy flow that matches what this sigstack version does.
+V3_SIGN = ["--tlog-upload=false", "--use-signing-config=false", "--new-bundle-format=false"]
+V2_SIGN = ["--tlog-upload=false"]
+
+
+def run_cosign(binary: str, *args: str | Path, cwd: Path | None = None,
+               input: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COSIGN_")}
+    env["COSIGN_PASSWORD"] = PW
+    return subprocess.run([binary, *map(str, args)], capture_output=True, env=env, cwd=cwd,
+                          input=input, timeout=120)
+
+
+@pytest.fixture(params=["v3", "v2"])
+def peer(request: pytest.FixtureRequest) -> tuple[str, list[str]]:
+    if request.param == "v3":
+        return request.getfixturevalue("cosign"), V3_SIGN
+    return request.getfixturevalue("cosign_v2"), V2_SIGN
+
+
+@pytest.fixture
+def blob(tmp_path: Path) -> Path:
+    f = tmp_path / "artifact.bin"
+    f.write_bytes(os.urandom(100_000))
+    return f
+
+
+def test_sigstack_key_pair_works_in_cosign(peer: tuple[str, list[str]], tmp_path: Path, blob: Path) -> None:
+    cosign, sign_flags = peer
+    assert sigstack("generate-key-pair", env={"COSIGN_PASSWORD": PW}, cwd=tmp_path).code == 0
+    pub = run_cosign(cosign, "public-key", "--key", tmp_path / "cosign.key")
+    assert pub.returncode == 0, pub.stderr
+    assert pub.stdout == (tmp_path / "cosign.pub").read_bytes()
+    signed = run_cosign(cosign, "sign-blob", "--key", tmp_path / "cosign.key", *sign_flags, blob)
+    assert signed.returncode == 0, signed.stderr
+    r = sigstack("verify-blob", "--key", tmp_path / "cosign.pub", "--signature",
+                 signed.stdout.decode().strip(), blob)
+    assert r.code == 0, r.err
+
+
+def test_cosign_key_pair_works_in_sigstack(peer: tuple[str, list[str]], tmp_path: Path, blob: Path) -> None:
+    cosign, _ = peer
+    made = run_cosign(cosign, "generate-key-pair", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    r = sigstack("public-key", "--key", tmp_path / "cosign.key", env={"COSIGN_PASSWORD": PW})
+    assert r.code == 0 and r.out == (tmp_path / "cosign.pub").read_bytes()
+    r = sigstack("sign-blob", "--key", tmp_path / "cosign.key", "--output-signature", tmp_path / "s.sig",
+                 blob, env={"COSIGN_PASSWORD": PW})
+    assert r.code == 0, r.err
+    v = run_cosign(cosign, "verify-blob", "--key", tmp_path / "cosign.pub", "--signature", tmp_path / "s.sig",
+                   "--insecure-ignore-tlog", blob)
+    assert v.returncode == 0, v.stderr
+    assert b"Verified OK" in v.stderr
+
+
+def test_cosign_rejects_tampered_sigstack_signature(cosign: str, tmp_path: Path, blob: Path) -> None:
+    """The interop test can fail: cosign must reject our signature over other bytes."""
+    sigstack("generate-key-pair", env={"COSIGN_PASSWORD": PW}, cwd=tmp_path)
+    sig = sigstack("sign-blob", "--key", tmp_path / "cosign.key", blob, env={"COSIGN_PASSWORD": PW}).stdout
+    blob.write_bytes(blob.read_bytes() + b"x")
+    v = run_cosign(cosign, "verify-blob", "--key", tmp_path / "cosign.pub", "--signature", sig.strip(),
+                   "--insecure-ignore-tlog", blob)
+    assert v.returncode != 0
+
+
+@pytest.mark.parametrize("vector", ["validecp256.pem", "validrsa.pem", "ed25519key.pem",
+                                    "validecp384.pem", "validecp521.pem"])
+def test_imported_keys_both_directions(cosign: str, vectors: Path, tmp_path: Path, blob: Path,
+                                       vector: str) -> None:
+    prefix = tmp_path / "imp"
+    r = sigstack("import-key-pair", "--key", vectors / "cosign-keys/import" / vector, "-o", prefix,
+                 env={"COSIGN_PASSWORD": PW})
+    assert r.code == 0, r.err
+    theirs = run_cosign(cosign, "sign-blob", "--key", f"{prefix}.key", *V3_SIGN, blob)
+    assert theirs.returncode == 0, theirs.stderr
+    r = sigstack("verify-blob", "--key", f"{prefix}.pub", "--signature", theirs.stdout.decode().strip(), blob)
+    assert r.code == 0, r.err
+    ours = sigstack("sign-blob", "--key", f"{prefix}.key", blob, env={"COSIGN_PASSWORD": PW}).out
+    v = run_cosign(cosign, "verify-blob", "--key", f"{prefix}.pub", "--signature", ours.decode().strip(),
+                   "--insecure-ignore-tlog", blob)
+    if vector in ("validecp384.pem", "validecp521.pem"):
+        # Known peer quirk (cosign v3.1.3): cosign signs P-384/P-521 blobs with SHA-384/512 but
+        # its key verifier assumes SHA-256, so it rejects even its own signatures. sigstack
+        # matches cosign's signer; this assertion documents the quirk and will flag a fix.
+        own = run_cosign(cosign, "verify-blob", "--key", f"{prefix}.pub", "--signature",
+                         theirs.stdout.decode().strip(), "--insecure-ignore-tlog", blob)
+        assert own.returncode != 0 and v.returncode != 0
+    else:
+        assert v.returncode == 0, v.stderr
+
+
+def test_cosign_import_output_is_readable(cosign: str, vectors: Path, tmp_path: Path) -> None:
+    r = run_cosign(cosign, "import-key-pair", "--key", vectors / "cosign-keys/import/validrsapkcs1.pem",
+                   "-o", tmp_path / "c", "-y")
+    assert r.returncode == 0, r.stderr
+    s = sigstack("public-key", "--key", tmp_path / "c.key", env={"COSIGN_PASSWORD": PW})
+    assert s.code == 0 and s.out == (tmp_path / "c.pub").read_bytes()
+
+
+@pytest.mark.parametrize("key", ["encrypted-sigstore.key", "legacy-cosign-label.key"])
+def test_vectors_agree_with_cosign(cosign: str, vectors: Path, key: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COSIGN_")}
+    env["COSIGN_PASSWORD"] = "hello"
+    theirs = subprocess.run([cosign, "public-key", "--key", str(vectors / "cosign-keys" / key)],
+                            capture_output=True, env=env, timeout=60)
+    ours = sigstack("public-key", "--key", vectors / "cosign-keys" / key, env={"COSIGN_PASSWORD": "hello"})
+    assert theirs.returncode == 0 and ours.code == 0
+    assert theirs.stdout == ours.out
