@@ -142,3 +142,46 @@ def test_concurrent_duplicates_one_entry(tmp_path: Path, log_key: Path, signer: 
         assert RekorClient(server.url).log_info()["treeSize"] == 1
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_two_servers_one_database_never_fork(tmp_path: Path, log_key: Path, signer: Signer, backend: str,
+                                            request: pytest.FixtureRequest) -> None:
+    """Two server processes writing the same database interleave their batches: every 201
+    is at its index, the leaves are distinct, and the stored root is the root of the leaves."""
+    from sigstack.tlog.store import open_store
+
+    db = str(tmp_path / "shared.db") if backend == "sqlite" else request.getfixturevalue("pg_url")
+    servers = [TlogServer(db, log_key, tmp_path).start() for _ in range(2)]
+    try:
+        acked: list[tuple[int, dict[str, Any]]] = []
+
+        def upload(worker: int) -> None:
+            with httpx.Client(timeout=30) as http:
+                for n in range(60):
+                    proposal = signer.proposal(b"w%d n%d" % (worker, n))
+                    r = http.post(servers[worker % 2].url + "/api/v1/log/entries", json=proposal)
+                    assert r.status_code == 201, r.text
+                    acked.append((TlogEntry.from_response(r.json()).log_index, proposal))
+
+        threads = [threading.Thread(target=upload, args=(w,)) for w in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(acked) == 360
+        assert sorted(i for i, _ in acked) == list(range(360))
+        for index, proposal in acked[::17]:
+            found = RekorClient(servers[(index + 1) % 2].url).retrieve(proposal)
+            assert found is not None and found.log_index == index
+    finally:
+        for s in servers:
+            s.stop()
+    store = open_store(db)
+    try:
+        cr = merkle.CompactRange()
+        for h in store.leaf_hashes(0, store.size):
+            cr.append(h)
+        assert store.size == 360 and cr.root() == store.head[1]
+    finally:
+        store.close()

@@ -149,8 +149,11 @@ class Log:
                   proof: list[bytes] | None = None) -> dict[str, Any]:
         """The Rekor v1 LogEntry object ``{entryID: {...}}`` with SET and inclusion proof."""
         head = head or self.head
-        if head.size <= entry.index:  # written but not yet published by this head
-            head = self._sign_head(*self.store.head)
+        if head.size <= entry.index:  # committed, but after this head (or by another server)
+            size, root = self.store.head
+            if size <= entry.index:
+                size, root = self.store.refresh_head()
+            head = self._sign_head(size, root)
         body_b64 = base64.b64encode(entry.body).decode()
         if proof is None:
             proof = self.store.inclusion_proof(entry.index, head.size)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from sigstack.tlog import merkle
@@ -15,12 +17,6 @@ LEVEL_SHIFT = 56  # node id = level << 56 | index: one integer key per perfect n
 
 def node_id(level: int, index: int) -> int:
     return (level << LEVEL_SHIFT) | index
-
-
-CONCURRENT_WRITER = (
-    "another writer has appended to this log database; only one `sigstack tlog serve` may write "
-    "to a database (restart this one)"
-)
 
 
 @dataclass(frozen=True)
@@ -67,6 +63,15 @@ class Store(ABC):
     def size(self) -> int:
         return self._head[0]
 
+    def refresh_head(self) -> tuple[int, bytes]:
+        """Catch up with entries another writer committed (a reader met an index beyond
+        this store's head). Only ever moves the head forward."""
+        meta = self._read_meta()
+        size, root = int(meta["size"]), bytes.fromhex(meta["root"])
+        if size > self._head[0]:
+            self._head = (size, root)
+        return self._head
+
     # -- subclasses ---------------------------------------------------------------
     @abstractmethod
     def _read_meta(self) -> dict[str, str]:
@@ -81,17 +86,20 @@ class Store(ABC):
         """leaf hash -> (index, integrated time) for those already stored."""
 
     @abstractmethod
-    def _commit_batch(
+    def _locked(self) -> AbstractContextManager[int]:
+        """A write transaction holding the database's write lock, yielding the stored tree
+        size; it commits durably on normal exit and rolls back on an exception."""
+
+    @abstractmethod
+    def _write_rows(
         self,
         entries: Sequence[tuple[int, bytes, bytes, int]],
         nodes: Sequence[tuple[int, bytes]],
         search: Sequence[tuple[str, int]],
         size: int,
         root: bytes,
-        old_size: int,
     ) -> None:
-        """Insert everything and move the tree head from ``old_size`` in one durable
-        transaction; raise :data:`CONCURRENT_WRITER` if the stored size is not ``old_size``."""
+        """Insert a batch's rows and move the tree head (inside :meth:`_locked`)."""
 
     @abstractmethod
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
@@ -179,7 +187,36 @@ class Store(ABC):
         return merkle.fold(keys, self.nodes(keys))
 
     def append(self, batch: Sequence[NewEntry], integrated_time: int) -> list[AppendResult]:
-        """Append a batch durably (the group commit); equal entries are not added twice."""
+        """Append a batch durably (the group commit); equal entries are not added twice.
+
+        The whole batch is decided under the database's write lock: if another writer
+        (a second server on the same database) moved the tree, this store first reloads
+        the durable tree, so writers interleave and never fork. After a failure the tree
+        is reloaded too, because a failed COMMIT may still have been durable; a client's
+        retry then finds its entry (409)."""
+        try:
+            with self._locked() as stored_size:
+                if stored_size != self._range.size:
+                    self._load()
+                results, pending = self._prepare(batch, integrated_time)
+                if pending is not None:
+                    entries, nodes, search, rng = pending
+                    self._write_rows(entries, nodes, search, rng.size, rng.root())
+        except LogError:
+            with contextlib.suppress(Exception):
+                self._load()
+            raise
+        if pending is not None:
+            self._range = rng
+            self._head = (rng.size, rng.root())
+        return results
+
+    def _prepare(self, batch: Sequence[NewEntry], integrated_time: int) -> tuple[
+        list[AppendResult],
+        tuple[list[tuple[int, bytes, bytes, int]], list[tuple[int, bytes]], list[tuple[str, int]],
+              merkle.CompactRange] | None,
+    ]:
+        """Indexes for the new entries, their perfect nodes and search rows."""
         existing = self._existing([e.leaf_hash for e in batch])
         results: list[AppendResult] = []
         rng = merkle.CompactRange(self._range.size, list(self._range.edge))
@@ -197,9 +234,4 @@ class Store(ABC):
             nodes.extend((node_id(lvl, i), h) for lvl, i, h in rng.append(e.leaf_hash))
             search.extend((k, index) for k in dict.fromkeys(e.index_keys))
             results.append(AppendResult(index, integrated_time, True))
-        if entries:
-            root = rng.root()
-            self._commit_batch(entries, nodes, search, rng.size, root, self._range.size)
-            self._range = rng
-            self._head = (rng.size, root)
-        return results
+        return results, ((entries, nodes, search, rng) if entries else None)

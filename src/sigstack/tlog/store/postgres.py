@@ -8,14 +8,15 @@ between concurrent threads); the writer is a single thread.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 
 from sigstack.tlog import merkle
 from sigstack.tlog.errors import LogError
-from sigstack.tlog.store.base import CONCURRENT_WRITER, Store, StoredEntry
+from sigstack.tlog.store.base import Store, StoredEntry
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -70,38 +71,40 @@ class PostgresStore(Store):
         )
         return {bytes(leaf): (idx, itime) for leaf, idx, itime in rows}
 
-    def _commit_batch(
+    @contextmanager
+    def _locked(self) -> Iterator[int]:
+        conn = self._conn()
+        try:
+            with conn.transaction():
+                # the meta row lock serialises writers until COMMIT
+                row = conn.execute("SELECT v FROM meta WHERE k = 'size' FOR UPDATE").fetchone()
+                if row is None:
+                    raise LogError("the log database has no tree head")
+                yield int(row[0])
+        except psycopg.Error as exc:
+            raise LogError(f"storing entries: {str(exc).strip().splitlines()[0]}") from None
+
+    def _write_rows(
         self,
         entries: Sequence[tuple[int, bytes, bytes, int]],
         nodes: Sequence[tuple[int, bytes]],
         search: Sequence[tuple[str, int]],
         size: int,
         root: bytes,
-        old_size: int,
     ) -> None:
-        conn = self._conn()
-        try:
-            with conn.transaction():
-                cur = conn.cursor()
-                row = cur.execute("SELECT v FROM meta WHERE k = 'size' FOR UPDATE").fetchone()
-                if row is None or int(row[0]) != old_size:
-                    raise LogError(CONCURRENT_WRITER)
-                with cur.copy("COPY entries (idx, leaf, body, itime) FROM STDIN") as cp:
-                    for row in entries:
-                        cp.write_row(row)
-                if nodes:
-                    with cur.copy("COPY nodes (id, hash) FROM STDIN") as cp:
-                        for node in nodes:
-                            cp.write_row(node)
-                cur.executemany(
-                    "INSERT INTO search VALUES (%s, %s) ON CONFLICT DO NOTHING", search
-                )
-                cur.execute(
-                    "UPDATE meta SET v = CASE k WHEN 'size' THEN %s ELSE %s END WHERE k IN ('size', 'root')",
-                    (str(size), root.hex()),
-                )
-        except psycopg.Error as exc:
-            raise LogError(f"storing entries: {str(exc).strip().splitlines()[0]}") from None
+        cur = self._conn().cursor()
+        with cur.copy("COPY entries (idx, leaf, body, itime) FROM STDIN") as cp:
+            for entry in entries:
+                cp.write_row(entry)
+        if nodes:
+            with cur.copy("COPY nodes (id, hash) FROM STDIN") as cp:
+                for node in nodes:
+                    cp.write_row(node)
+        cur.executemany("INSERT INTO search VALUES (%s, %s) ON CONFLICT DO NOTHING", search)
+        cur.execute(
+            "UPDATE meta SET v = CASE k WHEN 'size' THEN %s ELSE %s END WHERE k IN ('size', 'root')",
+            (str(size), root.hex()),
+        )
 
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         rows = self._conn().execute(

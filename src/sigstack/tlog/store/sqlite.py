@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from sigstack.tlog import merkle
 from sigstack.tlog.errors import LogError
-from sigstack.tlog.store.base import CONCURRENT_WRITER, Store, StoredEntry
+from sigstack.tlog.store.base import Store, StoredEntry
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -71,33 +72,36 @@ class SQLiteStore(Store):
                 out[leaf] = (idx, itime)
         return out
 
-    def _commit_batch(
+    @contextmanager
+    def _locked(self) -> Iterator[int]:
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # the write lock, held until COMMIT
+            (stored,) = conn.execute("SELECT v FROM meta WHERE k = 'size'").fetchone()
+            yield int(stored)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise LogError(f"storing entries: {exc}") from None
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _write_rows(
         self,
         entries: Sequence[tuple[int, bytes, bytes, int]],
         nodes: Sequence[tuple[int, bytes]],
         search: Sequence[tuple[str, int]],
         size: int,
         root: bytes,
-        old_size: int,
     ) -> None:
         conn = self._conn()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            (stored,) = conn.execute("SELECT v FROM meta WHERE k = 'size'").fetchone()
-            if int(stored) != old_size:
-                conn.execute("ROLLBACK")
-                raise LogError(CONCURRENT_WRITER)
-            conn.executemany("INSERT INTO entries VALUES (?, ?, ?, ?)", entries)
-            conn.executemany("INSERT INTO nodes VALUES (?, ?)", nodes)
-            conn.executemany("INSERT OR IGNORE INTO search VALUES (?, ?)", search)
-            conn.executemany(
-                "UPDATE meta SET v = ? WHERE k = ?", [(str(size), "size"), (root.hex(), "root")]
-            )
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise LogError(f"storing entries: {exc}") from None
+        conn.executemany("INSERT INTO entries VALUES (?, ?, ?, ?)", entries)
+        conn.executemany("INSERT INTO nodes VALUES (?, ?)", nodes)
+        conn.executemany("INSERT OR IGNORE INTO search VALUES (?, ?)", search)
+        conn.executemany("UPDATE meta SET v = ? WHERE k = ?", [(str(size), "size"), (root.hex(), "root")])
 
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         rows = self._conn().execute(
