@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -40,9 +41,21 @@ def _pg_bin() -> Path:
     return Path(found[-1]).parent
 
 
+@dataclass
+class PostgresServer:
+    url: str  # base URL, no database name
+    ctl: list[str]  # pg_ctl -D DATA (as the postgres user when root)
+    start_opts: list[str]
+
+    def crash_and_restart(self) -> None:
+        """Kill the server without a clean shutdown (crash recovery on start), start it again."""
+        subprocess.run([*self.ctl, "-m", "immediate", "stop"], check=True, capture_output=True)
+        subprocess.run([*self.ctl, *self.start_opts, "start"], check=True, capture_output=True)
+
+
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[str]:
-    """A private PostgreSQL server; yields its base URL (no database name)."""
+def postgres_server() -> Iterator[PostgresServer]:
+    """A private PostgreSQL server for the whole session."""
     bindir = _pg_bin()
     root = Path(tempfile.mkdtemp(prefix="sigstack-pg-"))
     os.chmod(root, 0o755)
@@ -56,15 +69,24 @@ def postgres() -> Iterator[str]:
     port = free_port()
     subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
                     "-E", "UTF8", "--no-instructions"], check=True, capture_output=True)
-    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "pg.log"), "-w",
-                    "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=200",
-                    "start"], check=True, capture_output=True)
+    server = PostgresServer(
+        f"postgresql://postgres@127.0.0.1:{port}",
+        [*as_user, str(bindir / "pg_ctl"), "-D", str(data)],
+        ["-l", str(root / "pg.log"), "-w",
+         "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=200"],
+    )
+    subprocess.run([*server.ctl, *server.start_opts, "start"], check=True, capture_output=True)
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}"
+        yield server
     finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
+        subprocess.run([*server.ctl, "-m", "immediate", "stop"], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres(postgres_server: PostgresServer) -> str:
+    """The private PostgreSQL server's base URL (no database name)."""
+    return postgres_server.url
 
 
 @pytest.fixture
