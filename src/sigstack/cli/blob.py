@@ -7,25 +7,33 @@ from typing import Any
 
 from sigstack.cli._args import add_bool
 
-_NO_TLOG = (
-    "This sigstack version has no transparency-log client yet: signatures are never "
-    "uploaded to a log and no log evidence is checked. --tlog-upload=false is accepted "
-    "for cosign compatibility; --tlog-upload=true is refused."
+DEFAULT_REKOR_URL = "https://rekor.sigstore.dev"
+
+_TLOG = (
+    "As cosign does, sign-blob uploads the signature to the transparency log at --rekor-url "
+    "(a hashedrekord entry) unless --tlog-upload=false, and --bundle writes a Sigstore bundle "
+    "v0.3 with the log's evidence. verify-blob checks that evidence offline against the log key "
+    "from --trusted-root or $SIGSTORE_REKOR_PUBLIC_KEY (from --bundle, or looked up at "
+    "--rekor-url); --insecure-ignore-tlog skips it."
 )
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "sign-blob", parents=[common], help="sign a file with a key",
-        description=f"Sign FILE (or - for stdin) with --key; prints the base64 signature. {_NO_TLOG}",
+        description=f"Sign FILE (or - for stdin) with --key; prints the base64 signature. {_TLOG}",
     )
     p.add_argument("blob", metavar="FILE", help="the file to sign, or - for stdin")
     p.add_argument("--key", required=True, metavar="REF",
                    help="private key reference: a path, env://VAR, ...")
     p.add_argument("--output-signature", "--output", dest="output_signature", metavar="FILE",
                    help="write the signature to FILE instead of stdout")
+    p.add_argument("--bundle", metavar="FILE",
+                   help="write a Sigstore bundle (v0.3 JSON) with the signature and log evidence")
     add_bool(p, "--b64", default=True, help="base64-encode the signature")
-    add_bool(p, "--tlog-upload", default=False, help="upload to the transparency log; see above")
+    add_bool(p, "--tlog-upload", default=True, help="upload the signature to the transparency log")
+    p.add_argument("--rekor-url", default=DEFAULT_REKOR_URL,
+                   help=f"transparency log base URL (default {DEFAULT_REKOR_URL})")
     p.add_argument("-y", "--yes", action="store_true", help="skip confirmation prompts")
     p.set_defaults(handler="sigstack.cli.blob:run_sign_blob")
 
@@ -33,37 +41,67 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "verify-blob", parents=[common], help="verify a file's signature with a public key",
         description=(
             "Verify the signature of FILE with --key. Prints 'Verified OK' and exits 0, "
-            f"or prints one error line and exits 1. {_NO_TLOG}"
+            f"or prints one error line and exits 1. {_TLOG}"
         ),
     )
     p.add_argument("blob", metavar="FILE",
                    help="the signed file, - for stdin, or sha256:<hex> for a digest")
     p.add_argument("--key", required=True, metavar="REF", help="public key reference")
-    p.add_argument("--signature", required=True, metavar="SIG",
-                   help="the signature: a file path, env://VAR, or the base64 itself")
+    p.add_argument("--signature", metavar="SIG",
+                   help="the signature: a file path, env://VAR, or the base64 itself "
+                        "(taken from --bundle when omitted)")
+    p.add_argument("--bundle", metavar="FILE",
+                   help="Sigstore bundle (v0.1-v0.3) or cosign legacy bundle with the log evidence")
+    p.add_argument("--trusted-root", metavar="FILE",
+                   help="Sigstore trusted root JSON naming the trusted transparency logs")
+    p.add_argument("--rekor-url", default=DEFAULT_REKOR_URL,
+                   help="log to search for the entry when no --bundle is given")
     add_bool(p, "--insecure-ignore-tlog", default=False,
              help="do not check transparency log evidence (insecure)")
     p.set_defaults(handler="sigstack.cli.blob:run_verify_blob")
 
 
 def run_sign_blob(args: argparse.Namespace) -> int:
+    import base64
     from pathlib import Path
 
     from sigstack import keys
     from sigstack._internal.artifact import open_artifact
+    from sigstack._internal.digest import hash_stream
     from sigstack._internal.fs import atomic_write
     from sigstack.cli._io import Password, info, write_output
     from sigstack.errors import SigstackError
     from sigstack.sign import sign_blob_loading_key
 
-    if args.tlog_upload:
-        raise SigstackError(
-            "--tlog-upload=true is not available: this version has no transparency-log "
-            "client; pass --tlog-upload=false to sign without a log"
-        )
-    with open_artifact(args.blob) as f:
-        raw = sign_blob_loading_key(lambda: keys.load_signer(args.key, Password()), f)
-    import base64
+    entry = None
+    if args.tlog_upload or args.bundle:
+        signer = keys.load_signer(args.key, Password())
+        if not signer.prehash:
+            raise SigstackError(
+                "Ed25519 keys cannot be logged as hashedrekord entries (they need Ed25519ph); "
+                "pass --tlog-upload=false and no --bundle"
+            )
+        with open_artifact(args.blob) as f:
+            digest = hash_stream(f, signer.hash_name)
+        raw = signer.sign_digest(digest)
+        if args.tlog_upload:
+            from sigstack.tlog.client import upload_hashedrekord
+
+            entry = upload_hashedrekord(args.rekor_url, raw, digest, signer.hash_name,
+                                        signer.public_key_pem())
+            info(f"tlog entry created with index: {entry.log_index}")
+        if args.bundle:
+            from sigstack.bundle.models import build_bundle, build_bundle_without_log
+            from sigstack.tlog.checkpoint import public_key_der
+
+            der = public_key_der(signer.public_key())
+            doc = (build_bundle(entry, raw, digest, signer.hash_name, der) if entry is not None
+                   else build_bundle_without_log(raw, digest, signer.hash_name, der))
+            atomic_write(Path(args.bundle), doc, 0o644)
+            info(f"Wrote bundle to file {args.bundle}")
+    else:
+        with open_artifact(args.blob) as f:
+            raw = sign_blob_loading_key(lambda: keys.load_signer(args.key, Password()), f)
 
     out = base64.b64encode(raw) if args.b64 else raw
     if args.output_signature:
@@ -112,25 +150,105 @@ def run_verify_blob(args: argparse.Namespace) -> int:
 
     from sigstack import keys
     from sigstack._internal.artifact import open_artifact
+    from sigstack._internal.digest import hash_stream
     from sigstack.cli._io import info
-    from sigstack.errors import VerificationError
-    from sigstack.verify import verify_blob
+    from sigstack.errors import SigstackError, VerificationError
+
+    verifier = keys.load_verifier(args.key)
+    bundle = None
+    if args.bundle:
+        from sigstack.bundle.models import parse_bundle
+
+        try:
+            data = Path(args.bundle).read_bytes()
+        except OSError as exc:
+            raise SigstackError(f"reading bundle {args.bundle}: {exc.strerror or exc}") from None
+        bundle = parse_bundle(data)
+    if args.signature:
+        signature = _read_signature(args.signature)
+    elif bundle is not None:
+        signature = bundle.signature
+    else:
+        raise SigstackError("give --signature or --bundle")
+    if bundle is not None and bundle.signature != signature:
+        raise VerificationError("the --signature differs from the signature in the bundle")
+
+    digest_arg = re.fullmatch(r"(sha256|sha384|sha512):([0-9a-f]+)", args.blob)
+    if not verifier.prehash:
+        if not args.insecure_ignore_tlog:
+            raise VerificationError("Ed25519 signatures cannot carry hashedrekord log evidence; "
+                                    "pass --insecure-ignore-tlog to check the signature alone")
+        if digest_arg and not Path(args.blob).exists():
+            raise VerificationError("a digest cannot be checked with an Ed25519 key "
+                                    "(it signs whole messages)")
+        with open_artifact(args.blob) as f:
+            verifier.verify(signature, f.read())
+        digest = b""
+    else:
+        if digest_arg and not Path(args.blob).exists():
+            if verifier.hash_name != digest_arg.group(1):
+                raise VerificationError(
+                    f"a {digest_arg.group(1)} digest cannot be checked with this key "
+                    f"(it signs {verifier.hash_name} digests)"
+                )
+            digest = bytes.fromhex(digest_arg.group(2))
+        else:
+            with open_artifact(args.blob) as f:
+                digest = hash_stream(f, verifier.hash_name)
+        if bundle is not None and bundle.digest is not None and (
+            bundle.digest != digest or bundle.digest_algorithm != verifier.hash_name
+        ):
+            raise VerificationError("the bundle's message digest does not match the artifact")
+        verifier.verify_digest(signature, digest)
 
     if args.insecure_ignore_tlog:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
              "transparency and auditability verification for the blob.")
-    verifier = keys.load_verifier(args.key)
-    signature = _read_signature(args.signature)
-    digest = re.fullmatch(r"(sha256|sha384|sha512):([0-9a-f]+)", args.blob)
-    if digest and not Path(args.blob).exists():
-        if not verifier.prehash or verifier.hash_name != digest.group(1):
-            raise VerificationError(
-                f"a {digest.group(1)} digest cannot be checked with this key "
-                f"(it signs {verifier.hash_name} digests{'' if verifier.prehash else ' of whole messages'})"
-            )
-        verifier.verify_digest(signature, bytes.fromhex(digest.group(2)))
     else:
-        with open_artifact(args.blob) as f:
-            verify_blob(verifier, signature, f)
+        _verify_tlog(args, bundle, signature, digest, verifier)
     info("Verified OK")
     return 0
+
+
+def _verify_tlog(args: argparse.Namespace, bundle: Any, signature: bytes, digest: bytes,
+                 verifier: Any) -> None:
+    """Check the log evidence (from the bundle, else looked up in the log) offline."""
+    import os
+    from pathlib import Path
+
+    from sigstack.errors import SigstackError
+    from sigstack.tlog.evidence import verify_hashedrekord_evidence
+
+    if args.trusted_root:
+        from sigstack.bundle.trustroot import parse_trusted_root
+
+        try:
+            data = Path(args.trusted_root).read_bytes()
+        except OSError as exc:
+            raise SigstackError(f"reading trusted root {args.trusted_root}: {exc.strerror or exc}") from None
+        logs = [t.verifier for t in parse_trusted_root(data)]
+    elif os.environ.get("SIGSTORE_REKOR_PUBLIC_KEY"):
+        from sigstack.tlog.client import log_verifier
+
+        logs = [log_verifier(None)]
+    else:
+        raise SigstackError(
+            "no trusted transparency log key: pass --trusted-root or set SIGSTORE_REKOR_PUBLIC_KEY "
+            "(or --insecure-ignore-tlog to skip the log check)"
+        )
+    if bundle is not None:
+        if bundle.tlog_entry is None:
+            raise SigstackError("the bundle has no transparency log entry "
+                                "(pass --insecure-ignore-tlog to skip the log check)")
+        entry = bundle.tlog_entry
+        set_only = bundle.legacy
+    else:
+        from sigstack.tlog.client import RekorClient, hashedrekord
+
+        proposal = hashedrekord(signature, digest, verifier.hash_name, verifier.public_key_pem())
+        found = RekorClient(args.rekor_url).retrieve(proposal)
+        if found is None:
+            raise SigstackError("signature not found in transparency log")
+        entry, set_only = found, False
+    verify_hashedrekord_evidence(entry, logs, signature, digest, verifier.hash_name,
+                                 verifier.public_key(), set_only=set_only)

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "sigstack.cli.image",
     "sigstack.cli.attest",
     "sigstack.cli.attach",
+    "sigstack.cli.tlog",
 )
 
 
