@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.oci.ocihelpers import Registry, start_registry
+
 from ._http import Tls, make_tls, serve
 from ._k8s_double import K8sHandler, K8sState
 
@@ -35,6 +37,15 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
         [sys.executable, "-m", "sigstack.cli.main", *args],
         input=stdin, capture_output=True, env=env, cwd=cwd, timeout=120,
     )
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """The real plain-HTTP ``docker-registry`` the image tests use (tests/oci starts it
+    the same way), once per session."""
+    reg = start_registry(tmp_path_factory.mktemp("registry"))
+    yield reg
+    reg.stop()
 
 
 @pytest.fixture(scope="session")
