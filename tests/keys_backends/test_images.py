@@ -4,7 +4,9 @@ For each scheme (``k8s://``, ``pkcs11:``, ``awskms://``, ``gcpkms://``,
 ``azurekms://``, ``hashivault://``) ``sigstack sign --key <ref>`` signs one image
 pushed to Debian's real ``docker-registry`` on 127.0.0.1; ``sigstack verify``
 accepts it with the reference and with the exported public key, and the real
-cosign v3 accepts it with the exported key and refuses it with another one.
+cosign v3 accepts it with the exported key (and, where its own clients reach the
+service: Kubernetes, AWS, Azure, Vault, with the reference itself) and refuses it
+with another one.
 
 What is real and what is a double (the same as the blob tests): the registry,
 SoftHSM2 and moto's KMS server are real; Kubernetes, Cloud KMS, Key Vault and
@@ -46,13 +48,20 @@ GCP_KEY = "projects/p/locations/global/keyRings/ring/cryptoKeys/images"
 class Backend:
     ref: str
     env: dict[str, str]
+    #: the environment in which the real cosign reaches the key service itself; None
+    #: where it cannot (its release build has no PKCS#11; it speaks gRPC to Cloud KMS)
+    cosign_env: dict[str, str] | None = None
+    #: another key in the same service, which signed nothing (with ``cosign_env``)
+    unused_ref: str = ""
 
 
 def _k8s(request: pytest.FixtureRequest) -> Backend:
     kube = request.getfixturevalue("kube")
-    ref = "k8s://team/images-" + os.urandom(4).hex()
-    keys.generate_at(ref, b"s3cret")  # cosign.password goes into the Secret
-    return Backend(ref, {k: v for k, v in kube.env.items() if k != "COSIGN_PASSWORD"})
+    ref, unused = (f"k8s://team/images-{os.urandom(4).hex()}" for _ in range(2))
+    for name in (ref, unused):
+        keys.generate_at(name, b"s3cret")  # cosign.password goes into the Secret
+    env = {k: v for k, v in kube.env.items() if k != "COSIGN_PASSWORD"}
+    return Backend(ref, env, env, unused)
 
 
 def _pkcs11(request: pytest.FixtureRequest) -> Backend:
@@ -62,10 +71,11 @@ def _pkcs11(request: pytest.FixtureRequest) -> Backend:
 
 def _aws(request: pytest.FixtureRequest) -> Backend:
     moto = request.getfixturevalue("moto_kms")
-    key = moto.client.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    key, unused = (moto.client.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+                   for _ in range(2))
     alias = "alias/images-" + os.urandom(4).hex()  # moto's backends outlive one server
     moto.client.create_alias(AliasName=alias, TargetKeyId=key)
-    return Backend(f"awskms:///{alias}", moto.env)
+    return Backend(f"awskms:///{alias}", moto.env, moto.env, f"awskms:///{unused}")
 
 
 def _gcp(request: pytest.FixtureRequest) -> Backend:
@@ -77,13 +87,16 @@ def _gcp(request: pytest.FixtureRequest) -> Backend:
 def _azure(request: pytest.FixtureRequest) -> Backend:
     azure = request.getfixturevalue("azure")
     azure.state.add_key("images", "P-256")
-    return Backend(f"azurekms://{azure.host}/images", azure.env)
+    azure.state.add_key("unused", "P-256")
+    return Backend(f"azurekms://{azure.host}/images", azure.env,
+                   {**azure.env, "SSL_CERT_FILE": azure.env["REQUESTS_CA_BUNDLE"]}, f"azurekms://{azure.host}/unused")
 
 
 def _vault(request: pytest.FixtureRequest) -> Backend:
     vault = request.getfixturevalue("vault")
-    vault.state.keys["images"] = ("ecdsa-p256", make_key("ecdsa-p256"))
-    return Backend("hashivault://images", vault.env)
+    for name in ("images", "unused"):
+        vault.state.keys[name] = ("ecdsa-p256", make_key("ecdsa-p256"))
+    return Backend("hashivault://images", vault.env, vault.env, "hashivault://unused")
 
 
 SCHEMES: dict[str, Callable[[pytest.FixtureRequest], Backend]] = {
@@ -114,10 +127,12 @@ def stranger_pub(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return pub
 
 
-def cosign_run(cosign: str, *args: str) -> subprocess.CompletedProcess[bytes]:
-    """The real cosign v3 with the exported key only (no backend credentials in its env)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COSIGN_")}
-    return subprocess.run([cosign, *args], env=env, capture_output=True, timeout=120)
+def cosign_run(cosign: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    """The real cosign v3; without ``env`` it has the exported key only (no backend
+    credentials in its environment)."""
+    base = env if env is not None else os.environ
+    return subprocess.run([cosign, *args], env={k: v for k, v in base.items() if not k.startswith("COSIGN_")},
+                          capture_output=True, timeout=120)
 
 
 def export_public_key(backend: Backend, cwd: Path) -> Path:
@@ -147,6 +162,14 @@ def test_sign_image_through_backend_verified_by_sigstack_and_real_cosign(
     theirs = cosign_run(cosign, "verify", "--key", str(pub), "--insecure-ignore-tlog", image)
     assert theirs.returncode == 0, theirs.stderr.decode()
     assert json.loads(theirs.stdout) == outputs[0]
+    if backend.cosign_env is not None:  # cosign fetching the public key from the service itself
+        direct = cosign_run(cosign, "verify", "--key", backend.ref, "--insecure-ignore-tlog", image,
+                            env=backend.cosign_env)
+        assert direct.returncode == 0, direct.stderr.decode()
+        assert json.loads(direct.stdout) == outputs[0]
+        unused = cosign_run(cosign, "verify", "--key", backend.unused_ref, "--insecure-ignore-tlog", image,
+                            env=backend.cosign_env)
+        assert unused.returncode == 12, unused.stderr.decode()
     refused = cosign_run(cosign, "verify", "--key", str(stranger_pub), "--insecure-ignore-tlog", image)
     assert refused.returncode == 12, refused.stderr.decode()
     assert b"no matching signatures" in refused.stderr
