@@ -9,6 +9,7 @@ import base64
 import os
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,6 +204,9 @@ def moto_kms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Moto]:
     try:
         host, port = server.get_host_and_port()
         url = f"http://{host}:{port}"
+        # moto keeps its backends in the process, across servers: empty them (moto's
+        # documented reset endpoint) so each test really starts with no keys
+        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10).close()
         env = {"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                "AWS_REGION": "us-east-1", "AWS_CONFIG_FILE": str(tmp_path / "none"),
                "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}

@@ -73,9 +73,8 @@ def _aws(request: pytest.FixtureRequest) -> Backend:
     moto = request.getfixturevalue("moto_kms")
     key, unused = (moto.client.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
                    for _ in range(2))
-    alias = "alias/images-" + os.urandom(4).hex()  # moto's backends outlive one server
-    moto.client.create_alias(AliasName=alias, TargetKeyId=key)
-    return Backend(f"awskms:///{alias}", moto.env, moto.env, f"awskms:///{unused}")
+    moto.client.create_alias(AliasName="alias/images", TargetKeyId=key)
+    return Backend("awskms:///alias/images", moto.env, moto.env, f"awskms:///{unused}")
 
 
 def _gcp(request: pytest.FixtureRequest) -> Backend:
