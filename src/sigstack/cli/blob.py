@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigstack.cli._args import add_bool
+
+if TYPE_CHECKING:
+    from sigstack.keys import Signer
 
 DEFAULT_REKOR_URL = "https://rekor.sigstore.dev"
 
@@ -65,15 +68,19 @@ def run_sign_blob(args: argparse.Namespace) -> int:
     import base64
     from pathlib import Path
 
-    from sigstack import keys
     from sigstack._internal.artifact import open_artifact
     from sigstack._internal.fs import atomic_write
     from sigstack.cli._io import Password, info, write_output
     from sigstack.errors import SigstackError
     from sigstack.sign import sign_blob_loading_key
 
+    def load() -> Signer:  # imports the crypto stack while the file is already being hashed
+        from sigstack import keys
+
+        return keys.load_signer(args.key, Password())
+
     with open_artifact(args.blob) as f:
-        signed = sign_blob_loading_key(lambda: keys.load_signer(args.key, Password()), f)
+        signed = sign_blob_loading_key(load, f)
     raw, signer, digest = signed.signature, signed.signer, signed.digest
     entry = None
     if args.tlog_upload or args.bundle:

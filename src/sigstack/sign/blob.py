@@ -7,15 +7,15 @@ Pure Ed25519 signs the message itself, so only that key type reads it whole.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from sigstack._internal.digest import hash_stream
-from sigstack.keys.base import Signer
+
+if TYPE_CHECKING:  # importing keys pulls in cryptography; hashing starts before that
+    from sigstack.keys.base import Signer
 
 SPECULATIVE_HASH = "sha256"
 
@@ -43,6 +43,9 @@ class SignedBlob:
 def sign_blob_loading_key(load: Callable[[], Signer], artifact: BinaryIO) -> SignedBlob:
     """Sign a file, hashing it while ``load`` obtains the signer.
 
+    ``load`` may do the expensive imports too (the CLI's does), so that they overlap
+    with hashing as well.
+
     Loading a cosign key runs scrypt (about 0.15 s and 64 MiB), and a KMS or token
     signer needs a round trip; both overlap with hashing on a second core. The hash is
     guessed to be SHA-256 (what P-256 and RSA keys, cosign's defaults, use); when the
@@ -53,19 +56,32 @@ def sign_blob_loading_key(load: Callable[[], Signer], artifact: BinaryIO) -> Sig
         return _sign_loaded(load(), artifact)
     start = artifact.tell()
     cancel = threading.Event()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sigstack-hash") as pool:
-        future = pool.submit(hash_stream, artifact, SPECULATIVE_HASH, cancel)
+    outcome: list[bytes | BaseException] = []
+
+    def work() -> None:
         try:
-            signer = load()
-        except BaseException:
-            cancel.set()
-            raise
-        if signer.prehash and signer.hash_name == SPECULATIVE_HASH:
-            digest = future.result()
-            return SignedBlob(signer.sign_digest(digest), signer, digest)
+            outcome.append(hash_stream(artifact, SPECULATIVE_HASH, cancel))
+        except BaseException as exc:  # handed to the caller below
+            outcome.append(exc)
+
+    # A bare thread, not concurrent.futures: that import alone costs more start-up time
+    # than this function saves on small files.
+    worker = threading.Thread(target=work, name="sigstack-hash", daemon=True)
+    worker.start()
+    try:
+        signer = load()
+    except BaseException:
         cancel.set()
-        with contextlib.suppress(Exception):  # cancelled speculative work is discarded
-            future.result()
+        worker.join()
+        raise
+    if signer.prehash and signer.hash_name == SPECULATIVE_HASH:
+        worker.join()
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return SignedBlob(signer.sign_digest(result), signer, result)
+    cancel.set()  # the guess was wrong: discard the speculative work
+    worker.join()
     artifact.seek(start)
     return _sign_loaded(signer, artifact)
 
