@@ -54,7 +54,8 @@ def tlog_verify_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trusted-root", metavar="FILE",
                    help="Sigstore trusted root JSON naming the trusted transparency logs")
     p.add_argument("--rekor-url", default=DEFAULT_REKOR_URL,
-                   help="accepted for cosign compatibility: the evidence is checked offline")
+                   help="where to look up a signature that carries no log evidence (the entry "
+                        "found is then verified offline)")
     add_bool(p, "--insecure-ignore-tlog", default=False,
              help="do not check transparency log evidence (insecure)")
 
@@ -259,6 +260,7 @@ def run_verify(args: argparse.Namespace) -> int:
              "transparency and auditability verification for the signature.")
     tlog_keys = log_keys(args)
     opts = ImageVerifyOptions(tlog_keys=tlog_keys, insecure_ignore_tlog=args.insecure_ignore_tlog,
+                              rekor_url=args.rekor_url,
                               annotations=annotations, check_claims=args.check_claims,
                               max_workers=max(1, args.max_workers),
                               experimental_oci11=args.experimental_oci11,

@@ -84,6 +84,10 @@ def verify_attestations(client: RegistryClient, verifier: Verifier, ref: Referen
                 from sigstack.tlog.evidence import check_envelope_entry
 
                 entry = legacy_evidence(source, tlog_keys)
+                if entry is None:
+                    raise VerificationError("the attestation has no transparency log evidence (no "
+                                            "dev.sigstore.cosign/bundle annotation); pass "
+                                            "--insecure-ignore-tlog to accept it without")
                 if len(env.signatures) != 1:
                     raise VerificationError("a logged envelope must have exactly one signature")
                 check_envelope_entry(entry, source.data, env.payload,

@@ -71,6 +71,7 @@ class ImageVerifyOptions:
     check_reference: bool = True
     tlog_keys: tuple[Verifier, ...] = ()  # trusted transparency log keys
     insecure_ignore_tlog: bool = False  # accept signatures without log evidence
+    rekor_url: str | None = None  # where to look up signatures that carry no evidence (as cosign)
 
 
 @dataclass(frozen=True)
@@ -107,22 +108,90 @@ def layer_rekor_bundle(stored: layout.StoredLayer) -> tuple[TlogEntry, Any] | No
         doc = json.loads(text)
         return parse_rekor_bundle(doc), doc
     except ValueError:
-        raise VerificationError("the dev.sigstore.cosign/bundle annotation is not JSON") from None
+        raise VerificationError("unmarshaling bundle: the dev.sigstore.cosign/bundle annotation is not JSON"
+                                ) from None
     except BundleError as exc:
-        raise VerificationError(f"the dev.sigstore.cosign/bundle annotation is invalid: {exc.message}") from None
+        raise VerificationError(f"unmarshaling bundle: the dev.sigstore.cosign/bundle annotation is invalid: "
+                                f"{exc.message}") from None
 
 
-def legacy_evidence(stored: layout.StoredLayer, keys: Sequence[Verifier]) -> TlogEntry:
-    """The layer's log entry after its SET verified with a trusted log key."""
-    from sigstack.tlog.evidence import verify_log_evidence
+_COSIGN_WORDS = {  # our finding -> what cosign's VerifyBundle says for it
+    "the log entry is for a different signature": "signature in bundle does not match signature being verified",
+    "the log entry was made with a different public key": "comparing public key PEMs",
+    "the log entry is for a different artifact digest": "matching bundle to payload",
+}
+
+
+def legacy_evidence(stored: layout.StoredLayer, keys: Sequence[Verifier]) -> TlogEntry | None:
+    """The layer's log entry after its SET verified with a trusted log key (None when the
+    layer has no ``dev.sigstore.cosign/bundle`` annotation). Failures use cosign's words."""
+    from sigstack.tlog.checkpoint import verify_set
+    from sigstack.tlog.errors import ProofError
+    from sigstack.tlog.evidence import find_log
 
     found = layer_rekor_bundle(stored)
     if found is None:
+        return None
+    entry = found[0]
+    try:
+        log_key = find_log(entry, keys)
+    except ProofError:
+        raise VerificationError("error verifying bundle: verifying bundle: rekor log public key not found "
+                                "for payload (the entry was logged by a log that is not trusted)") from None
+    try:
+        verify_set(entry.signed_entry_timestamp or b"", entry.body_b64, entry.integrated_time,
+                   entry.log_index, log_key)
+    except ProofError:
+        raise VerificationError("error verifying bundle: unable to verify SET") from None
+    return entry
+
+
+def check_rekord_evidence(entry: TlogEntry, stored: layout.StoredLayer, verifier: Verifier) -> None:
+    """The entry is a hashedrekord for this layer's signature, key and payload digest; checked
+    in cosign's order (signature, key, digest), so a pasted entry gets cosign's message."""
+    from sigstack.tlog.errors import ProofError
+    from sigstack.tlog.evidence import check_hashedrekord
+
+    sig = base64.b64decode(stored.annotations[layout.SIGNATURE_ANNOTATION])
+    try:
+        logged = json.loads(entry.body)["spec"]["signature"]["content"]
+    except (ValueError, KeyError, TypeError):
+        logged = None
+    if isinstance(logged, str) and logged != base64.b64encode(sig).decode():
+        raise VerificationError("error verifying bundle: " + _COSIGN_WORDS["the log entry is for a different "
+                                                                           "signature"])
+    try:
+        check_hashedrekord(entry, sig, hashlib.new(verifier.hash_name, stored.data).digest(),
+                           verifier.hash_name, verifier.public_key())
+    except ProofError as exc:
+        said = _COSIGN_WORDS.get(exc.message)
+        raise VerificationError("error verifying bundle: " + (f"{said}: {exc.message}" if said else exc.message)
+                                ) from None
+
+
+def lookup_rekord(stored: layout.StoredLayer, verifier: Verifier, keys: Sequence[Verifier],
+                  rekor_url: str | None) -> None:
+    """A layer without the annotation: as cosign, find its entry in the log at ``rekor_url``
+    and verify what comes back offline (SET, inclusion proof, checkpoint, and that it is
+    this signature)."""
+    from sigstack.tlog.client import RekorClient, hashedrekord
+    from sigstack.tlog.errors import LogClientError
+    from sigstack.tlog.evidence import verify_hashedrekord_evidence
+
+    if not rekor_url:
         raise VerificationError("the signature has no transparency log evidence (no "
                                 "dev.sigstore.cosign/bundle annotation); pass --insecure-ignore-tlog "
                                 "to accept it without")
-    verify_log_evidence(found[0], keys, set_only=True)
-    return found[0]
+    sig = base64.b64decode(stored.annotations[layout.SIGNATURE_ANNOTATION])
+    digest = hashlib.new(verifier.hash_name, stored.data).digest()
+    proposal = hashedrekord(sig, digest, verifier.hash_name, verifier.public_key_pem())
+    try:
+        found = RekorClient(rekor_url).retrieve(proposal)
+    except LogClientError as exc:
+        raise VerificationError(f"searching log query: {exc.message}") from None
+    if found is None:
+        raise VerificationError("signature not found in transparency log")
+    verify_hashedrekord_evidence(found, keys, sig, digest, verifier.hash_name, verifier.public_key())
 
 
 def bundle_evidence(b: bundle.Bundle, verifier: Verifier, keys: Sequence[Verifier]) -> None:
@@ -278,12 +347,11 @@ def verify_image(client: RegistryClient, verifier: Verifier, ref: Reference,
             raise VerificationError(f"unexpected signature layer media type {stored.media_type}")
         payload = check_simple_signing(verifier, stored, digest, opts, ref.repository.name)
         if not opts.insecure_ignore_tlog:
-            from sigstack.tlog.evidence import check_hashedrekord
-
             entry = legacy_evidence(stored, opts.tlog_keys)
-            sig = base64.b64decode(stored.annotations[layout.SIGNATURE_ANNOTATION])
-            check_hashedrekord(entry, sig, hashlib.new(verifier.hash_name, stored.data).digest(),
-                               verifier.hash_name, verifier.public_key())
+            if entry is None:
+                lookup_rekord(stored, verifier, opts.tlog_keys, opts.rekor_url)
+            else:
+                check_rekord_evidence(entry, stored, verifier)
         out = json.loads(payload.raw)
         optional = out.get("optional")
         try:
