@@ -337,6 +337,18 @@ def test_bundles_through_our_log_both_ways(cosign, registry, keypair, log) -> No
     assert r.returncode == 0, r.stderr
     ok = run(cosign, "verify", "--key", str(keypair[1]), "--trusted-root", log["root"], img)
     assert ok.returncode == 0, ok.stderr
+    # attestations as bundles, both ways
+    pred = _predicate(registry)
+    r = logged("attest", "--new-bundle-format", "--key", str(keypair[0]), "--predicate", pred, img, log=log)
+    assert r.returncode == 0, r.stderr
+    ok = run(cosign, "verify-attestation", "--key", str(keypair[1]), "--trusted-root", log["root"], img)
+    assert ok.returncode == 0, ok.stderr
+    img = fresh(registry)
+    r = run(cosign, "attest", "--key", str(keypair[0]), "--rekor-url", log["url"], "--use-signing-config=false",
+            "--predicate", pred, "-y", img)
+    assert r.returncode == 0, r.stderr
+    v = logged("verify-attestation", "--key", str(keypair[1]), img, log=log)
+    assert v.returncode == 0, v.stderr
 
 
 @pytest.mark.interop
@@ -370,5 +382,40 @@ def test_attestations_through_our_log_both_ways(peer, request, registry, keypair
     r = run(exe, "attest", "--key", str(keypair[0]), "--rekor-url", log["url"], "--predicate", pred,
             *COSIGN_SIGN[peer], img)
     assert r.returncode == 0, r.stderr
+    v = logged("verify-attestation", "--key", str(keypair[1]), img, log=log)
+    assert v.returncode == 0, v.stderr
+
+
+def test_intoto_entry_accepted_for_attestation(registry, keypair, log) -> None:
+    """cosign v2 can log attestations as intoto (--rekor-entry-type intoto; it sends 0.0.1,
+    which our log does not take), so verification accepts intoto 0.0.2 entries too: the
+    layer's envelope is logged as one here, its evidence swapped in, and it verifies."""
+    import hashlib
+
+    from sigstack import keys
+    from sigstack.bundle import rekor_bundle
+    from sigstack.tlog.client import RekorClient
+
+    img = fresh(registry)
+    assert logged("attest", "--key", str(keypair[0]), "--predicate", _predicate(registry), img,
+                  log=log).returncode == 0
+    manifest, tag = stored_layer(img, "att")
+    ref = parse_reference(img)
+    with RegistryClient() as client:
+        raw = client.get_blob(ref.repository, manifest["layers"][0]["digest"])
+    env = json.loads(raw)
+    b64 = lambda text: base64.b64encode(text.encode()).decode()  # noqa: E731 (Rekor's double base64)
+    pem = keys.load_verifier(str(keypair[1])).public_key_pem()
+    proposal = {"apiVersion": "0.0.2", "kind": "intoto", "spec": {"content": {
+        "envelope": {"payloadType": env["payloadType"], "payload": b64(env["payload"]),
+                     "signatures": [{"sig": b64(env["signatures"][0]["sig"]),
+                                     "publicKey": base64.b64encode(pem).decode()}]},
+        "hash": {"algorithm": "sha256", "value": hashlib.sha256(raw).hexdigest()}}}}
+    entry = RekorClient(log["url"]).upload(proposal)
+    from sigstack.payload import gojson
+
+    manifest["layers"][0]["annotations"][layout.BUNDLE_ANNOTATION] = gojson.dumps(rekor_bundle(entry)).decode()
+    put_manifest(tag, manifest)
+    assert json.loads(base64.b64decode(annotation(img, "att")["Payload"]["body"]))["kind"] == "intoto"
     v = logged("verify-attestation", "--key", str(keypair[1]), img, log=log)
     assert v.returncode == 0, v.stderr
