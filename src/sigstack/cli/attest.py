@@ -37,7 +37,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", action="append", default=[], metavar="FILE",
                    help="Rego policy file (repeatable); must set data.signature.allow")
     add_bool(p, "--check-claims", default=True, help="check the statement names the image digest")
-    tlog_verify_flags(p)
+    tlog_verify_flags(p, lookup=False)
     p.add_argument("-o", "--output", default="json", help="accepted for compatibility; output is text")
     p.add_argument("--max-workers", type=int, default=10, help="attestations checked concurrently")
     registry_flags(p)
