@@ -307,6 +307,13 @@ def test_cosign_signature_through_our_log_verified_by_sigstack(peer, request, re
     r = run(exe, "sign", "--key", str(keypair[0]), "--rekor-url", log["url"], *COSIGN_SIGN[peer], img)
     assert r.returncode == 0, r.stderr
     rb = annotation(img)
+    # our writer reproduces cosign's annotation byte for byte
+    from sigstack.bundle import parse_rekor_bundle
+    from sigstack.sign.image import bundle_annotation
+
+    manifest, _ = stored_layer(img, "sig")
+    written = manifest["layers"][0]["annotations"][layout.BUNDLE_ANNOTATION]
+    assert bundle_annotation(parse_rekor_bundle(json.loads(written))) == written
     v = logged("verify", "--key", str(keypair[1]), img, log=log)
     assert v.returncode == 0, v.stderr
     assert json.loads(v.stdout)[0]["optional"]["Bundle"] == rb
@@ -316,7 +323,6 @@ def test_cosign_signature_through_our_log_verified_by_sigstack(peer, request, re
               "--format", "json")
     assert got.returncode == 0, got.stderr
     entry = json.loads(got.stdout)
-    manifest, _ = stored_layer(img, "sig")
     assert entry["LogIndex"] == rb["Payload"]["logIndex"]
     assert entry["Body"]["HashedRekordObj"]["signature"]["content"] == \
         manifest["layers"][0]["annotations"][layout.SIGNATURE_ANNOTATION]
