@@ -10,8 +10,8 @@ It serves what ``azure-keyvault-keys`` and ``azure-identity`` call:
   Service managed-identity protocol ``DefaultAzureCredential`` uses when
   ``IDENTITY_ENDPOINT``/``IDENTITY_HEADER`` are set;
 * ``GET  /keys/{name}[/{version}]``, ``POST /keys/{name}/create``,
-  ``POST /keys/{name}[/{version}]/sign`` (an empty version means the latest, as the
-  Go SDK sends it) with Key Vault's JSON (JWK keys, base64url
+  ``POST /keys/{name}[/{version}]/sign`` and ``/verify`` (an empty version means the
+  latest, as the Go SDK sends it; cosign's ``verify --key azurekms://`` asks the vault) with Key Vault's JSON (JWK keys, base64url
   values, JWS ``r || s`` ECDSA signatures) and error shapes.
 
 The SDK checks that the challenge's ``resource`` domain is a parent domain of the
@@ -141,11 +141,18 @@ class AzureHandler(JsonHandler):
         if not self._gate():
             return
         segs = [s for s in urlsplit(self.path).path.split("/") if s]
-        if len(segs) == 3 and segs[0] == "keys" and segs[2] == "sign" and segs[1] in self.state.keys:
+        if len(segs) == 3 and segs[0] == "keys" and segs[2] in ("sign", "verify") and segs[1] in self.state.keys:
             segs.insert(2, self.state.keys[segs[1]][0])  # no version: the latest
         if len(segs) == 3 and segs[0] == "keys" and segs[2] == "create":
             self.state.add_key(segs[1], body.get("crv", "P-256"), body.get("key_ops"))
             self.send_json(200, self._bundle(segs[1]))
+            return
+        if len(segs) == 4 and segs[0] == "keys" and segs[3] == "verify":
+            entry = self.state.keys.get(segs[1])
+            if entry is None or entry[0] != segs[2] or entry[2] is None:
+                return self._missing(segs[1])
+            self.send_json(200, {"value": _valid(entry[2], body["alg"], _unb64url(body["digest"]),
+                                                 _unb64url(body["value"]))})
             return
         if len(segs) == 4 and segs[0] == "keys" and segs[3] == "sign":
             entry = self.state.keys.get(segs[1])
@@ -167,3 +174,21 @@ class AzureHandler(JsonHandler):
             self.send_json(200, {"kid": f"https://{self._host()}/keys/{segs[1]}/{segs[2]}", "value": _b64url(sig)})
             return
         self.send_json(404, {"error": {"code": "NotFound", "message": self.path}})
+
+
+def _valid(private: Any, alg: str, digest: bytes, sig: bytes) -> bool:
+    """Key Vault's verify answer for a JWS-form signature over ``digest``."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    h = Prehashed(_ALG_HASH[alg]())
+    try:
+        if isinstance(private, ec.EllipticCurvePrivateKey):
+            n = len(sig) // 2
+            der = encode_dss_signature(int.from_bytes(sig[:n], "big"), int.from_bytes(sig[n:], "big"))
+            private.public_key().verify(der, digest, ec.ECDSA(h))
+        else:
+            private.public_key().verify(sig, digest, padding.PKCS1v15(), h)
+    except (InvalidSignature, ValueError):
+        return False
+    return True

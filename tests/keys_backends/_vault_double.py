@@ -7,6 +7,9 @@ Vault's JSON shapes and error bodies (``{"errors": [...]}``):
 * ``POST /v1/{mount}/sign/{name}[/{hash}]`` -> ``vault:v{n}:<base64>``; honours
   ``prehashed``, ``hash_algorithm``, ``signature_algorithm`` (pss default for RSA,
   as Vault), ``marshaling_algorithm`` (asn1 default)
+* ``POST /v1/{mount}/verify/{name}[/{hash}]`` -> ``{"valid": bool}`` for a
+  ``vault:v{n}:<base64>`` signature, with the same options (cosign's ``verify --key
+  hashivault://`` asks Vault instead of checking locally)
 * ``PUT`` is the same as ``POST`` (Vault treats them alike; the Go client uses PUT)
 * ``X-Vault-Token`` must match, else 403 ``permission denied``; the first
   ``throttle`` requests get 429 (a rate-limit quota), like Vault's quotas.
@@ -68,7 +71,7 @@ class VaultHandler(JsonHandler):
         if not self.path.startswith(prefix):
             return None
         parts = self.path[len(prefix):].split("/")
-        if len(parts) in (2, 3) and parts[0] in ("keys", "sign"):
+        if len(parts) in (2, 3) and parts[0] in ("keys", "sign", "verify"):
             return parts[0], parts[1], parts[2] if len(parts) == 3 else ""
         return None
 
@@ -121,9 +124,12 @@ class VaultHandler(JsonHandler):
         h = _HASHES[body.get("hash_algorithm") or hash_in_path or "sha2-256"]()
         data = base64.b64decode(body["input"])
         algo: Any = Prehashed(h) if body.get("prehashed") else h
+        pad: Any = (padding.PKCS1v15() if body.get("signature_algorithm") == "pkcs1v15"
+                    else padding.PSS(mgf=padding.MGF1(h), salt_length=padding.PSS.AUTO))
+        if action == "verify":
+            self.send_json(200, {"data": {"valid": _valid(key, body, data, pad, algo)}})
+            return
         if isinstance(key, rsa.RSAPrivateKey):
-            pad: Any = (padding.PKCS1v15() if body.get("signature_algorithm") == "pkcs1v15"
-                        else padding.PSS(mgf=padding.MGF1(h), salt_length=padding.PSS.AUTO))
             sig = key.sign(data, pad, algo)
         else:
             sig = key.sign(data, ec.ECDSA(algo))
@@ -134,3 +140,22 @@ class VaultHandler(JsonHandler):
         self.send_json(200, {"data": {"signature": "vault:v1:" + base64.b64encode(sig).decode(), "key_version": 1}})
 
     do_PUT = do_POST
+
+
+def _valid(key: Any, body: dict[str, Any], data: bytes, pad: Any, algo: Any) -> bool:
+    """Vault's verify answer: False (not an error) for a signature that does not match."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    try:
+        sig = base64.b64decode(str(body.get("signature", "")).split(":", 2)[-1])
+        if isinstance(key, rsa.RSAPrivateKey):
+            key.public_key().verify(sig, data, pad, algo)
+        else:
+            if body.get("marshaling_algorithm") == "jws":
+                n = len(sig) // 2
+                sig = encode_dss_signature(int.from_bytes(sig[:n], "big"), int.from_bytes(sig[n:], "big"))
+            key.public_key().verify(sig, data, ec.ECDSA(algo))
+    except (InvalidSignature, ValueError):
+        return False
+    return True

@@ -9,12 +9,15 @@ import base64
 import os
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.oci.ocihelpers import Registry, start_registry
 
 from ._http import Tls, make_tls, serve
 from ._k8s_double import K8sHandler, K8sState
@@ -26,15 +29,26 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
             stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
     """Run ``sigstack`` as a user would (a fresh process, real argv and env).
 
-    These tests are about keys, not the transparency log: blob commands run key-only,
-    opting out of the log explicitly as a user without one would.
+    These tests are about keys, not the transparency log: blob and image commands run
+    key-only, opting out of the log explicitly as a user without one would.
     """
-    offline = {"sign-blob": ("--tlog-upload=false",), "verify-blob": ("--insecure-ignore-tlog",)}
+    offline = {"sign-blob": ("--tlog-upload=false",), "verify-blob": ("--insecure-ignore-tlog",),
+               "sign": ("--tlog-upload=false",), "attest": ("--tlog-upload=false",),
+               "verify": ("--insecure-ignore-tlog",), "verify-attestation": ("--insecure-ignore-tlog",)}
     args = (args[0], *offline.get(args[0], ()), *args[1:]) if args else args
     return subprocess.run(
         [sys.executable, "-m", "sigstack.cli.main", *args],
         input=stdin, capture_output=True, env=env, cwd=cwd, timeout=120,
     )
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """The real plain-HTTP ``docker-registry`` the image tests use (tests/oci starts it
+    the same way), once per session."""
+    reg = start_registry(tmp_path_factory.mktemp("registry"))
+    yield reg
+    reg.stop()
 
 
 @pytest.fixture(scope="session")
@@ -192,6 +206,9 @@ def moto_kms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Moto]:
     try:
         host, port = server.get_host_and_port()
         url = f"http://{host}:{port}"
+        # moto keeps its backends in the process, across servers: empty them (moto's
+        # documented reset endpoint) so each test really starts with no keys
+        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10).close()
         env = {"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                "AWS_REGION": "us-east-1", "AWS_CONFIG_FILE": str(tmp_path / "none"),
                "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}

@@ -7,60 +7,24 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import re
 import shutil
 import subprocess
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ocihelpers import Registry, sigstack
+from ocihelpers import Registry, sigstack, start_registry
 
-REGISTRY_BIN = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _start(tmp: Path, extra: str) -> Registry:
-    if not Path(REGISTRY_BIN).exists():
-        pytest.fail("docker-registry is not installed: run scripts/bootstrap (apt package docker-registry)")
-    data = tmp / "data"
-    data.mkdir(parents=True)
-    cfg = tmp / "config.yml"
-    cfg.write_text(
-        "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\n"
-        "http:\n  addr: 127.0.0.1:0\n  secret: sigstack-tests\n" + extra
-    )
-    proc = subprocess.Popen([REGISTRY_BIN, "serve", str(cfg)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    host = None
-    for _ in range(200):
-        line = proc.stderr.readline().decode(errors="replace")
-        if not line:
-            break
-        m = re.search(r"listening on (127\.0\.0\.1:\d+)", line)
-        if m:
-            host = m.group(1)
-            break
-    if host is None:
-        proc.kill()
-        pytest.fail("docker-registry did not start")
-    # keep draining stderr so the registry never blocks on a full pipe
-    stream = proc.stderr
-    threading.Thread(target=lambda: [None for _ in stream], daemon=True).start()
-    return Registry(host, proc, tmp)
 
 
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     """A plain-HTTP registry without auth."""
-    reg = _start(tmp_path_factory.mktemp("registry"), "")
+    reg = start_registry(tmp_path_factory.mktemp("registry"), "")
     yield reg
-    reg.proc.terminate()
-    reg.proc.wait(10)
+    reg.stop()
 
 
 def _tls_material(tmp: Path) -> tuple[Path, Path, Path]:
@@ -112,13 +76,12 @@ def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]
     (tmp / "htpasswd").write_bytes(line)
     extra = (f"  tls:\n    certificate: {cert}\n    key: {key}\n"
              f"auth:\n  htpasswd:\n    realm: sigstack-tests\n    path: {tmp / 'htpasswd'}\n")
-    reg = _start(tmp / "srv", extra)
+    reg = start_registry(tmp / "srv", extra)
     reg.ca, reg.user, reg.password = ca, user, password
     reg.docker_config = tmp / "docker"
     reg.docker_config.mkdir()
     yield reg
-    reg.proc.terminate()
-    reg.proc.wait(10)
+    reg.stop()
 
 
 @pytest.fixture(scope="session")

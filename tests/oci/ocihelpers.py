@@ -6,12 +6,17 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tarfile
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from sigstack.oci.client import DOCKER_LIST, OCI_INDEX, OCI_MANIFEST, RegistryClient, sha256_digest
 from sigstack.oci.reference import Reference
@@ -75,6 +80,10 @@ class Registry:
     def repo(self, name: str | None = None) -> str:
         return f"{self.host}/{name or 'test/' + uuid.uuid4().hex[:12]}"
 
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
 
 
 # These tests are about registries and layouts, not the transparency log: unless a test
@@ -100,3 +109,38 @@ def stderr_without_tlog_warning(stderr: bytes) -> str:
     """stderr minus the warning ``--insecure-ignore-tlog`` prints (as cosign does)."""
     return "\n".join(x for x in stderr.decode().splitlines()
                      if not x.startswith("WARNING: Skipping tlog verification")).strip()
+REGISTRY_BIN = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+
+
+def start_registry(tmp: Path, extra: str = "") -> Registry:
+    """Start Debian's ``docker-registry`` on a free loopback port (``extra`` is appended
+    to its YAML config: TLS, auth); the caller stops it with :meth:`Registry.stop`."""
+    if not Path(REGISTRY_BIN).exists():
+        pytest.fail("docker-registry is not installed: run scripts/bootstrap (apt package docker-registry)")
+    data = tmp / "data"
+    data.mkdir(parents=True)
+    cfg = tmp / "config.yml"
+    cfg.write_text(
+        "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\n"
+        "http:\n  addr: 127.0.0.1:0\n  secret: sigstack-tests\n" + extra
+    )
+    proc = subprocess.Popen([REGISTRY_BIN, "serve", str(cfg)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    host = None
+    for _ in range(200):
+        line = proc.stderr.readline().decode(errors="replace")
+        if not line:
+            break
+        m = re.search(r"listening on (127\.0\.0\.1:\d+)", line)
+        if m:
+            host = m.group(1)
+            break
+    if host is None:
+        proc.kill()
+        pytest.fail("docker-registry did not start")
+    # keep draining stderr so the registry never blocks on a full pipe
+    stream = proc.stderr
+    threading.Thread(target=lambda: [None for _ in stream], daemon=True).start()
+    return Registry(host, proc, tmp)

@@ -67,23 +67,21 @@ def run_sign_blob(args: argparse.Namespace) -> int:
 
     from sigstack import keys
     from sigstack._internal.artifact import open_artifact
-    from sigstack._internal.digest import hash_stream
     from sigstack._internal.fs import atomic_write
     from sigstack.cli._io import Password, info, write_output
     from sigstack.errors import SigstackError
     from sigstack.sign import sign_blob_loading_key
 
+    with open_artifact(args.blob) as f:
+        signed = sign_blob_loading_key(lambda: keys.load_signer(args.key, Password()), f)
+    raw, signer, digest = signed.signature, signed.signer, signed.digest
     entry = None
     if args.tlog_upload or args.bundle:
-        signer = keys.load_signer(args.key, Password())
-        if not signer.prehash:
+        if digest is None:
             raise SigstackError(
                 "Ed25519 keys cannot be logged as hashedrekord entries (they need Ed25519ph); "
                 "pass --tlog-upload=false and no --bundle"
             )
-        with open_artifact(args.blob) as f:
-            digest = hash_stream(f, signer.hash_name)
-        raw = signer.sign_digest(digest)
         if args.tlog_upload:
             from sigstack.tlog.client import upload_hashedrekord
 
@@ -99,9 +97,6 @@ def run_sign_blob(args: argparse.Namespace) -> int:
                    else build_bundle_without_log(raw, digest, signer.hash_name, der))
             atomic_write(Path(args.bundle), doc, 0o644)
             info(f"Wrote bundle to file {args.bundle}")
-    else:
-        with open_artifact(args.blob) as f:
-            raw = sign_blob_loading_key(lambda: keys.load_signer(args.key, Password()), f)
 
     out = base64.b64encode(raw) if args.b64 else raw
     if args.output_signature:
