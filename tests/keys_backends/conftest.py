@@ -29,10 +29,12 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
             stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
     """Run ``sigstack`` as a user would (a fresh process, real argv and env).
 
-    These tests are about keys, not the transparency log: blob commands run key-only,
-    opting out of the log explicitly as a user without one would.
+    These tests are about keys, not the transparency log: blob and image commands run
+    key-only, opting out of the log explicitly as a user without one would.
     """
-    offline = {"sign-blob": ("--tlog-upload=false",), "verify-blob": ("--insecure-ignore-tlog",)}
+    offline = {"sign-blob": ("--tlog-upload=false",), "verify-blob": ("--insecure-ignore-tlog",),
+               "sign": ("--tlog-upload=false",), "attest": ("--tlog-upload=false",),
+               "verify": ("--insecure-ignore-tlog",), "verify-attestation": ("--insecure-ignore-tlog",)}
     args = (args[0], *offline.get(args[0], ()), *args[1:]) if args else args
     return subprocess.run(
         [sys.executable, "-m", "sigstack.cli.main", *args],

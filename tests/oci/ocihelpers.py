@@ -86,14 +86,29 @@ class Registry:
 
 
 
+# These tests are about registries and layouts, not the transparency log: unless a test
+# asks for the log (``tlog=True``), image commands run key-only, opting out of the log
+# explicitly as a user without one would (the defaults upload and require evidence).
+OFFLINE = {"sign": ("--tlog-upload=false",), "attest": ("--tlog-upload=false",),
+           "verify": ("--insecure-ignore-tlog",), "verify-attestation": ("--insecure-ignore-tlog",)}
+
+
 def sigstack(*args: str, env: dict[str, str] | None = None, stdin: bytes | None = None,
-             cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+             cwd: Path | None = None, tlog: bool = False) -> subprocess.CompletedProcess[bytes]:
     """Run the real CLI in a subprocess, as users do."""
+    if args and not tlog:
+        args = (args[0], *OFFLINE.get(args[0], ()), *args[1:])
     full = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "sigstack.cli.main", *args], env=full, input=stdin,
                           capture_output=True, cwd=cwd, timeout=120)
 
 
+
+
+def stderr_without_tlog_warning(stderr: bytes) -> str:
+    """stderr minus the warning ``--insecure-ignore-tlog`` prints (as cosign does)."""
+    return "\n".join(x for x in stderr.decode().splitlines()
+                     if not x.startswith("WARNING: Skipping tlog verification")).strip()
 REGISTRY_BIN = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 
 

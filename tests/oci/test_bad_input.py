@@ -105,9 +105,10 @@ def test_bad_annotation_flag(signed, keypair) -> None:
     one_error(r, 1, "Error: unable to parse annotation: novalue")
 
 
-def test_tlog_upload_true_is_refused(signed, keypair) -> None:
-    r = sigstack("sign", "--key", str(keypair[0]), "--tlog-upload=true", signed[0], env=PW)
-    one_error(r, 1, "--tlog-upload=true is not available")
+def test_unreachable_log_fails_cleanly(signed, keypair) -> None:
+    r = sigstack("sign", "--key", str(keypair[0]), "--rekor-url", "http://127.0.0.1:9", signed[0],
+                 env=PW, tlog=True)
+    one_error(r, 1, "Error: contacting the log at http://127.0.0.1:9")
 
 
 def test_oci11_mode_needs_experimental(signed, keypair) -> None:

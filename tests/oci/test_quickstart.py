@@ -15,3 +15,7 @@ def test_quickstart_images_script() -> None:
     assert '"type":"cosign container image signature"' in out
     assert ".sig\n" in out and "🔐 Signatures for an image tag" in out
     assert "The signatures were verified against the specified public key" in r.stderr.decode()
+    # signed through the quick start's own log, and the evidence checked offline
+    assert "tlog entry created with index: 0" in r.stderr.decode()
+    assert "Existence of the claims in the transparency log was verified offline" in r.stderr.decode()
+    assert "Verified inclusion of entry 0 in tree size 1" in r.stderr.decode()

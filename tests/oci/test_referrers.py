@@ -206,5 +206,5 @@ def test_referrers_api_used_without_fallback_tag(double, keypair, bundle) -> Non
         found = layout.list_referrers(client, ref.repository, digest)
         assert len(found) == 1
         result = verify_image(client, keys.load_verifier(str(keypair[1])), ref,
-                              ImageVerifyOptions(experimental_oci11=True))
+                              ImageVerifyOptions(experimental_oci11=True, insecure_ignore_tlog=True))
     assert [s.layout for s in result.signatures] == ["bundle" if bundle else "oci-1-1"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from hostile import HostileRegistry
-from ocihelpers import Registry, push_image, sigstack
+from ocihelpers import Registry, push_image, sigstack, stderr_without_tlog_warning
 
 from sigstack.oci.client import OCI_MANIFEST, RegistryClient, RegistryOptions
 from sigstack.oci.errors import AuthError
@@ -71,7 +71,7 @@ def test_cosign_reads_what_we_signed_over_tls_with_auth(cosign, logged_in, tls_i
 def test_untrusted_certificate_says_what_to_do(logged_in, tls_image, keypair) -> None:
     r = sigstack("verify", "--key", str(keypair[1]), tls_image, env=env_for(logged_in))
     assert r.returncode == 1
-    assert r.stderr.decode().strip() == (
+    assert stderr_without_tlog_warning(r.stderr) == (
         f"Error: cannot reach registry {logged_in.host}: its TLS certificate is not trusted; pass "
         "--registry-cacert FILE with its CA (or --allow-insecure-registry to skip the check)")
 
@@ -81,7 +81,7 @@ def test_missing_credentials_401_says_how_to_log_in(tls_registry, logged_in, tls
     r = sigstack("verify", "--key", str(keypair[1]), "--registry-cacert", str(tls_registry.ca), tls_image,
                  env={"DOCKER_CONFIG": str(tmp_path)})
     assert r.returncode == 1
-    line = r.stderr.decode().strip()
+    line = stderr_without_tlog_warning(r.stderr)
     assert line.startswith(f"Error: authentication required by {tls_registry.host} (HTTP 401): run "
                            f"`sigstack login {tls_registry.host} -u USER`"), line
     assert len(line.splitlines()) == 1

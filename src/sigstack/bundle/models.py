@@ -261,3 +261,19 @@ def build_bundle_without_log(signature: bytes, digest: bytes, algorithm: str, pu
         },
     }
     return json.dumps(doc).encode()
+
+
+def tlog_entry_json(entry: TlogEntry) -> dict[str, Any]:
+    """A bundle's ``tlogEntries[]`` item (protojson) for ``entry``: SET, inclusion proof,
+    checkpoint and canonical body."""
+    return _tlog_json(entry)
+
+
+def parse_tlog_entries(vm: Any) -> TlogEntry | None:
+    """The one log entry of a bundle's ``verificationMaterial`` (strictly), or None."""
+    if not isinstance(vm, dict):
+        raise BundleError("invalid bundle: verificationMaterial must be an object")
+    tlogs = vm.get("tlogEntries") or []
+    if not isinstance(tlogs, list) or len(tlogs) > 1:
+        raise BundleError("invalid bundle: expected at most one transparency log entry")
+    return _parse_tlog(tlogs[0]) if tlogs else None

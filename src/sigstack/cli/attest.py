@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from sigstack.cli._args import add_bool
-from sigstack.cli.image import NO_TLOG, registry_flags
+from sigstack.cli.image import TLOG, registry_flags, tlog_upload_flags, tlog_verify_flags
 
 _TYPES = "custom (default), slsaprovenance, slsaprovenance02, slsaprovenance1, spdx, spdxjson, " \
          "cyclonedx, link, vuln, openvex, or a predicate URI"
@@ -15,12 +15,13 @@ _TYPES = "custom (default), slsaprovenance, slsaprovenance02, slsaprovenance1, s
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("attest", parents=[common], help="attest a container image with a predicate",
                        description=("Sign an in-toto statement about IMAGE (DSSE) and store it in the "
-                                    f".att tag (or as a bundle referrer). {NO_TLOG}"))
+                                    f".att tag (or as a bundle referrer). {TLOG} Attestations are logged as "
+                                    "dsse entries, as cosign does."))
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("--key", required=True, metavar="REF", help="private key reference")
     p.add_argument("--predicate", metavar="FILE", help="the predicate file (required)")
     p.add_argument("--type", default="custom", help=f"predicate type: {_TYPES}")
-    add_bool(p, "--tlog-upload", default=False, help="upload to the transparency log; see above")
+    tlog_upload_flags(p)
     add_bool(p, "--new-bundle-format", default=False, help="store a Sigstore bundle v0.3 referrer")
     add_bool(p, "--use-signing-config", default=False, help="accepted for cosign compatibility")
     add_bool(p, "--replace", default=False, help="replace attestations of the same predicate type")
@@ -29,15 +30,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler="sigstack.cli.attest:run_attest")
 
     p = sub.add_parser("verify-attestation", parents=[common], help="verify image attestations with a key",
-                       description=f"Verify the attestations of IMAGE with --key. {NO_TLOG}")
+                       description=f"Verify the attestations of IMAGE with --key. {TLOG}")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--key", required=True, metavar="REF", help="public key reference")
     p.add_argument("--type", default="custom", help=f"predicate type to check: {_TYPES}")
     p.add_argument("--policy", action="append", default=[], metavar="FILE",
                    help="Rego policy file (repeatable); must set data.signature.allow")
     add_bool(p, "--check-claims", default=True, help="check the statement names the image digest")
-    add_bool(p, "--insecure-ignore-tlog", default=False,
-             help="do not check transparency log evidence (insecure)")
+    tlog_verify_flags(p, lookup=False)
     p.add_argument("-o", "--output", default="json", help="accepted for compatibility; output is text")
     p.add_argument("--max-workers", type=int, default=10, help="attestations checked concurrently")
     registry_flags(p)
@@ -55,9 +55,6 @@ def run_attest(args: argparse.Namespace) -> int:
     from sigstack.oci.reference import parse_reference
     from sigstack.sign.attest import attest_image
 
-    if args.tlog_upload:
-        raise SigstackError("--tlog-upload=true is not available: this version has no transparency-log "
-                            "client; pass --tlog-upload=false to attest without a log")
     if not args.predicate:
         raise SigstackError("predicate cannot be empty")
     try:
@@ -70,8 +67,11 @@ def run_attest(args: argparse.Namespace) -> int:
         info(TAG_WARNING.format(ref=args.image, verb="attest"))
     with client_from(args) as client:
         info(f"Pushing attestation to: {layout.target_repository(ref.repository).name}")
-        attest_image(client, signer, ref, predicate, args.type, new_bundle_format=args.new_bundle_format,
-                     replace=args.replace)
+        done = attest_image(client, signer, ref, predicate, args.type,
+                            new_bundle_format=args.new_bundle_format, replace=args.replace,
+                            rekor_url=args.rekor_url if args.tlog_upload else None)
+    if done.tlog_entry is not None:
+        info(f"tlog entry created with index: {done.tlog_entry.log_index}")
     return 0
 
 
@@ -80,7 +80,7 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
 
     from sigstack import keys
     from sigstack.cli._io import info, write_output
-    from sigstack.cli.image import client_from, print_header
+    from sigstack.cli.image import client_from, log_keys, print_header
     from sigstack.oci.reference import parse_reference
     from sigstack.verify.attestation import PolicyViolation, verify_attestations
     from sigstack.verify.policy import load_policy
@@ -92,19 +92,22 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
     if args.insecure_ignore_tlog:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
              "transparency and auditability verification for the attestation.")
+    tlog_keys = log_keys(args)
     out = b""
     with client_from(args) as client:
         for ref in refs:
             try:
                 found = verify_attestations(client, verifier, ref, args.type, args.policy,
                                             check_claims=args.check_claims,
-                                            max_workers=max(1, args.max_workers))
+                                            max_workers=max(1, args.max_workers),
+                                            tlog_keys=tlog_keys,
+                                            insecure_ignore_tlog=args.insecure_ignore_tlog)
             except PolicyViolation as exc:
                 lines = [f"There are {len(exc.errors)} number of errors occurred during the validation:"]
                 lines += [f"- {e}" for e in exc.errors]
                 print("\n".join(lines), file=sys.stderr)
                 raise
-            print_header(ref.name, False, args.check_claims)
+            print_header(ref.name, False, args.check_claims, tlog=not args.insecure_ignore_tlog)
             out += b"".join(a.envelope_json + b"\n" for a in found)
     write_output(out, args.output_file)
     return 0

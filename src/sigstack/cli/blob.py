@@ -215,29 +215,10 @@ def run_verify_blob(args: argparse.Namespace) -> int:
 def _verify_tlog(args: argparse.Namespace, bundle: Any, signature: bytes, digest: bytes,
                  verifier: Any) -> None:
     """Check the log evidence (from the bundle, else looked up in the log) offline."""
-    import os
-    from pathlib import Path
-
     from sigstack.errors import SigstackError
-    from sigstack.tlog.evidence import verify_hashedrekord_evidence
+    from sigstack.tlog.evidence import trusted_log_keys, verify_hashedrekord_evidence
 
-    if args.trusted_root:
-        from sigstack.bundle.trustroot import parse_trusted_root
-
-        try:
-            data = Path(args.trusted_root).read_bytes()
-        except OSError as exc:
-            raise SigstackError(f"reading trusted root {args.trusted_root}: {exc.strerror or exc}") from None
-        logs = [t.verifier for t in parse_trusted_root(data)]
-    elif os.environ.get("SIGSTORE_REKOR_PUBLIC_KEY"):
-        from sigstack.tlog.client import log_verifier
-
-        logs = [log_verifier(None)]
-    else:
-        raise SigstackError(
-            "no trusted transparency log key: pass --trusted-root or set SIGSTORE_REKOR_PUBLIC_KEY "
-            "(or --insecure-ignore-tlog to skip the log check)"
-        )
+    logs = trusted_log_keys(args.trusted_root)
     if bundle is not None:
         if bundle.tlog_entry is None:
             raise SigstackError("the bundle has no transparency log entry "

@@ -12,10 +12,13 @@ from typing import Any
 
 from sigstack.cli._args import add_bool
 
-NO_TLOG = (
-    "This sigstack version has no transparency-log client yet: signatures are never "
-    "uploaded to a log and no log evidence is checked. --tlog-upload=false is accepted "
-    "for cosign compatibility; --tlog-upload=true is refused."
+DEFAULT_REKOR_URL = "https://rekor.sigstore.dev"
+TLOG = (
+    "As cosign does, each signature is uploaded to the transparency log at --rekor-url "
+    "unless --tlog-upload=false, and the log's evidence is stored with it (the "
+    "dev.sigstore.cosign/bundle layer annotation, or the bundle's tlog entry). Verification "
+    "checks that evidence offline against the log key from --trusted-root or "
+    "$SIGSTORE_REKOR_PUBLIC_KEY; --insecure-ignore-tlog skips it."
 )
 TAG_WARNING = (
     "WARNING: Image reference {ref} uses a tag, not a digest, to identify the image to {verb}.\n"
@@ -40,16 +43,43 @@ def annotation_flag(p: argparse.ArgumentParser, help: str) -> None:
     p.add_argument("-a", "--annotations", action="append", default=[], metavar="KEY=VALUE", help=help)
 
 
+def tlog_upload_flags(p: argparse.ArgumentParser) -> None:
+    add_bool(p, "--tlog-upload", default=True,
+             help="upload the signature to the transparency log (false: key-only, see above)")
+    p.add_argument("--rekor-url", default=DEFAULT_REKOR_URL,
+                   help=f"transparency log base URL (default {DEFAULT_REKOR_URL})")
+
+
+def tlog_verify_flags(p: argparse.ArgumentParser, lookup: bool = True) -> None:
+    p.add_argument("--trusted-root", metavar="FILE",
+                   help="Sigstore trusted root JSON naming the trusted transparency logs")
+    p.add_argument("--rekor-url", default=DEFAULT_REKOR_URL,
+                   help="where to look up a signature that carries no log evidence (the entry "
+                        "found is then verified offline)" if lookup else
+                        "accepted for cosign compatibility: attestations must carry their evidence")
+    add_bool(p, "--insecure-ignore-tlog", default=False,
+             help="do not check transparency log evidence (insecure)")
+
+
+def log_keys(args: argparse.Namespace) -> tuple[Any, ...]:
+    """The trusted log keys (none needed with --insecure-ignore-tlog, which warns)."""
+    if args.insecure_ignore_tlog:
+        return ()
+    from sigstack.tlog.evidence import trusted_log_keys
+
+    return tuple(trusted_log_keys(args.trusted_root))
+
+
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("sign", parents=[common], help="sign container images in a registry",
                        description=("Sign IMAGE with --key and store the signature beside it in the "
-                                    f"registry (the .sig tag by default). {NO_TLOG}"))
+                                    f"registry (the .sig tag by default). {TLOG}"))
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--key", required=True, metavar="REF", help="private key reference")
     annotation_flag(p, "extra key=value pairs to sign (repeatable, comma-separated)")
     p.add_argument("-r", "--recursive", action="store_true",
                    help="if IMAGE is a multi-platform index, also sign each platform image")
-    add_bool(p, "--tlog-upload", default=False, help="upload to the transparency log; see above")
+    tlog_upload_flags(p)
     add_bool(p, "--upload", default=True,
              help="push the signature to the registry; with false, use --output-signature/--output-payload")
     p.add_argument("--output-signature", metavar="FILE", help="also write the base64 signature to FILE")
@@ -57,7 +87,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     add_bool(p, "--new-bundle-format", default=False,
              help="store a Sigstore bundle v0.3 as an OCI 1.1 referrer instead of the .sig tag")
     add_bool(p, "--use-signing-config", default=False,
-             help="accepted for cosign compatibility; service URLs are not used without a log")
+             help="accepted for cosign compatibility; the log is the one at --rekor-url")
     p.add_argument("--registry-referrers-mode", default="legacy", choices=["legacy", "oci-1-1"],
                    help="oci-1-1 stores the .sig-style image as an OCI 1.1 referrer "
                         "(needs COSIGN_EXPERIMENTAL=1)")
@@ -68,17 +98,16 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("verify", parents=[common], help="verify image signatures with a public key",
                        description=("Verify the signatures of IMAGE with --key; exit codes 10 (no "
                                     "signatures), 11 (image not found), 12 (no matching signature). "
-                                    f"{NO_TLOG}"))
+                                    f"{TLOG}"))
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--key", required=True, metavar="REF", help="public key reference")
     annotation_flag(p, "annotations that must be present in the signed payload")
+    tlog_verify_flags(p)
     add_bool(p, "--check-claims", default=True, help="check the claims in the signed payload")
     add_bool(p, "--check-reference", default=True,
              help="require the signed payload to name IMAGE's repository (cosign does not check this; "
                   "pass false for signatures copied from another repository, e.g. to a mirror)")
     p.add_argument("-o", "--output", default="json", choices=["json", "text"], help="output format")
-    add_bool(p, "--insecure-ignore-tlog", default=False,
-             help="do not check transparency log evidence (insecure)")
     add_bool(p, "--experimental-oci11", default=False,
              help="also read signatures stored as OCI 1.1 referrers (registry-referrers-mode=oci-1-1)")
     add_bool(p, "--new-bundle-format", default=True,
@@ -165,10 +194,6 @@ def run_sign(args: argparse.Namespace) -> int:
     from sigstack.payload.simplesigning import parse_annotations
     from sigstack.sign.image import ImageSignOptions, sign_image
 
-    if args.tlog_upload:
-        raise SigstackError(
-            "--tlog-upload=true is not available: this version has no transparency-log "
-            "client; pass --tlog-upload=false to sign without a log")
     if not args.upload and not (args.output_signature or args.output_payload):
         raise SigstackError("--upload=false needs --output-signature or --output-payload "
                             "(otherwise the signature would be thrown away)")
@@ -179,7 +204,8 @@ def run_sign(args: argparse.Namespace) -> int:
     signer = keys.load_signer(args.key, Password())
     opts = ImageSignOptions(annotations=annotations, recursive=args.recursive,
                             referrers_mode=args.registry_referrers_mode,
-                            new_bundle_format=args.new_bundle_format, upload=args.upload)
+                            new_bundle_format=args.new_bundle_format, upload=args.upload,
+                            rekor_url=args.rekor_url if args.tlog_upload else None)
     with client_from(args) as client:
         for ref in refs:
             if not ref.digest:
@@ -188,6 +214,8 @@ def run_sign(args: argparse.Namespace) -> int:
             if args.upload:
                 info(f"Pushing signature to: {repo.name}")
             for done in sign_image(client, signer, ref, opts):
+                if done.tlog_entry is not None:
+                    info(f"tlog entry created with index: {done.tlog_entry.log_index}")
                 if args.output_signature:
                     atomic_write(Path(args.output_signature), base64.b64encode(done.signature), 0o644)
                 if args.output_payload:
@@ -200,7 +228,8 @@ def run_sign(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_header(name: str, annotations: bool, check_claims: bool, key: bool = True) -> None:
+def print_header(name: str, annotations: bool, check_claims: bool, key: bool = True,
+                 tlog: bool = False) -> None:
     from sigstack.cli._io import info
 
     lines = [f"\nVerification for {name} --",
@@ -209,6 +238,8 @@ def print_header(name: str, annotations: bool, check_claims: bool, key: bool = T
         if annotations:
             lines.append("  - The specified annotations were verified.")
         lines.append("  - The cosign claims were validated")
+    if tlog:
+        lines.append("  - Existence of the claims in the transparency log was verified offline")
     if key:
         lines.append("  - The signatures were verified against the specified public key")
     info("\n".join(lines))
@@ -228,7 +259,10 @@ def run_verify(args: argparse.Namespace) -> int:
     if args.insecure_ignore_tlog:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
              "transparency and auditability verification for the signature.")
-    opts = ImageVerifyOptions(annotations=annotations, check_claims=args.check_claims,
+    tlog_keys = log_keys(args)
+    opts = ImageVerifyOptions(tlog_keys=tlog_keys, insecure_ignore_tlog=args.insecure_ignore_tlog,
+                              rekor_url=args.rekor_url,
+                              annotations=annotations, check_claims=args.check_claims,
                               max_workers=max(1, args.max_workers),
                               experimental_oci11=args.experimental_oci11,
                               bundles=args.new_bundle_format,
@@ -237,7 +271,8 @@ def run_verify(args: argparse.Namespace) -> int:
     with client_from(args) as client:
         for ref in refs:
             result = verify_image(client, verifier, ref, opts)
-            print_header(ref.name, bool(annotations), args.check_claims)
+            print_header(ref.name, bool(annotations), args.check_claims,
+                         tlog=not args.insecure_ignore_tlog)
             if args.output == "text":
                 out += b"".join(s.payload + b"\n" for s in result.signatures)
             else:

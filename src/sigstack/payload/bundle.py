@@ -1,10 +1,10 @@
 """Key-signed Sigstore bundles (v0.3) with DSSE content, as cosign v3 stores them
 beside images (spec §2.10).
 
-Only the fields a key-signed, log-free bundle has are written; protojson omits
-empty fields, so ``tlogEntries`` is left out. Readers accept any v0.3+ bundle and
-keep unknown fields untouched (log evidence is checked by the tlog subsystem when
-it is present; this module only reads the envelope and key hint).
+The key hint, the log entry when the signature was logged (``tlogEntries``: SET,
+inclusion proof, checkpoint; protojson omits it when empty) and the envelope.
+Readers accept any v0.3+ bundle and keep unknown fields untouched; the log entry
+is checked by ``sigstack.verify`` with the tlog subsystem.
 """
 
 from __future__ import annotations
@@ -13,13 +13,16 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 
 from sigstack.errors import VerificationError
 from sigstack.keys.base import Signer
 from sigstack.payload import dsse
+
+if TYPE_CHECKING:
+    from sigstack.tlog.client import TlogEntry
 
 BUNDLE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
 _ACCEPTED = (BUNDLE_V03, "application/vnd.dev.sigstore.bundle+json;version=0.3")
@@ -31,10 +34,15 @@ def key_hint(signer: Signer) -> str:
     return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
-def make(signer: Signer, envelope: dsse.Envelope) -> bytes:
+def make(signer: Signer, envelope: dsse.Envelope, entry: TlogEntry | None = None) -> bytes:
+    vm: dict[str, Any] = {"publicKey": {"hint": key_hint(signer)}}
+    if entry is not None:
+        from sigstack.bundle.models import tlog_entry_json
+
+        vm["tlogEntries"] = [tlog_entry_json(entry)]
     doc = {
         "mediaType": BUNDLE_V03,
-        "verificationMaterial": {"publicKey": {"hint": key_hint(signer)}},
+        "verificationMaterial": vm,
         "dsseEnvelope": envelope.to_dict(),
     }
     return json.dumps(doc, separators=(",", ":")).encode()
@@ -45,6 +53,15 @@ class Bundle:
     media_type: str
     envelope: dsse.Envelope
     doc: dict[str, Any]
+
+    def tlog_entry(self) -> TlogEntry | None:
+        """The bundle's log entry with its evidence, parsed strictly (None if absent)."""
+        from sigstack.bundle.models import BundleError, parse_tlog_entries
+
+        try:
+            return parse_tlog_entries(self.doc.get("verificationMaterial"))
+        except BundleError as exc:
+            raise VerificationError(exc.message) from None
 
 
 def parse(data: bytes) -> Bundle:

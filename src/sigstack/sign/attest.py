@@ -2,7 +2,10 @@
 
 The predicate becomes an in-toto statement naming the image digest; it is signed
 as a DSSE envelope and appended to the ``.att`` image (legacy, the default), or
-pushed as a Sigstore bundle referrer with ``new_bundle_format``.
+pushed as a Sigstore bundle referrer with ``new_bundle_format``. With ``rekor_url``
+the envelope is logged first as a ``dsse`` 0.0.1 entry (the entry type cosign v2
+uses by default and v3 always uses), and the evidence goes into the layer's
+``dev.sigstore.cosign/bundle`` annotation (SET form) or the bundle's ``tlogEntries``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from sigstack.oci import layout
 from sigstack.oci.client import RegistryClient
 from sigstack.oci.reference import Reference
 from sigstack.payload import dsse, intoto
-from sigstack.sign.image import push_bundle, resolve_digests
+from sigstack.sign.image import bundle_annotation, log_envelope, loggable, push_bundle, resolve_digests
+from sigstack.tlog.client import TlogEntry
 
 
 @dataclass(frozen=True)
@@ -24,22 +28,29 @@ class Attested:
     predicate_type: str
     stored_at: Reference
     envelope: bytes
+    tlog_entry: TlogEntry | None = None
 
 
 def attest_image(client: RegistryClient, signer: Signer, ref: Reference, predicate: bytes,
                  kind: str = "custom", *, new_bundle_format: bool = False,
-                 replace: bool = False, target_repository: str | None = None) -> Attested:
+                 replace: bool = False, target_repository: str | None = None,
+                 rekor_url: str | None = None) -> Attested:
     uri = intoto.predicate_uri(kind)
     body = intoto.predicate_from_file(kind, predicate)
+    if rekor_url:
+        loggable(signer)
     desc = resolve_digests(client, ref, recursive=False)[0]
     repo = layout.target_repository(ref.repository, target_repository)
     statement = intoto.statement(uri, body, desc.digest, name=ref.repository.name)
     envelope = dsse.sign(signer, statement)
+    entry = log_envelope(rekor_url, signer, envelope) if rekor_url else None
     if new_bundle_format:
-        where = push_bundle(client, signer, repo, ref.repository, desc, envelope, uri)
-        return Attested(desc.digest, uri, where, envelope.to_json())
-    layer = layout.Layer(layout.DSSE_MEDIA, envelope.to_json(),
-                         {layout.SIGNATURE_ANNOTATION: "", "predicateType": uri})
+        where = push_bundle(client, signer, repo, ref.repository, desc, envelope, uri, entry)
+        return Attested(desc.digest, uri, where, envelope.to_json(), entry)
+    annotations = {layout.SIGNATURE_ANNOTATION: "", "predicateType": uri}
+    if entry is not None:
+        annotations[layout.BUNDLE_ANNOTATION] = bundle_annotation(entry)
+    layer = layout.Layer(layout.DSSE_MEDIA, envelope.to_json(), annotations)
 
     if replace:  # cosign: drop same-type attestations, new one first, rebuilt from empty
         kept = [s.as_layer() for s in layout.read_attachment(client, repo, desc.digest, "att")
@@ -51,7 +62,7 @@ def attest_image(client: RegistryClient, signer: Signer, ref: Reference, predica
         where = layout.append_layers(client, repo, desc.digest, "att", [layer],
                                      duplicate=lambda old, new: old.digest == new.digest,
                                      docker_types=layout.docker_media_types())
-    return Attested(desc.digest, uri, where, envelope.to_json())
+    return Attested(desc.digest, uri, where, envelope.to_json(), entry)
 
 
 def _predicate_type(stored: layout.StoredLayer) -> str | None:

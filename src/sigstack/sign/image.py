@@ -9,6 +9,13 @@ Three storage layouts (spec §2.2-§2.10):
 * ``new_bundle_format``: a DSSE in-toto statement (``cosign/sign/v1``) in a
   Sigstore bundle v0.3, pushed as a referrer (with the fallback index tag).
 
+With ``rekor_url`` set (the CLI's default ``--tlog-upload=true``), each signature
+is logged first, as cosign does: a ``hashedrekord`` entry over the SHA-256 of the
+simple-signing payload, kept in the layer's ``dev.sigstore.cosign/bundle``
+annotation in cosign's SET form; bundles log the DSSE envelope (``dsse`` 0.0.1)
+and carry the whole entry (SET, inclusion proof, checkpoint). Nothing is pushed
+when the upload fails.
+
 The library never prints: it returns what it did, the CLI tells the user.
 """
 
@@ -26,6 +33,7 @@ from sigstack.oci.client import INDEX_TYPES, OCI_MANIFEST, Descriptor, RegistryC
 from sigstack.oci.errors import NotFoundError
 from sigstack.oci.reference import Reference, Repository
 from sigstack.payload import bundle, dsse, intoto, simplesigning
+from sigstack.tlog.client import TlogEntry
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,7 @@ class ImageSignOptions:
     referrers_mode: str = "legacy"  # or "oci-1-1"
     new_bundle_format: bool = False
     upload: bool = True  # False: sign only, store nothing (cosign --upload=false)
+    rekor_url: str | None = None  # log each signature here (cosign --tlog-upload); None: key only
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,7 @@ class SignedDigest:
     stored_at: Reference | None  # None when not uploaded
     payload: bytes
     signature: bytes = b""
+    tlog_entry: TlogEntry | None = None
 
 
 def resolve_digests(client: RegistryClient, ref: Reference, recursive: bool) -> list[Descriptor]:
@@ -84,12 +94,40 @@ def _same_signature(signer: Signer) -> Callable[[layout.StoredLayer, layout.Laye
     return duplicate
 
 
+def loggable(signer: Signer) -> None:
+    """Rekor's hashedrekord and cosign's checks need a digest-signing key."""
+    if not signer.prehash:
+        raise SigstackError("Ed25519 keys cannot be logged as hashedrekord entries (they need "
+                            "Ed25519ph); pass --tlog-upload=false")
+
+
+def log_rekord(url: str, signer: Signer, payload: bytes) -> tuple[bytes, TlogEntry]:
+    """Sign ``payload`` over its digest and log it as a hashedrekord; returns (signature, entry)."""
+    import hashlib
+
+    from sigstack.tlog.client import upload_hashedrekord
+
+    digest = hashlib.new(signer.hash_name, payload).digest()
+    sig = signer.sign_digest(digest)
+    return sig, upload_hashedrekord(url, sig, digest, signer.hash_name, signer.public_key_pem())
+
+
+def bundle_annotation(entry: TlogEntry) -> str:
+    """The ``dev.sigstore.cosign/bundle`` value, byte for byte as cosign's ``encoding/json``."""
+    from sigstack.bundle.models import rekor_bundle
+    from sigstack.payload import gojson
+
+    return gojson.dumps(rekor_bundle(entry)).decode()
+
+
 def sign_image(client: RegistryClient, signer: Signer, ref: Reference,
                options: ImageSignOptions | None = None) -> list[SignedDigest]:
     opts = options or ImageSignOptions()
     if opts.referrers_mode not in ("legacy", "oci-1-1"):
         raise SigstackError(f"invalid registry referrers mode {opts.referrers_mode!r}: "
                             "use legacy or oci-1-1")
+    if opts.rekor_url:
+        loggable(signer)
     targets = resolve_digests(client, ref, opts.recursive)
     repo = layout.target_repository(ref.repository, opts.target_repository)
     results = []
@@ -104,11 +142,17 @@ def sign_image(client: RegistryClient, signer: Signer, ref: Reference,
 def _sign_legacy(client: RegistryClient, signer: Signer, repo: Repository, image_repo: Repository,
                  desc: Descriptor, opts: ImageSignOptions) -> SignedDigest:
     payload = simplesigning.make(image_repo.name, desc.digest, opts.annotations)
-    sig = signer.sign(payload)
+    entry = None
+    if opts.rekor_url:
+        sig, entry = log_rekord(opts.rekor_url, signer, payload)
+    else:
+        sig = signer.sign(payload)
     if not opts.upload:
-        return SignedDigest(desc.digest, None, payload, sig)
-    layer = layout.Layer(layout.SIMPLESIGNING_MEDIA, payload,
-                         {layout.SIGNATURE_ANNOTATION: base64.b64encode(sig).decode()})
+        return SignedDigest(desc.digest, None, payload, sig, entry)
+    annotations = {layout.SIGNATURE_ANNOTATION: base64.b64encode(sig).decode()}
+    if entry is not None:
+        annotations[layout.BUNDLE_ANNOTATION] = bundle_annotation(entry)
+    layer = layout.Layer(layout.SIMPLESIGNING_MEDIA, payload, annotations)
     docker = layout.docker_media_types()
     if opts.referrers_mode == "oci-1-1":
         subject = desc if desc.media_type else client.head_manifest(image_repo.digest(desc.digest))
@@ -119,10 +163,10 @@ def _sign_legacy(client: RegistryClient, signer: Signer, repo: Repository, image
         client.upload_blob(repo, image.config, sha256_digest(image.config))
         where = layout.push_referrer(client, repo, image.manifest, image.media_type, desc.digest,
                                      layout.SIG_ARTIFACT)
-        return SignedDigest(desc.digest, where, payload, sig)
+        return SignedDigest(desc.digest, where, payload, sig, entry)
     where = layout.append_layers(client, repo, desc.digest, "sig", [layer],
                                  duplicate=_same_signature(signer), docker_types=docker)
-    return SignedDigest(desc.digest, where, payload, sig)
+    return SignedDigest(desc.digest, where, payload, sig, entry)
 
 
 def _sign_bundle(client: RegistryClient, signer: Signer, repo: Repository, image_repo: Repository,
@@ -130,17 +174,27 @@ def _sign_bundle(client: RegistryClient, signer: Signer, repo: Repository, image
     statement = intoto.statement(intoto.COSIGN_SIGN_PREDICATE, {}, desc.digest,
                                  annotations=opts.annotations, version=intoto.STATEMENT_V1)
     envelope = dsse.sign(signer, statement)
+    entry = log_envelope(opts.rekor_url, signer, envelope) if opts.rekor_url else None
     if not opts.upload:
-        return SignedDigest(desc.digest, None, statement, envelope.signatures[0])
-    where = push_bundle(client, signer, repo, image_repo, desc, envelope, intoto.COSIGN_SIGN_PREDICATE)
-    return SignedDigest(desc.digest, where, statement, envelope.signatures[0])
+        return SignedDigest(desc.digest, None, statement, envelope.signatures[0], entry)
+    where = push_bundle(client, signer, repo, image_repo, desc, envelope, intoto.COSIGN_SIGN_PREDICATE,
+                        entry)
+    return SignedDigest(desc.digest, where, statement, envelope.signatures[0], entry)
+
+
+def log_envelope(url: str, signer: Signer, envelope: dsse.Envelope) -> TlogEntry:
+    """Log a DSSE envelope as a ``dsse`` 0.0.1 entry (cosign's default for attestations)."""
+    from sigstack.tlog.client import upload_dsse
+
+    return upload_dsse(url, envelope.to_json(), signer.public_key_pem())
 
 
 def push_bundle(client: RegistryClient, signer: Signer, repo: Repository, image_repo: Repository,
-                desc: Descriptor, envelope: dsse.Envelope, predicate_type: str) -> Reference:
+                desc: Descriptor, envelope: dsse.Envelope, predicate_type: str,
+                entry: TlogEntry | None = None) -> Reference:
     """Upload ``{}``, the bundle, then the referrer manifest by digest (spec §2.10)."""
     subject = desc if desc.media_type else client.head_manifest(image_repo.digest(desc.digest))
-    data = bundle.make(signer, envelope)
+    data = bundle.make(signer, envelope, entry)
     client.upload_blob(repo, layout.EMPTY_JSON, sha256_digest(layout.EMPTY_JSON))
     client.upload_blob(repo, data, sha256_digest(data))
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -253,3 +253,20 @@ def upload_hashedrekord(url: str, signature: bytes, digest: bytes, algorithm: st
     if log_key is not None:
         verify_entry(entry, log_key)
     return entry
+
+
+def dsse_proposal(envelope_json: bytes, verifier_pem: bytes) -> dict[str, Any]:
+    """A ProposedEntry for ``dsse`` 0.0.1, what cosign (v2 by default, v3 always) uploads for
+    attestations. The envelope goes up as the exact bytes stored beside the image, so the
+    entry's ``envelopeHash`` is the SHA-256 of those bytes (cosign's verifier compares them)."""
+    return {
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {"proposedContent": {"envelope": envelope_json.decode(),
+                                     "verifiers": [base64.b64encode(verifier_pem).decode()]}},
+    }
+
+
+def upload_dsse(url: str, envelope_json: bytes, verifier_pem: bytes) -> TlogEntry:
+    """Log a signed DSSE envelope and return the evidence."""
+    return RekorClient(url).upload(dsse_proposal(envelope_json, verifier_pem))

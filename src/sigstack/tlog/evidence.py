@@ -60,6 +60,97 @@ def check_hashedrekord(entry: TlogEntry, signature: bytes, digest: bytes, algori
         raise ProofError("the log entry was made with a different public key")
 
 
+def _logged_key(pem: bytes) -> PublicKeyTypes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        if pem_type(pem) == "CERTIFICATE":
+            return x509.load_pem_x509_certificate(pem).public_key()
+        return serialization.load_pem_public_key(pem)
+    except ValueError:
+        raise ProofError("the log entry's public key cannot be parsed") from None
+
+
+def check_envelope_entry(entry: TlogEntry, envelope_json: bytes | None, payload: bytes,
+                         signature_b64: str, key: PublicKeyTypes) -> None:
+    """The entry is a ``dsse`` 0.0.1 or ``intoto`` 0.0.2 entry for exactly this DSSE envelope
+    (one signature) and key. ``envelope_json``: the envelope bytes as stored, whose SHA-256
+    the entry records (cosign compares it for ``.att`` layers); None for bundles, where the
+    uploader's serialisation is not known and, as in sigstore-go, payload hash and
+    signature decide."""
+    import hashlib
+
+    try:
+        doc = json.loads(entry.body)
+        spec = doc["spec"]
+        kind = (doc["kind"], doc["apiVersion"])
+        if kind == ("dsse", "0.0.1"):
+            recorded = spec["envelopeHash"]
+            payload_hash = spec["payloadHash"]
+            sigs = [(s["signature"], base64.b64decode(s["verifier"])) for s in spec["signatures"]]
+        elif kind == ("intoto", "0.0.2"):
+            content = spec["content"]
+            recorded = content["hash"]
+            payload_hash = content["payloadHash"]
+            sigs = [(base64.b64decode(s["sig"]).decode(), base64.b64decode(s["publicKey"]))
+                    for s in content["envelope"]["signatures"]]
+        else:
+            raise ProofError(f"the log entry is a {kind[0]} {kind[1]} entry, not dsse 0.0.1 or intoto 0.0.2")
+    except (ValueError, KeyError, TypeError):
+        raise ProofError("the log entry is not a well-formed DSSE entry") from None
+    if payload_hash != {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()}:
+        raise ProofError("the log entry is for a different attestation payload")
+    if envelope_json is not None and recorded != {"algorithm": "sha256",
+                                                  "value": hashlib.sha256(envelope_json).hexdigest()}:
+        raise ProofError("the log entry is for a different envelope")
+    if len(sigs) != 1 or sigs[0][0] != signature_b64:
+        raise ProofError("the log entry is for a different signature")
+    if public_key_der(_logged_key(sigs[0][1])) != public_key_der(key):
+        raise ProofError("the log entry was made with a different public key")
+
+
+def verify_log_evidence(entry: TlogEntry, logs: Sequence[Verifier], *, set_only: bool) -> None:
+    """The log is trusted and its SET (and, unless ``set_only``, the inclusion proof and
+    signed checkpoint) verify offline."""
+    log_key = find_log(entry, logs)
+    if set_only:
+        from sigstack.tlog.checkpoint import verify_set
+
+        if not entry.signed_entry_timestamp:
+            raise ProofError("the bundle carries no signed entry timestamp")
+        verify_set(entry.signed_entry_timestamp, entry.body_b64, entry.integrated_time, entry.log_index,
+                   log_key)
+    else:
+        verify_entry(entry, log_key)
+
+
+def trusted_log_keys(trusted_root: str | None) -> list[Verifier]:
+    """The trusted log keys, as cosign finds them: the ``tlogs`` of ``--trusted-root``, else
+    the PEM file named by ``$SIGSTORE_REKOR_PUBLIC_KEY``. There is no built-in default."""
+    import os
+    from pathlib import Path
+
+    from sigstack.errors import SigstackError
+
+    if trusted_root:
+        from sigstack.bundle.trustroot import parse_trusted_root
+
+        try:
+            data = Path(trusted_root).read_bytes()
+        except OSError as exc:
+            raise SigstackError(f"reading trusted root {trusted_root}: {exc.strerror or exc}") from None
+        return [t.verifier for t in parse_trusted_root(data)]
+    if os.environ.get("SIGSTORE_REKOR_PUBLIC_KEY"):
+        from sigstack.tlog.client import log_verifier
+
+        return [log_verifier(None)]
+    raise SigstackError(
+        "no trusted transparency log key: pass --trusted-root or set SIGSTORE_REKOR_PUBLIC_KEY "
+        "(or --insecure-ignore-tlog to skip the log check)"
+    )
+
+
 def verify_hashedrekord_evidence(entry: TlogEntry, logs: Sequence[Verifier], signature: bytes,
                                  digest: bytes, algorithm: str, key: PublicKeyTypes,
                                  *, set_only: bool = False) -> None:

@@ -4,10 +4,17 @@ Sources: Sigstore bundles among the referrers when any exist, else the ``.att``
 image. Each envelope's DSSE signature is checked over the fetched bytes, the
 statement must name the image digest, and then those whose ``predicateType``
 matches ``--type`` are checked against the Rego policies.
+
+Log evidence, unless ``insecure_ignore_tlog``: an ``.att`` layer's
+``dev.sigstore.cosign/bundle`` SET must verify with a trusted log key and its
+``dsse`` 0.0.1 (or cosign v2's optional ``intoto`` 0.0.2) entry must record this
+envelope's SHA-256, payload, signature and key; a bundle's entry must verify fully
+offline (see :mod:`sigstack.verify.image`).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,13 +24,16 @@ from sigstack.keys.base import Verifier
 from sigstack.oci import layout
 from sigstack.oci.client import RegistryClient
 from sigstack.oci.reference import Reference
-from sigstack.payload import dsse, intoto
+from sigstack.payload import bundle, dsse, intoto
 from sigstack.verify.image import (
     NoMatchingSignaturesError,
     NoSignaturesError,
+    bundle_evidence,
     check_statement,
     find_bundles,
+    legacy_evidence,
     parallel,
+    require_log_keys,
     resolve_subject,
 )
 from sigstack.verify.policy import evaluate_rego, load_policy
@@ -43,28 +53,45 @@ class PolicyViolation(VerificationError):
 
 def verify_attestations(client: RegistryClient, verifier: Verifier, ref: Reference, kind: str = "custom",
                         policies: Sequence[str] = (), *, check_claims: bool = True,
-                        max_workers: int = 10) -> list[VerifiedAttestation]:
+                        max_workers: int = 10, tlog_keys: Sequence[Verifier] = (),
+                        insecure_ignore_tlog: bool = False) -> list[VerifiedAttestation]:
+    require_log_keys(tlog_keys, insecure_ignore_tlog)
     loaded = [(p, load_policy(p)[1]) for p in policies]
     uri = intoto.predicate_uri(kind)
     digest = resolve_subject(client, ref).digest
     repo = layout.target_repository(ref.repository)
-    envelopes: list[tuple[bytes, dsse.Envelope]] = []
+    envelopes: list[tuple[bytes, dsse.Envelope, bundle.Bundle | layout.StoredLayer]] = []
     bundles = find_bundles(client, repo, digest, max_workers)
     if bundles:
-        envelopes = [(b.envelope.to_json(), b.envelope) for b in bundles]
+        envelopes = [(b.envelope.to_json(), b.envelope, b) for b in bundles]
     else:
         for stored in layout.read_attachment(client, repo, digest, "att", max_workers):
             try:
-                envelopes.append((stored.data, dsse.parse(stored.data)))
+                envelopes.append((stored.data, dsse.parse(stored.data), stored))
             except VerificationError:
                 continue
     if not envelopes:
         raise NoSignaturesError()
 
-    def check(item: tuple[bytes, dsse.Envelope]) -> VerifiedAttestation:
-        raw, env = item
+    def check(item: tuple[bytes, dsse.Envelope, bundle.Bundle | layout.StoredLayer]) -> VerifiedAttestation:
+        raw, env, source = item
         dsse.verify(verifier, env)
         st = check_statement(env, digest, {}) if check_claims else intoto.parse(env.payload)
+        if not insecure_ignore_tlog:
+            if isinstance(source, bundle.Bundle):
+                bundle_evidence(source, verifier, tlog_keys)
+            else:
+                from sigstack.tlog.evidence import check_envelope_entry
+
+                entry = legacy_evidence(source, tlog_keys)
+                if entry is None:
+                    raise VerificationError("the attestation has no transparency log evidence (no "
+                                            "dev.sigstore.cosign/bundle annotation); pass "
+                                            "--insecure-ignore-tlog to accept it without")
+                if len(env.signatures) != 1:
+                    raise VerificationError("a logged envelope must have exactly one signature")
+                check_envelope_entry(entry, source.data, env.payload,
+                                     base64.b64encode(env.signatures[0]).decode(), verifier.public_key())
         return VerifiedAttestation(raw, st)
 
     results = parallel(envelopes, check, max_workers)

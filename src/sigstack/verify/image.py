@@ -6,25 +6,34 @@ referrers (API or fallback tag); if there are none, read the legacy ``.sig`` ima
 none valid → exit 12 with every reason. Signatures are checked concurrently
 (``max_workers``), each over the exact bytes fetched (verified against their
 digest by the client), and the payload must name this exact image digest.
+
+Log evidence (unless ``insecure_ignore_tlog``): a legacy layer's
+``dev.sigstore.cosign/bundle`` annotation (cosign's SET form) must carry a SET
+that verifies with one of ``tlog_keys`` and name exactly this signature, payload
+digest and key (cosign's ``VerifyBundle``); a bundle's ``tlogEntries`` must verify
+completely offline (SET, inclusion proof, signed checkpoint) and name this
+envelope's payload, signature and key. A signature without evidence fails.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sigstack.errors import VerificationError
+from sigstack.errors import SigstackError, VerificationError
 from sigstack.keys.base import Verifier
 from sigstack.oci import layout
 from sigstack.oci.client import Descriptor, RegistryClient
 from sigstack.oci.errors import NotFoundError, RegistryError
 from sigstack.oci.reference import Reference, Repository
 from sigstack.payload import bundle, dsse, intoto, simplesigning
+from sigstack.tlog.client import TlogEntry
 
 EXIT_NO_SIGNATURES = 10
 EXIT_TAG_NOT_FOUND = 11
@@ -60,6 +69,9 @@ class ImageVerifyOptions:
     # The simple-signing payload must name the verified repository. cosign does not check
     # this; we do by default, so a signature cannot be replayed onto another repository.
     check_reference: bool = True
+    tlog_keys: tuple[Verifier, ...] = ()  # trusted transparency log keys
+    insecure_ignore_tlog: bool = False  # accept signatures without log evidence
+    rekor_url: str | None = None  # where to look up signatures that carry no evidence (as cosign)
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,124 @@ class ImageVerification:
     reference: Reference
     digest: str
     signatures: tuple[VerifiedSignature, ...]
+
+
+def require_log_keys(keys: Sequence[Verifier], ignore: bool) -> None:
+    if not ignore and not keys:
+        raise SigstackError("no trusted transparency log key: pass --trusted-root or set "
+                            "SIGSTORE_REKOR_PUBLIC_KEY (or --insecure-ignore-tlog to skip the log check)")
+
+
+def layer_rekor_bundle(stored: layout.StoredLayer) -> tuple[TlogEntry, Any] | None:
+    """The SET-form evidence of a legacy layer (entry, JSON as stored), or None if absent."""
+    from sigstack.bundle.models import BundleError, parse_rekor_bundle
+
+    text = stored.annotations.get(layout.BUNDLE_ANNOTATION)
+    if text is None:
+        return None
+    try:
+        doc = json.loads(text)
+        return parse_rekor_bundle(doc), doc
+    except ValueError:
+        raise VerificationError("unmarshaling bundle: the dev.sigstore.cosign/bundle annotation is not JSON"
+                                ) from None
+    except BundleError as exc:
+        raise VerificationError(f"unmarshaling bundle: the dev.sigstore.cosign/bundle annotation is invalid: "
+                                f"{exc.message}") from None
+
+
+_COSIGN_WORDS = {  # our finding -> what cosign's VerifyBundle says for it
+    "the log entry is for a different signature": "signature in bundle does not match signature being verified",
+    "the log entry was made with a different public key": "comparing public key PEMs",
+    "the log entry is for a different artifact digest": "matching bundle to payload",
+}
+
+
+def legacy_evidence(stored: layout.StoredLayer, keys: Sequence[Verifier]) -> TlogEntry | None:
+    """The layer's log entry after its SET verified with a trusted log key (None when the
+    layer has no ``dev.sigstore.cosign/bundle`` annotation). Failures use cosign's words."""
+    from sigstack.tlog.checkpoint import verify_set
+    from sigstack.tlog.errors import ProofError
+    from sigstack.tlog.evidence import find_log
+
+    found = layer_rekor_bundle(stored)
+    if found is None:
+        return None
+    entry = found[0]
+    try:
+        log_key = find_log(entry, keys)
+    except ProofError:
+        raise VerificationError("error verifying bundle: verifying bundle: rekor log public key not found "
+                                "for payload (the entry was logged by a log that is not trusted)") from None
+    try:
+        verify_set(entry.signed_entry_timestamp or b"", entry.body_b64, entry.integrated_time,
+                   entry.log_index, log_key)
+    except ProofError:
+        raise VerificationError("error verifying bundle: unable to verify SET") from None
+    return entry
+
+
+def check_rekord_evidence(entry: TlogEntry, stored: layout.StoredLayer, verifier: Verifier) -> None:
+    """The entry is a hashedrekord for this layer's signature, key and payload digest; checked
+    in cosign's order (signature, key, digest), so a pasted entry gets cosign's message."""
+    from sigstack.tlog.errors import ProofError
+    from sigstack.tlog.evidence import check_hashedrekord
+
+    sig = base64.b64decode(stored.annotations[layout.SIGNATURE_ANNOTATION])
+    try:
+        logged = json.loads(entry.body)["spec"]["signature"]["content"]
+    except (ValueError, KeyError, TypeError):
+        logged = None
+    if isinstance(logged, str) and logged != base64.b64encode(sig).decode():
+        raise VerificationError("error verifying bundle: " + _COSIGN_WORDS["the log entry is for a different "
+                                                                           "signature"])
+    try:
+        check_hashedrekord(entry, sig, hashlib.new(verifier.hash_name, stored.data).digest(),
+                           verifier.hash_name, verifier.public_key())
+    except ProofError as exc:
+        said = _COSIGN_WORDS.get(exc.message)
+        raise VerificationError("error verifying bundle: " + (f"{said}: {exc.message}" if said else exc.message)
+                                ) from None
+
+
+def lookup_rekord(stored: layout.StoredLayer, verifier: Verifier, keys: Sequence[Verifier],
+                  rekor_url: str | None) -> None:
+    """A layer without the annotation: as cosign, find its entry in the log at ``rekor_url``
+    and verify what comes back offline (SET, inclusion proof, checkpoint, and that it is
+    this signature)."""
+    from sigstack.tlog.client import RekorClient, hashedrekord
+    from sigstack.tlog.errors import LogClientError
+    from sigstack.tlog.evidence import verify_hashedrekord_evidence
+
+    if not rekor_url:
+        raise VerificationError("the signature has no transparency log evidence (no "
+                                "dev.sigstore.cosign/bundle annotation); pass --insecure-ignore-tlog "
+                                "to accept it without")
+    sig = base64.b64decode(stored.annotations[layout.SIGNATURE_ANNOTATION])
+    digest = hashlib.new(verifier.hash_name, stored.data).digest()
+    proposal = hashedrekord(sig, digest, verifier.hash_name, verifier.public_key_pem())
+    try:
+        found = RekorClient(rekor_url).retrieve(proposal)
+    except LogClientError as exc:
+        raise VerificationError(f"searching log query: {exc.message}") from None
+    if found is None:
+        raise VerificationError("signature not found in transparency log")
+    verify_hashedrekord_evidence(found, keys, sig, digest, verifier.hash_name, verifier.public_key())
+
+
+def bundle_evidence(b: bundle.Bundle, verifier: Verifier, keys: Sequence[Verifier]) -> None:
+    """A bundle's log entry: fully verified offline and about this envelope and key."""
+    from sigstack.tlog.evidence import check_envelope_entry, verify_log_evidence
+
+    entry = b.tlog_entry()
+    if entry is None:
+        raise VerificationError("the bundle has no transparency log entry; pass --insecure-ignore-tlog "
+                                "to accept it without")
+    verify_log_evidence(entry, keys, set_only=False)
+    if len(b.envelope.signatures) != 1:
+        raise VerificationError("a logged envelope must have exactly one signature")
+    check_envelope_entry(entry, None, b.envelope.payload, base64.b64encode(b.envelope.signatures[0]).decode(),
+                         verifier.public_key())
 
 
 def resolve_subject(client: RegistryClient, ref: Reference) -> Descriptor:
@@ -142,6 +272,8 @@ def _verify_bundles(verifier: Verifier, ref: Reference, digest: str, found: list
                 "failed to verify signature: could not verify envelope: accepted signatures do not "
                 f"match threshold, Found: 0, Expected {max(1, len(b.envelope.signatures))}") from None
         st = check_statement(b.envelope, digest, opts.annotations)
+        if not opts.insecure_ignore_tlog:
+            bundle_evidence(b, verifier, opts.tlog_keys)
         subject = st.names_digest(digest) or {}
         ann = subject.get("annotations")
         out = {"critical": {"identity": {"docker-reference": ref.name},
@@ -197,6 +329,7 @@ def _legacy_layers(client: RegistryClient, repo: Repository, digest: str,
 def verify_image(client: RegistryClient, verifier: Verifier, ref: Reference,
                  options: ImageVerifyOptions | None = None) -> ImageVerification:
     opts = options or ImageVerifyOptions()
+    require_log_keys(opts.tlog_keys, opts.insecure_ignore_tlog)
     subject = resolve_subject(client, ref)
     digest = subject.digest
     repo = layout.target_repository(ref.repository, opts.target_repository)
@@ -213,11 +346,24 @@ def verify_image(client: RegistryClient, verifier: Verifier, ref: Reference,
         if stored.media_type and stored.media_type != layout.SIMPLESIGNING_MEDIA:
             raise VerificationError(f"unexpected signature layer media type {stored.media_type}")
         payload = check_simple_signing(verifier, stored, digest, opts, ref.repository.name)
+        if not opts.insecure_ignore_tlog:
+            entry = legacy_evidence(stored, opts.tlog_keys)
+            if entry is None:
+                lookup_rekord(stored, verifier, opts.tlog_keys, opts.rekor_url)
+            else:
+                check_rekord_evidence(entry, stored, verifier)
         out = json.loads(payload.raw)
+        optional = out.get("optional")
+        try:
+            found = layer_rekor_bundle(stored)
+        except VerificationError:
+            found = None
+        if found is not None:  # cosign prints the evidence it had
+            optional = dict(sorted({**(optional or {}), "Bundle": found[1]}.items()))
         normal = {"critical": {"identity": {"docker-reference": payload.docker_reference},
                                "image": {"docker-manifest-digest": payload.digest},
                                "type": simplesigning.COSIGN_TYPE},
-                  "optional": out.get("optional")}
+                  "optional": optional}
         return VerifiedSignature(kind, stored.data, normal)
 
     results = parallel(layers, check, opts.max_workers)
