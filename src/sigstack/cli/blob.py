@@ -152,9 +152,9 @@ def run_verify_blob(args: argparse.Namespace) -> int:
 
     from sigstack import keys
     from sigstack._internal.artifact import open_artifact
-    from sigstack._internal.digest import hash_stream
     from sigstack.cli._io import info
-    from sigstack.errors import SigstackError, VerificationError
+    from sigstack.errors import SigstackError
+    from sigstack.verify import LogPolicy, verify_blob_evidence
 
     verifier = keys.load_verifier(args.key)
     bundle = None
@@ -166,72 +166,22 @@ def run_verify_blob(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise SigstackError(f"reading bundle {args.bundle}: {exc.strerror or exc}") from None
         bundle = parse_bundle(data)
-    if args.signature:
-        signature = _read_signature(args.signature)
-    elif bundle is not None:
-        signature = bundle.signature
+    signature = _read_signature(args.signature) if args.signature else None
+    if args.insecure_ignore_tlog:
+        log = LogPolicy(trusted_logs=None)
     else:
-        raise SigstackError("give --signature or --bundle")
-    if bundle is not None and bundle.signature != signature:
-        raise VerificationError("the --signature differs from the signature in the bundle")
+        from sigstack.tlog.evidence import trusted_log_keys
 
+        log = LogPolicy(trusted_logs=trusted_log_keys(args.trusted_root), rekor_url=args.rekor_url)
     digest_arg = re.fullmatch(r"(sha256|sha384|sha512):([0-9a-f]+)", args.blob)
-    if not verifier.prehash:
-        if not args.insecure_ignore_tlog:
-            raise VerificationError("Ed25519 signatures cannot carry hashedrekord log evidence; "
-                                    "pass --insecure-ignore-tlog to check the signature alone")
-        if digest_arg and not Path(args.blob).exists():
-            raise VerificationError("a digest cannot be checked with an Ed25519 key "
-                                    "(it signs whole messages)")
-        with open_artifact(args.blob) as f:
-            verifier.verify(signature, f.read())
-        digest = b""
+    if digest_arg and not Path(args.blob).exists():
+        verify_blob_evidence(verifier, log=log, signature=signature, bundle=bundle,
+                             digest=(digest_arg.group(1), bytes.fromhex(digest_arg.group(2))))
     else:
-        if digest_arg and not Path(args.blob).exists():
-            if verifier.hash_name != digest_arg.group(1):
-                raise VerificationError(
-                    f"a {digest_arg.group(1)} digest cannot be checked with this key "
-                    f"(it signs {verifier.hash_name} digests)"
-                )
-            digest = bytes.fromhex(digest_arg.group(2))
-        else:
-            with open_artifact(args.blob) as f:
-                digest = hash_stream(f, verifier.hash_name)
-        if bundle is not None and bundle.digest is not None and (
-            bundle.digest != digest or bundle.digest_algorithm != verifier.hash_name
-        ):
-            raise VerificationError("the bundle's message digest does not match the artifact")
-        verifier.verify_digest(signature, digest)
-
+        with open_artifact(args.blob) as f:
+            verify_blob_evidence(verifier, log=log, signature=signature, bundle=bundle, artifact=f)
     if args.insecure_ignore_tlog:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
              "transparency and auditability verification for the blob.")
-    else:
-        _verify_tlog(args, bundle, signature, digest, verifier)
     info("Verified OK")
     return 0
-
-
-def _verify_tlog(args: argparse.Namespace, bundle: Any, signature: bytes, digest: bytes,
-                 verifier: Any) -> None:
-    """Check the log evidence (from the bundle, else looked up in the log) offline."""
-    from sigstack.errors import SigstackError
-    from sigstack.tlog.evidence import trusted_log_keys, verify_hashedrekord_evidence
-
-    logs = trusted_log_keys(args.trusted_root)
-    if bundle is not None:
-        if bundle.tlog_entry is None:
-            raise SigstackError("the bundle has no transparency log entry "
-                                "(pass --insecure-ignore-tlog to skip the log check)")
-        entry = bundle.tlog_entry
-        set_only = bundle.legacy
-    else:
-        from sigstack.tlog.client import RekorClient, hashedrekord
-
-        proposal = hashedrekord(signature, digest, verifier.hash_name, verifier.public_key_pem())
-        found = RekorClient(args.rekor_url).retrieve(proposal)
-        if found is None:
-            raise SigstackError("signature not found in transparency log")
-        entry, set_only = found, False
-    verify_hashedrekord_evidence(entry, logs, signature, digest, verifier.hash_name,
-                                 verifier.public_key(), set_only=set_only)
