@@ -157,14 +157,5 @@ def verify_hashedrekord_evidence(entry: TlogEntry, logs: Sequence[Verifier], sig
     """Everything a verifier checks offline: the log is trusted, its SET (and, unless
     ``set_only`` for cosign's legacy bundles, inclusion proof and signed checkpoint)
     verify, and the entry matches the signature."""
-    log_key = find_log(entry, logs)
-    if set_only:
-        from sigstack.tlog.checkpoint import verify_set
-
-        if not entry.signed_entry_timestamp:
-            raise ProofError("the bundle carries no signed entry timestamp")
-        verify_set(entry.signed_entry_timestamp, entry.body_b64, entry.integrated_time, entry.log_index,
-                   log_key)
-    else:
-        verify_entry(entry, log_key)
+    verify_log_evidence(entry, logs, set_only=set_only)
     check_hashedrekord(entry, signature, digest, algorithm, key)
