@@ -122,6 +122,28 @@ def assert_openssl_verifies(pub: Path, signature_b64: bytes, blob: Path, digest:
     assert r.returncode == 0 and b"Verified OK" in r.stdout, r.stdout + r.stderr
 
 
+def sign_blob_and_cross_check(ref: str, env: dict[str, str], tmp_path: Path, blob: Path, cosign: str,
+                              *, sha384: bool) -> bytes:
+    """Export ``ref``'s public key, sign ``blob`` through it with sigstack, and have the
+    signature checked by an independent verifier (the real cosign; OpenSSL for P-384,
+    which cosign's own verify-blob rejects) and by sigstack's verifier for ``ref``.
+    Returns the base64 signature."""
+    from sigstack import keys
+
+    pub = run_cli("public-key", "--key", ref, "--outfile", "k.pub", env=env, cwd=tmp_path)
+    assert pub.returncode == 0, pub.stderr.decode()
+    signed = run_cli("sign-blob", "--key", ref, str(blob), env=env, cwd=tmp_path)
+    assert signed.returncode == 0, signed.stderr.decode()
+    sig = signed.stdout.strip()
+    if sha384:
+        assert_openssl_verifies(tmp_path / "k.pub", sig, blob, "sha384")
+    else:
+        r = cosign_verify_blob(cosign, str(tmp_path / "k.pub"), sig, blob)
+        assert r.returncode == 0, r.stderr.decode()
+    keys.load_verifier(ref).verify(base64.b64decode(sig), blob.read_bytes())
+    return sig
+
+
 SOFTHSM_MODULE_CANDIDATES = (
     "/usr/lib/softhsm/libsofthsm2.so",
     "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",

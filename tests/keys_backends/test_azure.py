@@ -5,14 +5,13 @@ are checked with the exported public key by the real cosign."""
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import pytest
 
 from sigstack import keys
 
-from .conftest import AzureServer, assert_openssl_verifies, cosign_verify_blob, run_cli
+from .conftest import AzureServer, run_cli, sign_blob_and_cross_check
 
 
 def test_generate_creates_p256_sign_key(azure: AzureServer, tmp_path: Path) -> None:
@@ -31,17 +30,7 @@ def test_sign_blob_verified_by_real_cosign(azure: AzureServer, tmp_path: Path, c
     blob = tmp_path / "blob"
     blob.write_bytes(b"azure signed\n")
     for ref in (f"azurekms://{azure.host}/k", f"azurekms://{azure.host}/k/{version}"):
-        pub = run_cli("public-key", "--key", ref, "--outfile", "k.pub", env=azure.env, cwd=tmp_path)
-        assert pub.returncode == 0, pub.stderr.decode()
-        signed = run_cli("sign-blob", "--key", ref, str(blob), env=azure.env, cwd=tmp_path)
-        assert signed.returncode == 0, signed.stderr.decode()
-        sig = signed.stdout.strip()
-        if kind == "P-384":
-            assert_openssl_verifies(tmp_path / "k.pub", sig, blob, "sha384")
-        else:
-            r = cosign_verify_blob(cosign, str(tmp_path / "k.pub"), sig, blob)
-            assert r.returncode == 0, r.stderr.decode()
-        keys.load_verifier(ref).verify(base64.b64decode(sig), blob.read_bytes())
+        sign_blob_and_cross_check(ref, azure.env, tmp_path, blob, cosign, sha384=kind == "P-384")
 
 
 def test_throttled_then_ok(azure: AzureServer) -> None:

@@ -5,14 +5,13 @@ exported public key by the real cosign."""
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import pytest
 
 from sigstack import keys
 
-from .conftest import GcpServer, assert_openssl_verifies, cosign_verify_blob, run_cli
+from .conftest import GcpServer, run_cli, sign_blob_and_cross_check
 
 KEY = "projects/p/locations/global/keyRings/ring/cryptoKeys/signer"
 
@@ -31,17 +30,7 @@ def test_sign_blob_verified_by_real_cosign(gcp: GcpServer, tmp_path: Path, cosig
     blob = tmp_path / "blob"
     blob.write_bytes(b"gcp signed\n")
     for ref in (f"gcpkms://{KEY}", f"gcpkms://{KEY}/cryptoKeyVersions/1", f"gcpkms://{KEY}/versions/1"):
-        pub = run_cli("public-key", "--key", ref, "--outfile", "k.pub", env=gcp.env, cwd=tmp_path)
-        assert pub.returncode == 0, pub.stderr.decode()
-        signed = run_cli("sign-blob", "--key", ref, str(blob), env=gcp.env, cwd=tmp_path)
-        assert signed.returncode == 0, signed.stderr.decode()
-        sig = signed.stdout.strip()
-        if algorithm == "EC_SIGN_P384_SHA384":
-            assert_openssl_verifies(tmp_path / "k.pub", sig, blob, "sha384")
-        else:
-            r = cosign_verify_blob(cosign, str(tmp_path / "k.pub"), sig, blob)
-            assert r.returncode == 0, r.stderr.decode()
-        keys.load_verifier(ref).verify(base64.b64decode(sig), blob.read_bytes())
+        sign_blob_and_cross_check(ref, gcp.env, tmp_path, blob, cosign, sha384=algorithm == "EC_SIGN_P384_SHA384")
 
 
 def test_throttled_then_ok(gcp: GcpServer) -> None:

@@ -4,7 +4,6 @@ Signatures are checked with the exported public key by the real cosign."""
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from sigstack import keys
 
 from ._vault_double import make_key
-from .conftest import VaultServer, assert_openssl_verifies, cosign_verify_blob, run_cli
+from .conftest import VaultServer, run_cli, sign_blob_and_cross_check
 
 
 def test_generate_creates_ecdsa_p256_transit_key(vault: VaultServer, tmp_path: Path) -> None:
@@ -29,21 +28,10 @@ def test_sign_blob_verified_by_real_cosign(vault: VaultServer, tmp_path: Path, c
     vault.state.keys["k"] = (key_type, make_key(key_type))
     blob = tmp_path / "blob"
     blob.write_bytes(b"vault signed\n")
-    pub = run_cli("public-key", "--key", "hashivault://k", "--outfile", "k.pub", env=vault.env, cwd=tmp_path)
-    assert pub.returncode == 0, pub.stderr.decode()
-    signed = run_cli("sign-blob", "--key", "hashivault://k", str(blob), env=vault.env, cwd=tmp_path)
-    assert signed.returncode == 0, signed.stderr.decode()
-    sig = signed.stdout.strip()
+    sign_blob_and_cross_check("hashivault://k", vault.env, tmp_path, blob, cosign, sha384=key_type == "ecdsa-p384")
     sign_request = next(b for m, p, b in vault.state.requests if p == "/v1/transit/sign/k")
     assert sign_request["prehashed"] is True
-    if key_type == "ecdsa-p384":
-        assert sign_request["hash_algorithm"] == "sha2-384"
-        assert_openssl_verifies(tmp_path / "k.pub", sig, blob, "sha384")
-    else:
-        assert sign_request["hash_algorithm"] == "sha2-256"
-        r = cosign_verify_blob(cosign, str(tmp_path / "k.pub"), sig, blob)
-        assert r.returncode == 0, r.stderr.decode()
-    keys.load_verifier("hashivault://k").verify(base64.b64decode(sig), blob.read_bytes())
+    assert sign_request["hash_algorithm"] == ("sha2-384" if key_type == "ecdsa-p384" else "sha2-256")
 
 
 def test_custom_mount_and_openbao_scheme(vault: VaultServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
