@@ -179,29 +179,48 @@ def client_from(args: argparse.Namespace) -> Any:
     ))
 
 
+def load_signer_for(args: argparse.Namespace) -> Any:
+    """``--key``'s signer. When no terminal prompt can be needed, it loads on a
+    background thread (scrypt, or a KMS round trip) while imports and registry round
+    trips proceed; its first use waits (see :mod:`sigstack.keys.background`)."""
+    import os
+    import sys
+
+    from sigstack.cli._io import Password
+
+    if os.environ.get("COSIGN_PASSWORD") is not None or not sys.stdin.isatty():
+        from sigstack.keys.background import load_signer_in_background
+
+        return load_signer_in_background(args.key, Password())
+    from sigstack.keys import load_signer
+
+    return load_signer(args.key, Password())
+
+
 def run_sign(args: argparse.Namespace) -> int:
     import base64
     import os
     from pathlib import Path
 
-    from sigstack import keys
-    from sigstack._internal.fs import atomic_write
     from sigstack.cli._args import TRUE
-    from sigstack.cli._io import Password, info
     from sigstack.errors import SigstackError
-    from sigstack.oci import layout
-    from sigstack.oci.reference import parse_reference
-    from sigstack.payload.simplesigning import parse_annotations
-    from sigstack.sign.image import ImageSignOptions, sign_image
 
     if not args.upload and not (args.output_signature or args.output_payload):
         raise SigstackError("--upload=false needs --output-signature or --output-payload "
                             "(otherwise the signature would be thrown away)")
     if args.registry_referrers_mode == "oci-1-1" and os.environ.get("COSIGN_EXPERIMENTAL", "") not in TRUE:
         raise SigstackError('in order to use  mode "oci-1-1", you must set COSIGN_EXPERIMENTAL=1')
+    signer = load_signer_for(args)  # first: it overlaps with everything below
+
+    from sigstack._internal.fs import atomic_write
+    from sigstack.cli._io import info
+    from sigstack.oci import layout
+    from sigstack.oci.reference import parse_reference
+    from sigstack.payload.simplesigning import parse_annotations
+    from sigstack.sign.image import ImageSignOptions, sign_image
+
     annotations = parse_annotations(args.annotations)
     refs = [parse_reference(i) for i in args.images]
-    signer = keys.load_signer(args.key, Password())
     opts = ImageSignOptions(annotations=annotations, recursive=args.recursive,
                             referrers_mode=args.registry_referrers_mode,
                             new_bundle_format=args.new_bundle_format, upload=args.upload,

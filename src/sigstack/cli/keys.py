@@ -48,6 +48,7 @@ def run_generate(args: argparse.Namespace) -> int:
     from sigstack import keys
     from sigstack._internal.fs import atomic_write
     from sigstack.cli._io import Password, confirm_overwrite, info
+    from sigstack.keys.pair import key_pair_paths
 
     ref = args.kms or args.key_ref
     if ref:
@@ -59,7 +60,7 @@ def run_generate(args: argparse.Namespace) -> int:
             info(line)
         info(f"Public key written to {pub}")
         return 0
-    key_path, pub_path = keys.pair.key_pair_paths(args.output_key_prefix)
+    key_path, pub_path = key_pair_paths(args.output_key_prefix)
     confirm_overwrite([key_path, pub_path])
     pair = keys.generate_key_pair(Password()(True))
     keys.write_key_pair(pair, args.output_key_prefix)
@@ -72,13 +73,14 @@ def run_import(args: argparse.Namespace) -> int:
     from sigstack import keys
     from sigstack._internal.artifact import open_artifact
     from sigstack.cli._io import Password, confirm_overwrite, info
+    from sigstack.keys.pair import key_pair_paths
 
     with open_artifact(args.key) as f:
         pem = f.read(1 << 20)
     from sigstack.keys.pem import load_import_private_key
 
     private_key = load_import_private_key(pem)  # fail on a bad key before asking anything
-    key_path, pub_path = keys.pair.key_pair_paths(args.output_key_prefix)
+    key_path, pub_path = key_pair_paths(args.output_key_prefix)
     confirm_overwrite([key_path, pub_path], assume_yes=args.yes)
     pair = keys.KeyPair.from_private_key(private_key, Password()(True))
     keys.write_key_pair(pair, args.output_key_prefix)

@@ -192,6 +192,31 @@ def _registry_errors(resp: httpx.Response) -> str:
     return f"unexpected status code {resp.status_code} {resp.reason_phrase}".strip()
 
 
+def _release(resp: httpx.Response) -> None:
+    """Close ``resp`` so that its connection can carry the next request. A kept-alive
+    connection is reusable only once its response was read to the end, so a small
+    unread body (HEAD answers, 404s, upload replies) is drained first; a large one
+    is dropped with its connection. Without this every request paid a new TCP
+    connection."""
+    try:
+        if not resp.is_stream_consumed:
+            length = resp.headers.get("content-length", "")
+            if resp.request.method == "HEAD" or (length.isdigit() and int(length) <= 65536):
+                resp.read()
+    except (httpx.HTTPError, RuntimeError):
+        pass
+    finally:
+        resp.close()
+
+
+@contextlib.contextmanager
+def _released(resp: httpx.Response) -> Iterator[httpx.Response]:
+    try:
+        yield resp
+    finally:
+        _release(resp)
+
+
 class RegistryClient:
     """One client for any number of registries; reuse it across a command."""
 
@@ -253,7 +278,7 @@ class RegistryClient:
             except RegistryError as exc:
                 errors.append(exc.message)
                 continue
-            with contextlib.closing(resp):
+            with _released(resp):
                 if resp.status_code not in (200, 401, 403):
                     errors.append(f"GET {scheme}://{api}/v2/: unexpected status {resp.status_code}")
                     continue
@@ -296,7 +321,7 @@ class RegistryClient:
                 after = resp.headers.get("retry-after", "")
                 if after.isdigit():
                     delay = min(float(after), 5.0)
-                resp.close()
+                _release(resp)
                 time.sleep(delay)
                 continue
             return resp
@@ -386,12 +411,12 @@ class RegistryClient:
             if resp.status_code == 401 and attempt == 0 and resp.headers.get("www-authenticate") \
                     and (content is None or isinstance(content, bytes)):
                 self._challenge[host] = _parse_challenge(resp.headers["www-authenticate"])
-                resp.close()
+                _release(resp)
                 continue
             break
         if resp.status_code in ok:
             return resp
-        with contextlib.closing(resp):
+        with _released(resp):
             if resp.status_code in (401, 403):
                 raise AuthError(self._login_hint(host, resp.status_code), status=resp.status_code)
             detail = _registry_errors(resp) if method != "HEAD" else f"HTTP {resp.status_code}"
@@ -427,7 +452,7 @@ class RegistryClient:
         repo = ref.repository
         resp = self.request("GET", repo, f"/v2/{repo.path}/manifests/{ref.identifier}",
                             headers={"Accept": ", ".join(accept)})
-        with contextlib.closing(resp):
+        with _released(resp):
             data = self._read_bounded(resp, self.options.max_manifest_bytes, f"manifest {ref}", ref.digest)
             media = resp.headers.get("content-type", "").split(";")[0].strip()
             served = resp.headers.get("docker-content-digest")
@@ -451,7 +476,7 @@ class RegistryClient:
         repo = ref.repository
         resp = self.request("HEAD", repo, f"/v2/{repo.path}/manifests/{ref.identifier}",
                             headers={"Accept": ", ".join(MANIFEST_TYPES)})
-        with contextlib.closing(resp):
+        with _released(resp):
             digest = resp.headers.get("docker-content-digest", "")
             media = resp.headers.get("content-type", "").split(";")[0].strip()
             size = resp.headers.get("content-length", "")
@@ -472,14 +497,14 @@ class RegistryClient:
             raise TooLargeError(f"manifest is {len(data)} bytes, over the limit")
         resp = self.request("PUT", repo, f"/v2/{repo.path}/manifests/{ref.identifier}", push=True,
                             headers={"Content-Type": media_type}, content=data, ok=(200, 201, 202))
-        resp.close()
+        _release(resp)
         return digest
 
     def delete_manifest(self, ref: Reference) -> None:
         repo = ref.repository
         resp = self.request("DELETE", repo, f"/v2/{repo.path}/manifests/{ref.identifier}", push=True,
                             ok=(200, 202))
-        resp.close()
+        _release(resp)
 
     def manifest_exists(self, ref: Reference) -> Descriptor | None:
         try:
@@ -491,14 +516,14 @@ class RegistryClient:
 
     def blob_exists(self, repo: Repository, digest: str) -> bool:
         try:
-            self.request("HEAD", repo, f"/v2/{repo.path}/blobs/{digest}").close()
+            _release(self.request("HEAD", repo, f"/v2/{repo.path}/blobs/{digest}"))
             return True
         except NotFoundError:
             return False
 
     def get_blob(self, repo: Repository, digest: str, limit: int | None = None) -> bytes:
         resp = self.request("GET", repo, f"/v2/{repo.path}/blobs/{digest}")
-        with contextlib.closing(resp):
+        with _released(resp):
             return self._read_bounded(resp, limit or self.options.max_blob_bytes, f"blob {digest}", digest)
 
     def stream_blob(self, repo: Repository, digest: str, out: IO[bytes]) -> int:
@@ -507,7 +532,7 @@ class RegistryClient:
         resp = self.request("GET", repo, f"/v2/{repo.path}/blobs/{digest}")
         hasher = _hasher(digest)
         total = 0
-        with contextlib.closing(resp):
+        with _released(resp):
             for chunk in resp.iter_bytes(1 << 20):
                 hasher.update(chunk)
                 out.write(chunk)
@@ -538,20 +563,20 @@ class RegistryClient:
         if self.blob_exists(repo, digest):
             return Descriptor("application/octet-stream", length, digest)
         resp = self.request("POST", repo, f"/v2/{repo.path}/blobs/uploads/", push=True, ok=(202,))
-        with contextlib.closing(resp):
+        with _released(resp):
             url = self._location(resp, repo)
         try:
             if isinstance(data, bytes) and len(data) <= self.options.chunk_bytes:
-                self.request("PUT", repo, "", push=True, absolute=self._with_digest(url, digest),
-                             headers={"Content-Type": "application/octet-stream"},
-                             content=data, ok=(201, 204)).close()
+                _release(self.request("PUT", repo, "", push=True, absolute=self._with_digest(url, digest),
+                                      headers={"Content-Type": "application/octet-stream"},
+                                      content=data, ok=(201, 204)))
             else:
                 url = self._upload_chunks(repo, url, data, digest)
-                self.request("PUT", repo, "", push=True, absolute=self._with_digest(url, digest),
-                             ok=(201, 204)).close()
+                _release(self.request("PUT", repo, "", push=True, absolute=self._with_digest(url, digest),
+                                      ok=(201, 204)))
         except BaseException:
             with contextlib.suppress(RegistryError):
-                self._send("DELETE", url, self._auth_headers(repo), None).close()
+                _release(self._send("DELETE", url, self._auth_headers(repo), None))
             raise
         return Descriptor("application/octet-stream", length, digest)
 
@@ -578,7 +603,7 @@ class RegistryClient:
                        "Content-Length": str(len(chunk))}
             resp = self.request("PATCH", repo, "", push=True, absolute=url, headers=headers,
                                 content=chunk, ok=(202, 204))
-            with contextlib.closing(resp):
+            with _released(resp):
                 url = self._location(resp, repo)
             offset += len(chunk)
         if f"{digest.split(':')[0]}:{hasher.hexdigest()}" != digest:
@@ -595,7 +620,7 @@ class RegistryClient:
         while path and pages < 1000:
             pages += 1
             resp = self.request("GET", repo, path)
-            with contextlib.closing(resp):
+            with _released(resp):
                 data = self._read_bounded(resp, self.options.max_manifest_bytes, "tag list", None)
                 link = resp.headers.get("link", "")
             try:
@@ -622,7 +647,7 @@ class RegistryClient:
             if exc.status == 400:
                 return None
             raise
-        with contextlib.closing(resp):
+        with _released(resp):
             media = resp.headers.get("content-type", "").split(";")[0].strip()
             data = self._read_bounded(resp, self.options.max_manifest_bytes, "referrers index", None)
         if media and media != OCI_INDEX:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,6 +179,8 @@ def read_layers(client: RegistryClient, repo: Repository, manifest: Manifest,
 
     if len(descs) <= 1:
         return [fetch(d) for d in descs]
+    from concurrent.futures import ThreadPoolExecutor  # only when there is something to share
+
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(descs)))) as pool:
         return list(pool.map(fetch, descs))
 
@@ -197,9 +198,16 @@ def read_attachment(client: RegistryClient, repo: Repository, digest: str, suffi
 
 def append_layers(client: RegistryClient, repo: Repository, digest: str, suffix: str,
                   new: Iterable[Layer], *, duplicate: Callable[[StoredLayer, Layer], bool] | None = None,
-                  docker_types: bool = False) -> Reference:
+                  docker_types: bool = False,
+                  finalize: Callable[[Layer], Mapping[str, str]] | None = None) -> Reference:
     """Append ``new`` at the end of the attachment image and re-PUT it (spec §2.6).
-    A layer for which ``duplicate(existing, new)`` holds is not added again."""
+    A layer for which ``duplicate(existing, new)`` holds is not added again.
+
+    ``finalize(layer)`` gives annotations to add to each new layer once its blob and
+    the config are uploaded, just before the manifest is built: annotations live in
+    the manifest only, so a signature can still be in the making (its key loading on
+    another thread) while the blobs go up.
+    """
     ref = repo.tag(attachment_tag(digest, suffix))
     try:
         current = client.get_manifest(ref)
@@ -207,14 +215,19 @@ def append_layers(client: RegistryClient, repo: Repository, digest: str, suffix:
         docker_types = docker_types or current.media_type == DOCKER_MANIFEST  # keep the image's kind
     except NotFoundError:
         existing = []
-    layers = [s.as_layer() for s in existing]
-    for layer in new:
-        if duplicate is not None and any(duplicate(s, layer) for s in existing):
-            continue
-        layers.append(layer)
-    if len(layers) > MAX_LAYERS:
-        raise RegistryError(f"number of layers ({len(layers)}) exceeded the limit ({MAX_LAYERS})")
-    push_image(client, ref, build_image(layers, docker_types=docker_types))
+    added = [layer for layer in new
+             if duplicate is None or not any(duplicate(s, layer) for s in existing)]
+    kept = [s.as_layer() for s in existing]
+    if len(kept) + len(added) > MAX_LAYERS:
+        raise RegistryError(f"number of layers ({len(kept) + len(added)}) exceeded the limit ({MAX_LAYERS})")
+    for layer in added:  # the existing layers' blobs were just read from this repository
+        client.upload_blob(repo, layer.data, layer.digest)
+    config = config_json(kept + added)  # layer digests only: annotations do not change it
+    client.upload_blob(repo, config, sha256_digest(config))
+    if finalize is not None:
+        added = [Layer(a.media_type, a.data, {**a.annotations, **finalize(a)}) for a in added]
+    image = build_image(kept + added, docker_types=docker_types)
+    client.put_manifest(ref, image.manifest, image.media_type)
     return ref
 
 

@@ -25,6 +25,7 @@ import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sigstack.errors import SigstackError, VerificationError
 from sigstack.keys.base import Signer
@@ -32,8 +33,10 @@ from sigstack.oci import layout
 from sigstack.oci.client import INDEX_TYPES, OCI_MANIFEST, Descriptor, RegistryClient, sha256_digest
 from sigstack.oci.errors import NotFoundError
 from sigstack.oci.reference import Reference, Repository
-from sigstack.payload import bundle, dsse, intoto, simplesigning
-from sigstack.tlog.client import TlogEntry
+from sigstack.payload import dsse, intoto, simplesigning
+
+if TYPE_CHECKING:  # the log client is imported only when a signature is logged
+    from sigstack.tlog.client import TlogEntry
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ def _same_signature(signer: Signer) -> Callable[[layout.StoredLayer, layout.Laye
     stored signature verifies with this signer's key."""
     from sigstack.keys.software import PublicKeyVerifier
 
-    verifier = PublicKeyVerifier(signer.public_key())
+    verifiers: list[PublicKeyVerifier] = []  # made on first need: the key may still be loading
 
     def duplicate(existing: layout.StoredLayer, new: layout.Layer) -> bool:
         if existing.media_type != new.media_type or existing.digest != new.digest:
@@ -86,7 +89,9 @@ def _same_signature(signer: Signer) -> Callable[[layout.StoredLayer, layout.Laye
                 return False
         try:
             sig = base64.b64decode(existing.annotations.get(layout.SIGNATURE_ANNOTATION, ""), validate=True)
-            verifier.verify(sig, new.data)
+            if not verifiers:
+                verifiers.append(PublicKeyVerifier(signer.public_key()))
+            verifiers[0].verify(sig, new.data)
         except (ValueError, VerificationError):
             return False
         return True
@@ -126,9 +131,9 @@ def sign_image(client: RegistryClient, signer: Signer, ref: Reference,
     if opts.referrers_mode not in ("legacy", "oci-1-1"):
         raise SigstackError(f"invalid registry referrers mode {opts.referrers_mode!r}: "
                             "use legacy or oci-1-1")
-    if opts.rekor_url:
-        loggable(signer)
     targets = resolve_digests(client, ref, opts.recursive)
+    if opts.rekor_url:  # after the look-up: the signer may still be loading (keys.background)
+        loggable(signer)
     repo = layout.target_repository(ref.repository, opts.target_repository)
     results = []
     for desc in targets:
@@ -142,6 +147,19 @@ def sign_image(client: RegistryClient, signer: Signer, ref: Reference,
 def _sign_legacy(client: RegistryClient, signer: Signer, repo: Repository, image_repo: Repository,
                  desc: Descriptor, opts: ImageSignOptions) -> SignedDigest:
     payload = simplesigning.make(image_repo.name, desc.digest, opts.annotations)
+    docker = layout.docker_media_types()
+    if opts.upload and opts.referrers_mode == "legacy" and not opts.rekor_url:
+        # Sign at the last moment, after the blobs are up (the key may still be loading).
+        signed: list[bytes] = []
+
+        def finalize(layer: layout.Layer) -> dict[str, str]:
+            signed.append(signer.sign(layer.data))
+            return {layout.SIGNATURE_ANNOTATION: base64.b64encode(signed[-1]).decode()}
+
+        where = layout.append_layers(client, repo, desc.digest, "sig",
+                                     [layout.Layer(layout.SIMPLESIGNING_MEDIA, payload)],
+                                     duplicate=_same_signature(signer), docker_types=docker, finalize=finalize)
+        return SignedDigest(desc.digest, where, payload, signed[-1] if signed else signer.sign(payload))
     entry = None
     if opts.rekor_url:
         sig, entry = log_rekord(opts.rekor_url, signer, payload)
@@ -153,7 +171,6 @@ def _sign_legacy(client: RegistryClient, signer: Signer, repo: Repository, image
     if entry is not None:
         annotations[layout.BUNDLE_ANNOTATION] = bundle_annotation(entry)
     layer = layout.Layer(layout.SIMPLESIGNING_MEDIA, payload, annotations)
-    docker = layout.docker_media_types()
     if opts.referrers_mode == "oci-1-1":
         subject = desc if desc.media_type else client.head_manifest(image_repo.digest(desc.digest))
         image = layout.build_image([layer], docker_types=docker, config_media_type=layout.SIG_ARTIFACT,
@@ -193,6 +210,8 @@ def push_bundle(client: RegistryClient, signer: Signer, repo: Repository, image_
                 desc: Descriptor, envelope: dsse.Envelope, predicate_type: str,
                 entry: TlogEntry | None = None) -> Reference:
     """Upload ``{}``, the bundle, then the referrer manifest by digest (spec §2.10)."""
+    from sigstack.payload import bundle
+
     subject = desc if desc.media_type else client.head_manifest(image_repo.digest(desc.digest))
     data = bundle.make(signer, envelope, entry)
     client.upload_blob(repo, layout.EMPTY_JSON, sha256_digest(layout.EMPTY_JSON))

@@ -22,9 +22,8 @@ import binascii
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sigstack.errors import SigstackError, VerificationError
 from sigstack.keys.base import Verifier
@@ -33,7 +32,9 @@ from sigstack.oci.client import Descriptor, RegistryClient
 from sigstack.oci.errors import NotFoundError, RegistryError
 from sigstack.oci.reference import Reference, Repository
 from sigstack.payload import bundle, dsse, intoto, simplesigning
-from sigstack.tlog.client import TlogEntry
+
+if TYPE_CHECKING:  # the log client is imported only when a signature carries evidence
+    from sigstack.tlog.client import TlogEntry
 
 EXIT_NO_SIGNATURES = 10
 EXIT_TAG_NOT_FOUND = 11
@@ -228,6 +229,8 @@ def parallel(items: Sequence[T], fn: Callable[[T], R], workers: int) -> list[R |
 
     if len(items) <= 1 or workers <= 1:
         return [run(i) for i in items]
+    from concurrent.futures import ThreadPoolExecutor  # only when there is something to share
+
     with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
         return list(pool.map(run, items))
 

@@ -1,0 +1,90 @@
+"""Load a signer on a background thread while the caller gets on with other work.
+
+Why: loading a cosign key runs scrypt (N=2^16: ~0.15 s of one core, the cost
+cosign pays too) and a KMS or token signer needs a network round trip. An image
+signature needs neither until the payload is ready, and getting there takes
+imports and registry round trips of about the same length. ``hashlib.scrypt`` and
+socket waits release the GIL, so on a second core the two overlap and ``sign``
+pays roughly the longer of them instead of their sum.
+
+The thread is a bare ``threading.Thread``, not ``concurrent.futures``: that import
+costs more start-up time than the wait it would tidy. The signer's own module
+imports happen on the thread too, so the caller's thread is free at once.
+
+The returned object is a :class:`~sigstack.keys.base.Signer`; its first use waits
+for the key, and an error while loading it (a wrong password, an unknown key
+reference) is raised there, by whichever call needed the key first. The password
+provider runs on the background thread, so it must not prompt on a terminal while
+the caller is printing (the CLI only loads in the background when no prompt can
+be needed).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+
+    from sigstack.keys.base import PasswordProvider, Signer
+
+
+def load_signer_in_background(ref: str, password: PasswordProvider | bytes | None = None) -> Signer:
+    """A :class:`Signer` for ``ref`` whose key is being loaded on a daemon thread."""
+    box: list[Any] = []
+
+    def work() -> None:
+        try:
+            from sigstack.keys.refs import load_signer
+
+            box.append(load_signer(ref, password))
+        except BaseException as exc:  # re-raised by the first call that needs the key
+            box.append(exc)
+
+    thread = threading.Thread(target=work, name="sigstack-key", daemon=True)
+    thread.start()
+    return _pending(thread, box)
+
+
+def _pending(thread: threading.Thread, box: list[Any]) -> Signer:
+    """The class is defined here, after the thread has started: its base class
+    imports cryptography (~20 ms), which should not delay the key load."""
+    from sigstack.keys.base import Signer
+
+    class PendingSigner(Signer):
+        """Waits for the background load on first use, then delegates."""
+
+        def __init__(self, thread: threading.Thread, box: list[Any]) -> None:
+            self._thread = thread
+            self._box = box
+
+        def loaded(self) -> Signer:
+            self._thread.join()
+            result = self._box[0]
+            if isinstance(result, BaseException):
+                raise result
+            signer: Signer = result
+            return signer
+
+        @property
+        def hash_name(self) -> str:  # type: ignore[override]
+            return self.loaded().hash_name
+
+        @property
+        def prehash(self) -> bool:  # type: ignore[override]
+            return self.loaded().prehash
+
+        def public_key(self) -> PublicKeyTypes:
+            return self.loaded().public_key()
+
+        def public_key_pem(self) -> bytes:
+            return self.loaded().public_key_pem()
+
+        def sign_digest(self, digest: bytes) -> bytes:
+            return self.loaded().sign_digest(digest)
+
+        def sign(self, message: bytes) -> bytes:
+            return self.loaded().sign(message)
+
+    return PendingSigner(thread, box)
