@@ -151,7 +151,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def entry() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    code = main()
+    if command_name(sys.argv[1:]) == "tlog":  # servers: the ordinary, thorough shutdown
+        sys.exit(code)
+    exit_now(code)
+
+
+def exit_now(code: int) -> None:
+    """End the process without the interpreter's teardown.
+
+    Freeing every module and object at exit takes ~20 ms here, a seventh of a whole
+    ``verify``, and a command has nothing left to release: files are written
+    atomically and closed, registry and log connections are closed by their ``with``
+    blocks, and worker threads are joined. atexit handlers still run (they are the
+    documented way for libraries to finish work) and both streams are flushed.
+    """
+    import atexit
+    import os
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+            code = code or 1
+    os._exit(code)
 
 
 if __name__ == "__main__":

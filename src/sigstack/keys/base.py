@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+if TYPE_CHECKING:  # cryptography is imported where it is used: see keys.background
+    from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 PasswordProvider = Callable[[bool], bytes]
 """Returns the key password; the argument is True when the password is being set
@@ -35,6 +36,8 @@ class _KeyHolder(ABC):
 
     def public_key_pem(self) -> bytes:
         """PKIX ``PUBLIC KEY`` PEM, exactly as cosign writes ``cosign.pub``."""
+        from cryptography.hazmat.primitives import serialization
+
         return self.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )

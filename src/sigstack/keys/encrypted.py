@@ -18,13 +18,17 @@ import base64
 import binascii
 import json
 import os
-from typing import Any
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from typing import TYPE_CHECKING, Any
 
 from sigstack.errors import KeyLoadError, PasswordError
 from sigstack.keys.pem import encode_pem, pem_body, pem_type
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
+# Decrypting imports nothing heavy before scrypt starts (NaCl and the key loaders come
+# after it): a key loading in the background (keys.background) then spends its first
+# milliseconds reaching the GIL-free scrypt, not competing for the GIL with imports.
 
 SIGSTORE_LABEL = "ENCRYPTED SIGSTORE PRIVATE KEY"
 LEGACY_LABEL = "ENCRYPTED COSIGN PRIVATE KEY"
@@ -65,9 +69,6 @@ def encrypt(plaintext: bytes, password: bytes, *, scrypt_params: tuple[int, int,
 
 def decrypt(document: bytes, password: bytes) -> bytes:
     """Open a JSON document written by :func:`encrypt` (or by cosign)."""
-    from nacl.exceptions import CryptoError
-    from nacl.secret import SecretBox
-
     try:
         doc = json.loads(document)
     except (ValueError, UnicodeDecodeError):
@@ -87,14 +88,39 @@ def decrypt(document: bytes, password: bytes) -> bytes:
     if len(nonce) != _NONCE_LEN:
         raise KeyLoadError("decrypt: encrypted: invalid nonce length")
     ciphertext = _unb64(_get(doc, "ciphertext", str), "ciphertext")
+    _import_in_background("nacl.secret", "cryptography.hazmat.primitives.serialization",
+                          "sigstack.keys.software")
+    key = _scrypt(password, salt, n, r, p)
+    from nacl.exceptions import CryptoError
+    from nacl.secret import SecretBox
+
     try:
-        return SecretBox(_scrypt(password, salt, n, r, p)).decrypt(ciphertext, nonce)
+        return SecretBox(key).decrypt(ciphertext, nonce)
     except CryptoError:
         raise PasswordError("decrypt: encrypted: decryption failed (wrong password?)") from None
 
 
+def _import_in_background(*modules: str) -> None:
+    """Import what comes after scrypt on another thread while scrypt holds no GIL
+    (~15 ms of imports taken off the path of every key load; an import that fails
+    here fails again, with its real error, where it is used)."""
+    import importlib
+    import threading
+
+    def work() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # reported again by the import that needs it
+                continue
+
+    threading.Thread(target=work, name="sigstack-preload", daemon=True).start()
+
+
 def encrypt_private_key(key: PrivateKeyTypes, password: bytes) -> bytes:
     """The full ``ENCRYPTED SIGSTORE PRIVATE KEY`` PEM for ``key``."""
+    from cryptography.hazmat.primitives import serialization
+
     der = key.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -114,6 +140,8 @@ def decrypt_private_key(pem: bytes, password: bytes) -> PrivateKeyTypes:
         raise KeyLoadError(f"unsupported pem type: {label}")
     der = decrypt(pem_body(pem, label), password)
     _require_pkcs8(der)
+    from cryptography.hazmat.primitives import serialization
+
     try:
         return serialization.load_der_private_key(der, password=None)
     except (ValueError, TypeError) as exc:

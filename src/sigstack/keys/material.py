@@ -15,7 +15,9 @@ from sigstack.keys.base import PasswordProvider, Signer, Verifier
 from sigstack.keys.encrypted import decrypt_private_key
 from sigstack.keys.pem import load_public_key_pem
 from sigstack.keys.refs import GeneratedKey
-from sigstack.keys.software import PrivateKeySigner, PublicKeyVerifier
+
+# keys.software (cryptography's key classes) is imported after the key is decrypted:
+# see keys.encrypted on why nothing heavy comes before scrypt.
 
 MAX_KEY_BYTES = 1 << 20  # no key file is anywhere near this; refuse to slurp huge inputs
 
@@ -29,9 +31,14 @@ class MaterialBackend(ABC):
 
     def signer(self, ref: str, password: PasswordProvider) -> Signer:
         data = self.read(ref)
-        return PrivateKeySigner(decrypt_private_key(data, password(False)))
+        key = decrypt_private_key(data, password(False))
+        from sigstack.keys.software import PrivateKeySigner
+
+        return PrivateKeySigner(key)
 
     def verifier(self, ref: str) -> Verifier:
+        from sigstack.keys.software import PublicKeyVerifier
+
         return PublicKeyVerifier(load_public_key_pem(self.read(ref)))
 
     def generate(self, ref: str, password: PasswordProvider) -> GeneratedKey:

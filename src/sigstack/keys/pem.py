@@ -7,12 +7,12 @@ same answers.
 from __future__ import annotations
 
 import re
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+from typing import TYPE_CHECKING
 
 from sigstack.errors import KeyLoadError, UnsupportedKeyError
+
+if TYPE_CHECKING:  # the PEM text helpers need no cryptography; the loaders import it
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 _PEM_RE = re.compile(
     rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL
@@ -68,6 +68,8 @@ def load_public_key_pem(data: bytes) -> PublicKeyTypes:
         raise KeyLoadError(
             f"unknown Public key PEM file type: {label}. Are you passing the correct public key?"
         )
+    from cryptography.hazmat.primitives import serialization
+
     try:
         return serialization.load_pem_public_key(data)
     except ValueError as exc:
@@ -75,11 +77,15 @@ def load_public_key_pem(data: bytes) -> PublicKeyTypes:
 
 
 def public_key_to_pem(key: PublicKeyTypes) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def validate_key_strength(key: PublicKeyTypes) -> None:
     """Reject keys cosign's goodkey check rejects (RSA sizes, ECDSA curves)."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
     if isinstance(key, rsa.RSAPublicKey):
         if key.key_size not in _RSA_SIZES:
             raise UnsupportedKeyError(
@@ -107,6 +113,8 @@ def load_import_private_key(data: bytes) -> PrivateKeyTypes:
             f"unsupported private key type {label!r}: expected an unencrypted "
             "RSA PRIVATE KEY, EC PRIVATE KEY or PRIVATE KEY PEM"
         )
+    from cryptography.hazmat.primitives import serialization
+
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
