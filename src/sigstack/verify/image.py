@@ -100,11 +100,11 @@ def require_log_keys(keys: Sequence[Verifier], ignore: bool) -> None:
 
 def layer_rekor_bundle(stored: layout.StoredLayer) -> tuple[TlogEntry, Any] | None:
     """The SET-form evidence of a legacy layer (entry, JSON as stored), or None if absent."""
-    from sigstack.bundle.models import BundleError, parse_rekor_bundle
-
     text = stored.annotations.get(layout.BUNDLE_ANNOTATION)
     if text is None:
         return None
+    from sigstack.bundle.models import BundleError, parse_rekor_bundle
+
     try:
         doc = json.loads(text)
         return parse_rekor_bundle(doc), doc
