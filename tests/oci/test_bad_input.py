@@ -64,6 +64,21 @@ def test_no_signatures_exit_10(registry, keypair) -> None:
     one_error(sigstack("verify", "--key", str(keypair[1]), ref), 10, "Error: no signatures found")
 
 
+@pytest.mark.parametrize("what", ["signed", "unsigned", "missing"])
+def test_unloadable_key_is_the_error_reported(registry, signed, tmp_path, what: str) -> None:
+    """The public key loads when the first signature arrives (keys.background); a key
+    that cannot load is still what is reported, whatever the image, as cosign does."""
+    image = {"signed": signed[0], "missing": registry.repo("no/such/image") + ":v1"}.get(what)
+    if image is None:
+        image = registry.repo() + ":v1"
+        with RegistryClient() as client:
+            push_image(client, parse_reference(image))
+    bad = tmp_path / "bad.pub"
+    bad.write_text("not a key\n")
+    one_error(sigstack("verify", "--key", str(bad), image), 1, "PEM decoding failed")
+    one_error(sigstack("verify", "--key", str(tmp_path / "absent.pub"), image), 1, "no such file")
+
+
 def test_wrong_key_exit_12(signed, other_keypair) -> None:
     r = sigstack("verify", "--key", str(other_keypair[1]), signed[0])
     one_error(r, 12, "Error: no matching signatures: invalid signature when validating ASN.1 encoded "

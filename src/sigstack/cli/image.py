@@ -267,6 +267,7 @@ def print_header(name: str, annotations: bool, check_claims: bool, key: bool = T
 def run_verify(args: argparse.Namespace) -> int:
     from sigstack import keys
     from sigstack.cli._io import info, write_output
+    from sigstack.errors import SigstackError
     from sigstack.oci.reference import parse_reference
     from sigstack.payload import gojson
     from sigstack.payload.simplesigning import parse_annotations
@@ -274,7 +275,7 @@ def run_verify(args: argparse.Namespace) -> int:
 
     annotations = parse_annotations(args.annotations)
     refs = [parse_reference(i) for i in args.images]
-    verifier = keys.load_verifier(args.key)
+    verifier = keys.load_verifier_on_first_use(args.key)
     if args.insecure_ignore_tlog:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
              "transparency and auditability verification for the signature.")
@@ -289,7 +290,11 @@ def run_verify(args: argparse.Namespace) -> int:
     out = b""
     with client_from(args) as client:
         for ref in refs:
-            result = verify_image(client, verifier, ref, opts)
+            try:
+                result = verify_image(client, verifier, ref, opts)
+            except SigstackError:
+                verifier.public_key()  # a key that cannot be loaded is the error cosign reports
+                raise
             print_header(ref.name, bool(annotations), args.check_claims,
                          tlog=not args.insecure_ignore_tlog)
             if args.output == "text":

@@ -24,6 +24,7 @@ _LAZY = {
     "load_verifier": "sigstack.keys.refs",
     "register_scheme": "sigstack.keys.refs",
     "load_signer_in_background": "sigstack.keys.background",
+    "load_verifier_on_first_use": "sigstack.keys.background",
 }
 
 __all__ = [
@@ -38,12 +39,13 @@ __all__ = [
     "load_signer",
     "load_signer_in_background",
     "load_verifier",
+    "load_verifier_on_first_use",
     "register_scheme",
     "write_key_pair",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from sigstack.keys.background import load_signer_in_background
+    from sigstack.keys.background import load_signer_in_background, load_verifier_on_first_use
     from sigstack.keys.base import PasswordProvider, Signer, Verifier
     from sigstack.keys.pair import KeyPair, generate_key_pair, import_key_pair, write_key_pair
     from sigstack.keys.refs import GeneratedKey, generate_at, load_signer, load_verifier, register_scheme

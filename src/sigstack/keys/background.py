@@ -1,4 +1,5 @@
-"""Load a signer on a background thread while the caller gets on with other work.
+"""Keys loaded out of the way: a signer on a background thread while the caller gets
+on with other work, a verifier where the caller would otherwise wait.
 
 Why: loading a cosign key runs scrypt (N=2^16: ~0.15 s of one core, the cost
 cosign pays too) and a KMS or token signer needs a network round trip. An image
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-    from sigstack.keys.base import PasswordProvider, Signer
+    from sigstack.keys.base import PasswordProvider, Signer, Verifier
 
 
 #: Seconds the loader runs alone before the caller goes on. Its own imports then reach
@@ -96,3 +97,53 @@ def _pending(thread: threading.Thread, box: list[Any]) -> Signer:
             return self.loaded().sign(message)
 
     return PendingSigner(thread, box)
+
+
+def load_verifier_on_first_use(ref: str) -> Verifier:
+    """A :class:`Verifier` for ``ref`` that loads the key when first used.
+
+    No thread here: reading a public key has no GIL-free part to overlap. What it
+    buys is placement: an image verification first asks the registry for the
+    signatures, and the key (with the cryptography imports, ~15 ms) is loaded by
+    the first worker whose layer arrives, while the others still wait on the wire.
+    Callers that must report a bad key before anything else call ``public_key()``
+    (the CLI does when verification fails, since cosign reports the key first).
+    """
+    import threading
+
+    from sigstack.keys.base import Verifier
+
+    class PendingVerifier(Verifier):
+        def __init__(self) -> None:
+            self._lock = threading.Lock()
+            self._loaded: Verifier | None = None
+
+        def loaded(self) -> Verifier:
+            with self._lock:
+                if self._loaded is None:
+                    from sigstack.keys.refs import load_verifier
+
+                    self._loaded = load_verifier(ref)
+                return self._loaded
+
+        @property
+        def hash_name(self) -> str:  # type: ignore[override]
+            return self.loaded().hash_name
+
+        @property
+        def prehash(self) -> bool:  # type: ignore[override]
+            return self.loaded().prehash
+
+        def public_key(self) -> PublicKeyTypes:
+            return self.loaded().public_key()
+
+        def public_key_pem(self) -> bytes:
+            return self.loaded().public_key_pem()
+
+        def verify_digest(self, signature: bytes, digest: bytes) -> None:
+            self.loaded().verify_digest(signature, digest)
+
+        def verify(self, signature: bytes, message: bytes) -> None:
+            self.loaded().verify(signature, message)
+
+    return PendingVerifier()

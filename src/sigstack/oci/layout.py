@@ -146,7 +146,7 @@ class StoredLayer:
         return Layer(self.media_type, self.data, dict(self.annotations))
 
 
-def _layer_descriptors(manifest: Manifest) -> list[dict[str, Any]]:
+def layer_descriptors(manifest: Manifest) -> list[dict[str, Any]]:
     doc = manifest.json()
     layers = doc.get("layers")
     if not isinstance(layers, list):
@@ -161,28 +161,31 @@ def _layer_descriptors(manifest: Manifest) -> list[dict[str, Any]]:
     return out
 
 
+def fetch_layer(client: RegistryClient, repo: Repository, descriptor: Mapping[str, Any]) -> StoredLayer:
+    """One layer (a descriptor from :func:`layer_descriptors`) with its content,
+    checked against its digest and bounded in size."""
+    digest = str(descriptor["digest"])
+    size = descriptor.get("size")
+    if isinstance(size, int) and size > client.options.max_blob_bytes:
+        raise RegistryError(f"layer {digest} is {size} bytes, over the "
+                            f"{client.options.max_blob_bytes}-byte attachment limit")
+    data = client.get_blob(repo, digest)
+    ann = descriptor.get("annotations") or {}
+    return StoredLayer(str(descriptor.get("mediaType", "")), digest, data,
+                       {str(k): str(v) for k, v in ann.items()} if isinstance(ann, dict) else {})
+
+
 def read_layers(client: RegistryClient, repo: Repository, manifest: Manifest,
                 workers: int = 10) -> list[StoredLayer]:
     """Every layer of ``manifest`` with its content (fetched concurrently, each
     checked against its digest and bounded in size)."""
-    descs = _layer_descriptors(manifest)
-
-    def fetch(d: dict[str, Any]) -> StoredLayer:
-        size = d.get("size")
-        if isinstance(size, int) and size > client.options.max_blob_bytes:
-            raise RegistryError(f"layer {d['digest']} is {size} bytes, over the "
-                                f"{client.options.max_blob_bytes}-byte attachment limit")
-        data = client.get_blob(repo, d["digest"])
-        ann = d.get("annotations") or {}
-        return StoredLayer(str(d.get("mediaType", "")), d["digest"], data,
-                           {str(k): str(v) for k, v in ann.items()} if isinstance(ann, dict) else {})
-
+    descs = layer_descriptors(manifest)
     if len(descs) <= 1:
-        return [fetch(d) for d in descs]
+        return [fetch_layer(client, repo, d) for d in descs]
     from concurrent.futures import ThreadPoolExecutor  # only when there is something to share
 
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(descs)))) as pool:
-        return list(pool.map(fetch, descs))
+        return list(pool.map(lambda d: fetch_layer(client, repo, d), descs))
 
 
 def read_attachment(client: RegistryClient, repo: Repository, digest: str, suffix: str,

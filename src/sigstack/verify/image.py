@@ -218,21 +218,28 @@ def resolve_subject(client: RegistryClient, ref: Reference) -> Descriptor:
         raise TagNotFoundError(exc.message) from None
 
 
-def parallel(items: Sequence[T], fn: Callable[[T], R], workers: int) -> list[R | VerificationError]:
-    """``fn`` over ``items`` on a thread pool; failures come back as values."""
+def captured(fn: Callable[[T], R], item: T) -> R | VerificationError:
+    """``fn(item)``, with a verification or registry failure returned as a value."""
+    try:
+        return fn(item)
+    except (VerificationError, RegistryError) as exc:
+        return exc if isinstance(exc, VerificationError) else VerificationError(exc.message)
 
-    def run(item: T) -> R | VerificationError:
-        try:
-            return fn(item)
-        except (VerificationError, RegistryError) as exc:
-            return exc if isinstance(exc, VerificationError) else VerificationError(exc.message)
 
+def pool_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
+    """``fn`` over ``items`` on up to ``workers`` threads, results in order (an
+    exception ends it, as it would a plain loop)."""
     if len(items) <= 1 or workers <= 1:
-        return [run(i) for i in items]
+        return [fn(i) for i in items]
     from concurrent.futures import ThreadPoolExecutor  # only when there is something to share
 
     with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        return list(pool.map(run, items))
+        return list(pool.map(fn, items))
+
+
+def parallel(items: Sequence[T], fn: Callable[[T], R], workers: int) -> list[R | VerificationError]:
+    """``fn`` over ``items`` on a thread pool; failures come back as values."""
+    return pool_map(lambda item: captured(fn, item), items, workers)
 
 
 def find_bundles(client: RegistryClient, repo: Repository, digest: str,
@@ -319,13 +326,20 @@ def check_simple_signing(verifier: Verifier, stored: layout.StoredLayer, digest:
 
 
 def _legacy_layers(client: RegistryClient, repo: Repository, digest: str,
-                   opts: ImageVerifyOptions) -> list[tuple[str, layout.StoredLayer]]:
-    found = [("legacy", s) for s in layout.read_attachment(client, repo, digest, "sig", opts.max_workers)]
+                   opts: ImageVerifyOptions) -> list[tuple[str, dict[str, Any]]]:
+    """The descriptors of every signature layer: the ``.sig`` image's, then (with
+    ``experimental_oci11``) the newest OCI 1.1 signature referrer's."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    try:
+        manifest = client.get_manifest(repo.tag(layout.attachment_tag(digest, "sig")))
+        found += [("legacy", d) for d in layout.layer_descriptors(manifest)]
+    except NotFoundError:
+        pass
     if opts.experimental_oci11:
         refs = layout.list_referrers(client, repo, digest, layout.SIG_ARTIFACT)
         if refs:
             manifest = client.get_manifest(repo.digest(refs[-1].digest))
-            found += [("oci-1-1", s) for s in layout.read_layers(client, repo, manifest, opts.max_workers)]
+            found += [("oci-1-1", d) for d in layout.layer_descriptors(manifest)]
     return found
 
 
@@ -369,7 +383,14 @@ def verify_image(client: RegistryClient, verifier: Verifier, ref: Reference,
                   "optional": optional}
         return VerifiedSignature(kind, stored.data, normal)
 
-    results = parallel(layers, check, opts.max_workers)
+    def fetch_and_check(item: tuple[str, dict[str, Any]]) -> VerifiedSignature | VerificationError:
+        # Each layer is checked by the worker that fetched it, while the others are
+        # still on the wire. A registry failure ends the verification, as it did
+        # when the layers were all read first.
+        kind, descriptor = item
+        return captured(check, (kind, layout.fetch_layer(client, repo, descriptor)))
+
+    results = pool_map(fetch_and_check, layers, opts.max_workers)
     good = [r for r in results if isinstance(r, VerifiedSignature)]
     if not good:
         raise NoMatchingSignaturesError([str(r) for r in results if isinstance(r, VerificationError)])
