@@ -15,8 +15,6 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives import serialization
-
 from sigstack.errors import VerificationError
 from sigstack.keys.base import Signer
 from sigstack.payload import dsse
@@ -29,6 +27,8 @@ _ACCEPTED = (BUNDLE_V03, "application/vnd.dev.sigstore.bundle+json;version=0.3")
 
 
 def key_hint(signer: Signer) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     der = signer.public_key().public_bytes(serialization.Encoding.DER,
                                            serialization.PublicFormat.SubjectPublicKeyInfo)
     return base64.b64encode(hashlib.sha256(der).digest()).decode()
