@@ -7,7 +7,8 @@ client, then times (median of --runs):
   * ``verify --key`` of a signed image (cosign with --insecure-ignore-tlog);
   * ``verify --key`` of an image carrying 100 signatures (both check them
     concurrently: cosign --max-workers 10, sigstack --max-workers 10).
-Prints each ratio cosign/sigstack (>1 means sigstack is faster).
+Prints each ratio cosign/sigstack (>1 means sigstack is faster), and the floor: how long
+this Python takes to start and import httpx and cryptography without doing anything.
 
     .venv/bin/python bench/images.py [--runs 7]
 """
@@ -37,6 +38,12 @@ from sigstack.payload import simplesigning  # noqa: E402
 
 COSIGN = str(Path.home() / "go" / "bin" / "cosign")
 SIGSTACK = str(ROOT / ".venv" / "bin" / "sigstack")
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+# What any command of a CPython tool built on these libraries pays before its first byte
+# of work; printed beside the ratios to show how far start-up alone can go.
+FLOOR = ("import sys; sys.modules['httpx._main'] = None; import httpx, httpcore, h11; "
+         "from cryptography.hazmat.primitives import serialization; "
+         "from cryptography.hazmat.primitives.asymmetric import ec")
 # Byte-compiled modules are how users run sigstack; a PYTHONDONTWRITEBYTECODE left
 # in the environment would make every run recompile our sources, so it is dropped.
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | {"COSIGN_PASSWORD": "bench"}
@@ -128,9 +135,11 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(10)
+    floor = statistics.median(timed([PYTHON, "-c", FLOOR]) for _ in range(args.runs))
     print(f"{'operation':26} {'sigstack s':>11} {'cosign s':>10} {'cosign/sigstack':>16}")
     for name, (o, t) in results.items():
         print(f"{name:26} {o:11.3f} {t:10.3f} {t / o:16.2f}")
+    print(f"floor: this Python starting and importing httpx and cryptography, no work: {floor:.3f} s")
 
 
 if __name__ == "__main__":

@@ -226,15 +226,31 @@ def captured(fn: Callable[[T], R], item: T) -> R | VerificationError:
         return exc if isinstance(exc, VerificationError) else VerificationError(exc.message)
 
 
-def pool_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
+def pool_map(fn: Callable[[T], R], items: Sequence[T], workers: int,
+             meanwhile: Callable[[], object] | None = None) -> list[R]:
     """``fn`` over ``items`` on up to ``workers`` threads, results in order (an
-    exception ends it, as it would a plain loop)."""
+    exception ends it, as it would a plain loop). ``meanwhile`` runs on the calling
+    thread while the workers start, instead of that thread idling."""
     if len(items) <= 1 or workers <= 1:
         return [fn(i) for i in items]
     from concurrent.futures import ThreadPoolExecutor  # only when there is something to share
 
     with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        return list(pool.map(fn, items))
+        results = pool.map(fn, items)
+        if meanwhile is not None:
+            meanwhile()
+        return list(results)
+
+
+def _load_now(verifier: Verifier) -> None:
+    """Have a verifier that loads on first use (keys.load_verifier_on_first_use) load
+    here, while the workers fetch: otherwise the first worker with a layer loads it
+    and the workers behind it stop fetching until it is done. A failure is left for
+    the workers' own use of the key to report."""
+    import contextlib
+
+    with contextlib.suppress(SigstackError):
+        verifier.prehash  # noqa: B018 - the attribute's side effect is the point
 
 
 def parallel(items: Sequence[T], fn: Callable[[T], R], workers: int) -> list[R | VerificationError]:
@@ -390,7 +406,7 @@ def verify_image(client: RegistryClient, verifier: Verifier, ref: Reference,
         kind, descriptor = item
         return captured(check, (kind, layout.fetch_layer(client, repo, descriptor)))
 
-    results = pool_map(fetch_and_check, layers, opts.max_workers)
+    results = pool_map(fetch_and_check, layers, opts.max_workers, meanwhile=lambda: _load_now(verifier))
     good = [r for r in results if isinstance(r, VerifiedSignature)]
     if not good:
         raise NoMatchingSignaturesError([str(r) for r in results if isinstance(r, VerificationError)])
