@@ -47,9 +47,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def run_attest(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from sigstack import keys
-    from sigstack.cli._io import Password, info
-    from sigstack.cli.image import TAG_WARNING, client_from
+    from sigstack.cli._io import info
+    from sigstack.cli.image import TAG_WARNING, client_from, load_signer_for
     from sigstack.errors import ArtifactError, SigstackError
     from sigstack.oci import layout
     from sigstack.oci.reference import parse_reference
@@ -62,7 +61,7 @@ def run_attest(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ArtifactError(f"reading predicate {args.predicate}: {exc.strerror or exc}") from None
     ref = parse_reference(args.image)
-    signer = keys.load_signer(args.key, Password())
+    signer = load_signer_for(args)  # loads while the registry is asked
     if not ref.digest:
         info(TAG_WARNING.format(ref=args.image, verb="attest"))
     with client_from(args) as client:

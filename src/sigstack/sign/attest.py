@@ -11,6 +11,7 @@ uses by default and v3 always uses), and the evidence goes into the layer's
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sigstack.errors import VerificationError
 from sigstack.keys.base import Signer
@@ -19,7 +20,9 @@ from sigstack.oci.client import RegistryClient
 from sigstack.oci.reference import Reference
 from sigstack.payload import dsse, intoto
 from sigstack.sign.image import bundle_annotation, log_envelope, loggable, push_bundle, resolve_digests
-from sigstack.tlog.client import TlogEntry
+
+if TYPE_CHECKING:  # the log client is imported only when an attestation is logged
+    from sigstack.tlog.client import TlogEntry
 
 
 @dataclass(frozen=True)
@@ -37,9 +40,9 @@ def attest_image(client: RegistryClient, signer: Signer, ref: Reference, predica
                  rekor_url: str | None = None) -> Attested:
     uri = intoto.predicate_uri(kind)
     body = intoto.predicate_from_file(kind, predicate)
-    if rekor_url:
-        loggable(signer)
     desc = resolve_digests(client, ref, recursive=False)[0]
+    if rekor_url:  # after the look-up: the signer may still be loading (keys.background)
+        loggable(signer)
     repo = layout.target_repository(ref.repository, target_repository)
     statement = intoto.statement(uri, body, desc.digest, name=ref.repository.name)
     envelope = dsse.sign(signer, statement)
