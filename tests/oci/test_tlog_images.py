@@ -392,36 +392,66 @@ def test_attestations_through_our_log_both_ways(peer, request, registry, keypair
     assert v.returncode == 0, v.stderr
 
 
-def test_intoto_entry_accepted_for_attestation(registry, keypair, log) -> None:
-    """cosign v2 can log attestations as intoto (--rekor-entry-type intoto; it sends 0.0.1,
-    which our log does not take), so verification accepts intoto 0.0.2 entries too: the
-    layer's envelope is logged as one here, its evidence swapped in, and it verifies."""
-    import hashlib
-
-    from sigstack import keys
-    from sigstack.bundle import rekor_bundle
-    from sigstack.tlog.client import RekorClient
-
+@pytest.mark.interop
+def test_cosign_v2_intoto_attestation_verified_by_sigstack(cosign_v2, registry, keypair, log) -> None:
+    """cosign v2 can log attestations as intoto 0.0.1 (--rekor-entry-type intoto): our log
+    takes the upload, and our verifier matches the entry to the .att layer."""
     img = fresh(registry)
-    assert logged("attest", "--key", str(keypair[0]), "--predicate", _predicate(registry), img,
-                  log=log).returncode == 0
-    manifest, tag = stored_layer(img, "att")
-    ref = parse_reference(img)
-    with RegistryClient() as client:
-        raw = client.get_blob(ref.repository, manifest["layers"][0]["digest"])
-    env = json.loads(raw)
-    b64 = lambda text: base64.b64encode(text.encode()).decode()  # noqa: E731 (Rekor's double base64)
-    pem = keys.load_verifier(str(keypair[1])).public_key_pem()
-    proposal = {"apiVersion": "0.0.2", "kind": "intoto", "spec": {"content": {
-        "envelope": {"payloadType": env["payloadType"], "payload": b64(env["payload"]),
-                     "signatures": [{"sig": b64(env["signatures"][0]["sig"]),
-                                     "publicKey": base64.b64encode(pem).decode()}]},
-        "hash": {"algorithm": "sha256", "value": hashlib.sha256(raw).hexdigest()}}}}
-    entry = RekorClient(log["url"]).upload(proposal)
-    from sigstack.payload import gojson
-
-    manifest["layers"][0]["annotations"][layout.BUNDLE_ANNOTATION] = gojson.dumps(rekor_bundle(entry)).decode()
-    put_manifest(tag, manifest)
-    assert json.loads(base64.b64decode(annotation(img, "att")["Payload"]["body"]))["kind"] == "intoto"
+    r = run(cosign_v2, "attest", "--key", str(keypair[0]), "--rekor-url", log["url"], "--rekor-entry-type",
+            "intoto", "--predicate", _predicate(registry), "-y", img)
+    assert r.returncode == 0, r.stderr
+    body = json.loads(base64.b64decode(annotation(img, "att")["Payload"]["body"]))
+    assert (body["kind"], body["apiVersion"]) == ("intoto", "0.0.1")
     v = logged("verify-attestation", "--key", str(keypair[1]), img, log=log)
     assert v.returncode == 0, v.stderr
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("peer", ["cosign", "cosign_v2"])
+def test_sigstack_intoto_attestation_verified_by_cosign(peer, request, registry, keypair, log) -> None:
+    """sigstack attest --rekor-entry-type intoto (cosign v2's flag) writes what cosign verifies."""
+    exe = request.getfixturevalue(peer)
+    img = fresh(registry)
+    r = logged("attest", "--key", str(keypair[0]), "--rekor-entry-type", "intoto", "--predicate",
+               _predicate(registry), img, log=log)
+    assert r.returncode == 0, r.stderr
+    body = json.loads(base64.b64decode(annotation(img, "att")["Payload"]["body"]))
+    assert (body["kind"], body["apiVersion"]) == ("intoto", "0.0.1")
+    ok = run(exe, "verify-attestation", "--key", str(keypair[1]), img, env=log["env"])
+    assert ok.returncode == 0, ok.stderr
+    assert logged("verify-attestation", "--key", str(keypair[1]), img, log=log).returncode == 0
+
+
+def test_intoto_attestation_swapped_envelope_is_refused(registry, keypair, other_keypair, log) -> None:
+    """An intoto 0.0.1 entry keeps no signature: the envelope hash is what binds it, so an
+    envelope re-signed by another key under the old evidence must fail."""
+    img = fresh(registry)
+    assert logged("attest", "--key", str(keypair[0]), "--rekor-entry-type", "intoto", "--predicate",
+                  _predicate(registry), img, log=log).returncode == 0
+    from sigstack import keys
+    from sigstack.oci.client import sha256_digest
+    from sigstack.payload import dsse
+
+    manifest, tag = stored_layer(img, "att")
+    repo = parse_reference(img).repository
+    with RegistryClient() as client:
+        logged_envelope = dsse.parse(client.get_blob(repo, manifest["layers"][0]["digest"]))
+        # the same statement, signed by another key: only the signature differs
+        forged = dsse.sign(keys.load_signer(str(other_keypair[0]), b"pw"), logged_envelope.payload).to_json()
+        client.upload_blob(repo, forged, sha256_digest(forged))
+    manifest["layers"][0].update(digest=sha256_digest(forged), size=len(forged))
+    put_manifest(tag, manifest)
+    v = logged("verify-attestation", "--key", str(other_keypair[1]), img, log=log)
+    assert v.returncode == 12, v.stderr
+    assert b"the log entry is for a different envelope" in v.stderr and b"Traceback" not in v.stderr
+
+
+def test_intoto_entry_type_refused_with_bundles(registry, keypair, log) -> None:
+    r = logged("attest", "--key", str(keypair[0]), "--rekor-entry-type", "intoto", "--new-bundle-format",
+               "--predicate", _predicate(registry), fresh(registry), log=log)
+    assert r.returncode == 1
+    assert r.stderr.decode().strip().splitlines()[-1] == (
+        "Error: --rekor-entry-type intoto cannot be used with --new-bundle-format (a bundle's log entry "
+        "must record the signature: use dsse)")
+
+

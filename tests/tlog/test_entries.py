@@ -1,4 +1,4 @@
-"""Entry kinds dsse 0.0.1 and intoto 0.0.2: canonical bodies, validation, and the
+"""Entry kinds dsse 0.0.1 and intoto 0.0.1/0.0.2: canonical bodies, validation, and the
 real clients that produce them (cosign attest-blob, rekor-cli upload --type)."""
 
 from __future__ import annotations
@@ -52,6 +52,12 @@ def intoto_proposal(signer: Signer) -> dict[str, Any]:
         "hash": {"algorithm": "sha256", "value": hashlib.sha256(text.encode()).hexdigest()}}}}
 
 
+def intoto1_proposal(signer: Signer) -> dict[str, Any]:
+    from sigstack.tlog.client import intoto_proposal as make
+
+    return make(_envelope(signer).encode(), signer.pem)
+
+
 def test_dsse_canonical_body(signer: Signer) -> None:
     proposal = dsse_proposal(signer)
     c = canonicalize(proposal)
@@ -71,6 +77,35 @@ def test_intoto_canonical_body(signer: Signer) -> None:
     content = json.loads(c.body)["spec"]["content"]
     assert "payload" not in content["envelope"]
     assert sorted(content) == ["envelope", "hash", "payloadHash"]
+
+
+def test_intoto_v001_canonical_body(signer: Signer) -> None:
+    """Rekor's form: only the two hashes and the key; client hashes are recomputed."""
+    import hashlib
+
+    proposal = intoto1_proposal(signer)
+    text = proposal["spec"]["content"]["envelope"]
+    proposal["spec"]["content"]["hash"]["value"] = "00" * 32  # ignored, as by Rekor
+    c = canonicalize(proposal)
+    assert json.loads(c.body) == {"apiVersion": "0.0.1", "kind": "intoto", "spec": {
+        "content": {"hash": {"algorithm": "sha256", "value": hashlib.sha256(text.encode()).hexdigest()},
+                    "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(STATEMENT).hexdigest()}},
+        "publicKey": base64.b64encode(signer.pem).decode()}}
+    assert c.body.startswith(b'{"apiVersion":"0.0.1","kind":"intoto","spec":{"content":')  # JCS order
+    assert "sha256:" + "ab" * 32 in c.index_keys
+
+
+def _two_sigs_one_good(p: dict[str, Any]) -> None:
+    env = json.loads(p["spec"]["content"]["envelope"])
+    env["signatures"].insert(0, {"keyid": "", "sig": base64.b64encode(b"junk").decode()})
+    p["spec"]["content"]["envelope"] = json.dumps(env)
+
+
+def test_intoto_v001_needs_one_verifying_signature_only(signer: Signer) -> None:
+    """go-securesystemslib's envelope verifier has a threshold of one."""
+    proposal = intoto1_proposal(signer)
+    _two_sigs_one_good(proposal)
+    canonicalize(proposal)
 
 
 def _bad_sig_dsse(p: dict[str, Any]) -> None:
@@ -97,13 +132,24 @@ BAD: dict[str, tuple[str, Any, str]] = {
                                "payload is not valid base64"),
     "intoto-wrong-key": ("intoto", lambda p: p["spec"]["content"]["envelope"]["signatures"][0].update(
         publicKey=base64.b64encode(Signer().pem).decode()), "all signatures must have a key"),
+    "intoto1-other-key": ("intoto1", lambda p: p["spec"].update(
+        publicKey=base64.b64encode(Signer().pem).decode()), "no signature verifies with the public key"),
+    "intoto1-no-envelope": ("intoto1", lambda p: p["spec"]["content"].pop("envelope"), "envelope"),
+    "intoto1-envelope-not-json": ("intoto1", lambda p: p["spec"]["content"].update(envelope="{"),
+                                  "not a JSON DSSE envelope"),
+    "intoto1-no-signatures": ("intoto1", lambda p: p["spec"]["content"].update(
+        envelope=json.dumps({**json.loads(p["spec"]["content"]["envelope"]), "signatures": []})),
+        "non-empty list"),
+    "intoto1-key-not-pem": ("intoto1", lambda p: p["spec"].update(
+        publicKey=base64.b64encode(b"nope").decode()), "PUBLIC KEY"),
 }
 
 
 @pytest.mark.parametrize("case", list(BAD), ids=list(BAD))
 def test_bad_entries_rejected(signer: Signer, case: str) -> None:
     kind, mutate, message = BAD[case]
-    proposal = copy.deepcopy(dsse_proposal(signer) if kind == "dsse" else intoto_proposal(signer))
+    make = {"dsse": dsse_proposal, "intoto": intoto_proposal, "intoto1": intoto1_proposal}[kind]
+    proposal = copy.deepcopy(make(signer))
     mutate(proposal)
     with pytest.raises(BadEntryError, match=message):
         canonicalize(proposal)
@@ -133,7 +179,7 @@ def test_cosign_attest_blob_dsse_round_trip(cosign: str, tlog_server: TlogServer
 
 
 @pytest.mark.interop
-@pytest.mark.parametrize("kind", ["dsse", "intoto:0.0.2"])
+@pytest.mark.parametrize("kind", ["dsse", "intoto:0.0.2", "intoto:0.0.1"])
 def test_rekor_cli_envelope_types(rekor_cli: str, tlog_server: TlogServer, tmp_path: Path, signer: Signer,
                                   kind: str) -> None:
     env_file = tmp_path / "envelope.json"

@@ -16,7 +16,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("attest", parents=[common], help="attest a container image with a predicate",
                        description=("Sign an in-toto statement about IMAGE (DSSE) and store it in the "
                                     f".att tag (or as a bundle referrer). {TLOG} Attestations are logged as "
-                                    "dsse entries, as cosign does."))
+                                    "dsse entries, as cosign does (intoto 0.0.1 with --rekor-entry-type "
+                                    "intoto, as cosign v2 can)."))
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("--key", required=True, metavar="REF", help="private key reference")
     p.add_argument("--predicate", metavar="FILE", help="the predicate file (required)")
@@ -25,6 +26,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     add_bool(p, "--new-bundle-format", default=False, help="store a Sigstore bundle v0.3 referrer")
     add_bool(p, "--use-signing-config", default=False, help="accepted for cosign compatibility")
     add_bool(p, "--replace", default=False, help="replace attestations of the same predicate type")
+    p.add_argument("--rekor-entry-type", default="dsse", choices=("dsse", "intoto"),
+                   help="log entry kind for the attestation (cosign v2's flag; default dsse)")
     p.add_argument("-y", "--yes", action="store_true", help="skip confirmation prompts")
     registry_flags(p)
     p.set_defaults(handler="sigstack.cli.attest:run_attest")
@@ -68,7 +71,8 @@ def run_attest(args: argparse.Namespace) -> int:
         info(f"Pushing attestation to: {layout.target_repository(ref.repository).name}")
         done = attest_image(client, signer, ref, predicate, args.type,
                             new_bundle_format=args.new_bundle_format, replace=args.replace,
-                            rekor_url=args.rekor_url if args.tlog_upload else None)
+                            rekor_url=args.rekor_url if args.tlog_upload else None,
+                            rekor_entry_type=args.rekor_entry_type)
     if done.tlog_entry is not None:
         info(f"tlog entry created with index: {done.tlog_entry.log_index}")
     return 0

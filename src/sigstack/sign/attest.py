@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sigstack.errors import VerificationError
+from sigstack.errors import SigstackError, VerificationError
 from sigstack.keys.base import Signer
 from sigstack.oci import layout
 from sigstack.oci.client import RegistryClient
@@ -37,7 +37,15 @@ class Attested:
 def attest_image(client: RegistryClient, signer: Signer, ref: Reference, predicate: bytes,
                  kind: str = "custom", *, new_bundle_format: bool = False,
                  replace: bool = False, target_repository: str | None = None,
-                 rekor_url: str | None = None) -> Attested:
+                 rekor_url: str | None = None, rekor_entry_type: str = "dsse") -> Attested:
+    """Attest ``ref``; with ``rekor_url`` the envelope is logged first, as a ``dsse``
+    0.0.1 entry or (``rekor_entry_type="intoto"``, legacy layout only: the entry keeps no
+    signature, only the hash of the envelope stored beside the image) ``intoto`` 0.0.1."""
+    if rekor_entry_type not in ("dsse", "intoto"):
+        raise SigstackError(f"invalid rekor entry type {rekor_entry_type!r}: use dsse or intoto")
+    if rekor_entry_type == "intoto" and new_bundle_format:
+        raise SigstackError("--rekor-entry-type intoto cannot be used with --new-bundle-format "
+                            "(a bundle's log entry must record the signature: use dsse)")
     uri = intoto.predicate_uri(kind)
     body = intoto.predicate_from_file(kind, predicate)
     desc = resolve_digests(client, ref, recursive=False)[0]
@@ -46,7 +54,7 @@ def attest_image(client: RegistryClient, signer: Signer, ref: Reference, predica
     repo = layout.target_repository(ref.repository, target_repository)
     statement = intoto.statement(uri, body, desc.digest, name=ref.repository.name)
     envelope = dsse.sign(signer, statement)
-    entry = log_envelope(rekor_url, signer, envelope) if rekor_url else None
+    entry = log_envelope(rekor_url, signer, envelope, rekor_entry_type) if rekor_url else None
     if new_bundle_format:
         where = push_bundle(client, signer, repo, ref.repository, desc, envelope, uri, entry)
         return Attested(desc.digest, uri, where, envelope.to_json(), entry)

@@ -199,11 +199,13 @@ def _sign_bundle(client: RegistryClient, signer: Signer, repo: Repository, image
     return SignedDigest(desc.digest, where, statement, envelope.signatures[0], entry)
 
 
-def log_envelope(url: str, signer: Signer, envelope: dsse.Envelope) -> TlogEntry:
-    """Log a DSSE envelope as a ``dsse`` 0.0.1 entry (cosign's default for attestations)."""
-    from sigstack.tlog.client import upload_dsse
+def log_envelope(url: str, signer: Signer, envelope: dsse.Envelope, entry_type: str = "dsse") -> TlogEntry:
+    """Log a DSSE envelope as a ``dsse`` 0.0.1 entry (cosign's default for attestations),
+    or as ``intoto`` 0.0.1 (cosign v2's ``--rekor-entry-type intoto``)."""
+    from sigstack.tlog.client import upload_dsse, upload_intoto
 
-    return upload_dsse(url, envelope.to_json(), signer.public_key_pem())
+    upload = upload_intoto if entry_type == "intoto" else upload_dsse
+    return upload(url, envelope.to_json(), signer.public_key_pem())
 
 
 def push_bundle(client: RegistryClient, signer: Signer, repo: Repository, image_repo: Repository,

@@ -270,3 +270,23 @@ def dsse_proposal(envelope_json: bytes, verifier_pem: bytes) -> dict[str, Any]:
 def upload_dsse(url: str, envelope_json: bytes, verifier_pem: bytes) -> TlogEntry:
     """Log a signed DSSE envelope and return the evidence."""
     return RekorClient(url).upload(dsse_proposal(envelope_json, verifier_pem))
+
+
+def intoto_proposal(envelope_json: bytes, key_pem: bytes) -> dict[str, Any]:
+    """A ProposedEntry for ``intoto`` 0.0.1, what cosign v2 uploads for attestations with
+    ``--rekor-entry-type intoto``: the envelope bytes as stored beside the image (their
+    SHA-256 is what the entry keeps) and the one key that signed them."""
+    import hashlib
+
+    return {
+        "apiVersion": "0.0.1",
+        "kind": "intoto",
+        "spec": {"content": {"envelope": envelope_json.decode(),
+                             "hash": {"algorithm": "sha256", "value": hashlib.sha256(envelope_json).hexdigest()}},
+                 "publicKey": base64.b64encode(key_pem).decode()},
+    }
+
+
+def upload_intoto(url: str, envelope_json: bytes, key_pem: bytes) -> TlogEntry:
+    """Log a signed DSSE envelope as an ``intoto`` 0.0.1 entry and return the evidence."""
+    return RekorClient(url).upload(intoto_proposal(envelope_json, key_pem))

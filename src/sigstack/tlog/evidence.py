@@ -74,7 +74,7 @@ def _logged_key(pem: bytes) -> PublicKeyTypes:
 
 def check_envelope_entry(entry: TlogEntry, envelope_json: bytes | None, payload: bytes,
                          signature_b64: str, key: PublicKeyTypes) -> None:
-    """The entry is a ``dsse`` 0.0.1 or ``intoto`` 0.0.2 entry for exactly this DSSE envelope
+    """The entry is a ``dsse`` 0.0.1 or ``intoto`` 0.0.1/0.0.2 entry for exactly this DSSE envelope
     (one signature) and key. ``envelope_json``: the envelope bytes as stored, whose SHA-256
     the entry records (cosign compares it for ``.att`` layers); None for bundles, where the
     uploader's serialisation is not known and, as in sigstore-go, payload hash and
@@ -95,8 +95,18 @@ def check_envelope_entry(entry: TlogEntry, envelope_json: bytes | None, payload:
             payload_hash = content["payloadHash"]
             sigs = [(base64.b64decode(s["sig"]).decode(), base64.b64decode(s["publicKey"]))
                     for s in content["envelope"]["signatures"]]
+        elif kind == ("intoto", "0.0.1"):
+            # No signatures recorded: the envelope's hash binds them, so the envelope
+            # as stored is needed to match the entry at all.
+            content = spec["content"]
+            recorded = content["hash"]
+            payload_hash = content["payloadHash"]
+            sigs = [(signature_b64, base64.b64decode(spec["publicKey"]))]
+            if envelope_json is None:
+                raise ProofError("an intoto 0.0.1 entry records no signature; without the envelope "
+                                 "it hashed it cannot be matched")
         else:
-            raise ProofError(f"the log entry is a {kind[0]} {kind[1]} entry, not dsse 0.0.1 or intoto 0.0.2")
+            raise ProofError(f"the log entry is a {kind[0]} {kind[1]} entry, not dsse 0.0.1 or intoto")
     except (ValueError, KeyError, TypeError):
         raise ProofError("the log entry is not a well-formed DSSE entry") from None
     if payload_hash != {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()}:

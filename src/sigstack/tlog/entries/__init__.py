@@ -17,7 +17,7 @@ from sigstack.tlog.errors import BadEntryError
 KINDS: dict[str, dict[str, str]] = {
     "hashedrekord": {"0.0.1": "sigstack.tlog.entries.hashedrekord"},
     "dsse": {"0.0.1": "sigstack.tlog.entries.dsse"},
-    "intoto": {"0.0.2": "sigstack.tlog.entries.intoto"},
+    "intoto": {"0.0.1": "sigstack.tlog.entries.intoto_v001", "0.0.2": "sigstack.tlog.entries.intoto"},
 }
 
 
