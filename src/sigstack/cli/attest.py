@@ -40,7 +40,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", action="append", default=[], metavar="FILE",
                    help="Rego policy file (repeatable); must set data.signature.allow")
     add_bool(p, "--check-claims", default=True, help="check the statement names the image digest")
-    tlog_verify_flags(p, lookup=False)
+    tlog_verify_flags(p)
     p.add_argument("-o", "--output", default="json", help="accepted for compatibility; output is text")
     p.add_argument("--max-workers", type=int, default=10, help="attestations checked concurrently")
     registry_flags(p)
@@ -104,7 +104,8 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
                                             check_claims=args.check_claims,
                                             max_workers=max(1, args.max_workers),
                                             tlog_keys=tlog_keys,
-                                            insecure_ignore_tlog=args.insecure_ignore_tlog)
+                                            insecure_ignore_tlog=args.insecure_ignore_tlog,
+                                            rekor_url=args.rekor_url)
             except PolicyViolation as exc:
                 lines = [f"There are {len(exc.errors)} number of errors occurred during the validation:"]
                 lines += [f"- {e}" for e in exc.errors]

@@ -50,13 +50,12 @@ def tlog_upload_flags(p: argparse.ArgumentParser) -> None:
                    help=f"transparency log base URL (default {DEFAULT_REKOR_URL})")
 
 
-def tlog_verify_flags(p: argparse.ArgumentParser, lookup: bool = True) -> None:
+def tlog_verify_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trusted-root", metavar="FILE",
                    help="Sigstore trusted root JSON naming the trusted transparency logs")
     p.add_argument("--rekor-url", default=DEFAULT_REKOR_URL,
-                   help="where to look up a signature that carries no log evidence (the entry "
-                        "found is then verified offline)" if lookup else
-                        "accepted for cosign compatibility: attestations must carry their evidence")
+                   help="where to look up a signature or attestation that carries no log evidence "
+                        "(the entry found is then verified offline)")
     add_bool(p, "--insecure-ignore-tlog", default=False,
              help="do not check transparency log evidence (insecure)")
 

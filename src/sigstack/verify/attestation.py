@@ -7,9 +7,11 @@ matches ``--type`` are checked against the Rego policies.
 
 Log evidence, unless ``insecure_ignore_tlog``: an ``.att`` layer's
 ``dev.sigstore.cosign/bundle`` SET must verify with a trusted log key and its
-``dsse`` 0.0.1 (or cosign v2's optional ``intoto`` 0.0.2) entry must record this
+``dsse`` 0.0.1 (or cosign v2's optional ``intoto`` 0.0.1/0.0.2) entry must record this
 envelope's SHA-256, payload, signature and key; a bundle's entry must verify fully
-offline (see :mod:`sigstack.verify.image`).
+offline (see :mod:`sigstack.verify.image`). A layer without the annotation is looked
+up at ``rekor_url`` as cosign does (the dsse, then the intoto 0.0.1 entry this
+envelope and key would make), and what comes back is verified offline the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sigstack.errors import VerificationError
 from sigstack.keys.base import Verifier
@@ -38,6 +41,9 @@ from sigstack.verify.image import (
 )
 from sigstack.verify.policy import evaluate_rego, load_policy
 
+if TYPE_CHECKING:
+    from sigstack.tlog.client import TlogEntry
+
 
 @dataclass(frozen=True)
 class VerifiedAttestation:
@@ -54,7 +60,8 @@ class PolicyViolation(VerificationError):
 def verify_attestations(client: RegistryClient, verifier: Verifier, ref: Reference, kind: str = "custom",
                         policies: Sequence[str] = (), *, check_claims: bool = True,
                         max_workers: int = 10, tlog_keys: Sequence[Verifier] = (),
-                        insecure_ignore_tlog: bool = False) -> list[VerifiedAttestation]:
+                        insecure_ignore_tlog: bool = False,
+                        rekor_url: str | None = None) -> list[VerifiedAttestation]:
     require_log_keys(tlog_keys, insecure_ignore_tlog)
     loaded = [(p, load_policy(p)[1]) for p in policies]
     uri = intoto.predicate_uri(kind)
@@ -85,9 +92,7 @@ def verify_attestations(client: RegistryClient, verifier: Verifier, ref: Referen
 
                 entry = legacy_evidence(source, tlog_keys)
                 if entry is None:
-                    raise VerificationError("the attestation has no transparency log evidence (no "
-                                            "dev.sigstore.cosign/bundle annotation); pass "
-                                            "--insecure-ignore-tlog to accept it without")
+                    entry = lookup_envelope(source.data, verifier, tlog_keys, rekor_url)
                 if len(env.signatures) != 1:
                     raise VerificationError("a logged envelope must have exactly one signature")
                 check_envelope_entry(entry, source.data, env.payload,
@@ -113,3 +118,33 @@ def verify_attestations(client: RegistryClient, verifier: Verifier, ref: Referen
     if errors:
         raise PolicyViolation(errors)
     return matching
+
+
+def lookup_envelope(envelope_json: bytes, verifier: Verifier, keys: Sequence[Verifier],
+                    rekor_url: str | None) -> TlogEntry:
+    """The log entry for an attestation that carries no evidence, found at ``rekor_url``
+    as cosign finds it: the ``dsse`` entry this envelope and key would make, else the
+    ``intoto`` 0.0.1 one. Its SET, inclusion proof and checkpoint are verified here; the
+    caller checks that it is about this envelope."""
+    from sigstack.tlog.client import RekorClient, dsse_proposal, intoto_proposal
+    from sigstack.tlog.errors import LogClientError
+    from sigstack.tlog.evidence import verify_log_evidence
+
+    if not rekor_url:
+        raise VerificationError("the attestation has no transparency log evidence (no "
+                                "dev.sigstore.cosign/bundle annotation); pass "
+                                "--insecure-ignore-tlog to accept it without")
+    pem = verifier.public_key_pem()
+    client = RekorClient(rekor_url)
+    found = None
+    try:
+        for proposal in (dsse_proposal(envelope_json, pem), intoto_proposal(envelope_json, pem)):
+            found = client.retrieve(proposal)
+            if found is not None:
+                break
+    except LogClientError as exc:
+        raise VerificationError(f"searching log query: {exc.message}") from None
+    if found is None:
+        raise VerificationError("attestation not found in transparency log")
+    verify_log_evidence(found, keys, set_only=False)
+    return found
