@@ -43,6 +43,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     tlog_verify_flags(p)
     p.add_argument("-o", "--output", default="json", help="accepted for compatibility; output is text")
     p.add_argument("--max-workers", type=int, default=10, help="attestations checked concurrently")
+    add_bool(p, "--local-image", default=False,
+             help="IMAGE is a directory written by save (or cosign save), verified without a registry")
     registry_flags(p)
     p.set_defaults(handler="sigstack.cli.attest:run_verify_attestation")
 
@@ -79,6 +81,10 @@ def run_attest(args: argparse.Namespace) -> int:
 
 
 def run_verify_attestation(args: argparse.Namespace) -> int:
+    if args.local_image:
+        from sigstack.cli.saveload import run_verify_attestation_local
+
+        return run_verify_attestation_local(args)
     import sys
 
     from sigstack import keys

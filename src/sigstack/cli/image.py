@@ -112,6 +112,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     add_bool(p, "--new-bundle-format", default=True,
              help="look for Sigstore bundles among the referrers first; false reads only the legacy layouts")
     p.add_argument("--max-workers", type=int, default=10, help="signatures checked concurrently")
+    add_bool(p, "--local-image", default=False,
+             help="IMAGE is a directory written by save (or cosign save), verified without a registry")
     registry_flags(p)
     p.set_defaults(handler="sigstack.cli.image:run_verify")
 
@@ -264,6 +266,10 @@ def print_header(name: str, annotations: bool, check_claims: bool, key: bool = T
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    if args.local_image:
+        from sigstack.cli.saveload import run_verify_local
+
+        return run_verify_local(args)
     from sigstack import keys
     from sigstack.cli._io import info, write_output
     from sigstack.errors import SigstackError

@@ -32,7 +32,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import httpx
 
@@ -131,6 +131,23 @@ class Manifest:
 
     def descriptor(self) -> Descriptor:
         return Descriptor(self.media_type, self.size, self.digest)
+
+
+class RegistryReader(Protocol):
+    """The read calls verification needs. :class:`RegistryClient` is one; an OCI
+    image layout directory opened by :mod:`sigstack.oci.ocilayout` is another, so
+    ``verify --local-image`` runs the very same verification code."""
+
+    options: RegistryOptions
+
+    def get_manifest(self, ref: Reference, accept: tuple[str, ...] = MANIFEST_TYPES) -> Manifest: ...
+
+    def head_manifest(self, ref: Reference) -> Descriptor: ...
+
+    def get_blob(self, repo: Repository, digest: str, limit: int | None = None) -> bytes: ...
+
+    def referrers(self, repo: Repository, digest: str, artifact_type: str | None = None
+                  ) -> dict[str, Any] | None: ...
 
 
 def sha256_digest(data: bytes) -> str:

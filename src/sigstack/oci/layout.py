@@ -21,6 +21,7 @@ from sigstack.oci.client import (
     Descriptor,
     Manifest,
     RegistryClient,
+    RegistryReader,
     sha256_digest,
 )
 from sigstack.oci.errors import NotFoundError, RegistryError
@@ -161,7 +162,7 @@ def layer_descriptors(manifest: Manifest) -> list[dict[str, Any]]:
     return out
 
 
-def fetch_layer(client: RegistryClient, repo: Repository, descriptor: Mapping[str, Any]) -> StoredLayer:
+def fetch_layer(client: RegistryReader, repo: Repository, descriptor: Mapping[str, Any]) -> StoredLayer:
     """One layer (a descriptor from :func:`layer_descriptors`) with its content,
     checked against its digest and bounded in size."""
     digest = str(descriptor["digest"])
@@ -175,7 +176,7 @@ def fetch_layer(client: RegistryClient, repo: Repository, descriptor: Mapping[st
                        {str(k): str(v) for k, v in ann.items()} if isinstance(ann, dict) else {})
 
 
-def read_layers(client: RegistryClient, repo: Repository, manifest: Manifest,
+def read_layers(client: RegistryReader, repo: Repository, manifest: Manifest,
                 workers: int = 10) -> list[StoredLayer]:
     """Every layer of ``manifest`` with its content (fetched concurrently, each
     checked against its digest and bounded in size)."""
@@ -188,7 +189,7 @@ def read_layers(client: RegistryClient, repo: Repository, manifest: Manifest,
         return list(pool.map(lambda d: fetch_layer(client, repo, d), descs))
 
 
-def read_attachment(client: RegistryClient, repo: Repository, digest: str, suffix: str,
+def read_attachment(client: RegistryReader, repo: Repository, digest: str, suffix: str,
                     workers: int = 10) -> list[StoredLayer]:
     """Layers of the ``.sig``/``.att``/``.sbom`` image; a missing tag is empty."""
     ref = repo.tag(attachment_tag(digest, suffix))
@@ -266,7 +267,7 @@ def push_referrer(client: RegistryClient, repo: Repository, manifest: bytes, med
     return ref
 
 
-def list_referrers(client: RegistryClient, repo: Repository, digest: str,
+def list_referrers(client: RegistryReader, repo: Repository, digest: str,
                    artifact_type: str | None = None) -> list[Descriptor]:
     """Referrers of ``digest``: the API when the registry has it, else the fallback tag."""
     index = client.referrers(repo, digest, artifact_type)

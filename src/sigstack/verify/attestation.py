@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from sigstack.errors import VerificationError
 from sigstack.keys.base import Verifier
 from sigstack.oci import layout
-from sigstack.oci.client import RegistryClient
+from sigstack.oci.client import RegistryReader
 from sigstack.oci.reference import Reference
 from sigstack.payload import bundle, dsse, intoto
 from sigstack.verify.image import (
@@ -57,7 +57,7 @@ class PolicyViolation(VerificationError):
         self.errors = list(errors)
 
 
-def verify_attestations(client: RegistryClient, verifier: Verifier, ref: Reference, kind: str = "custom",
+def verify_attestations(client: RegistryReader, verifier: Verifier, ref: Reference, kind: str = "custom",
                         policies: Sequence[str] = (), *, check_claims: bool = True,
                         max_workers: int = 10, tlog_keys: Sequence[Verifier] = (),
                         insecure_ignore_tlog: bool = False,

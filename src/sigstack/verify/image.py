@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sigstack.errors import SigstackError, VerificationError
 from sigstack.keys.base import Verifier
 from sigstack.oci import layout
-from sigstack.oci.client import Descriptor, RegistryClient
+from sigstack.oci.client import Descriptor, RegistryReader
 from sigstack.oci.errors import NotFoundError, RegistryError
 from sigstack.oci.reference import Reference, Repository
 from sigstack.payload import bundle, dsse, intoto, simplesigning
@@ -210,7 +210,7 @@ def bundle_evidence(b: bundle.Bundle, verifier: Verifier, keys: Sequence[Verifie
                          verifier.public_key())
 
 
-def resolve_subject(client: RegistryClient, ref: Reference) -> Descriptor:
+def resolve_subject(client: RegistryReader, ref: Reference) -> Descriptor:
     """GET (not HEAD) as cosign does, so a 404 carries the registry's error code."""
     try:
         return client.get_manifest(ref).descriptor()
@@ -258,7 +258,7 @@ def parallel(items: Sequence[T], fn: Callable[[T], R], workers: int) -> list[R |
     return pool_map(lambda item: captured(fn, item), items, workers)
 
 
-def find_bundles(client: RegistryClient, repo: Repository, digest: str,
+def find_bundles(client: RegistryReader, repo: Repository, digest: str,
                  workers: int = 10) -> list[bundle.Bundle]:
     """Every v0.3+ bundle referring to ``digest``; malformed entries are skipped (as cosign)."""
 
@@ -341,7 +341,7 @@ def check_simple_signing(verifier: Verifier, stored: layout.StoredLayer, digest:
     return payload
 
 
-def _legacy_layers(client: RegistryClient, repo: Repository, digest: str,
+def _legacy_layers(client: RegistryReader, repo: Repository, digest: str,
                    opts: ImageVerifyOptions) -> list[tuple[str, dict[str, Any]]]:
     """The descriptors of every signature layer: the ``.sig`` image's, then (with
     ``experimental_oci11``) the newest OCI 1.1 signature referrer's."""
@@ -359,7 +359,7 @@ def _legacy_layers(client: RegistryClient, repo: Repository, digest: str,
     return found
 
 
-def verify_image(client: RegistryClient, verifier: Verifier, ref: Reference,
+def verify_image(client: RegistryReader, verifier: Verifier, ref: Reference,
                  options: ImageVerifyOptions | None = None) -> ImageVerification:
     opts = options or ImageVerifyOptions()
     require_log_keys(opts.tlog_keys, opts.insecure_ignore_tlog)

@@ -1,0 +1,217 @@
+"""``save`` an image with its signatures to an OCI layout directory and ``load`` it back
+into a registry, in cosign's on-disk format (see :mod:`sigstack.oci.ocilayout` for the
+format facts), so that a directory written by either tool is read by the other.
+
+What is carried, as cosign v3 does: the image (or a multi-platform index with all its
+platform images), the ``.sig`` and ``.att`` images of that digest, and the OCI 1.1
+referrers of that digest that have an ``artifactType`` (Sigstore bundles among them).
+Unlike cosign v3.1.3, whose ``load`` pushes the bundle referrers only when the
+directory holds no ``.att`` image, ``load`` here pushes every referrer whose subject
+is the image.
+
+``load`` checks every blob it will push (presence, size, digest) before it pushes
+anything, so a damaged directory leaves the registry untouched; it then pushes blobs
+before the manifests that name them, the image first and its attachments after.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sigstack.errors import SigstackError
+from sigstack.oci import layout
+from sigstack.oci.client import INDEX_TYPES, OCI_MANIFEST, Manifest, RegistryClient
+from sigstack.oci.errors import NotFoundError
+from sigstack.oci.ocilayout import (
+    KIND_ATTS,
+    KIND_IMAGE,
+    KIND_INDEX,
+    KIND_SIGS,
+    LayoutError,
+    LayoutWriter,
+    OciLayout,
+    check_digest,
+)
+from sigstack.oci.reference import Reference, Repository
+
+MAX_DEPTH = 4  # index -> index -> manifest is already unusual
+
+
+def _blob_descriptors(m: Manifest) -> list[tuple[str, int | None]]:
+    """(digest, size) of the config and layers of an image manifest."""
+    doc = m.json()
+    out: list[tuple[str, int | None]] = []
+    items: Iterable[Any] = [doc.get("config"), *(doc.get("layers") or [])]
+    if len(doc.get("layers") or []) > 10000:
+        raise SigstackError(f"manifest {m.digest} has too many layers")
+    for d in items:
+        if not isinstance(d, dict):
+            continue
+        size = d.get("size")
+        out.append((check_digest(d.get("digest"), f"manifest {m.digest}"),
+                    size if isinstance(size, int) and not isinstance(size, bool) else None))
+    return out
+
+
+def _children(m: Manifest) -> list[tuple[str, str | None]]:
+    doc = m.json()
+    out = []
+    for d in doc.get("manifests") or []:
+        if isinstance(d, dict):
+            mt = d.get("mediaType")
+            out.append((check_digest(d.get("digest"), f"index {m.digest}"), mt if isinstance(mt, str) else None))
+    return out
+
+
+# ---- save --------------------------------------------------------------------------------
+
+@dataclass
+class SaveResult:
+    digest: str
+    kinds: list[str] = field(default_factory=list)  # index.json kinds written
+    referrers: list[str] = field(default_factory=list)  # referrer manifests written as blobs
+
+
+def _save_blob(client: RegistryClient, repo: Repository, w: LayoutWriter, digest: str) -> None:
+    """Stream a blob of any size to its file (through a temporary name, so a blob file
+    is always whole); the client checks the digest before the rename."""
+    if w.has_blob(digest):
+        return
+    path = w.blob_path(digest)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".", delete=False) as spool:
+        try:
+            client.stream_blob(repo, digest, spool)
+        except BaseException:
+            spool.close()
+            os.unlink(spool.name)
+            raise
+    os.replace(spool.name, path)
+
+
+def _save_manifest(client: RegistryClient, repo: Repository, w: LayoutWriter, m: Manifest,
+                   depth: int = 0) -> None:
+    """A manifest with everything it names: blobs first, the manifest blob last."""
+    if depth > MAX_DEPTH:
+        raise SigstackError(f"index {m.digest} nests deeper than {MAX_DEPTH} levels")
+    if m.media_type in INDEX_TYPES:
+        for child, _mt in _children(m):
+            _save_manifest(client, repo, w, client.get_manifest(repo.digest(child)), depth + 1)
+    else:
+        for digest, _size in _blob_descriptors(m):
+            _save_blob(client, repo, w, digest)
+    w.write_blob(m.digest, m.data)
+
+
+def save(client: RegistryClient, ref: Reference, directory: str, *, tag_prefix: str = "") -> SaveResult:
+    """Write ``ref`` (image or index), its ``.sig``/``.att`` images and its referrers to
+    a new OCI layout at ``directory``; nothing appears there unless all of it was saved."""
+    m = client.get_manifest(ref)
+    repo = ref.repository
+    result = SaveResult(m.digest)
+    with LayoutWriter(directory) as w:
+        for desc in layout.list_referrers(client, repo, m.digest):
+            if not desc.artifact_type:  # as cosign: referrers without an artifactType are not saved
+                continue
+            _save_manifest(client, repo, w, client.get_manifest(repo.digest(desc.digest)))
+            result.referrers.append(desc.digest)
+        _save_manifest(client, repo, w, m)
+        kind = KIND_INDEX if m.media_type in INDEX_TYPES else KIND_IMAGE
+        w.add(m.descriptor(), kind, m.data)
+        result.kinds.append(kind)
+        target = layout.target_repository(repo)
+        for suffix, att_kind in (("sig", KIND_SIGS), ("att", KIND_ATTS)):
+            try:
+                att = client.get_manifest(target.tag(layout.attachment_tag(m.digest, suffix, tag_prefix)))
+            except NotFoundError:
+                continue
+            _save_manifest(client, target, w, att)
+            w.add(att.descriptor(), att_kind, att.data)
+            result.kinds.append(att_kind)
+        w.commit()
+    return result
+
+
+# ---- load --------------------------------------------------------------------------------
+
+@dataclass
+class LoadResult:
+    image: Reference
+    digest: str
+    attachments: list[Reference] = field(default_factory=list)
+
+
+def _check_tree(lay: OciLayout, m: Manifest, depth: int = 0) -> list[tuple[Manifest, list[tuple[str, int]]]]:
+    """Every manifest under ``m`` (children first) with its verified blobs."""
+    if depth > MAX_DEPTH:
+        raise LayoutError(f"index {m.digest} nests deeper than {MAX_DEPTH} levels")
+    if m.media_type in INDEX_TYPES:
+        out: list[tuple[Manifest, list[tuple[str, int]]]] = []
+        for child, mt in _children(m):
+            out += _check_tree(lay, lay.manifest(child, mt), depth + 1)
+        return [*out, (m, [])]
+    return [(m, [(d, lay.verify_blob(d, size)) for d, size in _blob_descriptors(m)])]
+
+
+def _push_tree(client: RegistryClient, lay: OciLayout, repo: Repository,
+               tree: list[tuple[Manifest, list[tuple[str, int]]]], final: Reference) -> str:
+    """Blobs, then child manifests by digest, then the top manifest at ``final``."""
+    for i, (m, blobs) in enumerate(tree):
+        for digest, size in blobs:
+            if client.blob_exists(repo, digest):
+                continue
+            with lay.open_verified(digest, size) as (fh, length):
+                client.upload_blob(repo, fh, digest, length)
+        where = final if i == len(tree) - 1 else repo.digest(m.digest)
+        client.put_manifest(where, m.data, m.media_type)
+    return tree[-1][0].digest
+
+
+def load(client: RegistryClient, directory: str, ref: Reference, *, tag_prefix: str = "") -> LoadResult:
+    """Push what ``directory`` holds to ``ref``: the image or index, then its signatures
+    and attestations (to ``sha256-<hex>.sig``/``.att``), then its referrers."""
+    lay = OciLayout(directory, client.options.max_blob_bytes)
+    subject = lay.subject()
+    image = _check_tree(lay, lay.entry_manifest(subject))
+    if ref.digest and ref.digest != subject.digest:
+        raise SigstackError(f"{directory} holds {subject.digest}, not {ref.digest}: give a tag or that digest")
+    attachments: list[tuple[str, list[tuple[Manifest, list[tuple[str, int]]]]]] = []
+    for suffix, kind in (("sig", KIND_SIGS), ("att", KIND_ATTS)):
+        e = lay.find(kind)
+        if e is not None:
+            attachments.append((suffix, _check_tree(lay, lay.entry_manifest(e))))
+    referrers = []
+    for digest, doc in lay.referrer_manifests(subject.digest):
+        if not doc.get("artifactType") and not (doc.get("annotations") or {}).get(
+                "dev.sigstore.bundle.predicateType"):
+            continue
+        m = lay.manifest(digest, str(doc.get("mediaType") or OCI_MANIFEST))
+        referrers.append((m, _check_tree(lay, m), str(doc.get("artifactType") or "")))
+
+    digest = _push_tree(client, lay, ref.repository, image, ref)
+    result = LoadResult(ref, digest)
+    target = layout.target_repository(ref.repository)
+    for suffix, tree in attachments:
+        tag = target.tag(layout.attachment_tag(digest, suffix, tag_prefix))
+        _push_tree(client, lay, target, tree, tag)
+        result.attachments.append(tag)
+    for m, tree, artifact_type in referrers:
+        for blob_digest, size in tree[-1][1]:
+            if not client.blob_exists(target, blob_digest):
+                with lay.open_verified(blob_digest, size) as (fh, length):
+                    client.upload_blob(target, fh, blob_digest, length)
+        result.attachments.append(layout.push_referrer(client, target, m.data, m.media_type, digest,
+                                                       artifact_type or _config_type(m)))
+    return result
+
+
+def _config_type(m: Manifest) -> str:
+    try:
+        cfg = json.loads(m.data).get("config") or {}
+        return str(cfg.get("mediaType") or "")
+    except (ValueError, AttributeError):
+        return ""

@@ -1,0 +1,66 @@
+"""Verify an image saved to an OCI layout directory (``verify --local-image``,
+``verify-attestation --local-image``), as cosign does.
+
+The directory is opened as a read-only registry view
+(:class:`sigstack.oci.ocilayout.LayoutRegistry`) and handed to the same
+:func:`~sigstack.verify.image.verify_image` / :func:`~sigstack.verify.attestation.verify_attestations`
+that verify images in a registry, so every check (signature, claims, log evidence,
+policies) is the one code path. Differences that follow from having no registry:
+
+* the simple-signing payload's ``docker-reference`` is not compared with a
+  repository (there is none; cosign does not compare it either);
+* with no signatures (or attestations) saved, the error is cosign's ``no signatures
+  associated with the image saved in DIR``, with exit code 10 as for a registry
+  (cosign itself exits 1 there: its message is a plain error, not its
+  no-signatures error type).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from sigstack.keys.base import Verifier
+from sigstack.verify.attestation import VerifiedAttestation, verify_attestations
+from sigstack.verify.image import (
+    EXIT_NO_SIGNATURES,
+    ImageVerification,
+    ImageVerifyOptions,
+    NoSignaturesError,
+    verify_image,
+)
+
+
+def _no_signatures(path: str | os.PathLike[str], what: str) -> NoSignaturesError:
+    err = NoSignaturesError()
+    err.message = f"no {what} associated with the image saved in {os.fspath(path)}"
+    err.args = (err.message,)
+    err.exit_code = EXIT_NO_SIGNATURES
+    return err
+
+
+def verify_local_image(path: str | os.PathLike[str], verifier: Verifier,
+                       options: ImageVerifyOptions | None = None) -> ImageVerification:
+    from sigstack.oci.ocilayout import open_local_image
+
+    source, ref = open_local_image(path)
+    opts = dataclasses.replace(options or ImageVerifyOptions(), check_reference=False)
+    try:
+        return verify_image(source, verifier, ref, opts)
+    except NoSignaturesError:
+        raise _no_signatures(path, "signatures") from None
+
+
+def verify_local_attestations(path: str | os.PathLike[str], verifier: Verifier, kind: str = "custom",
+                              policies: Sequence[str] = (), **kwargs: Any) -> list[VerifiedAttestation]:
+    """:func:`~sigstack.verify.attestation.verify_attestations` over a saved directory;
+    keyword arguments are passed through."""
+    from sigstack.oci.ocilayout import open_local_image
+
+    source, ref = open_local_image(path)
+    try:
+        return verify_attestations(source, verifier, ref, kind, policies, **kwargs)
+    except NoSignaturesError:
+        raise _no_signatures(path, "attestations") from None
