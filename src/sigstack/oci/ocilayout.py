@@ -318,9 +318,7 @@ class OciLayout:
 
 # ---- a registry view of a layout, for verification -------------------------------------
 
-def local_repository(path: str | os.PathLike[str]) -> Repository:
-    """The placeholder repository a layout's references use (nothing is fetched by name)."""
-    return Repository("oci-layout", "local")
+LOCAL_REPOSITORY = Repository("oci-layout", "local")  # a placeholder: nothing is fetched by name
 
 
 @dataclass(frozen=True)
@@ -351,7 +349,7 @@ class LayoutRegistry:
         self.subject = layout.subject()
 
     def reference(self) -> LocalReference:
-        return LocalReference(local_repository(self.layout.path), digest=self.subject.digest,
+        return LocalReference(LOCAL_REPOSITORY, digest=self.subject.digest,
                               directory=str(self.layout.path))
 
     def _by_tag(self, tag: str) -> IndexEntry | None:
@@ -412,7 +410,9 @@ class LayoutWriter:
     def __init__(self, target: str | os.PathLike[str]) -> None:
         self.target = Path(target)
         name = str(target)
-        if self.target.exists() or self.target.is_symlink():
+        if self.target.is_symlink():
+            raise LayoutError(f"{name} is a symbolic link: save to a new or empty directory")
+        if self.target.exists():
             if not self.target.is_dir():
                 raise LayoutError(f"{name} exists and is not a directory")
             if any(self.target.iterdir()):

@@ -40,6 +40,7 @@ from sigstack.oci.ocilayout import (
 from sigstack.oci.reference import Reference, Repository
 
 MAX_DEPTH = 4  # index -> index -> manifest is already unusual
+Tree = list[tuple[Manifest, list[tuple[str, int]]]]  # manifests, children first, with verified blobs
 
 
 def _blob_descriptors(m: Manifest) -> list[tuple[str, int | None]]:
@@ -112,18 +113,18 @@ def save(client: RegistryClient, ref: Reference, directory: str, *, tag_prefix: 
     a new OCI layout at ``directory``; nothing appears there unless all of it was saved."""
     m = client.get_manifest(ref)
     repo = ref.repository
+    target = layout.target_repository(repo)  # where sign/attest put attachments and referrers
     result = SaveResult(m.digest)
     with LayoutWriter(directory) as w:
-        for desc in layout.list_referrers(client, repo, m.digest):
+        for desc in layout.list_referrers(client, target, m.digest):
             if not desc.artifact_type:  # as cosign: referrers without an artifactType are not saved
                 continue
-            _save_manifest(client, repo, w, client.get_manifest(repo.digest(desc.digest)))
+            _save_manifest(client, target, w, client.get_manifest(target.digest(desc.digest)))
             result.referrers.append(desc.digest)
         _save_manifest(client, repo, w, m)
         kind = KIND_INDEX if m.media_type in INDEX_TYPES else KIND_IMAGE
         w.add(m.descriptor(), kind, m.data)
         result.kinds.append(kind)
-        target = layout.target_repository(repo)
         for suffix, att_kind in (("sig", KIND_SIGS), ("att", KIND_ATTS)):
             try:
                 att = client.get_manifest(target.tag(layout.attachment_tag(m.digest, suffix, tag_prefix)))
@@ -145,30 +146,37 @@ class LoadResult:
     attachments: list[Reference] = field(default_factory=list)
 
 
-def _check_tree(lay: OciLayout, m: Manifest, depth: int = 0) -> list[tuple[Manifest, list[tuple[str, int]]]]:
+def _check_tree(lay: OciLayout, m: Manifest, depth: int = 0) -> Tree:
     """Every manifest under ``m`` (children first) with its verified blobs."""
     if depth > MAX_DEPTH:
         raise LayoutError(f"index {m.digest} nests deeper than {MAX_DEPTH} levels")
     if m.media_type in INDEX_TYPES:
-        out: list[tuple[Manifest, list[tuple[str, int]]]] = []
+        out: Tree = []
         for child, mt in _children(m):
             out += _check_tree(lay, lay.manifest(child, mt), depth + 1)
         return [*out, (m, [])]
     return [(m, [(d, lay.verify_blob(d, size)) for d, size in _blob_descriptors(m)])]
 
 
-def _push_tree(client: RegistryClient, lay: OciLayout, repo: Repository,
-               tree: list[tuple[Manifest, list[tuple[str, int]]]], final: Reference) -> str:
-    """Blobs, then child manifests by digest, then the top manifest at ``final``."""
-    for i, (m, blobs) in enumerate(tree):
-        for digest, size in blobs:
-            if client.blob_exists(repo, digest):
-                continue
+def _push_blobs(client: RegistryClient, lay: OciLayout, repo: Repository, blobs: list[tuple[str, int]]) -> None:
+    for digest, size in blobs:
+        if not client.blob_exists(repo, digest):
             with lay.open_verified(digest, size) as (fh, length):
                 client.upload_blob(repo, fh, digest, length)
-        where = final if i == len(tree) - 1 else repo.digest(m.digest)
-        client.put_manifest(where, m.data, m.media_type)
-    return tree[-1][0].digest
+
+
+def _push_tree(client: RegistryClient, lay: OciLayout, repo: Repository, tree: Tree,
+               final: Reference | None) -> Manifest:
+    """Blobs, then child manifests by digest, then the top one's blobs and, with ``final``,
+    the top manifest there (the caller pushes it otherwise)."""
+    for m, blobs in tree[:-1]:
+        _push_blobs(client, lay, repo, blobs)
+        client.put_manifest(repo.digest(m.digest), m.data, m.media_type)
+    top, blobs = tree[-1]
+    _push_blobs(client, lay, repo, blobs)
+    if final is not None:
+        client.put_manifest(final, top.data, top.media_type)
+    return top
 
 
 def load(client: RegistryClient, directory: str, ref: Reference, *, tag_prefix: str = "") -> LoadResult:
@@ -179,7 +187,7 @@ def load(client: RegistryClient, directory: str, ref: Reference, *, tag_prefix: 
     image = _check_tree(lay, lay.entry_manifest(subject))
     if ref.digest and ref.digest != subject.digest:
         raise SigstackError(f"{directory} holds {subject.digest}, not {ref.digest}: give a tag or that digest")
-    attachments: list[tuple[str, list[tuple[Manifest, list[tuple[str, int]]]]]] = []
+    attachments: list[tuple[str, Tree]] = []
     for suffix, kind in (("sig", KIND_SIGS), ("att", KIND_ATTS)):
         e = lay.find(kind)
         if e is not None:
@@ -192,7 +200,7 @@ def load(client: RegistryClient, directory: str, ref: Reference, *, tag_prefix: 
         m = lay.manifest(digest, str(doc.get("mediaType") or OCI_MANIFEST))
         referrers.append((m, _check_tree(lay, m), str(doc.get("artifactType") or "")))
 
-    digest = _push_tree(client, lay, ref.repository, image, ref)
+    digest = _push_tree(client, lay, ref.repository, image, ref).digest
     result = LoadResult(ref, digest)
     target = layout.target_repository(ref.repository)
     for suffix, tree in attachments:
@@ -200,10 +208,7 @@ def load(client: RegistryClient, directory: str, ref: Reference, *, tag_prefix: 
         _push_tree(client, lay, target, tree, tag)
         result.attachments.append(tag)
     for m, tree, artifact_type in referrers:
-        for blob_digest, size in tree[-1][1]:
-            if not client.blob_exists(target, blob_digest):
-                with lay.open_verified(blob_digest, size) as (fh, length):
-                    client.upload_blob(target, fh, blob_digest, length)
+        _push_tree(client, lay, target, tree, None)
         result.attachments.append(layout.push_referrer(client, target, m.data, m.media_type, digest,
                                                        artifact_type or _config_type(m)))
     return result
