@@ -47,6 +47,10 @@ def predicate(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return p
 
 
+def _files(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in directory.rglob("*") if p.is_file()}
+
+
 def saved_kinds(directory: Path) -> list[str]:
     index = json.loads((directory / "index.json").read_text())
     return [m["annotations"]["kind"] for m in index["manifests"]]
@@ -98,6 +102,9 @@ def test_cosign_save_read_by_sigstack(registry, keypair, other_keypair, cosign, 
     out = tmp_path / "cosign-saved"
     r = run(cosign, "save", "--dir", str(out), img)
     assert r.returncode == 0, r.stderr
+    ours = tmp_path / "sigstack-saved"  # the same image saved by us: the same files, byte for byte
+    assert sigstack("save", "--dir", str(ours), img).returncode == 0
+    assert _files(ours) == _files(out)
 
     ok = sigstack("verify", "--key", str(keypair[1]), "--local-image", str(out))
     assert ok.returncode == 0, ok.stderr
@@ -142,6 +149,12 @@ def test_index_round_trip(registry, keypair, cosign, tmp_path: Path) -> None:
         assert (out / "blobs" / "sha256" / child.split(":")[1]).is_file()
     ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", "--local-image", str(out))
     assert ok.returncode == 0, ok.stderr
+    ours = sigstack("verify", "--key", str(keypair[1]), "--local-image", str(out))
+    assert ours.returncode == 0, ours.stderr
+    assert json.loads(ours.stdout)[0]["critical"]["image"]["docker-manifest-digest"] == index
+    theirs = tmp_path / "cosign-saved"
+    assert run(cosign, "save", "--dir", str(theirs), img).returncode == 0
+    assert _files(theirs) == _files(out)
 
     dst = registry.repo() + ":copied"
     r = sigstack("load", "--dir", str(out), dst)

@@ -91,6 +91,7 @@ def _save_blob(client: RegistryClient, repo: Repository, w: LayoutWriter, digest
             spool.close()
             os.unlink(spool.name)
             raise
+    os.chmod(spool.name, 0o644)  # like the other files, not the temporary file's 0600
     os.replace(spool.name, path)
 
 
