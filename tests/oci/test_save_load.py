@@ -339,3 +339,46 @@ def test_sigstack_bundle_saved_and_verified_by_cosign(registry, keypair, cosign,
     assert sigstack("load", "--dir", str(out), moved).returncode == 0
     ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", moved)
     assert ok.returncode == 0, ok.stderr
+
+
+def test_load_pushes_referrers_beside_an_att_image(registry, keypair, cosign, predicate,
+                                                   tmp_path: Path) -> None:
+    """cosign v3.1.3's load returns after the .att image and never pushes the bundle
+    referrers then; ours pushes both, so the bundle signature survives the trip."""
+    img = fresh(registry)
+    r = run(cosign, "sign", "--key", str(keypair[0]), "--tlog-upload=false", "--use-signing-config=false",
+            "-y", img)
+    assert r.returncode == 0, r.stderr
+    r = run(cosign, "attest", "--key", str(keypair[0]), *COSIGN_LEGACY, "--predicate", str(predicate), img)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "mixed"
+    assert run(cosign, "save", "--dir", str(out), img).returncode == 0
+    moved = registry.repo() + ":moved"
+    r = sigstack("load", "--dir", str(out), moved)
+    assert r.returncode == 0, r.stderr
+    tree = sigstack("tree", moved).stdout.decode()
+    assert ".att" in tree and "https://sigstore.dev/cosign/sign/v1 artifacts via OCI referrer" in tree
+    ok = sigstack("verify", "--key", str(keypair[1]), moved)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)[0]["critical"]["type"] == "https://sigstore.dev/cosign/sign/v1"
+
+
+def test_cosign_repository_on_both_sides(registry, keypair, tmp_path: Path) -> None:
+    """Signatures kept in COSIGN_REPOSITORY are saved from there and loaded into the
+    COSIGN_REPOSITORY of the other side."""
+    img = fresh(registry)
+    sigs_a, sigs_b = registry.repo(), registry.repo()
+    assert sigstack("sign", "--key", str(keypair[0]), img, env={**PW, "COSIGN_REPOSITORY": sigs_a}).returncode == 0
+    out = tmp_path / "saved"
+    r = sigstack("save", "--dir", str(out), img, env={"COSIGN_REPOSITORY": sigs_a})
+    assert r.returncode == 0, r.stderr
+    assert saved_kinds(out) == ["dev.cosignproject.cosign/image", "dev.cosignproject.cosign/sigs"]
+    moved = registry.repo() + ":moved"
+    r = sigstack("load", "--dir", str(out), moved, env={"COSIGN_REPOSITORY": sigs_b})
+    assert r.returncode == 0, r.stderr
+    assert sigs_b in r.stderr.decode()
+    ok = sigstack("verify", "--key", str(keypair[1]), "--check-reference=false", moved,
+                  env={"COSIGN_REPOSITORY": sigs_b})
+    assert ok.returncode == 0, ok.stderr
+    none = sigstack("verify", "--key", str(keypair[1]), "--check-reference=false", moved)
+    assert none.returncode == 10
