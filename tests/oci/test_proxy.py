@@ -311,6 +311,33 @@ def test_rekor_client_uses_the_same_rules(registry, keypair, tinyproxy, tmp_path
         server.stop()
 
 
+def test_each_redirect_hop_decided_on_its_own(registry, tinyproxy) -> None:
+    """A registry on loopback (direct) redirects a blob to storage at 0.0.0.0 (proxied),
+    as registries redirect to object storage: Go decides per hop, and so do we."""
+    from hostile import HostileRegistry
+
+    from sigstack.oci.client import sha256_digest
+
+    blob = os.urandom(256)
+    digest = sha256_digest(blob)
+    ref = parse_reference(registry.repo() + ":v1")
+    with RegistryClient(RegistryOptions(proxies=ProxySettings())) as client:
+        client.upload_blob(ref.repository, blob, digest)
+    storage = f"http://0.0.0.0:{registry.host.split(':')[1]}/v2/{ref.repository.path}/blobs/{digest}"
+    front = HostileRegistry()
+    try:
+        front.route("GET", f"/v2/x/blobs/{digest}", lambda _: (307, {"Location": storage}, b""))
+        mark = tinyproxy.mark()
+        options = RegistryOptions(proxies=ProxySettings(http_proxy=tinyproxy.url))
+        with RegistryClient(options) as client:
+            got = client.get_blob(parse_reference(f"{front.host}/x@{digest}").repository, digest)
+        assert got == blob
+        assert tinyproxy.requests(mark) == [f"GET {storage}"]
+        assert front.hits[f"/v2/x/blobs/{digest}"] == 1
+    finally:
+        front.close()
+
+
 # ---- bad input --------------------------------------------------------------------------
 
 

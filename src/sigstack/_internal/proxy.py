@@ -87,7 +87,8 @@ def _parse_proxy(name: str, value: str) -> str:
             parts = urllib.parse.urlsplit(text)
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        raise ProxyConfigError(f"invalid {name} value {redact(value)!r}: {exc}") from None
+        raise ProxyConfigError(f"invalid {name} value {redact(value)!r}: expected a URL such as "
+                               f"http://proxy.example:3128 ({exc})") from None
     if not parts.hostname:
         raise ProxyConfigError(f"invalid {name} value {redact(value)!r}: it names no host")
     return text
