@@ -49,7 +49,7 @@ def run_attest(args: argparse.Namespace) -> int:
 
     from sigstack import keys
     from sigstack.cli._io import Password, info
-    from sigstack.cli.image import TAG_WARNING, client_from
+    from sigstack.cli.image import TAG_WARNING, client_from, tag_prefix
     from sigstack.errors import ArtifactError, SigstackError
     from sigstack.oci import layout
     from sigstack.oci.reference import parse_reference
@@ -62,6 +62,7 @@ def run_attest(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ArtifactError(f"reading predicate {args.predicate}: {exc.strerror or exc}") from None
     ref = parse_reference(args.image)
+    prefix = tag_prefix(args)
     signer = keys.load_signer(args.key, Password())
     if not ref.digest:
         info(TAG_WARNING.format(ref=args.image, verb="attest"))
@@ -69,6 +70,7 @@ def run_attest(args: argparse.Namespace) -> int:
         info(f"Pushing attestation to: {layout.target_repository(ref.repository).name}")
         done = attest_image(client, signer, ref, predicate, args.type,
                             new_bundle_format=args.new_bundle_format, replace=args.replace,
+                            tag_prefix=prefix,
                             rekor_url=args.rekor_url if args.tlog_upload else None)
     if done.tlog_entry is not None:
         info(f"tlog entry created with index: {done.tlog_entry.log_index}")
@@ -80,7 +82,7 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
 
     from sigstack import keys
     from sigstack.cli._io import info, write_output
-    from sigstack.cli.image import client_from, log_keys, print_header
+    from sigstack.cli.image import client_from, log_keys, print_header, tag_prefix
     from sigstack.oci.reference import parse_reference
     from sigstack.verify.attestation import PolicyViolation, verify_attestations
     from sigstack.verify.policy import load_policy
@@ -88,6 +90,7 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
     for policy in args.policy:
         load_policy(policy)
     refs = [parse_reference(i) for i in args.images]
+    prefix = tag_prefix(args)
     verifier = keys.load_verifier(args.key)
     if args.insecure_ignore_tlog:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
@@ -101,7 +104,8 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
                                             check_claims=args.check_claims,
                                             max_workers=max(1, args.max_workers),
                                             tlog_keys=tlog_keys,
-                                            insecure_ignore_tlog=args.insecure_ignore_tlog)
+                                            insecure_ignore_tlog=args.insecure_ignore_tlog,
+                                            tag_prefix=prefix)
             except PolicyViolation as exc:
                 lines = [f"There are {len(exc.errors)} number of errors occurred during the validation:"]
                 lines += [f"- {e}" for e in exc.errors]
