@@ -9,9 +9,12 @@ fall back to HTTP on their own, as in cosign), ``--registry-cacert``,
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigstack.cli._args import add_bool, add_deprecated
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 DEFAULT_REKOR_URL = "https://rekor.sigstore.dev"
 TLOG = (
@@ -193,10 +196,12 @@ def client_from(args: argparse.Namespace) -> Any:
     ))
 
 
-def load_signer_for(args: argparse.Namespace) -> Any:
+def load_signer_for(args: argparse.Namespace, before_prompt: Callable[[], object] | None = None) -> Any:
     """``--key``'s signer. When no terminal prompt can be needed, it loads on a
     background thread (scrypt, or a KMS round trip) while imports and registry round
-    trips proceed; its first use waits (see :mod:`sigstack.keys.background`)."""
+    trips proceed; its first use waits (see :mod:`sigstack.keys.background`).
+    Otherwise ``before_prompt()`` runs first, so input checks fail before the user is
+    asked for a password."""
     import os
     import sys
 
@@ -206,6 +211,8 @@ def load_signer_for(args: argparse.Namespace) -> Any:
         from sigstack.keys.background import load_signer_in_background
 
         return load_signer_in_background(args.key, Password())
+    if before_prompt is not None:
+        before_prompt()
     from sigstack.keys import load_signer
 
     return load_signer(args.key, Password())
@@ -224,8 +231,9 @@ def run_sign(args: argparse.Namespace) -> int:
                             "(otherwise the signature would be thrown away)")
     if args.registry_referrers_mode == "oci-1-1" and os.environ.get("COSIGN_EXPERIMENTAL", "") not in TRUE:
         raise SigstackError('in order to use  mode "oci-1-1", you must set COSIGN_EXPERIMENTAL=1')
+    # First: the key loads while everything below runs (the prefix is checked before any prompt).
+    signer = load_signer_for(args, before_prompt=lambda: tag_prefix(args))
     prefix = tag_prefix(args)
-    signer = load_signer_for(args)  # first: it overlaps with everything below
 
     from sigstack._internal.fs import atomic_write
     from sigstack.cli._io import info
