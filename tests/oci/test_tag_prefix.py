@@ -78,6 +78,7 @@ def test_sigstack_prefixed_signature_verified_by_cosign(form, cosign, registry, 
     ours = sigstack("verify", "--key", str(keypair[1]), *flag, img, env=env)
     assert ours.returncode == 0, ours.stderr
     assert json.loads(ours.stdout) == json.loads(theirs.stdout)
+    assert ours.stderr == theirs.stderr  # the notice (when typed), the warning, the header
     bare = sigstack("verify", "--key", str(keypair[1]), img)
     assert bare.returncode == 10 and "Error: no signatures found" in bare.stderr.decode()
     other = sigstack("verify", "--key", str(keypair[1]), "--attachment-tag-prefix", "q-", img)
@@ -98,6 +99,31 @@ def test_cosign_prefixed_signature_verified_by_sigstack(peer, flags, request, re
     env_ok = sigstack("verify", "--key", str(keypair[1]), img, env={"COSIGN_ATTACHMENT_TAG_PREFIX": PREFIX})
     assert env_ok.returncode == 0, env_ok.stderr
     assert sigstack("verify", "--key", str(keypair[1]), img).returncode == 10
+
+
+def test_prefix_applies_in_cosign_repository(cosign, registry, keypair) -> None:
+    """With ``COSIGN_REPOSITORY`` the prefixed tags go to that repository, both ways."""
+    img, digest = fresh(registry)
+    target = registry.repo("sigs/" + img.split("/")[-1].split("@")[0])
+    env = {"COSIGN_REPOSITORY": target, "COSIGN_ATTACHMENT_TAG_PREFIX": PREFIX}
+    r = sigstack("sign", "--key", str(keypair[0]), img, env={**PW, **env})
+    assert r.returncode == 0, r.stderr
+    assert tags(f"{target}:x") == {tag(digest, "sig")}
+    assert tags(img) == {"v1"}
+    ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", img, env=env)
+    assert ok.returncode == 0, ok.stderr
+    for kind in ("signature", "attestation", "sbom"):
+        theirs = run(cosign, "triangulate", "--type", kind, img, env=env)
+        ours = sigstack("triangulate", "--type", kind, img, env=env)
+        assert ours.returncode == 0 and ours.stdout == theirs.stdout, (kind, ours.stderr)
+    other, d2 = fresh(registry)
+    r = run(cosign, "sign", "--key", str(keypair[0]), *V3_LEGACY, other, env=env)
+    assert r.returncode == 0, r.stderr
+    assert tag(d2, "sig") in tags(f"{target}:x")
+    v = sigstack("verify", "--key", str(keypair[1]), other, env=env)
+    assert v.returncode == 0, v.stderr
+    bare = sigstack("verify", "--key", str(keypair[1]), other, env={"COSIGN_REPOSITORY": target})
+    assert bare.returncode == 10
 
 
 def test_referrers_fallback_tag_is_never_prefixed(cosign, registry, keypair) -> None:
