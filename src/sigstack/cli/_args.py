@@ -49,7 +49,9 @@ def add_bool(parser: argparse.ArgumentParser, *names: str, default: bool, help: 
                             value=text in TRUE, help=argparse.SUPPRESS)
 
 
-class _DeprecatedStore(argparse._StoreAction):  # argparse's own store, plus the notice
+class _DeprecatedStore(argparse._StoreAction):
+    """argparse's own store action, plus pflag's deprecation notice (see :func:`add_deprecated`)."""
+
     def __init__(self, option_strings: list[str], dest: str, deprecation: str = "", **kw: Any) -> None:
         super().__init__(option_strings, dest, **kw)
         self.deprecation = deprecation

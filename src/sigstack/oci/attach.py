@@ -2,7 +2,7 @@
 ``copy`` (spec §2.8, §3.6). Registry writes keep the blobs-first, manifest-last
 order so a failure never leaves a half-written tag.
 
-Every function takes ``tag_prefix``, cosign's ``--attachment-tag-prefix``: the legacy
+Every command's function takes ``tag_prefix``, cosign's ``--attachment-tag-prefix``: the legacy
 tags are ``[tag_prefix]sha256-<hex>.sig|att|sbom``. It is checked before anything is
 read or written. OCI 1.1 referrers and their ``sha256-<hex>`` fallback index tag do
 not use it (as in cosign, whose fallback tag ggcr computes).
