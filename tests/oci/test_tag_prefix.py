@@ -116,6 +116,10 @@ def test_prefix_applies_in_cosign_repository(cosign, registry, keypair) -> None:
         theirs = run(cosign, "triangulate", "--type", kind, img, env=env)
         ours = sigstack("triangulate", "--type", kind, img, env=env)
         assert ours.returncode == 0 and ours.stdout == theirs.stdout, (kind, ours.stderr)
+    # --type digest names the target repository too (the prefix left out: see the module docstring)
+    theirs = run(cosign, "triangulate", "--type", "digest", img, env={"COSIGN_REPOSITORY": target})
+    ours = sigstack("triangulate", "--type", "digest", img, env={"COSIGN_REPOSITORY": target})
+    assert ours.returncode == 0 and ours.stdout == theirs.stdout == f"{target}@{digest}\n".encode()
     other, d2 = fresh(registry)
     r = run(cosign, "sign", "--key", str(keypair[0]), *V3_LEGACY, other, env=env)
     assert r.returncode == 0, r.stderr

@@ -22,8 +22,8 @@ def triangulate(client: RegistryClient, ref: Reference, kind: str = "signature",
     layout.check_tag_prefix(tag_prefix)
     digest = ref.digest or client.head_manifest(ref).digest
     repo = layout.target_repository(ref.repository)
-    if kind == "digest":
-        return f"{ref.repository.name}@{digest}"
+    if kind == "digest":  # in the target repository (COSIGN_REPOSITORY), as cosign prints it
+        return f"{repo.name}@{digest}"
     return f"{repo.name}:{layout.attachment_tag(digest, _SUFFIX[kind], tag_prefix)}"
 
 
