@@ -312,6 +312,15 @@ def copy(src: RegistryClient, dst: RegistryClient, src_ref: Reference, dst_ref: 
     m = src.get_manifest(src_ref)
     if dst_ref.tag == "latest" and src_ref.tag != "latest":
         dst_ref = dst_ref.repository.tag(src_ref.tag or layout.attachment_tag(m.digest, "", tag_prefix))
+    src_repo = layout.target_repository(src_ref.repository)
+    found = layout.list_referrers(src, src_repo, m.digest) if referrers else []
+    if found and dst_ref.tag == layout.referrers_tag(m.digest) \
+            and dst.referrers(dst_ref.repository, m.digest) is None:
+        # Checked before anything is copied: the fallback index would take the image's tag.
+        raise SigstackError(
+            f"{dst_ref.name}: without the OCI 1.1 referrers API the destination keeps referrers in "
+            f"an index tagged {dst_ref.tag}, the tag the copied image would get; give the "
+            "destination a tag (DST:TAG), or skip the referrers with --referrers=false")
     if not force:
         try:
             existing = dst.head_manifest(dst_ref)
@@ -321,7 +330,6 @@ def copy(src: RegistryClient, dst: RegistryClient, src_ref: Reference, dst_ref: 
             pass
     copied = [dst_ref]
     _copy_manifest(src, dst, src_ref.with_digest(m.digest), dst_ref, m)
-    src_repo = layout.target_repository(src_ref.repository)
     for suffix in only:
         tag = layout.attachment_tag(m.digest, suffix, tag_prefix)
         try:
@@ -329,8 +337,8 @@ def copy(src: RegistryClient, dst: RegistryClient, src_ref: Reference, dst_ref: 
         except NotFoundError:
             continue
         copied.append(dst_ref.repository.tag(tag))
-    if referrers:
-        for desc in layout.list_referrers(src, src_repo, m.digest):
+    if found:
+        for desc in found:
             source = src_repo.digest(desc.digest)
             got = _copy_manifest(src, dst, source, dst_ref.repository.digest(desc.digest))
             layout.push_referrer(dst, dst_ref.repository, got.data, got.media_type, m.digest,
