@@ -11,6 +11,7 @@ from ocihelpers import Registry, push_image, push_index, sigstack
 
 from sigstack.oci import layout
 from sigstack.oci.client import RegistryClient
+from sigstack.oci.errors import NotFoundError
 from sigstack.oci.reference import parse_reference
 from sigstack.payload import simplesigning
 
@@ -161,6 +162,25 @@ def test_copy_carries_bundles(cosign, registry, keypair) -> None:
     bare = registry.repo("mirror/bare")
     assert sigstack("copy", "--referrers=false", img, f"{bare}:v1").returncode == 0
     assert sigstack("verify", "--key", str(keypair[1]), f"{bare}@{digest}").returncode == 10
+
+
+def test_copy_of_bundles_to_an_untagged_destination_is_refused(registry, keypair) -> None:
+    """distribution 2.8 has no referrers API: the referrers then live in an index tagged
+    sha256-<hex>, the very tag a digest copied to an untagged destination would get, so
+    the copy would leave the image untagged. Refused before anything is written."""
+    img, digest = fresh(registry)
+    assert sigstack("sign", "--new-bundle-format", "--key", str(keypair[0]), img, env=PW).returncode == 0
+    dst = registry.repo("mirror/untagged")
+    r = sigstack("copy", img, dst)
+    assert r.returncode == 1
+    errors = [line for line in r.stderr.decode().splitlines() if line.startswith("Error: ")]
+    assert errors == [f"Error: {dst}:{digest.replace(':', '-')}: without the OCI 1.1 referrers API the "
+                      f"destination keeps referrers in an index tagged {digest.replace(':', '-')}, the tag "
+                      "the copied image would get; give the destination a tag (DST:TAG), or skip the "
+                      "referrers with --referrers=false"], r.stderr
+    with RegistryClient() as client, pytest.raises(NotFoundError):
+        client.head_manifest(parse_reference(f"{dst}@{digest}"))
+    assert sigstack("copy", "--referrers=false", img, dst).returncode == 0
 
 
 def test_attach_attestation_then_cosign_verifies(cosign, registry, keypair, tmp_path: Path) -> None:

@@ -110,9 +110,12 @@ def test_tampered_signature_layer(registry, signed, keypair) -> None:
     one_error(r, 12, "no matching signatures: invalid signature")
 
 
-def test_invalid_reference(keypair) -> None:
-    r = sigstack("verify", "--key", str(keypair[1]), "UPPER/Case:tag")
-    one_error(r, 1, "Error: could not parse reference: UPPER/Case:tag")
+@pytest.mark.parametrize("ref", ["UPPER/Case:tag", "example.com/app:caf\u00e9", "example.com/app:.dot",
+                                 "example.com/app:" + "t" * 129])
+def test_invalid_reference(keypair, ref: str) -> None:
+    """Tags use distribution's ASCII grammar: no other letters, no leading dot, <= 128."""
+    r = sigstack("verify", "--key", str(keypair[1]), ref)
+    one_error(r, 1, f"Error: could not parse reference: {ref}")
 
 
 def test_bad_annotation_flag(signed, keypair) -> None:

@@ -382,3 +382,29 @@ def test_cosign_repository_on_both_sides(registry, keypair, tmp_path: Path) -> N
     assert ok.returncode == 0, ok.stderr
     none = sigstack("verify", "--key", str(keypair[1]), "--check-reference=false", moved)
     assert none.returncode == 10
+
+
+def test_attachment_tag_prefix_both_sides(registry, keypair, cosign, tmp_path: Path) -> None:
+    """Signatures under ``p-sha256-<hex>.sig`` are saved with --attachment-tag-prefix p-, and
+    cosign loads them under its own prefix, where cosign verify with that prefix finds them."""
+    img = fresh(registry)
+    r = sigstack("sign", "--attachment-tag-prefix", "p-", "--key", str(keypair[0]), img, env=PW)
+    assert r.returncode == 0, r.stderr
+    plain = tmp_path / "plain"
+    assert sigstack("save", "--dir", str(plain), img).returncode == 0
+    assert saved_kinds(plain) == ["dev.cosignproject.cosign/image"]  # no unprefixed .sig
+    out = tmp_path / "prefixed"
+    r = sigstack("save", "--attachment-tag-prefix", "p-", "--dir", str(out), img)
+    assert r.returncode == 0, r.stderr
+    assert saved_kinds(out) == ["dev.cosignproject.cosign/image", "dev.cosignproject.cosign/sigs"]
+    moved = registry.repo() + ":moved"
+    r = run(cosign, "load", "--attachment-tag-prefix", "q-", "--dir", str(out), moved)
+    assert r.returncode == 0, r.stderr
+    ok = run(cosign, "verify", "--attachment-tag-prefix", "q-", "--key", str(keypair[1]),
+             "--insecure-ignore-tlog", moved)
+    assert ok.returncode == 0, ok.stderr
+    bad = sigstack("load", "--attachment-tag-prefix", "bad/", "--dir", str(out), registry.repo() + ":x")
+    assert bad.returncode == 1
+    lines = bad.stderr.decode().splitlines()  # cosign's deprecation notice, then the error
+    assert lines[-1].startswith("Error: invalid attachment tag prefix 'bad/'"), lines
+    assert "Traceback" not in bad.stderr.decode()

@@ -5,6 +5,8 @@
   ``=value`` spellings as hidden aliases.
 * Every long flag ``--foo-bar`` may also come from ``COSIGN_FOO_BAR`` (cosign 3.1's
   viper binding); an explicit flag wins.
+* A flag cosign marks deprecated prints pflag's notice when it is typed, and not when
+  it comes from the environment (viper sets it without going through pflag).
 """
 
 from __future__ import annotations
@@ -47,6 +49,30 @@ def add_bool(parser: argparse.ArgumentParser, *names: str, default: bool, help: 
                             value=text in TRUE, help=argparse.SUPPRESS)
 
 
+class _DeprecatedStore(argparse._StoreAction):
+    """argparse's own store action, plus pflag's deprecation notice (see :func:`add_deprecated`)."""
+
+    def __init__(self, option_strings: list[str], dest: str, deprecation: str = "", **kw: Any) -> None:
+        super().__init__(option_strings, dest, **kw)
+        self.deprecation = deprecation
+        self.from_env = False  # set by env_arguments when the value is the environment's
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        if not self.from_env:
+            import sys
+
+            print(f"Flag {self.option_strings[0]} has been deprecated, {self.deprecation}", file=sys.stderr)
+        super().__call__(parser, namespace, values, option_string)
+
+
+def add_deprecated(parser: argparse.ArgumentParser, name: str, deprecation: str, **kw: Any) -> None:
+    """A value flag cosign has deprecated (pflag's ``MarkDeprecated``): typed, it prints
+    ``Flag NAME has been deprecated, DEPRECATION`` on stderr, as cosign does. Unlike
+    pflag it stays in ``--help``: the flag still works and should be discoverable."""
+    parser.add_argument(name, action=_DeprecatedStore, deprecation=deprecation, **kw)
+
+
 def env_arguments(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
     """Command-line tokens for flags not given in ``argv`` but set as ``COSIGN_<FLAG>``.
 
@@ -65,6 +91,9 @@ def env_arguments(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[
         if env is None:
             continue
         if isinstance(action, _StoreBool):
+            extra.append(f"{longs[0]}={env}")
+        elif isinstance(action, _DeprecatedStore):
+            action.from_env = True
             extra.append(f"{longs[0]}={env}")
         elif isinstance(action, argparse._AppendAction):
             for value in (v for v in env.split(",") if v):

@@ -67,7 +67,7 @@ def run_attach_sbom(args: argparse.Namespace) -> int:
 
     from sigstack.cli._args import TRUE
     from sigstack.cli._io import info
-    from sigstack.cli.image import client_from
+    from sigstack.cli.image import client_from, tag_prefix
     from sigstack.errors import SigstackError
     from sigstack.oci.attach import SBOM_DEPRECATION, attach_sbom, read_payload, sbom_media_type
     from sigstack.oci.reference import parse_reference
@@ -79,7 +79,8 @@ def run_attach_sbom(args: argparse.Namespace) -> int:
     media = sbom_media_type(args.type, args.sbom, args.input_format)
     data = read_payload(args.sbom)
     with client_from(args) as client:
-        where = attach_sbom(client, ref, data, media, args.registry_referrers_mode)
+        where = attach_sbom(client, ref, data, media, args.registry_referrers_mode,
+                            tag_prefix=tag_prefix(args))
     info(f"Uploading SBOM file for [{ref.name}] to [{where.name}] with mediaType [{media}].")
     return 0
 
@@ -88,7 +89,7 @@ def run_attach_signature(args: argparse.Namespace) -> int:
     import sys
 
     from sigstack.cli._io import info
-    from sigstack.cli.image import client_from
+    from sigstack.cli.image import client_from, tag_prefix
     from sigstack.oci.attach import attach_signature, read_payload
     from sigstack.oci.reference import parse_reference
 
@@ -96,7 +97,7 @@ def run_attach_signature(args: argparse.Namespace) -> int:
     sig = sys.stdin.read() if args.signature == "-" else read_payload(args.signature).decode(errors="replace")
     payload = read_payload(args.payload) if args.payload else None
     with client_from(args) as client:
-        _where, implied = attach_signature(client, ref, sig, payload)
+        _where, implied = attach_signature(client, ref, sig, payload, tag_prefix=tag_prefix(args))
     if implied:
         info("WARNING: using obsolete implied signature payload data")
     return 0
@@ -105,7 +106,7 @@ def run_attach_signature(args: argparse.Namespace) -> int:
 def run_attach_attestation(args: argparse.Namespace) -> int:
     import json
 
-    from sigstack.cli.image import client_from
+    from sigstack.cli.image import client_from, tag_prefix
     from sigstack.oci.attach import attach_attestations, read_payload
     from sigstack.oci.reference import parse_reference
 
@@ -119,18 +120,18 @@ def run_attach_attestation(args: argparse.Namespace) -> int:
         except ValueError:
             documents += [line.strip() for line in data.splitlines() if line.strip()]
     with client_from(args) as client:
-        attach_attestations(client, ref, documents)
+        attach_attestations(client, ref, documents, tag_prefix=tag_prefix(args))
     return 0
 
 
 def _download(args: argparse.Namespace, fetch: Any) -> int:
     from sigstack.cli._io import write_output
-    from sigstack.cli.image import client_from
+    from sigstack.cli.image import client_from, tag_prefix
     from sigstack.oci.reference import parse_reference
 
     ref = parse_reference(args.image)
     with client_from(args) as client:
-        lines = fetch(client, ref)
+        lines = fetch(client, ref, tag_prefix(args))
     write_output(b"".join(line + b"\n" for line in lines), args.output_file)
     return 0
 
@@ -138,7 +139,7 @@ def _download(args: argparse.Namespace, fetch: Any) -> int:
 def run_download_signature(args: argparse.Namespace) -> int:
     from sigstack.oci.attach import download_signatures
 
-    return _download(args, download_signatures)
+    return _download(args, lambda c, r, p: download_signatures(c, r, tag_prefix=p))
 
 
 def run_download_attestation(args: argparse.Namespace) -> int:
@@ -146,12 +147,12 @@ def run_download_attestation(args: argparse.Namespace) -> int:
     from sigstack.payload.intoto import predicate_uri
 
     uri = predicate_uri(args.predicate_type) if args.predicate_type else None
-    return _download(args, lambda c, r: download_attestations(c, r, uri))
+    return _download(args, lambda c, r, p: download_attestations(c, r, uri, tag_prefix=p))
 
 
 def run_download_sbom(args: argparse.Namespace) -> int:
     from sigstack.cli._io import info, write_output
-    from sigstack.cli.image import client_from
+    from sigstack.cli.image import client_from, tag_prefix
     from sigstack.oci.attach import SBOM_DEPRECATION, download_sbom
     from sigstack.oci.reference import parse_reference
 
@@ -160,7 +161,7 @@ def run_download_sbom(args: argparse.Namespace) -> int:
          "tamper-proof SBOM, download it using 'cosign download attestation <image uri>'.")
     ref = parse_reference(args.image)
     with client_from(args) as client:
-        found = download_sbom(client, ref)
+        found = download_sbom(client, ref, tag_prefix=tag_prefix(args))
     out = b""
     for sbom in found:
         info(f"Found SBOM of media type: {sbom.media_type}")
@@ -171,23 +172,24 @@ def run_download_sbom(args: argparse.Namespace) -> int:
 
 def run_clean(args: argparse.Namespace) -> int:
     from sigstack.cli._io import confirm, info
-    from sigstack.cli.image import client_from
+    from sigstack.cli.image import client_from, tag_prefix
     from sigstack.oci.attach import clean
     from sigstack.oci.reference import parse_reference
 
     what = {"signature": "signatures", "attestation": "attestations", "sbom": "SBOMs",
             "referrer": "OCI 1.1 referrers (bundles)", "all": "signatures, SBOMs and attestations"}
     ref = parse_reference(args.image)
+    prefix = tag_prefix(args)
     confirm(f"WARNING: this will remove all {what[args.type]} from the image", assume_yes=args.force)
     with client_from(args) as client:
-        for removed in clean(client, ref, args.type):
+        for removed in clean(client, ref, args.type, tag_prefix=prefix):
             info(f"Removed {removed.name} from {ref.name}")
     return 0
 
 
 def run_copy(args: argparse.Namespace) -> int:
     from sigstack.cli._io import info
-    from sigstack.cli.image import client_from
+    from sigstack.cli.image import client_from, tag_prefix
     from sigstack.errors import SigstackError
     from sigstack.oci.attach import copy
     from sigstack.oci.reference import parse_reference
@@ -197,6 +199,7 @@ def run_copy(args: argparse.Namespace) -> int:
         raise SigstackError(f"invalid --only value {args.only!r}: use sig, att, sbom (comma-separated)")
     src, dst = parse_reference(args.source), parse_reference(args.destination)
     with client_from(args) as client:
-        for ref in copy(client, client, src, dst, only=only, force=args.force, referrers=args.referrers):
+        for ref in copy(client, client, src, dst, only=only, force=args.force, referrers=args.referrers,
+                        tag_prefix=tag_prefix(args)):
             info(f"Copied to {ref.name}")
     return 0

@@ -53,7 +53,7 @@ def run_attest(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from sigstack.cli._io import info
-    from sigstack.cli.image import TAG_WARNING, client_from, load_signer_for
+    from sigstack.cli.image import TAG_WARNING, client_from, load_signer_for, tag_prefix
     from sigstack.errors import ArtifactError, SigstackError
     from sigstack.oci import layout
     from sigstack.oci.reference import parse_reference
@@ -66,6 +66,7 @@ def run_attest(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ArtifactError(f"reading predicate {args.predicate}: {exc.strerror or exc}") from None
     ref = parse_reference(args.image)
+    prefix = tag_prefix(args)
     signer = load_signer_for(args)  # loads while the registry is asked
     if not ref.digest:
         info(TAG_WARNING.format(ref=args.image, verb="attest"))
@@ -73,6 +74,7 @@ def run_attest(args: argparse.Namespace) -> int:
         info(f"Pushing attestation to: {layout.target_repository(ref.repository).name}")
         done = attest_image(client, signer, ref, predicate, args.type,
                             new_bundle_format=args.new_bundle_format, replace=args.replace,
+                            tag_prefix=prefix,
                             rekor_url=args.rekor_url if args.tlog_upload else None,
                             rekor_entry_type=args.rekor_entry_type)
     if done.tlog_entry is not None:
@@ -89,7 +91,7 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
 
     from sigstack import keys
     from sigstack.cli._io import info, write_output
-    from sigstack.cli.image import client_from, log_keys, print_header
+    from sigstack.cli.image import client_from, log_keys, print_header, tag_prefix
     from sigstack.oci.reference import parse_reference
     from sigstack.verify.attestation import PolicyViolation, verify_attestations
     from sigstack.verify.policy import load_policy
@@ -97,6 +99,7 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
     for policy in args.policy:
         load_policy(policy)
     refs = [parse_reference(i) for i in args.images]
+    prefix = tag_prefix(args)
     verifier = keys.load_verifier(args.key)
     if args.insecure_ignore_tlog:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
@@ -111,7 +114,8 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
                                             max_workers=max(1, args.max_workers),
                                             tlog_keys=tlog_keys,
                                             insecure_ignore_tlog=args.insecure_ignore_tlog,
-                                            rekor_url=args.rekor_url)
+                                            rekor_url=args.rekor_url,
+                                            tag_prefix=prefix)
             except PolicyViolation as exc:
                 lines = [f"There are {len(exc.errors)} number of errors occurred during the validation:"]
                 lines += [f"- {e}" for e in exc.errors]

@@ -2,15 +2,19 @@
 
 Registry flags follow cosign's names: ``--allow-insecure-registry`` (skip TLS
 verification), ``--allow-http-registry`` (plain HTTP to any host; loopback hosts
-fall back to HTTP on their own, as in cosign), ``--registry-cacert``.
+fall back to HTTP on their own, as in cosign), ``--registry-cacert``,
+``--attachment-tag-prefix`` (passed to the library as ``tag_prefix``).
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sigstack.cli._args import add_bool
+from sigstack.cli._args import add_bool, add_deprecated
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 DEFAULT_REKOR_URL = "https://rekor.sigstore.dev"
 TLOG = (
@@ -37,6 +41,19 @@ def registry_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--registry-cacert", metavar="FILE",
                    help="PEM file of CA certificates to trust for registries, besides the system roots")
     p.add_argument("--docker-config", metavar="DIR", help=argparse.SUPPRESS)
+    add_deprecated(p, "--attachment-tag-prefix", "please use OCI referrers", default="", metavar="PREFIX",
+                   help="optional custom prefix to use for attached image tags. Attachment images are "
+                        "tagged as: [AttachmentTagPrefix]sha256-[TargetImageDigest].[AttachmentName] "
+                        "(OCI 1.1 referrers and their sha256-<hex> fallback tag are never prefixed; "
+                        "deprecated by cosign)")
+
+
+def tag_prefix(args: argparse.Namespace) -> str:
+    """``--attachment-tag-prefix``, checked before any prompt (password, confirmation)
+    or registry round trip; the library checks it again for its own callers."""
+    from sigstack.oci.reference import check_tag_prefix
+
+    return check_tag_prefix(args.attachment_tag_prefix)
 
 
 def annotation_flag(p: argparse.ArgumentParser, help: str) -> None:
@@ -180,10 +197,12 @@ def client_from(args: argparse.Namespace) -> Any:
     ))
 
 
-def load_signer_for(args: argparse.Namespace) -> Any:
+def load_signer_for(args: argparse.Namespace, before_prompt: Callable[[], object] | None = None) -> Any:
     """``--key``'s signer. When no terminal prompt can be needed, it loads on a
     background thread (scrypt, or a KMS round trip) while imports and registry round
-    trips proceed; its first use waits (see :mod:`sigstack.keys.background`)."""
+    trips proceed; its first use waits (see :mod:`sigstack.keys.background`).
+    Otherwise ``before_prompt()`` runs first, so input checks fail before the user is
+    asked for a password."""
     import os
     import sys
 
@@ -193,6 +212,8 @@ def load_signer_for(args: argparse.Namespace) -> Any:
         from sigstack.keys.background import load_signer_in_background
 
         return load_signer_in_background(args.key, Password())
+    if before_prompt is not None:
+        before_prompt()
     from sigstack.keys import load_signer
 
     return load_signer(args.key, Password())
@@ -211,7 +232,9 @@ def run_sign(args: argparse.Namespace) -> int:
                             "(otherwise the signature would be thrown away)")
     if args.registry_referrers_mode == "oci-1-1" and os.environ.get("COSIGN_EXPERIMENTAL", "") not in TRUE:
         raise SigstackError('in order to use  mode "oci-1-1", you must set COSIGN_EXPERIMENTAL=1')
-    signer = load_signer_for(args)  # first: it overlaps with everything below
+    # First: the key loads while everything below runs (the prefix is checked before any prompt).
+    signer = load_signer_for(args, before_prompt=lambda: tag_prefix(args))
+    prefix = tag_prefix(args)
 
     from sigstack._internal.fs import atomic_write
     from sigstack.cli._io import info
@@ -223,6 +246,7 @@ def run_sign(args: argparse.Namespace) -> int:
     annotations = parse_annotations(args.annotations)
     refs = [parse_reference(i) for i in args.images]
     opts = ImageSignOptions(annotations=annotations, recursive=args.recursive,
+                            tag_prefix=prefix,
                             referrers_mode=args.registry_referrers_mode,
                             new_bundle_format=args.new_bundle_format, upload=args.upload,
                             rekor_url=args.rekor_url if args.tlog_upload else None)
@@ -280,6 +304,7 @@ def run_verify(args: argparse.Namespace) -> int:
 
     annotations = parse_annotations(args.annotations)
     refs = [parse_reference(i) for i in args.images]
+    prefix = tag_prefix(args)
     verifier = keys.load_verifier_on_first_use(args.key)
     if args.insecure_ignore_tlog:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
@@ -291,7 +316,8 @@ def run_verify(args: argparse.Namespace) -> int:
                               max_workers=max(1, args.max_workers),
                               experimental_oci11=args.experimental_oci11,
                               bundles=args.new_bundle_format,
-                              check_reference=args.check_reference)
+                              check_reference=args.check_reference,
+                              tag_prefix=prefix)
     out = b""
     with client_from(args) as client:
         for ref in refs:
@@ -335,7 +361,7 @@ def run_triangulate(args: argparse.Namespace) -> int:
 
     ref = parse_reference(args.image)
     with client_from(args) as client:
-        line = triangulate(client, ref, args.type)
+        line = triangulate(client, ref, args.type, tag_prefix=tag_prefix(args))
     write_output(line.encode() + b"\n", args.output_file)
     return 0
 
@@ -347,6 +373,6 @@ def run_tree(args: argparse.Namespace) -> int:
 
     ref = parse_reference(args.image)
     with client_from(args) as client:
-        text = render_tree(ref, tree(client, ref))
+        text = render_tree(ref, tree(client, ref, tag_prefix=tag_prefix(args)))
     write_output(text.encode(), args.output_file)
     return 0

@@ -9,12 +9,6 @@ from typing import Any
 from sigstack.cli.image import registry_flags
 
 
-def _prefix_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--attachment-tag-prefix", default="", metavar="PREFIX",
-                   help="prefix of the attachment tags ([PREFIX]sha256-<hex>.sig), as cosign's "
-                        "(deprecated) flag")
-
-
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("save", parents=[common],
                        help="save an image and its signatures to an OCI layout directory",
@@ -24,7 +18,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                                     "or be empty; it appears only once complete."))
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("--dir", required=True, metavar="DIR", help="directory to write the image layout to")
-    _prefix_flag(p)
     registry_flags(p)
     p.set_defaults(handler="sigstack.cli.saveload:run_save")
 
@@ -35,33 +28,32 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                                     "blob is checked against its digest before anything is pushed."))
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("--dir", required=True, metavar="DIR", help="directory holding the saved image layout")
-    _prefix_flag(p)
     registry_flags(p)
     p.set_defaults(handler="sigstack.cli.saveload:run_load")
 
 
 def run_save(args: argparse.Namespace) -> int:
     from sigstack.cli._io import info
-    from sigstack.cli.image import client_from
+    from sigstack.cli.image import client_from, tag_prefix
     from sigstack.oci.reference import parse_reference
     from sigstack.oci.saveload import save
 
     ref = parse_reference(args.image)
     with client_from(args) as client:
-        result = save(client, ref, args.dir, tag_prefix=args.attachment_tag_prefix)
+        result = save(client, ref, args.dir, tag_prefix=tag_prefix(args))
     info(f"Saved {ref.repository.name}@{result.digest} to {args.dir}")
     return 0
 
 
 def run_load(args: argparse.Namespace) -> int:
     from sigstack.cli._io import info
-    from sigstack.cli.image import client_from
+    from sigstack.cli.image import client_from, tag_prefix
     from sigstack.oci.reference import parse_reference
     from sigstack.oci.saveload import load
 
     ref = parse_reference(args.image)
     with client_from(args) as client:
-        result = load(client, args.dir, ref, tag_prefix=args.attachment_tag_prefix)
+        result = load(client, args.dir, ref, tag_prefix=tag_prefix(args))
     info(f"Loaded {result.image.repository.name}@{result.digest}")
     for where in result.attachments:
         info(f"Loaded {where.name}")

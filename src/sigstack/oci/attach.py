@@ -1,6 +1,11 @@
 """Attachments beyond signing: ``attach sbom|signature``, ``download``, ``clean``,
 ``copy`` (spec §2.8, §3.6). Registry writes keep the blobs-first, manifest-last
 order so a failure never leaves a half-written tag.
+
+Every command's function takes ``tag_prefix``, cosign's ``--attachment-tag-prefix``: the legacy
+tags are ``[tag_prefix]sha256-<hex>.sig|att|sbom``. It is checked before anything is
+read or written. OCI 1.1 referrers and their ``sha256-<hex>`` fallback index tag do
+not use it (as in cosign, whose fallback tag ggcr computes).
 """
 
 from __future__ import annotations
@@ -47,8 +52,9 @@ def _subject(client: RegistryClient, ref: Reference) -> Descriptor:
 
 
 def attach_sbom(client: RegistryClient, ref: Reference, sbom: bytes, media_type: str,
-                referrers_mode: str = "legacy") -> Reference:
+                referrers_mode: str = "legacy", *, tag_prefix: str = "") -> Reference:
     """Replace the ``.sbom`` image (legacy) or push an SBOM referrer (oci-1-1)."""
+    layout.check_tag_prefix(tag_prefix)
     subject = _subject(client, ref)
     repo = layout.target_repository(ref.repository)
     layer = layout.Layer(media_type, sbom)
@@ -58,15 +64,16 @@ def attach_sbom(client: RegistryClient, ref: Reference, sbom: bytes, media_type:
             client.upload_blob(repo, blob, sha256_digest(blob))
         return layout.push_referrer(client, repo, image.manifest, image.media_type, subject.digest,
                                     layout.SBOM_ARTIFACT)
-    where = repo.tag(layout.attachment_tag(subject.digest, "sbom"))
+    where = repo.tag(layout.attachment_tag(subject.digest, "sbom", tag_prefix))
     layout.push_image(client, where, layout.build_image([layer], docker_types=layout.docker_media_types()))
     return where
 
 
 def attach_signature(client: RegistryClient, ref: Reference, signature_b64: str,
-                     payload: bytes | None = None) -> tuple[Reference, bool]:
+                     payload: bytes | None = None, *, tag_prefix: str = "") -> tuple[Reference, bool]:
     """Append a given signature to ``.sig`` without dedupe (as cosign). Returns the tag
     and whether the payload was implied (built here because none was given)."""
+    layout.check_tag_prefix(tag_prefix)
     digest = ref.digest or client.head_manifest(ref).digest
     implied = payload is None
     if payload is None:
@@ -78,14 +85,16 @@ def attach_signature(client: RegistryClient, ref: Reference, signature_b64: str,
     layer = layout.Layer(layout.SIMPLESIGNING_MEDIA, payload,
                          {layout.SIGNATURE_ANNOTATION: signature_b64.strip()})
     repo = layout.target_repository(ref.repository)
-    return layout.append_layers(client, repo, digest, "sig", [layer],
-                                docker_types=layout.docker_media_types()), implied
+    return layout.append_layers(client, repo, digest, "sig", [layer], docker_types=layout.docker_media_types(),
+                                prefix=tag_prefix), implied
 
 
-def attach_attestations(client: RegistryClient, ref: Reference, documents: Iterable[bytes]) -> Reference:
+def attach_attestations(client: RegistryClient, ref: Reference, documents: Iterable[bytes], *,
+                        tag_prefix: str = "") -> Reference:
     """Append DSSE envelopes (``attach attestation``) to ``.att``: each must carry an
     in-toto payload and at least one signature; only the empty signature annotation is
     written, as cosign does. The bytes are stored as given."""
+    layout.check_tag_prefix(tag_prefix)
     layers = []
     for data in documents:
         try:
@@ -100,7 +109,8 @@ def attach_attestations(client: RegistryClient, ref: Reference, documents: Itera
         layers.append(layout.Layer(layout.DSSE_MEDIA, data, {layout.SIGNATURE_ANNOTATION: ""}))
     digest = ref.digest or client.head_manifest(ref).digest
     repo = layout.target_repository(ref.repository)
-    return layout.append_layers(client, repo, digest, "att", layers, docker_types=layout.docker_media_types())
+    return layout.append_layers(client, repo, digest, "att", layers, docker_types=layout.docker_media_types(),
+                                prefix=tag_prefix)
 
 
 # ---- download --------------------------------------------------------------------------
@@ -122,15 +132,16 @@ def _bundles(client: RegistryClient, repo: Repository, digest: str) -> list[byte
     return out
 
 
-def download_signatures(client: RegistryClient, ref: Reference) -> list[bytes]:
+def download_signatures(client: RegistryClient, ref: Reference, *, tag_prefix: str = "") -> list[bytes]:
     """One JSON document per signature: bundles when any exist, else cosign's
     ``SignedPayload`` objects from the ``.sig`` image."""
+    layout.check_tag_prefix(tag_prefix)
     digest = ref.digest or client.head_manifest(ref).digest
     repo = layout.target_repository(ref.repository)
     found = _bundles(client, repo, digest)
     if found:
         return [json.dumps(json.loads(b), separators=(",", ":")).encode() for b in found]
-    layers = layout.read_attachment(client, repo, digest, "sig")
+    layers = layout.read_attachment(client, repo, digest, "sig", prefix=tag_prefix)
     if not layers:
         raise SigstackError(f"{ref.name}: no signatures associated")
     if len(layers) > MAX_DOWNLOAD_SIGNATURES:
@@ -154,11 +165,12 @@ def _maybe_json(text: str | None) -> object:
 
 
 def download_attestations(client: RegistryClient, ref: Reference,
-                          predicate_type: str | None = None) -> list[bytes]:
+                          predicate_type: str | None = None, *, tag_prefix: str = "") -> list[bytes]:
+    layout.check_tag_prefix(tag_prefix)
     digest = ref.digest or client.head_manifest(ref).digest
     repo = layout.target_repository(ref.repository)
     out = [b for b in _bundles(client, repo, digest)]
-    for stored in layout.read_attachment(client, repo, digest, "att"):
+    for stored in layout.read_attachment(client, repo, digest, "att", prefix=tag_prefix):
         try:
             env = dsse.parse(stored.data)
             raw = json.loads(stored.data)
@@ -185,15 +197,16 @@ class Sbom:
     data: bytes
 
 
-def download_sbom(client: RegistryClient, ref: Reference) -> list[Sbom]:
+def download_sbom(client: RegistryClient, ref: Reference, *, tag_prefix: str = "") -> list[Sbom]:
     """SBOM referrers first (artifactType sbom), else the ``.sbom`` tag."""
+    layout.check_tag_prefix(tag_prefix)
     digest = ref.digest or client.head_manifest(ref).digest
     repo = layout.target_repository(ref.repository)
     manifests: list[Manifest] = [client.get_manifest(repo.digest(d.digest))
                                  for d in layout.list_referrers(client, repo, digest, layout.SBOM_ARTIFACT)]
     if not manifests:
         try:
-            manifests = [client.get_manifest(repo.tag(layout.attachment_tag(digest, "sbom")))]
+            manifests = [client.get_manifest(repo.tag(layout.attachment_tag(digest, "sbom", tag_prefix)))]
         except NotFoundError:
             raise SigstackError("no sbom attached to reference") from None
     out = []
@@ -208,22 +221,28 @@ _CLEAN = {"signature": ["sig"], "attestation": ["att"], "sbom": ["sbom"], "refer
           "all": ["sig", "att", "sbom"]}
 
 
-def clean(client: RegistryClient, ref: Reference, kind: str = "all") -> list[Reference]:
-    """Delete attachment tags (and bundle referrers for ``referrer``/``all``)."""
+def clean(client: RegistryClient, ref: Reference, kind: str = "all", *, tag_prefix: str = "") -> list[Reference]:
+    """Delete attachment tags (and bundle referrers for ``referrer``/``all``).
+
+    cosign v3's ``clean`` accepts ``--attachment-tag-prefix`` but ignores it (and
+    ``COSIGN_REPOSITORY``): it always deletes the bare tags in the image's repository.
+    Here both are honoured, so ``clean`` removes what ``sign`` with the same flags wrote.
+    """
     if kind not in _CLEAN:
         raise SigstackError(f"invalid clean type {kind!r}: use signature, attestation, sbom, referrer or all")
+    layout.check_tag_prefix(tag_prefix)
     digest = ref.digest or client.head_manifest(ref).digest
     repo = layout.target_repository(ref.repository)
     removed: list[Reference] = []
     for suffix in _CLEAN[kind]:
-        tag = repo.tag(layout.attachment_tag(digest, suffix))
+        tag = repo.tag(layout.attachment_tag(digest, suffix, tag_prefix))
         if _delete(client, tag):
             removed.append(tag)
     if kind in ("referrer", "all"):
         for desc in layout.list_referrers(client, repo, digest):
             if desc.artifact_type == layout.BUNDLE_MEDIA and _delete(client, repo.digest(desc.digest)):
                 removed.append(repo.digest(desc.digest))
-        index = repo.tag(layout.attachment_tag(digest, ""))
+        index = repo.tag(layout.referrers_tag(digest))
         if _delete(client, index):
             removed.append(index)
     return removed
@@ -279,15 +298,29 @@ def _copy_manifest(src: RegistryClient, dst: RegistryClient, src_ref: Reference,
 
 def copy(src: RegistryClient, dst: RegistryClient, src_ref: Reference, dst_ref: Reference, *,
          only: Iterable[str] = ("sig", "att", "sbom"), force: bool = False,
-         referrers: bool = True) -> list[Reference]:
+         referrers: bool = True, tag_prefix: str = "") -> list[Reference]:
     """Copy an image and its ``.sig``/``.att``/``.sbom`` tags to another repository.
 
     Unlike cosign's ``copy``, OCI 1.1 referrers (Sigstore bundles, oci-1-1 signatures,
     SBOM referrers) are copied too unless ``referrers`` is false: a mirror that drops
-    them silently loses every new-format signature."""
+    them silently loses every new-format signature.
+
+    With ``tag_prefix``, the ``[tag_prefix]sha256-<hex>.<suffix>`` tags are copied under
+    the same names, and a digest source copied to an untagged destination is tagged
+    ``[tag_prefix]sha256-<hex>``, as cosign tags the copied image."""
+    layout.check_tag_prefix(tag_prefix)
     m = src.get_manifest(src_ref)
     if dst_ref.tag == "latest" and src_ref.tag != "latest":
-        dst_ref = dst_ref.repository.tag(src_ref.tag or layout.attachment_tag(m.digest, ""))
+        dst_ref = dst_ref.repository.tag(src_ref.tag or layout.attachment_tag(m.digest, "", tag_prefix))
+    src_repo = layout.target_repository(src_ref.repository)
+    found = layout.list_referrers(src, src_repo, m.digest) if referrers else []
+    if found and dst_ref.tag == layout.referrers_tag(m.digest) \
+            and dst.referrers(dst_ref.repository, m.digest) is None:
+        # Checked before anything is copied: the fallback index would take the image's tag.
+        raise SigstackError(
+            f"{dst_ref.name}: without the OCI 1.1 referrers API the destination keeps referrers in "
+            f"an index tagged {dst_ref.tag}, the tag the copied image would get; give the "
+            "destination a tag (DST:TAG), or skip the referrers with --referrers=false")
     if not force:
         try:
             existing = dst.head_manifest(dst_ref)
@@ -297,16 +330,15 @@ def copy(src: RegistryClient, dst: RegistryClient, src_ref: Reference, dst_ref: 
             pass
     copied = [dst_ref]
     _copy_manifest(src, dst, src_ref.with_digest(m.digest), dst_ref, m)
-    src_repo = layout.target_repository(src_ref.repository)
     for suffix in only:
-        tag = layout.attachment_tag(m.digest, suffix)
+        tag = layout.attachment_tag(m.digest, suffix, tag_prefix)
         try:
             _copy_manifest(src, dst, src_repo.tag(tag), dst_ref.repository.tag(tag))
         except NotFoundError:
             continue
         copied.append(dst_ref.repository.tag(tag))
-    if referrers:
-        for desc in layout.list_referrers(src, src_repo, m.digest):
+    if found:
+        for desc in found:
             source = src_repo.digest(desc.digest)
             got = _copy_manifest(src, dst, source, dst_ref.repository.digest(desc.digest))
             layout.push_referrer(dst, dst_ref.repository, got.data, got.media_type, m.digest,

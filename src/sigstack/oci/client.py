@@ -15,6 +15,10 @@ Safety rules, applied to every request:
   us allocate gigabytes; redirects are capped.
 * 429 and 5xx (and dropped connections) are retried with exponential backoff,
   honouring a short ``Retry-After``, then reported in one line.
+* Proxies: ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` are honoured with Go's rules
+  (as cosign does; loopback registries are never proxied), decided per request and
+  per redirect hop by ``sigstack._internal.proxy``; httpx's own ``trust_env`` rules
+  stay off.
 * Blobs are uploaded before the manifest that names them, the manifest last: a
   failure midway leaves no new tag and no manifest behind. Streams are uploaded
   in chunks and never held whole in memory.
@@ -36,6 +40,8 @@ from typing import IO, Any, Protocol
 
 import httpx
 
+from sigstack._internal import proxy as _proxy
+from sigstack._internal import proxy_transport as _proxy_transport
 from sigstack.oci import auth as _auth
 from sigstack.oci.errors import (
     AuthError,
@@ -89,6 +95,8 @@ class RegistryOptions:
     backoff: float = 0.25
     chunk_bytes: int = CHUNK_BYTES
     debug: Callable[[str], None] | None = None  # receives one line per HTTP request/response (-d)
+    # HTTP(S)_PROXY / NO_PROXY with Go's rules; None reads them from the environment
+    proxies: _proxy.ProxySettings | None = None
 
 
 @dataclass(frozen=True)
@@ -246,9 +254,10 @@ class RegistryClient:
         if log is not None:
             hooks = {"request": [lambda r: log(f"--> {r.method} {r.url}")],
                      "response": [lambda r: log(f"<-- {r.status_code} {r.request.method} {r.url}")]}
+        self._proxies = self.options.proxies or _proxy.ProxySettings.from_env()
         self._http = httpx.Client(
             event_hooks=hooks,
-            verify=verify,
+            transport=_proxy_transport.transport(self._proxies, verify, debug=log),
             follow_redirects=True,
             max_redirects=self.options.max_redirects,
             timeout=self.options.timeout,
@@ -296,6 +305,11 @@ class RegistryClient:
                 errors.append(exc.message)
                 continue
             with _released(resp):
+                if resp.status_code == 407:
+                    errors.append(f"GET {scheme}://{api}/v2/: the proxy asks for credentials (HTTP 407)"
+                                  f"{self._via(f'{scheme}://{api}/v2/')}; give them in the proxy URL "
+                                  "(http://USER:PASSWORD@HOST:PORT)")
+                    continue
                 if resp.status_code not in (200, 401, 403):
                     errors.append(f"GET {scheme}://{api}/v2/: unexpected status {resp.status_code}")
                     continue
@@ -328,11 +342,11 @@ class RegistryClient:
                 if attempt + 1 < attempts and not isinstance(exc, httpx.ConnectError):
                     time.sleep(self.options.backoff * 2**attempt)
                     continue
-                raise RegistryError(f"{method} {url}: {exc}") from None
+                raise RegistryError(f"{method} {url}: {exc}{self._via(url)}") from None
             except httpx.TimeoutException:
-                raise RegistryError(f"{method} {url}: timed out") from None
+                raise RegistryError(f"{method} {url}: timed out{self._via(url)}") from None
             except httpx.HTTPError as exc:
-                raise RegistryError(f"{method} {url}: {exc}") from None
+                raise RegistryError(f"{method} {url}: {exc}{self._via(url)}") from None
             if resp.status_code in _RETRY_STATUS and attempt + 1 < attempts:
                 delay = self.options.backoff * 2**attempt
                 after = resp.headers.get("retry-after", "")
@@ -343,6 +357,9 @@ class RegistryClient:
                 continue
             return resp
         raise AssertionError("unreachable")
+
+    def _via(self, url: str) -> str:
+        return _proxy.describe(self._proxies, url) if self._proxies.active else ""
 
     def _token(self, host: str, repo: str, actions: str, *, refresh: bool = False) -> str | None:
         key = (host, f"{repo}:{actions}")
@@ -384,7 +401,7 @@ class RegistryClient:
                 basic = None if creds.anonymous else (creds.username, creds.password)
                 resp = self._http.get(realm, params=query, auth=basic)
         except httpx.HTTPError as exc:
-            raise AuthError(f"fetching a token from {realm}: {exc}") from None
+            raise AuthError(f"fetching a token from {realm}: {exc}{self._via(realm)}") from None
         if resp.status_code in (401, 403):
             raise AuthError(self._login_hint(host, resp.status_code))
         if resp.status_code != 200:

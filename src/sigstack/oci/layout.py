@@ -1,5 +1,5 @@
-"""Where cosign keeps things in a registry: ``.sig``/``.att``/``.sbom`` tags and
-OCI 1.1 referrers (with the ``sha256-<hex>`` index-tag fallback).
+"""Where cosign keeps things in a registry: ``[prefix]sha256-<hex>.sig``/``.att``/``.sbom``
+tags and OCI 1.1 referrers (with the ``sha256-<hex>`` index-tag fallback, never prefixed).
 
 Manifests and configs are written as go-containerregistry writes them (field
 order, compact JSON) so that a ``.sig`` image we append to is byte-identical to
@@ -26,6 +26,7 @@ from sigstack.oci.client import (
 )
 from sigstack.oci.errors import NotFoundError, RegistryError
 from sigstack.oci.reference import Reference, ReferenceError, Repository, parse_repository
+from sigstack.oci.reference import check_tag_prefix as check_tag_prefix  # re-exported: the layout's rule
 from sigstack.payload import gojson
 
 SIMPLESIGNING_MEDIA = "application/vnd.dev.cosign.simplesigning.v1+json"
@@ -46,9 +47,18 @@ _ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 def attachment_tag(digest: str, suffix: str, prefix: str = "") -> str:
-    """``sha256-<hex>.sig``; an empty suffix gives the referrers fallback tag."""
+    """``[prefix]sha256-<hex>.sig``. ``prefix`` is cosign's ``--attachment-tag-prefix``
+    (check it first with :func:`check_tag_prefix`); an empty suffix gives
+    ``[prefix]sha256-<hex>``, which is what ``copy`` tags the image itself with."""
     base = prefix + digest.replace(":", "-")
     return f"{base}.{suffix}" if suffix else base
+
+
+def referrers_tag(digest: str) -> str:
+    """The OCI 1.1 referrers fallback index tag ``sha256-<hex>``. Never prefixed: ggcr
+    computes it (``remote.fallbackTag``) without knowing cosign's tag prefix, so cosign
+    with ``--attachment-tag-prefix`` still writes and reads the bare tag."""
+    return digest.replace(":", "-")
 
 
 def target_repository(image: Repository, override: str | None = None) -> Repository:
@@ -190,9 +200,10 @@ def read_layers(client: RegistryReader, repo: Repository, manifest: Manifest,
 
 
 def read_attachment(client: RegistryReader, repo: Repository, digest: str, suffix: str,
-                    workers: int = 10) -> list[StoredLayer]:
-    """Layers of the ``.sig``/``.att``/``.sbom`` image; a missing tag is empty."""
-    ref = repo.tag(attachment_tag(digest, suffix))
+                    workers: int = 10, *, prefix: str = "") -> list[StoredLayer]:
+    """Layers of the ``[prefix]sha256-<hex>.sig``/``.att``/``.sbom`` image; a missing
+    tag is empty."""
+    ref = repo.tag(attachment_tag(digest, suffix, prefix))
     try:
         manifest = client.get_manifest(ref)
     except NotFoundError:
@@ -203,16 +214,17 @@ def read_attachment(client: RegistryReader, repo: Repository, digest: str, suffi
 def append_layers(client: RegistryClient, repo: Repository, digest: str, suffix: str,
                   new: Iterable[Layer], *, duplicate: Callable[[StoredLayer, Layer], bool] | None = None,
                   docker_types: bool = False,
-                  finalize: Callable[[Layer], Mapping[str, str]] | None = None) -> Reference:
+                  finalize: Callable[[Layer], Mapping[str, str]] | None = None,
+                  prefix: str = "") -> Reference:
     """Append ``new`` at the end of the attachment image and re-PUT it (spec §2.6).
     A layer for which ``duplicate(existing, new)`` holds is not added again.
 
     ``finalize(layer)`` gives annotations to add to each new layer once its blob and
     the config are uploaded, just before the manifest is built: annotations live in
     the manifest only, so a signature can still be in the making (its key loading on
-    another thread) while the blobs go up.
+    another thread) while the blobs go up. ``prefix`` is the attachment tag prefix.
     """
-    ref = repo.tag(attachment_tag(digest, suffix))
+    ref = repo.tag(attachment_tag(digest, suffix, prefix))
     try:
         current = client.get_manifest(ref)
         existing = read_layers(client, repo, current)
@@ -250,7 +262,7 @@ def push_referrer(client: RegistryClient, repo: Repository, manifest: bytes, med
     client.put_manifest(ref, manifest, media_type)
     if client.referrers(repo, subject_digest) is not None:
         return ref
-    tag_ref = repo.tag(attachment_tag(subject_digest, ""))
+    tag_ref = repo.tag(referrers_tag(subject_digest))
     entries: list[dict[str, Any]] = []
     try:
         current = client.get_manifest(tag_ref).json()
@@ -273,7 +285,7 @@ def list_referrers(client: RegistryReader, repo: Repository, digest: str,
     index = client.referrers(repo, digest, artifact_type)
     if index is None:
         try:
-            index = client.get_manifest(repo.tag(attachment_tag(digest, ""))).json()
+            index = client.get_manifest(repo.tag(referrers_tag(digest))).json()
         except NotFoundError:
             return []
     found = index.get("manifests") or []

@@ -20,7 +20,7 @@ from sigstack.errors import SigstackError
 DOCKER_HUB = "index.docker.io"
 _HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io"}
 _COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
-_TAG = re.compile(r"[\w][\w.-]{0,127}")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # ASCII only, as distribution
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128}")
 _LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
 _HOST = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?")
@@ -121,3 +121,35 @@ def parse_reference(text: str) -> Reference:
     if at:
         return Reference(repo, digest=digest)
     return Reference(repo, tag=tag or "latest")
+
+
+_TAG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz" "ABCDEFGHIJKLMNOPQRSTUVWXYZ" "0123456789_.-")
+MAX_TAG = 128  # distribution's tag grammar: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}
+# The longest attachment tag a prefix must leave room for: sha256-<64 hex>.sbom.
+_LONGEST_SUFFIX = len("sha256-") + 64 + len(".sbom")
+MAX_TAG_PREFIX = MAX_TAG - _LONGEST_SUFFIX
+
+
+def check_tag_prefix(prefix: str) -> str:
+    """``prefix`` if every attachment tag made with it (cosign's
+    ``--attachment-tag-prefix``: ``[prefix]sha256-<hex>.sig|att|sbom``) is a valid tag,
+    else a :class:`ReferenceError` naming the problem.
+
+    cosign does not check: it uploads the blobs and then fails on the manifest PUT
+    with the registry's 404 for the malformed URL. Checking first means a bad prefix
+    writes nothing at all.
+    """
+    if not prefix:
+        return prefix
+    bad = sorted({c for c in prefix if c not in _TAG_CHARS})
+    if bad:
+        shown = " ".join(repr(c) for c in bad)
+        raise ReferenceError(f"invalid attachment tag prefix {prefix!r}: a tag may only contain letters, "
+                             f"digits, '_', '.' and '-' (found {shown})")
+    if prefix[0] in ".-":
+        raise ReferenceError(f"invalid attachment tag prefix {prefix!r}: a tag cannot start with "
+                             f"{prefix[0]!r}")
+    if len(prefix) > MAX_TAG_PREFIX:
+        raise ReferenceError(f"invalid attachment tag prefix: {len(prefix)} characters, at most "
+                             f"{MAX_TAG_PREFIX} fit (tags are limited to {MAX_TAG} characters)")
+    return prefix

@@ -112,6 +112,7 @@ def _save_manifest(client: RegistryClient, repo: Repository, w: LayoutWriter, m:
 def save(client: RegistryClient, ref: Reference, directory: str, *, tag_prefix: str = "") -> SaveResult:
     """Write ``ref`` (image or index), its ``.sig``/``.att`` images and its referrers to
     a new OCI layout at ``directory``; nothing appears there unless all of it was saved."""
+    layout.check_tag_prefix(tag_prefix)
     m = client.get_manifest(ref)
     repo = ref.repository
     target = layout.target_repository(repo)  # where sign/attest put attachments and referrers
@@ -183,6 +184,7 @@ def _push_tree(client: RegistryClient, lay: OciLayout, repo: Repository, tree: T
 def load(client: RegistryClient, directory: str, ref: Reference, *, tag_prefix: str = "") -> LoadResult:
     """Push what ``directory`` holds to ``ref``: the image or index, then its signatures
     and attestations (to ``sha256-<hex>.sig``/``.att``), then its referrers."""
+    layout.check_tag_prefix(tag_prefix)
     lay = OciLayout(directory, client.options.max_blob_bytes)
     subject = lay.subject()
     image = _check_tree(lay, lay.entry_manifest(subject))

@@ -12,13 +12,19 @@ from sigstack.oci.reference import Reference
 _SUFFIX = {"signature": "sig", "attestation": "att", "sbom": "sbom"}
 
 
-def triangulate(client: RegistryClient, ref: Reference, kind: str = "signature") -> str:
-    """Where cosign would store ``kind`` for ``ref`` (tag name), or ``repo@digest``."""
+def triangulate(client: RegistryClient, ref: Reference, kind: str = "signature", *,
+                tag_prefix: str = "") -> str:
+    """Where cosign would store ``kind`` for ``ref`` (tag name), or ``repo@digest``.
+
+    ``tag_prefix`` (cosign's ``--attachment-tag-prefix``) prefixes the tag names. For
+    ``digest`` it is left out: cosign then prints ``repo@<prefix>sha256:<hex>``, which is
+    not a reference at all."""
+    layout.check_tag_prefix(tag_prefix)
     digest = ref.digest or client.head_manifest(ref).digest
     repo = layout.target_repository(ref.repository)
-    if kind == "digest":
-        return f"{ref.repository.name}@{digest}"
-    return f"{repo.name}:{layout.attachment_tag(digest, _SUFFIX[kind])}"
+    if kind == "digest":  # in the target repository (COSIGN_REPOSITORY), as cosign prints it
+        return f"{repo.name}@{digest}"
+    return f"{repo.name}:{layout.attachment_tag(digest, _SUFFIX[kind], tag_prefix)}"
 
 
 @dataclass(frozen=True)
@@ -29,15 +35,17 @@ class Tree:
     referrers: list[tuple[Descriptor, str, list[str]]]  # (descriptor, kind, layer digests)
 
 
-def tree(client: RegistryClient, ref: Reference, referrers: bool = True) -> Tree:
-    """What is attached to ``ref``: the three legacy tags and (as cosign v3 does by
-    default) every OCI 1.1 referrer, named by its predicate type or artifact type."""
+def tree(client: RegistryClient, ref: Reference, referrers: bool = True, *, tag_prefix: str = "") -> Tree:
+    """What is attached to ``ref``: the three legacy tags (``[tag_prefix]sha256-<hex>.*``)
+    and (as cosign v3 does by default) every OCI 1.1 referrer, named by its predicate
+    type or artifact type."""
+    layout.check_tag_prefix(tag_prefix)
     digest = client.head_manifest(ref).digest
     repo = layout.target_repository(ref.repository)
     tags: dict[str, list[str]] = {}
     names: dict[str, str] = {}
     for kind, suffix in _SUFFIX.items():
-        tag_ref = repo.tag(layout.attachment_tag(digest, suffix))
+        tag_ref = repo.tag(layout.attachment_tag(digest, suffix, tag_prefix))
         try:
             manifest = client.get_manifest(tag_ref)
         except NotFoundError:

@@ -37,10 +37,14 @@ class Attested:
 def attest_image(client: RegistryClient, signer: Signer, ref: Reference, predicate: bytes,
                  kind: str = "custom", *, new_bundle_format: bool = False,
                  replace: bool = False, target_repository: str | None = None,
-                 rekor_url: str | None = None, rekor_entry_type: str = "dsse") -> Attested:
+                 tag_prefix: str = "", rekor_url: str | None = None,
+                 rekor_entry_type: str = "dsse") -> Attested:
     """Attest ``ref``; with ``rekor_url`` the envelope is logged first, as a ``dsse``
     0.0.1 entry or (``rekor_entry_type="intoto"``, legacy layout only: the entry keeps no
-    signature, only the hash of the envelope stored beside the image) ``intoto`` 0.0.1."""
+    signature, only the hash of the envelope stored beside the image) ``intoto`` 0.0.1.
+    ``tag_prefix`` (cosign's ``--attachment-tag-prefix``) names the ``.att`` tag
+    ``[prefix]sha256-<hex>.att``; bundles are referrers and do not use it."""
+    layout.check_tag_prefix(tag_prefix)
     if rekor_entry_type not in ("dsse", "intoto"):
         raise SigstackError(f"invalid rekor entry type {rekor_entry_type!r}: use dsse or intoto")
     if rekor_entry_type == "intoto" and new_bundle_format:
@@ -64,15 +68,16 @@ def attest_image(client: RegistryClient, signer: Signer, ref: Reference, predica
     layer = layout.Layer(layout.DSSE_MEDIA, envelope.to_json(), annotations)
 
     if replace:  # cosign: drop same-type attestations, new one first, rebuilt from empty
-        kept = [s.as_layer() for s in layout.read_attachment(client, repo, desc.digest, "att")
+        kept = [s.as_layer() for s in layout.read_attachment(client, repo, desc.digest, "att",
+                                                             prefix=tag_prefix)
                 if _predicate_type(s) != uri]
         image = layout.build_image([layer, *kept], docker_types=layout.docker_media_types())
-        where = repo.tag(layout.attachment_tag(desc.digest, "att"))
+        where = repo.tag(layout.attachment_tag(desc.digest, "att", tag_prefix))
         layout.push_image(client, where, image)
     else:
         where = layout.append_layers(client, repo, desc.digest, "att", [layer],
                                      duplicate=lambda old, new: old.digest == new.digest,
-                                     docker_types=layout.docker_media_types())
+                                     docker_types=layout.docker_media_types(), prefix=tag_prefix)
     return Attested(desc.digest, uri, where, envelope.to_json(), entry)
 
 

@@ -3,11 +3,13 @@
 Three storage layouts (spec §2.2-§2.10):
 
 * ``legacy`` (default): a simple-signing payload per image digest, appended as a
-  layer to the ``sha256-<hex>.sig`` image in the target repository (deduplicated).
+  layer to the ``[prefix]sha256-<hex>.sig`` image in the target repository
+  (deduplicated; ``tag_prefix`` is cosign's ``--attachment-tag-prefix``).
 * ``oci-1-1``: the same ``.sig``-style image pushed by digest as an OCI 1.1
   referrer with ``artifactType`` ``application/vnd.dev.cosign.artifact.sig.v1+json``.
 * ``new_bundle_format``: a DSSE in-toto statement (``cosign/sign/v1``) in a
-  Sigstore bundle v0.3, pushed as a referrer (with the fallback index tag).
+  Sigstore bundle v0.3, pushed as a referrer (with the fallback index tag, which
+  the tag prefix never changes, as in cosign).
 
 With ``rekor_url`` set (the CLI's default ``--tlog-upload=true``), each signature
 is logged first, as cosign does: a ``hashedrekord`` entry over the SHA-256 of the
@@ -44,6 +46,7 @@ class ImageSignOptions:
     annotations: Mapping[str, str] = field(default_factory=dict)
     recursive: bool = False
     target_repository: str | None = None  # else COSIGN_REPOSITORY
+    tag_prefix: str = ""  # cosign's --attachment-tag-prefix: [prefix]sha256-<hex>.sig
     referrers_mode: str = "legacy"  # or "oci-1-1"
     new_bundle_format: bool = False
     upload: bool = True  # False: sign only, store nothing (cosign --upload=false)
@@ -131,6 +134,7 @@ def sign_image(client: RegistryClient, signer: Signer, ref: Reference,
     if opts.referrers_mode not in ("legacy", "oci-1-1"):
         raise SigstackError(f"invalid registry referrers mode {opts.referrers_mode!r}: "
                             "use legacy or oci-1-1")
+    layout.check_tag_prefix(opts.tag_prefix)  # before anything is read or written
     targets = resolve_digests(client, ref, opts.recursive)
     if opts.rekor_url:  # after the look-up: the signer may still be loading (keys.background)
         loggable(signer)
@@ -158,7 +162,8 @@ def _sign_legacy(client: RegistryClient, signer: Signer, repo: Repository, image
 
         where = layout.append_layers(client, repo, desc.digest, "sig",
                                      [layout.Layer(layout.SIMPLESIGNING_MEDIA, payload)],
-                                     duplicate=_same_signature(signer), docker_types=docker, finalize=finalize)
+                                     duplicate=_same_signature(signer), docker_types=docker, finalize=finalize,
+                                     prefix=opts.tag_prefix)
         return SignedDigest(desc.digest, where, payload, signed[-1] if signed else signer.sign(payload))
     entry = None
     if opts.rekor_url:
@@ -182,7 +187,8 @@ def _sign_legacy(client: RegistryClient, signer: Signer, repo: Repository, image
                                      layout.SIG_ARTIFACT)
         return SignedDigest(desc.digest, where, payload, sig, entry)
     where = layout.append_layers(client, repo, desc.digest, "sig", [layer],
-                                 duplicate=_same_signature(signer), docker_types=docker)
+                                 duplicate=_same_signature(signer), docker_types=docker,
+                                 prefix=opts.tag_prefix)
     return SignedDigest(desc.digest, where, payload, sig, entry)
 
 

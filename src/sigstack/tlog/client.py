@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from sigstack._internal.proxy import ProxySettings, describe
+from sigstack._internal.proxy_transport import transport
 from sigstack.errors import KeyLoadError
 from sigstack.keys.base import Verifier
 from sigstack.keys.pem import load_public_key_pem
@@ -120,15 +122,20 @@ def hashedrekord(signature: bytes, digest: bytes, algorithm: str, verifier_pem: 
 
 
 class RekorClient:
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, timeout: float = 30.0, proxies: ProxySettings | None = None) -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT})
+        self._proxies = proxies or ProxySettings.from_env()
+        # SSL_CERT_FILE/SSL_CERT_DIR still apply (trust_env on the transport); proxies are
+        # chosen with Go's rules, as rekor-cli and cosign do, not httpx's.
+        self._http = httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT},
+                                  transport=transport(self._proxies, True, trust_env=True))
 
     def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
         try:
             return self._http.request(method, self.url + path, **kw)
         except httpx.HTTPError as exc:
-            raise LogClientError(f"contacting the log at {self.url}: {exc}") from None
+            via = describe(self._proxies, self.url + path) if self._proxies.active else ""
+            raise LogClientError(f"contacting the log at {self.url}: {exc}{via}") from None
 
     @staticmethod
     def _json(resp: httpx.Response) -> Any:

@@ -61,8 +61,13 @@ def verify_attestations(client: RegistryReader, verifier: Verifier, ref: Referen
                         policies: Sequence[str] = (), *, check_claims: bool = True,
                         max_workers: int = 10, tlog_keys: Sequence[Verifier] = (),
                         insecure_ignore_tlog: bool = False,
-                        rekor_url: str | None = None) -> list[VerifiedAttestation]:
+                        rekor_url: str | None = None,
+                        tag_prefix: str = "") -> list[VerifiedAttestation]:
+    """``tag_prefix`` (cosign's ``--attachment-tag-prefix``) names the ``.att`` tag read
+    when there are no bundles; ``rekor_url`` is where a layer without log evidence is
+    looked up."""
     require_log_keys(tlog_keys, insecure_ignore_tlog)
+    layout.check_tag_prefix(tag_prefix)
     loaded = [(p, load_policy(p)[1]) for p in policies]
     uri = intoto.predicate_uri(kind)
     digest = resolve_subject(client, ref).digest
@@ -72,7 +77,7 @@ def verify_attestations(client: RegistryReader, verifier: Verifier, ref: Referen
     if bundles:
         envelopes = [(b.envelope.to_json(), b.envelope, b) for b in bundles]
     else:
-        for stored in layout.read_attachment(client, repo, digest, "att", max_workers):
+        for stored in layout.read_attachment(client, repo, digest, "att", max_workers, prefix=tag_prefix):
             try:
                 envelopes.append((stored.data, dsse.parse(stored.data), stored))
             except VerificationError:

@@ -2,7 +2,9 @@
 
 Order: resolve the image (404 → exit 11); look for Sigstore bundles among the
 referrers (API or fallback tag); if there are none, read the legacy ``.sig`` image
-(and ``oci-1-1`` referrers with ``experimental_oci11``). No signatures → exit 10;
+(``[tag_prefix]sha256-<hex>.sig``) and ``oci-1-1`` referrers with
+``experimental_oci11``. The tag prefix names only the ``.sig`` tag: as in cosign,
+referrers and their fallback tag are found without it. No signatures → exit 10;
 none valid → exit 12 with every reason. Signatures are checked concurrently
 (``max_workers``), each over the exact bytes fetched (verified against their
 digest by the client), and the payload must name this exact image digest.
@@ -64,6 +66,7 @@ class ImageVerifyOptions:
     annotations: Mapping[str, str] = field(default_factory=dict)
     check_claims: bool = True
     target_repository: str | None = None  # else COSIGN_REPOSITORY
+    tag_prefix: str = ""  # cosign's --attachment-tag-prefix: [prefix]sha256-<hex>.sig
     max_workers: int = 10
     experimental_oci11: bool = False
     bundles: bool = True  # look for Sigstore bundle referrers first (cosign v3's default)
@@ -343,11 +346,11 @@ def check_simple_signing(verifier: Verifier, stored: layout.StoredLayer, digest:
 
 def _legacy_layers(client: RegistryReader, repo: Repository, digest: str,
                    opts: ImageVerifyOptions) -> list[tuple[str, dict[str, Any]]]:
-    """The descriptors of every signature layer: the ``.sig`` image's, then (with
+    """The descriptors of every signature layer: the ``[prefix]...sig`` image's, then (with
     ``experimental_oci11``) the newest OCI 1.1 signature referrer's."""
     found: list[tuple[str, dict[str, Any]]] = []
     try:
-        manifest = client.get_manifest(repo.tag(layout.attachment_tag(digest, "sig")))
+        manifest = client.get_manifest(repo.tag(layout.attachment_tag(digest, "sig", opts.tag_prefix)))
         found += [("legacy", d) for d in layout.layer_descriptors(manifest)]
     except NotFoundError:
         pass
@@ -363,6 +366,7 @@ def verify_image(client: RegistryReader, verifier: Verifier, ref: Reference,
                  options: ImageVerifyOptions | None = None) -> ImageVerification:
     opts = options or ImageVerifyOptions()
     require_log_keys(opts.tlog_keys, opts.insecure_ignore_tlog)
+    layout.check_tag_prefix(opts.tag_prefix)
     subject = resolve_subject(client, ref)
     digest = subject.digest
     repo = layout.target_repository(ref.repository, opts.target_repository)

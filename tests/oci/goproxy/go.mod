@@ -1,0 +1,3 @@
+module sigstack.test/goproxy
+
+go 1.22

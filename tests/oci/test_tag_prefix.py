@@ -1,0 +1,458 @@
+"""``--attachment-tag-prefix`` (and ``COSIGN_ATTACHMENT_TAG_PREFIX``) on every
+registry command, against the real registry and the real cosign v3 (and v2).
+
+What cosign does, read from its code and checked here: the legacy tags become
+``[prefix]sha256-<hex>.sig|att|sbom`` in the target repository; OCI 1.1 referrers
+and their ``sha256-<hex>`` fallback index tag are never prefixed (ggcr computes that
+tag); the flag prints pflag's deprecation notice when typed, not when it comes from
+the environment. Two deliberate differences are pinned too: ``triangulate --type
+digest`` prints a real digest reference (cosign prints ``repo@<prefix>sha256:<hex>``),
+and a prefix that cannot make a valid tag is refused before anything is written
+(cosign uploads the blobs, then fails on the manifest PUT).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from ocihelpers import Registry, push_image, sigstack
+
+from sigstack.errors import SigstackError
+from sigstack.oci import attach, layout, tools
+from sigstack.oci.client import RegistryClient
+from sigstack.oci.reference import MAX_TAG_PREFIX, Reference, ReferenceError, parse_reference
+
+pytestmark = pytest.mark.interop
+PW = {"COSIGN_PASSWORD": "pw"}
+PREFIX = "p-"
+NOTICE = "Flag --attachment-tag-prefix has been deprecated, please use OCI referrers"
+V3_LEGACY = ("--new-bundle-format=false", "--use-signing-config=false", "--tlog-upload=false", "-y")
+V3_BUNDLE = ("--use-signing-config=false", "--tlog-upload=false", "-y")
+V2_LEGACY = ("--tlog-upload=false", "-y")
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(list(args), env={**os.environ, **PW, **(env or {})}, capture_output=True,
+                          timeout=120)
+
+
+def fresh(registry: Registry) -> tuple[str, str]:
+    ref = registry.repo() + ":v1"
+    with RegistryClient() as client:
+        digest = push_image(client, parse_reference(ref))
+    return f"{ref.rsplit(':', 1)[0]}@{digest}", digest
+
+
+def tags(img: str) -> set[str]:
+    with RegistryClient() as client:
+        return set(client.list_tags(parse_reference(img).repository))
+
+
+def tag(digest: str, suffix: str, prefix: str = PREFIX) -> str:
+    return layout.attachment_tag(digest, suffix, prefix)
+
+
+def prefix_form(form: str) -> tuple[list[str], dict[str, str]]:
+    """The prefix as a typed flag, or as the environment variable."""
+    if form == "flag":
+        return ["--attachment-tag-prefix", PREFIX], {}
+    return [], {"COSIGN_ATTACHMENT_TAG_PREFIX": PREFIX}
+
+
+@pytest.mark.parametrize("form", ["flag", "env"])
+def test_sigstack_prefixed_signature_verified_by_cosign(form, cosign, registry, keypair) -> None:
+    img, digest = fresh(registry)
+    flag, env = prefix_form(form)
+    r = sigstack("sign", "--key", str(keypair[0]), *flag, img, env={**PW, **env})
+    assert r.returncode == 0, r.stderr
+    # pflag's notice when typed, as cosign prints it; none from the environment (viper).
+    assert (NOTICE in r.stderr.decode().splitlines()) == (form == "flag")
+    found = tags(img)
+    assert tag(digest, "sig") in found and tag(digest, "sig", "") not in found
+    theirs = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", *flag, img, env=env)
+    assert theirs.returncode == 0, theirs.stderr
+    ours = sigstack("verify", "--key", str(keypair[1]), *flag, img, env=env)
+    assert ours.returncode == 0, ours.stderr
+    assert json.loads(ours.stdout) == json.loads(theirs.stdout)
+    assert ours.stderr == theirs.stderr  # the notice (when typed), the warning, the header
+    bare = sigstack("verify", "--key", str(keypair[1]), img)
+    assert bare.returncode == 10 and "Error: no signatures found" in bare.stderr.decode()
+    other = sigstack("verify", "--key", str(keypair[1]), "--attachment-tag-prefix", "q-", img)
+    assert other.returncode == 10
+
+
+@pytest.mark.parametrize("peer,flags", [("cosign", V3_LEGACY), ("cosign_v2", V2_LEGACY)])
+def test_cosign_prefixed_signature_verified_by_sigstack(peer, flags, request, registry, keypair) -> None:
+    exe = request.getfixturevalue(peer)
+    img, digest = fresh(registry)
+    r = run(exe, "sign", "--key", str(keypair[0]), *flags, "--attachment-tag-prefix", PREFIX, img)
+    assert r.returncode == 0, r.stderr
+    assert (NOTICE in r.stderr.decode()) == (peer == "cosign")  # v2 had not deprecated it yet
+    assert tag(digest, "sig") in tags(img)
+    ok = sigstack("verify", "--key", str(keypair[1]), "--attachment-tag-prefix", PREFIX, img)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)[0]["critical"]["image"]["docker-manifest-digest"] == digest
+    env_ok = sigstack("verify", "--key", str(keypair[1]), img, env={"COSIGN_ATTACHMENT_TAG_PREFIX": PREFIX})
+    assert env_ok.returncode == 0, env_ok.stderr
+    assert sigstack("verify", "--key", str(keypair[1]), img).returncode == 10
+
+
+def test_prefix_applies_in_cosign_repository(cosign, registry, keypair) -> None:
+    """With ``COSIGN_REPOSITORY`` the prefixed tags go to that repository, both ways."""
+    img, digest = fresh(registry)
+    target = registry.repo("sigs/" + img.split("/")[-1].split("@")[0])
+    env = {"COSIGN_REPOSITORY": target, "COSIGN_ATTACHMENT_TAG_PREFIX": PREFIX}
+    r = sigstack("sign", "--key", str(keypair[0]), img, env={**PW, **env})
+    assert r.returncode == 0, r.stderr
+    assert tags(f"{target}:x") == {tag(digest, "sig")}
+    assert tags(img) == {"v1"}
+    ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", img, env=env)
+    assert ok.returncode == 0, ok.stderr
+    for kind in ("signature", "attestation", "sbom"):
+        theirs = run(cosign, "triangulate", "--type", kind, img, env=env)
+        ours = sigstack("triangulate", "--type", kind, img, env=env)
+        assert ours.returncode == 0 and ours.stdout == theirs.stdout, (kind, ours.stderr)
+    # --type digest names the target repository too (the prefix left out: see the module docstring)
+    theirs = run(cosign, "triangulate", "--type", "digest", img, env={"COSIGN_REPOSITORY": target})
+    ours = sigstack("triangulate", "--type", "digest", img, env={"COSIGN_REPOSITORY": target})
+    assert ours.returncode == 0 and ours.stdout == theirs.stdout == f"{target}@{digest}\n".encode()
+    other, d2 = fresh(registry)
+    r = run(cosign, "sign", "--key", str(keypair[0]), *V3_LEGACY, other, env=env)
+    assert r.returncode == 0, r.stderr
+    assert tag(d2, "sig") in tags(f"{target}:x")
+    v = sigstack("verify", "--key", str(keypair[1]), other, env=env)
+    assert v.returncode == 0, v.stderr
+    bare = sigstack("verify", "--key", str(keypair[1]), other, env={"COSIGN_REPOSITORY": target})
+    assert bare.returncode == 10
+
+
+def test_referrers_fallback_tag_is_never_prefixed(cosign, registry, keypair) -> None:
+    """Bundles are referrers: with a prefix, both tools still write the bare
+    ``sha256-<hex>`` fallback index (distribution 2.8 has no referrers API) and find
+    the bundle whatever prefix the reader passes."""
+    ours, d1 = fresh(registry)
+    r = sigstack("sign", "--new-bundle-format", "--key", str(keypair[0]), "--attachment-tag-prefix", PREFIX,
+                 ours, env=PW)
+    assert r.returncode == 0, r.stderr
+    theirs, d2 = fresh(registry)
+    r = run(cosign, "sign", "--key", str(keypair[0]), *V3_BUNDLE, "--attachment-tag-prefix", PREFIX, theirs)
+    assert r.returncode == 0, r.stderr
+    for img, digest in ((ours, d1), (theirs, d2)):
+        found = tags(img)
+        assert layout.referrers_tag(digest) in found
+        assert not any(t.startswith(PREFIX) for t in found), found
+        for prefix in ("", PREFIX, "other-"):
+            v = sigstack("verify", "--key", str(keypair[1]), "--attachment-tag-prefix", prefix, img)
+            assert v.returncode == 0, (img, prefix, v.stderr)
+            c = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog",
+                    "--attachment-tag-prefix", prefix, img)
+            assert c.returncode == 0, (img, prefix, c.stderr)
+
+
+def test_attest_and_verify_attestation(cosign, registry, keypair, tmp_path: Path) -> None:
+    img, digest = fresh(registry)
+    pred = tmp_path / "pred.json"
+    pred.write_text('{"builder":{"id":"me"}}')
+    env = {"COSIGN_ATTACHMENT_TAG_PREFIX": PREFIX}
+    r = sigstack("attest", "--key", str(keypair[0]), "--predicate", str(pred), "--type", "slsaprovenance",
+                 img, env={**PW, **env})
+    assert r.returncode == 0, r.stderr
+    assert tag(digest, "att") in tags(img) and tag(digest, "att", "") not in tags(img)
+    theirs = run(cosign, "verify-attestation", "--key", str(keypair[1]), "--insecure-ignore-tlog",
+                 "--type", "slsaprovenance", "--attachment-tag-prefix", PREFIX, img)
+    assert theirs.returncode == 0, theirs.stderr
+    ours = sigstack("verify-attestation", "--key", str(keypair[1]), "--type", "slsaprovenance", img, env=env)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout
+    assert sigstack("verify-attestation", "--key", str(keypair[1]), "--type", "slsaprovenance",
+                    img).returncode == 10
+    # --replace rebuilds the prefixed .att image, not a bare one.
+    r = sigstack("attest", "--replace", "--key", str(keypair[0]), "--predicate", str(pred), "--type",
+                 "slsaprovenance", "--attachment-tag-prefix", PREFIX, img, env=PW)
+    assert r.returncode == 0, r.stderr
+    assert tag(digest, "att", "") not in tags(img)
+    # cosign's attestation, read by us through the same prefix; download agrees byte for byte.
+    r = run(cosign, "attest", "--key", str(keypair[0]), *V3_LEGACY, "--predicate", str(pred),
+            "--type", "vuln", "--attachment-tag-prefix", PREFIX, img)
+    assert r.returncode == 0, r.stderr
+    v = sigstack("verify-attestation", "--key", str(keypair[1]), "--type", "vuln",
+                 "--attachment-tag-prefix", PREFIX, img)
+    assert v.returncode == 0, v.stderr
+    ours_dl = sigstack("download", "attestation", "--attachment-tag-prefix", PREFIX, img)
+    theirs_dl = run(cosign, "download", "attestation", "--attachment-tag-prefix", PREFIX, img)
+    assert ours_dl.returncode == 0 and len(ours_dl.stdout.splitlines()) == 2
+    # cosign fetches the layers concurrently and prints them in the order they arrive
+    assert sorted(ours_dl.stdout.splitlines()) == sorted(theirs_dl.stdout.splitlines())
+
+
+def test_attach_and_download_sbom_and_signature(cosign, registry, keypair, tmp_path: Path) -> None:
+    img, digest = fresh(registry)
+    sbom = tmp_path / "sbom.spdx.json"
+    sbom.write_text('{"spdxVersion":"SPDX-2.3","name":"x"}')
+    r = sigstack("attach", "sbom", "--sbom", str(sbom), "--attachment-tag-prefix", PREFIX, img)
+    assert r.returncode == 0, r.stderr
+    repo = img.split("@")[0]
+    assert f"to [{repo}:{tag(digest, 'sbom')}]" in r.stderr.decode()
+    assert tag(digest, "sbom") in tags(img) and tag(digest, "sbom", "") not in tags(img)
+    env = {"COSIGN_ATTACHMENT_TAG_PREFIX": PREFIX}
+    for out in (sigstack("download", "sbom", img, env=env), run(cosign, "download", "sbom", img, env=env)):
+        assert out.returncode == 0 and out.stdout == sbom.read_bytes(), out.stderr
+    missing = sigstack("download", "sbom", img)
+    assert missing.returncode == 1 and "Error: no sbom attached to reference" in missing.stderr.decode()
+    # attach signature into the prefixed .sig; download signature agrees with cosign.
+    sig, payload = tmp_path / "sig", tmp_path / "payload"
+    r = sigstack("sign", "--upload=false", "--key", str(keypair[0]), "--output-signature", str(sig),
+                 "--output-payload", str(payload), img, env=PW)
+    assert r.returncode == 0, r.stderr
+    r = sigstack("attach", "signature", "--signature", str(sig), "--payload", str(payload), img, env=env)
+    assert r.returncode == 0, r.stderr
+    assert tag(digest, "sig") in tags(img) and tag(digest, "sig", "") not in tags(img)
+    ours = sigstack("download", "signature", img, env=env)
+    theirs = run(cosign, "download", "signature", img, env=env)
+    assert ours.returncode == 0 and ours.stdout == theirs.stdout and ours.stdout
+    ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", img, env=env)
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_longest_prefix_makes_a_128_character_tag(cosign, registry, tmp_path: Path) -> None:
+    """52 characters is the most a prefix can be: ``.sbom`` then makes a tag of exactly
+    128 characters, which the registry and cosign accept."""
+    img, digest = fresh(registry)
+    longest = "x" * MAX_TAG_PREFIX
+    assert len(tag(digest, "sbom", longest)) == 128
+    sbom = tmp_path / "s.spdx.json"
+    sbom.write_text('{"spdxVersion":"SPDX-2.3"}')
+    r = sigstack("attach", "sbom", "--sbom", str(sbom), "--attachment-tag-prefix", longest, img)
+    assert r.returncode == 0, r.stderr
+    assert tag(digest, "sbom", longest) in tags(img)
+    got = run(cosign, "download", "sbom", "--attachment-tag-prefix", longest, img)
+    assert got.returncode == 0 and got.stdout == sbom.read_bytes(), got.stderr
+
+
+def test_tree_and_triangulate_agree_with_cosign(cosign, registry, keypair, tmp_path: Path) -> None:
+    img, digest = fresh(registry)
+    pred = tmp_path / "pred.json"
+    pred.write_text('{"a":1}')
+    sbom = tmp_path / "sbom.spdx.json"
+    sbom.write_text('{"spdxVersion":"SPDX-2.3"}')
+    flag = ["--attachment-tag-prefix", PREFIX]
+    for args in (["sign", "--key", str(keypair[0]), *flag, img],
+                 ["sign", "--key", str(keypair[0]), img],  # a bare .sig beside it, not shown
+                 ["sign", "--new-bundle-format", "--key", str(keypair[0]), *flag, img],
+                 ["attest", "--key", str(keypair[0]), "--predicate", str(pred), *flag, img],
+                 ["attach", "sbom", "--sbom", str(sbom), *flag, img]):
+        r = sigstack(*args, env=PW)
+        assert r.returncode == 0, (args, r.stderr)
+    for kind in ("signature", "attestation", "sbom"):
+        theirs = run(cosign, "triangulate", "--type", kind, *flag, img)
+        ours = sigstack("triangulate", "--type", kind, *flag, img)
+        assert ours.returncode == 0 and ours.stdout == theirs.stdout, (kind, ours.stderr)
+        suffix = {"signature": "sig", "attestation": "att", "sbom": "sbom"}[kind]
+        assert ours.stdout.decode() == f"{img.split('@')[0]}:{tag(digest, suffix)}\n"
+    # --type digest: cosign prints repo@<prefix>sha256:<hex>, not a reference; we print the digest's.
+    theirs = run(cosign, "triangulate", "--type", "digest", *flag, img).stdout.decode()
+    ours = sigstack("triangulate", "--type", "digest", *flag, img).stdout.decode()
+    assert theirs == ours.replace("@sha256:", f"@{PREFIX}sha256:") and ours == img + "\n"
+    theirs_tree = run(cosign, "tree", *flag, img)
+    ours_tree = sigstack("tree", *flag, img, env={"COSIGN_ATTACHMENT_TAG_PREFIX": "ignored-"})
+    assert theirs_tree.returncode == 0 and ours_tree.returncode == 0, ours_tree.stderr
+    assert sorted(ours_tree.stdout.splitlines()) == sorted(theirs_tree.stdout.splitlines())
+    text = ours_tree.stdout.decode()
+    assert f":{tag(digest, 'sig')}" in text and f":{tag(digest, 'sig', '')}" not in text
+    assert "via OCI referrer" in text  # found through the bare fallback tag
+    env_tree = sigstack("tree", img, env={"COSIGN_ATTACHMENT_TAG_PREFIX": PREFIX})
+    assert env_tree.stdout == ours_tree.stdout
+
+
+def test_clean_removes_the_prefixed_tags(registry, keypair) -> None:
+    """cosign v3's ``clean`` accepts the flag and ignores it; ours removes what ``sign``
+    with the same prefix wrote, and leaves the bare tags alone."""
+    img, digest = fresh(registry)
+    assert sigstack("sign", "--key", str(keypair[0]), "--attachment-tag-prefix", PREFIX, img,
+                    env=PW).returncode == 0
+    assert sigstack("sign", "--key", str(keypair[0]), img, env=PW).returncode == 0
+    r = sigstack("clean", "-f", "--type", "signature", img, env={"COSIGN_ATTACHMENT_TAG_PREFIX": PREFIX})
+    assert r.returncode == 0, r.stderr
+    repo = img.split("@")[0]
+    assert f"Removed {repo}:{tag(digest, 'sig')} from {img}" in r.stderr.decode()
+    assert tag(digest, "sig") not in tags(img) and tag(digest, "sig", "") in tags(img)
+    assert sigstack("verify", "--key", str(keypair[1]), "--attachment-tag-prefix", PREFIX,
+                    img).returncode == 10
+    assert sigstack("verify", "--key", str(keypair[1]), img).returncode == 0
+
+
+def test_copy_keeps_the_prefixed_tags(cosign, registry, keypair) -> None:
+    img, digest = fresh(registry)
+    env = {"COSIGN_ATTACHMENT_TAG_PREFIX": PREFIX}
+    assert sigstack("sign", "--key", str(keypair[0]), img, env={**PW, **env}).returncode == 0
+    dst = registry.repo("mirror/prefixed")
+    r = sigstack("copy", img, dst, env=env)
+    assert r.returncode == 0, r.stderr
+    # the image itself is tagged [prefix]sha256-<hex>, as cosign's copy tags it
+    assert tags(f"{dst}:x") == {tag(digest, ""), tag(digest, "sig")}
+    ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", f"{dst}@{digest}", env=env)
+    assert ok.returncode == 0, ok.stderr
+    # cosign's copy of the same, into another repository, gives the same attachment tags
+    theirs = registry.repo("mirror/cosign")
+    r = run(cosign, "copy", "--attachment-tag-prefix", PREFIX, img, f"{theirs}:v1")
+    assert r.returncode == 0, r.stderr
+    assert tags(f"{theirs}:x") == {"v1", tag(digest, ""), tag(digest, "sig")}
+
+
+# ---- bad input -------------------------------------------------------------------------
+
+BAD = {
+    "slash": ("a/b-", "a tag may only contain letters, digits, '_', '.' and '-' (found '/')"),
+    "at": ("a@b", "(found '@')"),
+    "colon": ("v1:", "(found ':')"),
+    "space": ("a b", "(found ' ')"),
+    "non-ascii": ("é-", "(found 'é')"),
+    "leading-dash": ("-x", "a tag cannot start with '-'"),
+    "leading-dot": (".x", "a tag cannot start with '.'"),
+    "too-long": ("x" * (MAX_TAG_PREFIX + 1),
+                 f"{MAX_TAG_PREFIX + 1} characters, at most {MAX_TAG_PREFIX} fit"),
+}
+
+
+def repo_state(registry: Registry, img: str) -> tuple[set[str], set[str]]:
+    """The repository's tags and the blobs linked into it (the registry's own store)."""
+    path = parse_reference(img).repository.path
+    links = registry.root / "data" / "docker" / "registry" / "v2" / "repositories" / path / "_layers"
+    return tags(img), {str(p.relative_to(links)) for p in links.rglob("link")}
+
+
+def one_error(r: subprocess.CompletedProcess[bytes], text: str) -> None:
+    err = r.stderr.decode()
+    assert r.returncode == 1, err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1, err
+    assert "invalid attachment tag prefix" in errors[0] and text in errors[0], err
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_prefix_on_sign_writes_nothing(case, registry, keypair) -> None:
+    prefix, text = BAD[case]
+    img, _ = fresh(registry)
+    before = repo_state(registry, img)
+    one_error(sigstack("sign", "--key", str(keypair[0]), f"--attachment-tag-prefix={prefix}", img, env=PW), text)
+    one_error(sigstack("sign", "--key", str(keypair[0]), img,
+                       env={**PW, "COSIGN_ATTACHMENT_TAG_PREFIX": prefix}), text)
+    assert repo_state(registry, img) == before
+
+
+COMMANDS = {
+    "verify": lambda k, img, f: ["verify", "--key", str(k[1]), img],
+    "attest": lambda k, img, f: ["attest", "--key", str(k[0]), "--predicate", str(f), img],
+    "verify-attestation": lambda k, img, f: ["verify-attestation", "--key", str(k[1]), img],
+    "attach-sbom": lambda k, img, f: ["attach", "sbom", "--sbom", str(f), img],
+    "attach-signature": lambda k, img, f: ["attach", "signature", "--signature", str(f), img],
+    "attach-attestation": lambda k, img, f: ["attach", "attestation", "--attestation", str(f), img],
+    "download-signature": lambda k, img, f: ["download", "signature", img],
+    "download-attestation": lambda k, img, f: ["download", "attestation", img],
+    "download-sbom": lambda k, img, f: ["download", "sbom", img],
+    "tree": lambda k, img, f: ["tree", img],
+    "triangulate": lambda k, img, f: ["triangulate", img],
+    "clean": lambda k, img, f: ["clean", img],  # refused before the confirmation prompt
+    "copy": lambda k, img, f: ["copy", img, img.split("@")[0] + "-copy:v1"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_bad_prefix_on_every_command(command, registry, keypair, tmp_path: Path) -> None:
+    img, _ = fresh(registry)
+    f = tmp_path / "input.json"
+    f.write_text("{}")
+    before = repo_state(registry, img)
+    prefix, text = BAD["slash"]
+    r = sigstack(*COMMANDS[command](keypair, img, f), "--attachment-tag-prefix", prefix, env=PW, stdin=b"y\n")
+    one_error(r, text)
+    assert "Are you sure" not in r.stderr.decode()
+    assert repo_state(registry, img) == before
+
+
+def _library_calls(ref: Reference, prefix: str) -> dict[str, object]:
+    from sigstack import keys
+    from sigstack.sign.attest import attest_image
+    from sigstack.sign.image import ImageSignOptions, sign_image
+    from sigstack.verify.attestation import verify_attestations
+    from sigstack.verify.image import ImageVerifyOptions, verify_image
+
+    return {
+        "sign_image": lambda c, k: sign_image(c, keys.load_signer(str(k[0]), b"pw"), ref,
+                                              ImageSignOptions(tag_prefix=prefix)),
+        "attest_image": lambda c, k: attest_image(c, keys.load_signer(str(k[0]), b"pw"), ref, b"{}",
+                                                  tag_prefix=prefix),
+        "verify_image": lambda c, k: verify_image(c, keys.load_verifier(str(k[1])), ref,
+                                                  ImageVerifyOptions(tag_prefix=prefix, insecure_ignore_tlog=True)),
+        "verify_attestations": lambda c, k: verify_attestations(c, keys.load_verifier(str(k[1])), ref,
+                                                                insecure_ignore_tlog=True, tag_prefix=prefix),
+        "attach_sbom": lambda c, k: attach.attach_sbom(c, ref, b"{}", "text/spdx+json", tag_prefix=prefix),
+        "attach_signature": lambda c, k: attach.attach_signature(c, ref, "c2ln", tag_prefix=prefix),
+        "attach_attestations": lambda c, k: attach.attach_attestations(c, ref, [], tag_prefix=prefix),
+        "download_signatures": lambda c, k: attach.download_signatures(c, ref, tag_prefix=prefix),
+        "download_attestations": lambda c, k: attach.download_attestations(c, ref, tag_prefix=prefix),
+        "download_sbom": lambda c, k: attach.download_sbom(c, ref, tag_prefix=prefix),
+        "clean": lambda c, k: attach.clean(c, ref, tag_prefix=prefix),
+        "copy": lambda c, k: attach.copy(c, c, ref, ref.repository.tag("copied"), tag_prefix=prefix),
+        "triangulate": lambda c, k: tools.triangulate(c, ref, tag_prefix=prefix),
+        "tree": lambda c, k: tools.tree(c, ref, tag_prefix=prefix),
+    }
+
+
+LIBRARY = sorted(_library_calls(parse_reference("r.example/x:v1"), ""))
+
+
+@pytest.mark.parametrize("entry", LIBRARY)
+def test_library_refuses_a_bad_prefix_before_any_request(entry, registry, keypair) -> None:
+    """Library callers get the same check as the CLI, as a ReferenceError (exit 1),
+    before the first request: nothing changes in the registry."""
+    img, _ = fresh(registry)
+    before = repo_state(registry, img)
+    call = _library_calls(parse_reference(img), BAD["at"][0])[entry]
+    with RegistryClient() as client, pytest.raises(ReferenceError) as err:
+        call(client, keypair)  # type: ignore[operator]
+    assert isinstance(err.value, SigstackError) and err.value.exit_code == 1
+    assert "invalid attachment tag prefix 'a@b'" in err.value.message
+    assert repo_state(registry, img) == before
+
+
+@pytest.mark.parametrize("command", ["sign", "attest"])
+def test_bad_prefix_refused_before_the_password_prompt(command, registry, keypair, tmp_path: Path) -> None:
+    """On a terminal without COSIGN_PASSWORD the key would be loaded after a password
+    prompt: the prefix is checked first, so the user is never asked for nothing."""
+    import pty
+    import select
+    import sys
+
+    img, _ = fresh(registry)
+    pred = tmp_path / "pred.json"
+    pred.write_text("{}")
+    extra = ["--predicate", str(pred)] if command == "attest" else []
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "COSIGN_PASSWORD"}
+    proc = subprocess.Popen([sys.executable, "-m", "sigstack.cli.main", command, "--tlog-upload=false",
+                             "--key", str(keypair[0]), *extra, "--attachment-tag-prefix", "a/b", img],
+                            stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    seen = b""
+    try:
+        while b"Enter password" not in seen and select.select([master], [], [], 20)[0]:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the child closed its end
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        proc.kill() if proc.poll() is None else None
+        code = proc.wait(10)
+        os.close(master)
+    text = seen.decode(errors="replace")
+    assert "Enter password" not in text
+    assert code == 1 and "Error: invalid attachment tag prefix 'a/b'" in text, text
