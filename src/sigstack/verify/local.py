@@ -22,6 +22,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from sigstack.errors import VerificationError
 from sigstack.keys.base import Verifier
 from sigstack.verify.attestation import VerifiedAttestation, verify_attestations
 from sigstack.verify.image import (
@@ -33,12 +34,12 @@ from sigstack.verify.image import (
 )
 
 
-def _no_signatures(path: str | os.PathLike[str], what: str) -> NoSignaturesError:
-    err = NoSignaturesError()
-    err.message = f"no {what} associated with the image saved in {os.fspath(path)}"
-    err.args = (err.message,)
-    err.exit_code = EXIT_NO_SIGNATURES
-    return err
+class NoSavedSignaturesError(NoSignaturesError):
+    """Nothing of the kind asked for was saved with the image (cosign's wording)."""
+
+    def __init__(self, path: str | os.PathLike[str], what: str) -> None:
+        VerificationError.__init__(self, f"no {what} associated with the image saved in {os.fspath(path)}",
+                                   exit_code=EXIT_NO_SIGNATURES)
 
 
 def verify_local_image(path: str | os.PathLike[str], verifier: Verifier,
@@ -50,7 +51,7 @@ def verify_local_image(path: str | os.PathLike[str], verifier: Verifier,
     try:
         return verify_image(source, verifier, ref, opts)
     except NoSignaturesError:
-        raise _no_signatures(path, "signatures") from None
+        raise NoSavedSignaturesError(path, "signatures") from None
 
 
 def verify_local_attestations(path: str | os.PathLike[str], verifier: Verifier, kind: str = "custom",
@@ -63,4 +64,4 @@ def verify_local_attestations(path: str | os.PathLike[str], verifier: Verifier, 
     try:
         return verify_attestations(source, verifier, ref, kind, policies, **kwargs)
     except NoSignaturesError:
-        raise _no_signatures(path, "attestations") from None
+        raise NoSavedSignaturesError(path, "attestations") from None
