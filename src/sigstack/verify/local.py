@@ -9,10 +9,10 @@ policies) is the one code path. Differences that follow from having no registry:
 
 * the simple-signing payload's ``docker-reference`` is not compared with a
   repository (there is none; cosign does not compare it either);
-* with no signatures (or attestations) saved, the error is cosign's ``no signatures
-  associated with the image saved in DIR``, with exit code 10 as for a registry
-  (cosign itself exits 1 there: its message is a plain error, not its
-  no-signatures error type).
+* failures exit 1, as cosign's local path does (its errors there are plain errors,
+  not the no-signatures/no-match types behind exit codes 10 and 12 for a registry);
+  with nothing saved the message is cosign's ``no signatures associated with the
+  image saved in DIR``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from sigstack.errors import VerificationError
 from sigstack.keys.base import Verifier
 from sigstack.verify.attestation import VerifiedAttestation, verify_attestations
 from sigstack.verify.image import (
-    EXIT_NO_SIGNATURES,
     ImageVerification,
     ImageVerifyOptions,
     NoSignaturesError,
@@ -39,7 +38,7 @@ class NoSavedSignaturesError(NoSignaturesError):
 
     def __init__(self, path: str | os.PathLike[str], what: str) -> None:
         VerificationError.__init__(self, f"no {what} associated with the image saved in {os.fspath(path)}",
-                                   exit_code=EXIT_NO_SIGNATURES)
+                                   exit_code=1)
 
 
 def verify_local_image(path: str | os.PathLike[str], verifier: Verifier,
@@ -52,6 +51,8 @@ def verify_local_image(path: str | os.PathLike[str], verifier: Verifier,
         return verify_image(source, verifier, ref, opts)
     except NoSignaturesError:
         raise NoSavedSignaturesError(path, "signatures") from None
+    except VerificationError as exc:
+        raise _as_cosign_local(exc) from None
 
 
 def verify_local_attestations(path: str | os.PathLike[str], verifier: Verifier, kind: str = "custom",
@@ -65,3 +66,11 @@ def verify_local_attestations(path: str | os.PathLike[str], verifier: Verifier, 
         return verify_attestations(source, verifier, ref, kind, policies, **kwargs)
     except NoSignaturesError:
         raise NoSavedSignaturesError(path, "attestations") from None
+    except VerificationError as exc:
+        raise _as_cosign_local(exc) from None
+
+
+def _as_cosign_local(exc: VerificationError) -> VerificationError:
+    """The same failure with cosign's local exit code (1), keeping its type and message."""
+    exc.exit_code = 1
+    return exc
