@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from sigstack.cli._args import add_bool
-from sigstack.cli.image import TLOG, registry_flags, tlog_upload_flags, tlog_verify_flags
+from sigstack.cli.image import TLOG, go_duration, registry_flags, tlog_upload_flags, tlog_verify_flags
 
 _TYPES = "custom (default), slsaprovenance, slsaprovenance02, slsaprovenance1, spdx, spdxjson, " \
          "cyclonedx, link, vuln, openvex, or a predicate URI"
@@ -76,6 +76,7 @@ def run_attest(args: argparse.Namespace) -> int:
                             new_bundle_format=args.new_bundle_format, replace=args.replace,
                             tag_prefix=prefix,
                             rekor_url=args.rekor_url if args.tlog_upload else None,
+                            rekor_timeout=go_duration(args.timeout),
                             rekor_entry_type=args.rekor_entry_type)
     if done.tlog_entry is not None:
         info(f"tlog entry created with index: {done.tlog_entry.log_index}")
@@ -115,6 +116,7 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
                                             tlog_keys=tlog_keys,
                                             insecure_ignore_tlog=args.insecure_ignore_tlog,
                                             rekor_url=args.rekor_url,
+                                            rekor_timeout=go_duration(args.timeout),
                                             tag_prefix=prefix)
             except PolicyViolation as exc:
                 lines = [f"There are {len(exc.errors)} number of errors occurred during the validation:"]

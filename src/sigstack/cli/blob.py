@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from sigstack.cli._args import add_bool
+from sigstack.cli.image import go_duration
 
 if TYPE_CHECKING:
     from sigstack.keys import Signer
@@ -93,7 +94,7 @@ def run_sign_blob(args: argparse.Namespace) -> int:
             from sigstack.tlog.client import upload_hashedrekord
 
             entry = upload_hashedrekord(args.rekor_url, raw, digest, signer.hash_name,
-                                        signer.public_key_pem())
+                                        signer.public_key_pem(), timeout=go_duration(args.timeout))
             info(f"tlog entry created with index: {entry.log_index}")
         if args.bundle:
             from sigstack.bundle.models import build_bundle, build_bundle_without_log
@@ -172,7 +173,8 @@ def run_verify_blob(args: argparse.Namespace) -> int:
     else:
         from sigstack.tlog.evidence import trusted_log_keys
 
-        log = LogPolicy(trusted_logs=trusted_log_keys(args.trusted_root), rekor_url=args.rekor_url)
+        log = LogPolicy(trusted_logs=trusted_log_keys(args.trusted_root), rekor_url=args.rekor_url,
+                        timeout=go_duration(args.timeout))
     digest_arg = re.fullmatch(r"(sha256|sha384|sha512):([0-9a-f]+)", args.blob)
     if digest_arg and not Path(args.blob).exists():
         verify_blob_evidence(verifier, log=log, signature=signature, bundle=bundle,

@@ -249,7 +249,8 @@ def run_sign(args: argparse.Namespace) -> int:
                             tag_prefix=prefix,
                             referrers_mode=args.registry_referrers_mode,
                             new_bundle_format=args.new_bundle_format, upload=args.upload,
-                            rekor_url=args.rekor_url if args.tlog_upload else None)
+                            rekor_url=args.rekor_url if args.tlog_upload else None,
+                            rekor_timeout=go_duration(args.timeout))
     with client_from(args) as client:
         for ref in refs:
             if not ref.digest:
@@ -311,7 +312,7 @@ def run_verify(args: argparse.Namespace) -> int:
              "transparency and auditability verification for the signature.")
     tlog_keys = log_keys(args)
     opts = ImageVerifyOptions(tlog_keys=tlog_keys, insecure_ignore_tlog=args.insecure_ignore_tlog,
-                              rekor_url=args.rekor_url,
+                              rekor_url=args.rekor_url, rekor_timeout=go_duration(args.timeout),
                               annotations=annotations, check_claims=args.check_claims,
                               max_workers=max(1, args.max_workers),
                               experimental_oci11=args.experimental_oci11,

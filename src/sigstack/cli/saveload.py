@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sigstack.cli.image import registry_flags
+from sigstack.cli.image import go_duration, registry_flags
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -77,7 +77,8 @@ def run_verify_local(args: argparse.Namespace) -> int:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
              "transparency and auditability verification for the signature.")
     opts = ImageVerifyOptions(tlog_keys=log_keys(args), insecure_ignore_tlog=args.insecure_ignore_tlog,
-                              rekor_url=args.rekor_url, annotations=annotations,
+                              rekor_url=args.rekor_url, rekor_timeout=go_duration(args.timeout),
+                              annotations=annotations,
                               check_claims=args.check_claims, max_workers=max(1, args.max_workers),
                               experimental_oci11=args.experimental_oci11, bundles=args.new_bundle_format)
     out = b""
@@ -121,7 +122,8 @@ def run_verify_attestation_local(args: argparse.Namespace) -> int:
                                               check_claims=args.check_claims,
                                               max_workers=max(1, args.max_workers), tlog_keys=tlog_keys,
                                               insecure_ignore_tlog=args.insecure_ignore_tlog,
-                                              rekor_url=args.rekor_url)
+                                              rekor_url=args.rekor_url,
+                                              rekor_timeout=go_duration(args.timeout))
         except PolicyViolation as exc:
             lines = [f"There are {len(exc.errors)} number of errors occurred during the validation:"]
             lines += [f"- {e}" for e in exc.errors]

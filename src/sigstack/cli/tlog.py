@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from sigstack.cli.image import go_duration
+
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     tlog = sub.add_parser("tlog", parents=[common], help="transparency log: serve, get, search, verify")
@@ -85,7 +87,7 @@ def run_serve(args: argparse.Namespace) -> int:
 def _verifier(args: argparse.Namespace) -> Any:
     from sigstack.tlog.client import RekorClient, log_verifier
 
-    return log_verifier(args.public_key, RekorClient(args.rekor_url))
+    return log_verifier(args.public_key, RekorClient(args.rekor_url, go_duration(args.timeout)))
 
 
 def run_get(args: argparse.Namespace) -> int:
@@ -94,7 +96,7 @@ def run_get(args: argparse.Namespace) -> int:
     from sigstack.cli._io import info, write_output
     from sigstack.tlog.client import RekorClient, verify_entry
 
-    client = RekorClient(args.rekor_url)
+    client = RekorClient(args.rekor_url, go_duration(args.timeout))
     entry = client.get(log_index=args.log_index, uuid=args.uuid)
     verify_entry(entry, _verifier(args))
     info(f"Verified inclusion of entry {entry.log_index} in tree size {entry.tree_size}")
@@ -114,7 +116,8 @@ def run_search(args: argparse.Namespace) -> int:
     if not (args.sha or args.public_key or args.email):
         raise SigstackError("give --sha, --public-key or --email")
     pem = Path(args.public_key).read_bytes() if args.public_key else None
-    ids = RekorClient(args.rekor_url).search(sha=args.sha, public_key_pem=pem, email=args.email)
+    client = RekorClient(args.rekor_url, go_duration(args.timeout))
+    ids = client.search(sha=args.sha, public_key_pem=pem, email=args.email)
     write_output("".join(i + "\n" for i in ids).encode(), args.output_file)
     return 0
 
@@ -126,7 +129,7 @@ def run_consistency(args: argparse.Namespace) -> int:
     from sigstack.tlog.client import RekorClient, check_log_consistency
 
     state = Path(args.state) if getattr(args, "state", None) else None
-    client = RekorClient(args.rekor_url)
+    client = RekorClient(args.rekor_url, go_duration(args.timeout))
     old, new = check_log_consistency(client, _verifier(args), state)
     if old is None:
         info(f"Verified checkpoint: tree size {new.size}, root {new.root_hash.hex()}")

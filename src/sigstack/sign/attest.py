@@ -38,7 +38,7 @@ def attest_image(client: RegistryClient, signer: Signer, ref: Reference, predica
                  kind: str = "custom", *, new_bundle_format: bool = False,
                  replace: bool = False, target_repository: str | None = None,
                  tag_prefix: str = "", rekor_url: str | None = None,
-                 rekor_entry_type: str = "dsse") -> Attested:
+                 rekor_entry_type: str = "dsse", rekor_timeout: float = 30.0) -> Attested:
     """Attest ``ref``; with ``rekor_url`` the envelope is logged first, as a ``dsse``
     0.0.1 entry or (``rekor_entry_type="intoto"``, legacy layout only: the entry keeps no
     signature, only the hash of the envelope stored beside the image) ``intoto`` 0.0.1.
@@ -58,7 +58,7 @@ def attest_image(client: RegistryClient, signer: Signer, ref: Reference, predica
     repo = layout.target_repository(ref.repository, target_repository)
     statement = intoto.statement(uri, body, desc.digest, name=ref.repository.name)
     envelope = dsse.sign(signer, statement)
-    entry = log_envelope(rekor_url, signer, envelope, rekor_entry_type) if rekor_url else None
+    entry = log_envelope(rekor_url, signer, envelope, rekor_entry_type, rekor_timeout) if rekor_url else None
     if new_bundle_format:
         where = push_bundle(client, signer, repo, ref.repository, desc, envelope, uri, entry)
         return Attested(desc.digest, uri, where, envelope.to_json(), entry)

@@ -51,6 +51,7 @@ class ImageSignOptions:
     new_bundle_format: bool = False
     upload: bool = True  # False: sign only, store nothing (cosign --upload=false)
     rekor_url: str | None = None  # log each signature here (cosign --tlog-upload); None: key only
+    rekor_timeout: float = 30.0  # seconds per request to the log (the CLI's -t/--timeout)
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def loggable(signer: Signer) -> None:
                             "Ed25519ph); pass --tlog-upload=false")
 
 
-def log_rekord(url: str, signer: Signer, payload: bytes) -> tuple[bytes, TlogEntry]:
+def log_rekord(url: str, signer: Signer, payload: bytes, timeout: float = 30.0) -> tuple[bytes, TlogEntry]:
     """Sign ``payload`` over its digest and log it as a hashedrekord; returns (signature, entry)."""
     import hashlib
 
@@ -117,7 +118,7 @@ def log_rekord(url: str, signer: Signer, payload: bytes) -> tuple[bytes, TlogEnt
 
     digest = hashlib.new(signer.hash_name, payload).digest()
     sig = signer.sign_digest(digest)
-    return sig, upload_hashedrekord(url, sig, digest, signer.hash_name, signer.public_key_pem())
+    return sig, upload_hashedrekord(url, sig, digest, signer.hash_name, signer.public_key_pem(), timeout=timeout)
 
 
 def bundle_annotation(entry: TlogEntry) -> str:
@@ -167,7 +168,7 @@ def _sign_legacy(client: RegistryClient, signer: Signer, repo: Repository, image
         return SignedDigest(desc.digest, where, payload, signed[-1] if signed else signer.sign(payload))
     entry = None
     if opts.rekor_url:
-        sig, entry = log_rekord(opts.rekor_url, signer, payload)
+        sig, entry = log_rekord(opts.rekor_url, signer, payload, opts.rekor_timeout)
     else:
         sig = signer.sign(payload)
     if not opts.upload:
@@ -197,7 +198,7 @@ def _sign_bundle(client: RegistryClient, signer: Signer, repo: Repository, image
     statement = intoto.statement(intoto.COSIGN_SIGN_PREDICATE, {}, desc.digest,
                                  annotations=opts.annotations, version=intoto.STATEMENT_V1)
     envelope = dsse.sign(signer, statement)
-    entry = log_envelope(opts.rekor_url, signer, envelope) if opts.rekor_url else None
+    entry = log_envelope(opts.rekor_url, signer, envelope, timeout=opts.rekor_timeout) if opts.rekor_url else None
     if not opts.upload:
         return SignedDigest(desc.digest, None, statement, envelope.signatures[0], entry)
     where = push_bundle(client, signer, repo, image_repo, desc, envelope, intoto.COSIGN_SIGN_PREDICATE,
@@ -205,13 +206,14 @@ def _sign_bundle(client: RegistryClient, signer: Signer, repo: Repository, image
     return SignedDigest(desc.digest, where, statement, envelope.signatures[0], entry)
 
 
-def log_envelope(url: str, signer: Signer, envelope: dsse.Envelope, entry_type: str = "dsse") -> TlogEntry:
+def log_envelope(url: str, signer: Signer, envelope: dsse.Envelope, entry_type: str = "dsse",
+                 timeout: float = 30.0) -> TlogEntry:
     """Log a DSSE envelope as a ``dsse`` 0.0.1 entry (cosign's default for attestations),
     or as ``intoto`` 0.0.1 (cosign v2's ``--rekor-entry-type intoto``)."""
     from sigstack.tlog.client import upload_dsse, upload_intoto
 
     upload = upload_intoto if entry_type == "intoto" else upload_dsse
-    return upload(url, envelope.to_json(), signer.public_key_pem())
+    return upload(url, envelope.to_json(), signer.public_key_pem(), timeout=timeout)
 
 
 def push_bundle(client: RegistryClient, signer: Signer, repo: Repository, image_repo: Repository,

@@ -121,9 +121,14 @@ def hashedrekord(signature: bytes, digest: bytes, algorithm: str, verifier_pem: 
     }
 
 
+#: Seconds each request to the log may take; the CLI passes its ``-t/--timeout``.
+DEFAULT_TIMEOUT = 30.0
+
+
 class RekorClient:
-    def __init__(self, url: str, timeout: float = 30.0, proxies: ProxySettings | None = None) -> None:
+    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT, proxies: ProxySettings | None = None) -> None:
         self.url = url.rstrip("/")
+        self.timeout = timeout
         self._proxies = proxies or ProxySettings.from_env()
         # SSL_CERT_FILE/SSL_CERT_DIR still apply (trust_env on the transport); proxies are
         # chosen with Go's rules, as rekor-cli and cosign do, not httpx's.
@@ -133,6 +138,9 @@ class RekorClient:
     def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
         try:
             return self._http.request(method, self.url + path, **kw)
+        except httpx.TimeoutException:
+            raise LogClientError(f"contacting the log at {self.url}: timed out after {self.timeout:g} s "
+                                 "(-t/--timeout)") from None
         except httpx.HTTPError as exc:
             via = describe(self._proxies, self.url + path) if self._proxies.active else ""
             raise LogClientError(f"contacting the log at {self.url}: {exc}{via}") from None
@@ -254,9 +262,10 @@ def check_log_consistency(client: RekorClient, verifier: Verifier,
 
 
 def upload_hashedrekord(url: str, signature: bytes, digest: bytes, algorithm: str,
-                        verifier_pem: bytes, log_key: Verifier | None = None) -> TlogEntry:
+                        verifier_pem: bytes, log_key: Verifier | None = None, *,
+                        timeout: float = DEFAULT_TIMEOUT) -> TlogEntry:
     """Log a signature over ``digest`` and return the evidence (checked if ``log_key``)."""
-    entry = RekorClient(url).upload(hashedrekord(signature, digest, algorithm, verifier_pem))
+    entry = RekorClient(url, timeout).upload(hashedrekord(signature, digest, algorithm, verifier_pem))
     if log_key is not None:
         verify_entry(entry, log_key)
     return entry
@@ -274,9 +283,10 @@ def dsse_proposal(envelope_json: bytes, verifier_pem: bytes) -> dict[str, Any]:
     }
 
 
-def upload_dsse(url: str, envelope_json: bytes, verifier_pem: bytes) -> TlogEntry:
+def upload_dsse(url: str, envelope_json: bytes, verifier_pem: bytes, *,
+                timeout: float = DEFAULT_TIMEOUT) -> TlogEntry:
     """Log a signed DSSE envelope and return the evidence."""
-    return RekorClient(url).upload(dsse_proposal(envelope_json, verifier_pem))
+    return RekorClient(url, timeout).upload(dsse_proposal(envelope_json, verifier_pem))
 
 
 def intoto_proposal(envelope_json: bytes, key_pem: bytes) -> dict[str, Any]:
@@ -294,6 +304,7 @@ def intoto_proposal(envelope_json: bytes, key_pem: bytes) -> dict[str, Any]:
     }
 
 
-def upload_intoto(url: str, envelope_json: bytes, key_pem: bytes) -> TlogEntry:
+def upload_intoto(url: str, envelope_json: bytes, key_pem: bytes, *,
+                  timeout: float = DEFAULT_TIMEOUT) -> TlogEntry:
     """Log a signed DSSE envelope as an ``intoto`` 0.0.1 entry and return the evidence."""
-    return RekorClient(url).upload(intoto_proposal(envelope_json, key_pem))
+    return RekorClient(url, timeout).upload(intoto_proposal(envelope_json, key_pem))

@@ -62,7 +62,7 @@ def verify_attestations(client: RegistryReader, verifier: Verifier, ref: Referen
                         max_workers: int = 10, tlog_keys: Sequence[Verifier] = (),
                         insecure_ignore_tlog: bool = False,
                         rekor_url: str | None = None,
-                        tag_prefix: str = "") -> list[VerifiedAttestation]:
+                        tag_prefix: str = "", rekor_timeout: float = 30.0) -> list[VerifiedAttestation]:
     """``tag_prefix`` (cosign's ``--attachment-tag-prefix``) names the ``.att`` tag read
     when there are no bundles; ``rekor_url`` is where a layer without log evidence is
     looked up."""
@@ -97,7 +97,7 @@ def verify_attestations(client: RegistryReader, verifier: Verifier, ref: Referen
 
                 entry = legacy_evidence(source, tlog_keys)
                 if entry is None:
-                    entry = lookup_envelope(source.data, verifier, tlog_keys, rekor_url)
+                    entry = lookup_envelope(source.data, verifier, tlog_keys, rekor_url, rekor_timeout)
                 if len(env.signatures) != 1:
                     raise VerificationError("a logged envelope must have exactly one signature")
                 check_envelope_entry(entry, source.data, env.payload,
@@ -126,7 +126,7 @@ def verify_attestations(client: RegistryReader, verifier: Verifier, ref: Referen
 
 
 def lookup_envelope(envelope_json: bytes, verifier: Verifier, keys: Sequence[Verifier],
-                    rekor_url: str | None) -> TlogEntry:
+                    rekor_url: str | None, timeout: float = 30.0) -> TlogEntry:
     """The log entry for an attestation that carries no evidence, found at ``rekor_url``
     as cosign finds it: the ``dsse`` entry this envelope and key would make, else the
     ``intoto`` 0.0.1 one. Its SET, inclusion proof and checkpoint are verified here; the
@@ -140,7 +140,7 @@ def lookup_envelope(envelope_json: bytes, verifier: Verifier, keys: Sequence[Ver
                                 "dev.sigstore.cosign/bundle annotation); pass "
                                 "--insecure-ignore-tlog to accept it without")
     pem = verifier.public_key_pem()
-    client = RekorClient(rekor_url)
+    client = RekorClient(rekor_url, timeout)
     found = None
     try:
         for proposal in (dsse_proposal(envelope_json, pem), intoto_proposal(envelope_json, pem)):

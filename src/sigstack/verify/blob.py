@@ -53,6 +53,7 @@ class LogPolicy:
 
     trusted_logs: Sequence[Verifier] | None
     rekor_url: str | None = None
+    timeout: float = 30.0  # seconds per request to the log (the CLI's -t/--timeout)
 
 
 def verify_blob_evidence(
@@ -124,7 +125,7 @@ def _verify_log_evidence(verifier: Verifier, log: LogPolicy, bundle: BlobBundle 
         if log.rekor_url is None:
             raise SigstackError("no bundle and no log to look the signature up in")
         proposal = hashedrekord(signature, digest, verifier.hash_name, verifier.public_key_pem())
-        found = RekorClient(log.rekor_url).retrieve(proposal)
+        found = RekorClient(log.rekor_url, log.timeout).retrieve(proposal)
         if found is None:
             raise SigstackError("signature not found in transparency log")
         entry, set_only = found, False

@@ -76,6 +76,7 @@ class ImageVerifyOptions:
     tlog_keys: tuple[Verifier, ...] = ()  # trusted transparency log keys
     insecure_ignore_tlog: bool = False  # accept signatures without log evidence
     rekor_url: str | None = None  # where to look up signatures that carry no evidence (as cosign)
+    rekor_timeout: float = 30.0  # seconds per request to the log (the CLI's -t/--timeout)
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ def check_rekord_evidence(entry: TlogEntry, stored: layout.StoredLayer, verifier
 
 
 def lookup_rekord(stored: layout.StoredLayer, verifier: Verifier, keys: Sequence[Verifier],
-                  rekor_url: str | None) -> None:
+                  rekor_url: str | None, timeout: float = 30.0) -> None:
     """A layer without the annotation: as cosign, find its entry in the log at ``rekor_url``
     and verify what comes back offline (SET, inclusion proof, checkpoint, and that it is
     this signature)."""
@@ -190,7 +191,7 @@ def lookup_rekord(stored: layout.StoredLayer, verifier: Verifier, keys: Sequence
     digest = hashlib.new(verifier.hash_name, stored.data).digest()
     proposal = hashedrekord(sig, digest, verifier.hash_name, verifier.public_key_pem())
     try:
-        found = RekorClient(rekor_url).retrieve(proposal)
+        found = RekorClient(rekor_url, timeout).retrieve(proposal)
     except LogClientError as exc:
         raise VerificationError(f"searching log query: {exc.message}") from None
     if found is None:
@@ -386,7 +387,7 @@ def verify_image(client: RegistryReader, verifier: Verifier, ref: Reference,
         if not opts.insecure_ignore_tlog:
             entry = legacy_evidence(stored, opts.tlog_keys)
             if entry is None:
-                lookup_rekord(stored, verifier, opts.tlog_keys, opts.rekor_url)
+                lookup_rekord(stored, verifier, opts.tlog_keys, opts.rekor_url, opts.rekor_timeout)
             else:
                 check_rekord_evidence(entry, stored, verifier)
         out = json.loads(payload.raw)
