@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import re
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,3 +109,22 @@ def test_url_reference(key_server: str) -> None:
     assert load_verifier(f"{key_server}/cosign.pub").hash_name == "sha256"
     with pytest.raises(KeyLoadError, match="server returned HTTP 404"):
         load_verifier(f"{key_server}/missing.pub")
+
+
+def test_url_reference_follows_the_proxy_rules(key_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP_PROXY/NO_PROXY apply with Go's rules (sigstack._internal.proxy): a loopback
+    name is never proxied; another name goes to the proxy (here a closed port, so the
+    error shows the route) unless NO_PROXY exempts it."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    proxy = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    closed.close()
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert load_verifier(f"{key_server}/cosign.pub").hash_name == "sha256"  # 127.0.0.1: direct
+    other_name = key_server.replace("127.0.0.1", "0.0.0.0")
+    with pytest.raises(KeyLoadError, match=r"loading URL .*proxy"):
+        load_verifier(f"{other_name}/cosign.pub")
+    monkeypatch.setenv("NO_PROXY", "0.0.0.0")
+    assert load_verifier(f"{other_name}/cosign.pub").hash_name == "sha256"

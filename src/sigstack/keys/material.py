@@ -79,8 +79,15 @@ class UrlBackend(MaterialBackend):
     def read(self, ref: str) -> bytes:
         import httpx
 
+        from sigstack._internal.proxy import ProxySettings, describe
+        from sigstack._internal.proxy_transport import transport
+
+        # Proxies by Go's rules (HTTPS_PROXY, NO_PROXY, loopback direct), as cosign's
+        # blob.LoadFileOrURL and every other client here; TLS settings from the environment.
+        settings = ProxySettings.from_env()
+        route = transport(settings, True, trust_env=True)
         try:
-            with httpx.Client(follow_redirects=True, timeout=30, max_redirects=5) as client, \
+            with httpx.Client(follow_redirects=True, timeout=30, max_redirects=5, transport=route) as client, \
                     client.stream("GET", ref) as resp:
                 if not 200 <= resp.status_code < 300:
                     raise KeyLoadError(f"loading URL {ref}: server returned HTTP {resp.status_code}")
@@ -90,7 +97,8 @@ class UrlBackend(MaterialBackend):
                     if len(data) > MAX_KEY_BYTES:
                         break
         except httpx.HTTPError as exc:
-            raise KeyLoadError(f"loading URL {ref}: {exc}") from None
+            via = describe(settings, ref) if settings.active else ""
+            raise KeyLoadError(f"loading URL {ref}: {exc}{via}") from None
         return _bounded(data, ref)
 
 
