@@ -84,46 +84,53 @@ def run_attest(args: argparse.Namespace) -> int:
 
 
 def run_verify_attestation(args: argparse.Namespace) -> int:
-    if args.local_image:
-        from sigstack.cli.saveload import run_verify_attestation_local
-
-        return run_verify_attestation_local(args)
+    """``verify-attestation``: each IMAGE is a registry reference, or with ``--local-image``
+    a directory written by ``save`` (the same verification over a read-only view of it)."""
+    import contextlib
     import sys
 
     from sigstack import keys
     from sigstack.cli._io import info, write_output
     from sigstack.cli.image import client_from, log_keys, print_header, tag_prefix
-    from sigstack.oci.reference import parse_reference
     from sigstack.verify.attestation import PolicyViolation, verify_attestations
     from sigstack.verify.policy import load_policy
 
     for policy in args.policy:
         load_policy(policy)
-    refs = [parse_reference(i) for i in args.images]
+    if args.local_image:
+        refs = []
+    else:
+        from sigstack.oci.reference import parse_reference
+
+        refs = [parse_reference(i) for i in args.images]
     prefix = tag_prefix(args)
     verifier = keys.load_verifier(args.key)
     if args.insecure_ignore_tlog:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
              "transparency and auditability verification for the attestation.")
-    tlog_keys = log_keys(args)
+    common: dict[str, Any] = {
+        "check_claims": args.check_claims, "max_workers": max(1, args.max_workers),
+        "tlog_keys": log_keys(args), "insecure_ignore_tlog": args.insecure_ignore_tlog,
+        "rekor_url": args.rekor_url, "rekor_timeout": go_duration(args.timeout)}
     out = b""
-    with client_from(args) as client:
-        for ref in refs:
+    with contextlib.nullcontext() if args.local_image else client_from(args) as client:
+        for i, image in enumerate(args.images):
             try:
-                found = verify_attestations(client, verifier, ref, args.type, args.policy,
-                                            check_claims=args.check_claims,
-                                            max_workers=max(1, args.max_workers),
-                                            tlog_keys=tlog_keys,
-                                            insecure_ignore_tlog=args.insecure_ignore_tlog,
-                                            rekor_url=args.rekor_url,
-                                            rekor_timeout=go_duration(args.timeout),
-                                            tag_prefix=prefix)
+                if args.local_image:
+                    from sigstack.verify.local import verify_local_attestations
+
+                    found = verify_local_attestations(image, verifier, args.type, args.policy, **common)
+                else:
+                    assert client is not None  # opened above for registry references
+                    found = verify_attestations(client, verifier, refs[i], args.type, args.policy,
+                                                tag_prefix=prefix, **common)
             except PolicyViolation as exc:
                 lines = [f"There are {len(exc.errors)} number of errors occurred during the validation:"]
                 lines += [f"- {e}" for e in exc.errors]
                 print("\n".join(lines), file=sys.stderr)
                 raise
-            print_header(ref.name, False, args.check_claims, tlog=not args.insecure_ignore_tlog)
+            print_header(image if args.local_image else refs[i].name, False, args.check_claims,
+                         tlog=not args.insecure_ignore_tlog)
             out += b"".join(a.envelope_json + b"\n" for a in found)
     write_output(out, args.output_file)
     return 0

@@ -291,20 +291,24 @@ def print_header(name: str, annotations: bool, check_claims: bool, key: bool = T
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    if args.local_image:
-        from sigstack.cli.saveload import run_verify_local
+    """``verify``: each IMAGE is a registry reference, or with ``--local-image`` a directory
+    written by ``save`` (verified by the same code over a read-only view of it)."""
+    import contextlib
 
-        return run_verify_local(args)
     from sigstack import keys
     from sigstack.cli._io import info, write_output
     from sigstack.errors import SigstackError
-    from sigstack.oci.reference import parse_reference
     from sigstack.payload import gojson
     from sigstack.payload.simplesigning import parse_annotations
-    from sigstack.verify.image import ImageVerifyOptions, verify_image
+    from sigstack.verify.image import ImageVerification, ImageVerifyOptions, verify_image
 
     annotations = parse_annotations(args.annotations)
-    refs = [parse_reference(i) for i in args.images]
+    if args.local_image:
+        refs = []
+    else:
+        from sigstack.oci.reference import parse_reference
+
+        refs = [parse_reference(i) for i in args.images]
     prefix = tag_prefix(args)
     verifier = keys.load_verifier_on_first_use(args.key)
     if args.insecure_ignore_tlog:
@@ -320,14 +324,20 @@ def run_verify(args: argparse.Namespace) -> int:
                               check_reference=args.check_reference,
                               tag_prefix=prefix)
     out = b""
-    with client_from(args) as client:
-        for ref in refs:
+    with contextlib.nullcontext() if args.local_image else client_from(args) as client:
+        for i, image in enumerate(args.images):
             try:
-                result = verify_image(client, verifier, ref, opts)
+                if args.local_image:
+                    from sigstack.verify.local import verify_local_image
+
+                    result: ImageVerification = verify_local_image(image, verifier, opts)
+                else:
+                    assert client is not None  # opened above for registry references
+                    result = verify_image(client, verifier, refs[i], opts)
             except SigstackError:
                 verifier.public_key()  # a key that cannot be loaded is the error cosign reports
                 raise
-            print_header(ref.name, bool(annotations), args.check_claims,
+            print_header(image if args.local_image else refs[i].name, bool(annotations), args.check_claims,
                          tlog=not args.insecure_ignore_tlog)
             if args.output == "text":
                 out += b"".join(s.payload + b"\n" for s in result.signatures)
