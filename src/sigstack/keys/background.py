@@ -23,12 +23,15 @@ be needed).
 from __future__ import annotations
 
 import threading
+from abc import abstractmethod
 from typing import TYPE_CHECKING, Any
+
+from sigstack.keys.base import Signer, Verifier, _KeyHolder  # no cryptography import here
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-    from sigstack.keys.base import PasswordProvider, Signer, Verifier
+    from sigstack.keys.base import PasswordProvider
 
 
 #: Seconds the loader runs alone before the caller goes on. Its own imports then reach
@@ -53,50 +56,7 @@ def load_signer_in_background(ref: str, password: PasswordProvider | bytes | Non
     thread = threading.Thread(target=work, name="sigstack-key", daemon=True)
     thread.start()
     thread.join(HEAD_START)
-    return _pending(thread, box)
-
-
-def _pending(thread: threading.Thread, box: list[Any]) -> Signer:
-    """The class is defined here, after the thread has started: its base class
-    imports cryptography (~20 ms), which should not delay the key load."""
-    from sigstack.keys.base import Signer
-
-    class PendingSigner(Signer):
-        """Waits for the background load on first use, then delegates."""
-
-        def __init__(self, thread: threading.Thread, box: list[Any]) -> None:
-            self._thread = thread
-            self._box = box
-
-        def loaded(self) -> Signer:
-            self._thread.join()
-            result = self._box[0]
-            if isinstance(result, BaseException):
-                raise result
-            signer: Signer = result
-            return signer
-
-        @property
-        def hash_name(self) -> str:  # type: ignore[override]
-            return self.loaded().hash_name
-
-        @property
-        def prehash(self) -> bool:  # type: ignore[override]
-            return self.loaded().prehash
-
-        def public_key(self) -> PublicKeyTypes:
-            return self.loaded().public_key()
-
-        def public_key_pem(self) -> bytes:
-            return self.loaded().public_key_pem()
-
-        def sign_digest(self, digest: bytes) -> bytes:
-            return self.loaded().sign_digest(digest)
-
-        def sign(self, message: bytes) -> bytes:
-            return self.loaded().sign(message)
-
-    return PendingSigner(thread, box)
+    return _PendingSigner(thread, box)
 
 
 def load_verifier_on_first_use(ref: str) -> Verifier:
@@ -104,46 +64,76 @@ def load_verifier_on_first_use(ref: str) -> Verifier:
 
     No thread here: reading a public key has no GIL-free part to overlap. What it
     buys is placement: an image verification first asks the registry for the
-    signatures, and the key (with the cryptography imports, ~15 ms) is loaded by
-    the first worker whose layer arrives, while the others still wait on the wire.
-    Callers that must report a bad key before anything else call ``public_key()``
-    (the CLI does when verification fails, since cosign reports the key first).
+    signatures, and the key (with the cryptography imports, ~15 ms) is loaded on the
+    main thread while the workers fetch layers. Callers that must report a bad key
+    before anything else call ``public_key()`` (the CLI does when verification fails,
+    since cosign reports the key first).
     """
-    import threading
+    return _PendingVerifier(ref)
 
-    from sigstack.keys.base import Verifier
 
-    class PendingVerifier(Verifier):
-        def __init__(self) -> None:
-            self._lock = threading.Lock()
-            self._loaded: Verifier | None = None
+class _Deferred(_KeyHolder):
+    """What signers and verifiers share: every question about the key waits for it."""
 
-        def loaded(self) -> Verifier:
-            with self._lock:
-                if self._loaded is None:
-                    from sigstack.keys.refs import load_verifier
+    @abstractmethod
+    def loaded(self) -> _KeyHolder:
+        """The key itself, once obtained (each subclass says how)."""
 
-                    self._loaded = load_verifier(ref)
-                return self._loaded
+    @property
+    def hash_name(self) -> str:  # type: ignore[override]
+        return self.loaded().hash_name
 
-        @property
-        def hash_name(self) -> str:  # type: ignore[override]
-            return self.loaded().hash_name
+    @property
+    def prehash(self) -> bool:  # type: ignore[override]
+        return self.loaded().prehash
 
-        @property
-        def prehash(self) -> bool:  # type: ignore[override]
-            return self.loaded().prehash
+    def public_key(self) -> PublicKeyTypes:
+        return self.loaded().public_key()
 
-        def public_key(self) -> PublicKeyTypes:
-            return self.loaded().public_key()
+    def public_key_pem(self) -> bytes:
+        return self.loaded().public_key_pem()
 
-        def public_key_pem(self) -> bytes:
-            return self.loaded().public_key_pem()
 
-        def verify_digest(self, signature: bytes, digest: bytes) -> None:
-            self.loaded().verify_digest(signature, digest)
+class _PendingSigner(_Deferred, Signer):
+    """Waits for the background load on first use, then delegates."""
 
-        def verify(self, signature: bytes, message: bytes) -> None:
-            self.loaded().verify(signature, message)
+    def __init__(self, thread: threading.Thread, box: list[Any]) -> None:
+        self._thread = thread
+        self._box = box
 
-    return PendingVerifier()
+    def loaded(self) -> Signer:
+        self._thread.join()
+        result = self._box[0]
+        if isinstance(result, BaseException):
+            raise result
+        signer: Signer = result
+        return signer
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        return self.loaded().sign_digest(digest)
+
+    def sign(self, message: bytes) -> bytes:
+        return self.loaded().sign(message)
+
+
+class _PendingVerifier(_Deferred, Verifier):
+    """Loads on first use (once, whichever thread asks first), then delegates."""
+
+    def __init__(self, ref: str) -> None:
+        self._ref = ref
+        self._lock = threading.Lock()
+        self._loaded: Verifier | None = None
+
+    def loaded(self) -> Verifier:
+        with self._lock:
+            if self._loaded is None:
+                from sigstack.keys.refs import load_verifier
+
+                self._loaded = load_verifier(self._ref)
+            return self._loaded
+
+    def verify_digest(self, signature: bytes, digest: bytes) -> None:
+        self.loaded().verify_digest(signature, digest)
+
+    def verify(self, signature: bytes, message: bytes) -> None:
+        self.loaded().verify(signature, message)

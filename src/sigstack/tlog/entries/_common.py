@@ -177,3 +177,21 @@ def statement_digests(payload_type: str, payload: bytes) -> list[str]:
                 for alg, value in s.get("digest", {}).items() if isinstance(value, str)]
     except (ValueError, AttributeError, TypeError):
         return []
+
+
+def parse_envelope(text: str, what: str) -> tuple[str, bytes, list[str]]:
+    """A DSSE envelope submitted as a JSON string: (payload type, payload, the signatures
+    as their base64 text). ``what`` names the field in errors. An empty signature list
+    is returned as such; kinds differ on whether they accept it."""
+    try:
+        env = json.loads(text)
+    except ValueError:
+        raise bad(f"{what} is not a JSON DSSE envelope") from None
+    payload_type = string(env, "payloadType")
+    payload = dsse_b64(string(env, "payload"), "envelope payload")
+    sigs = field(env, "signatures")
+    if not isinstance(sigs, list) or not all(
+        isinstance(s, dict) and isinstance(s.get("sig"), str) for s in sigs
+    ):
+        raise bad("envelope signatures must be a list of objects with a sig")
+    return payload_type, payload, [s["sig"] for s in sigs]

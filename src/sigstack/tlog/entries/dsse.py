@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from typing import Any
 
 from sigstack.tlog.checkpoint import canonical_json
@@ -17,8 +16,8 @@ from sigstack.tlog.entries import Canonical
 from sigstack.tlog.entries._common import (
     b64,
     bad,
-    dsse_b64,
     field,
+    parse_envelope,
     parse_verifier,
     statement_digests,
     string,
@@ -34,19 +33,9 @@ def canonicalize(spec: dict[str, Any]) -> Canonical:
     keys = field(spec, "proposedContent", "verifiers")
     if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
         raise bad("proposedContent.verifiers must be a non-empty list of base64 strings")
-    try:
-        env = json.loads(envelope_text)
-    except ValueError:
-        raise bad("proposedContent.envelope is not a JSON DSSE envelope") from None
-    payload_type = string(env, "payloadType")
-    payload = dsse_b64(string(env, "payload"), "envelope payload")
-    sigs = field(env, "signatures")
-    if not isinstance(sigs, list) or not all(
-        isinstance(s, dict) and isinstance(s.get("sig"), str) for s in sigs
-    ):
-        raise bad("envelope signatures must be a list of objects with a sig")
+    payload_type, payload, sigs = parse_envelope(envelope_text, "proposedContent.envelope")
     verifiers = [parse_verifier(b64(k, "a verifier")) for k in keys]
-    accepted = verify_envelope(payload_type, payload, [s["sig"] for s in sigs], verifiers)
+    accepted = verify_envelope(payload_type, payload, sigs, verifiers)
     payload_hash = hashlib.sha256(payload).hexdigest()
     body = {
         "apiVersion": "0.0.1",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from typing import Any
 
 from sigstack.tlog.checkpoint import canonical_json
@@ -22,8 +21,8 @@ from sigstack.tlog.entries._common import (
     b64,
     bad,
     dsse_b64,
-    field,
     pae,
+    parse_envelope,
     parse_verifier,
     statement_digests,
     string,
@@ -34,19 +33,11 @@ from sigstack.tlog.entries._common import (
 def canonicalize(spec: dict[str, Any]) -> Canonical:
     envelope_text = string(spec, "content", "envelope")
     verifier = parse_verifier(b64(string(spec, "publicKey"), "publicKey"))
-    try:
-        env = json.loads(envelope_text)
-    except ValueError:
-        raise bad("content.envelope is not a JSON DSSE envelope") from None
-    payload_type = string(env, "payloadType")
-    payload = dsse_b64(string(env, "payload"), "envelope payload")
-    sigs = field(env, "signatures")
-    if not isinstance(sigs, list) or not sigs or not all(
-        isinstance(s, dict) and isinstance(s.get("sig"), str) for s in sigs
-    ):
+    payload_type, payload, sigs = parse_envelope(envelope_text, "content.envelope")
+    if not sigs:
         raise bad("envelope signatures must be a non-empty list of objects with a sig")
     message = pae(payload_type, payload)
-    if not any(verify_message(verifier, dsse_b64(s["sig"], "an envelope signature"), message) for s in sigs):
+    if not any(verify_message(verifier, dsse_b64(sig, "an envelope signature"), message) for sig in sigs):
         raise bad("verifying envelope: no signature verifies with the public key")
     envelope_hash = hashlib.sha256(envelope_text.encode()).hexdigest()
     payload_hash = hashlib.sha256(payload).hexdigest()
