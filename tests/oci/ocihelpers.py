@@ -182,3 +182,24 @@ def tls_material(tmp: Path, ips: tuple[str, ...] = ("127.0.0.1",)) -> tuple[Path
                                            serialization.PrivateFormat.TraditionalOpenSSL,
                                            serialization.NoEncryption()))
     return ca_path, cert_path, key_path
+
+
+def fresh(registry: Registry) -> str:
+    """A new tiny image in a new repository, as ``repo@digest``."""
+    from sigstack.oci.client import RegistryClient
+    from sigstack.oci.reference import parse_reference
+
+    ref = registry.repo() + ":v1"
+    with RegistryClient() as client:
+        digest = push_image(client, parse_reference(ref))
+    return f"{ref.rsplit(':', 1)[0]}@{digest}"
+
+
+def one_error(r: subprocess.CompletedProcess[bytes], code: int, text: str) -> None:
+    """Exit ``code``, no traceback, and exactly one ``Error:`` line, containing ``text``."""
+    err = r.stderr.decode()
+    assert r.returncode == code, err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1, err
+    assert text in errors[0], err

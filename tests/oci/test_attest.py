@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ocihelpers import Registry, push_image, sigstack
+from ocihelpers import fresh, sigstack
 
 from sigstack.oci.client import RegistryClient
 from sigstack.oci.reference import parse_reference
@@ -17,13 +17,6 @@ from sigstack.oci.reference import parse_reference
 PW = {"COSIGN_PASSWORD": "pw"}
 ALLOW = 'package signature\n\nallow {\n  input.predicate.builder.id == "me"\n}\n'
 DENY = 'package signature\nimport rego.v1\nallow if input.predicate.builder.id == "someone-else"\n'
-
-
-def fresh(registry: Registry) -> str:
-    ref = registry.repo() + ":v1"
-    with RegistryClient() as client:
-        digest = push_image(client, parse_reference(ref))
-    return f"{ref.rsplit(':', 1)[0]}@{digest}"
 
 
 def run(*args: str) -> subprocess.CompletedProcess[bytes]:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from hostile import HostileRegistry
-from ocihelpers import Registry, push_image, sigstack
+from ocihelpers import Registry, one_error, push_image, sigstack
 
 from sigstack.oci import layout
 from sigstack.oci.client import OCI_MANIFEST, RegistryClient, RegistryOptions
@@ -18,15 +18,6 @@ from sigstack.oci.errors import RegistryError
 from sigstack.oci.reference import parse_reference
 
 PW = {"COSIGN_PASSWORD": "pw"}
-
-
-def one_error(r, code: int, text: str) -> None:
-    err = r.stderr.decode()
-    assert r.returncode == code, err
-    assert "Traceback" not in err
-    errors = [line for line in err.splitlines() if line.startswith("Error: ")]
-    assert len(errors) == 1, err
-    assert text in errors[0], err
 
 
 @pytest.fixture

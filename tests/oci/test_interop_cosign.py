@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ocihelpers import Registry, push_image, sigstack, stderr_without_tlog_warning
+from ocihelpers import fresh, push_image, sigstack, stderr_without_tlog_warning
 
 from sigstack.oci.client import RegistryClient
 from sigstack.oci.reference import parse_reference
@@ -28,13 +28,6 @@ def run(*args: str, env: dict[str, str] | None = None,
         cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(list(args), env={**os.environ, **PW, **(env or {})}, capture_output=True,
                           timeout=120, cwd=cwd)
-
-
-def fresh(registry: Registry) -> str:
-    ref = registry.repo() + ":v1"
-    with RegistryClient() as client:
-        digest = push_image(client, parse_reference(ref))
-    return f"{ref.rsplit(':', 1)[0]}@{digest}"
 
 
 @pytest.fixture(scope="module")

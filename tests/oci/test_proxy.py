@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ocihelpers import Registry, push_image, sigstack, start_registry, tls_material
+from ocihelpers import Registry, one_error, push_image, sigstack, start_registry, tls_material
 from proxyhelpers import Tinyproxy, free_port, start_tinyproxy
 
 from sigstack._internal.proxy import ProxyConfigError, ProxySettings, proxy_for, redact
@@ -339,15 +339,6 @@ def test_each_redirect_hop_decided_on_its_own(registry, tinyproxy) -> None:
 
 
 # ---- bad input --------------------------------------------------------------------------
-
-
-def one_error(r: subprocess.CompletedProcess[bytes], code: int, text: str) -> None:
-    err = r.stderr.decode()
-    assert r.returncode == code, err
-    assert "Traceback" not in err
-    errors = [line for line in err.splitlines() if line.startswith("Error: ")]
-    assert len(errors) == 1, err
-    assert text in errors[0], err
 
 
 @pytest.mark.parametrize("var,value,message", [

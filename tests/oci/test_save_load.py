@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ocihelpers import Registry, push_image, push_index, sigstack
+from ocihelpers import fresh, push_index, sigstack
 
 from sigstack.oci.client import RegistryClient
 from sigstack.oci.errors import NotFoundError
@@ -31,13 +31,6 @@ COSIGN_LEGACY = ("--tlog-upload=false", "--new-bundle-format=false", "--use-sign
 
 def run(*args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(list(args), env={**os.environ, **PW}, capture_output=True, timeout=120)
-
-
-def fresh(registry: Registry) -> str:
-    ref = registry.repo() + ":v1"
-    with RegistryClient() as client:
-        digest = push_image(client, parse_reference(ref))
-    return f"{ref.rsplit(':', 1)[0]}@{digest}"
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ocihelpers import Registry, push_image, sigstack
+from ocihelpers import Registry, fresh, sigstack
 from tests.tlog._support import SIGSTACK, TlogServer, write_key
 
 from sigstack.bundle import trusted_root_for_log
@@ -40,13 +40,6 @@ def log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     yield {"url": server.url, "pub": str(server.public_key), "root": str(root),
            "env": {**PW, "SIGSTORE_REKOR_PUBLIC_KEY": str(server.public_key)}}
     server.stop()
-
-
-def fresh(registry: Registry) -> str:
-    ref = registry.repo() + ":v1"
-    with RegistryClient() as client:
-        digest = push_image(client, parse_reference(ref))
-    return f"{ref.rsplit(':', 1)[0]}@{digest}"
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
