@@ -1,33 +1,50 @@
-"""Typed errors: every failure a user can cause carries a one-line message and an exit code.
+"""The one error hierarchy: every failure a user can cause carries a one-line message.
 
-The library raises these; only the CLI (and the HTTP servers) turn them into exit
-codes, stderr lines and HTTP statuses. Keeping the user-facing text on the
-exception means the library's callers get the same clear words the CLI prints.
-Messages follow cosign's wording where cosign has one, so scripts that grep for
-them keep working.
+The library raises these; only the edges turn them into something else: the CLI
+into ``Error: <message>`` and an exit code (``sigstack.cli.main.exit_code_for``,
+decided from the error's type), the HTTP servers into statuses. Keeping the
+user-facing text on the exception means library callers get the same clear words
+the CLI prints. Messages speak of the library (what failed and why), never of
+command-line flags: the CLI adds its own flag hints. They follow cosign's wording
+where cosign has one, so scripts that grep for them keep working.
+
+All classes live here, in one module, so that a caller can catch a family
+(``RegistryError``, ``VerificationError``) without importing the subsystem that
+raises it, and so that no subsystem imports another one for its errors.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+#: The options a ``hint`` may name: the request ``timeout``; ``insecure_ignore_tlog``
+#: (accept a signature without log evidence) in its two phrasings (``skip``: skip the
+#: log check; ``accept``: accept it without); ``insecure_ignore_tlog_alone`` (check
+#: the signature alone); ``trusted_logs`` (give trusted log keys); ``no_tlog_upload``
+#: (sign without logging); ``registry_ca`` (trust a registry's CA, or skip TLS checks);
+#: ``registry_http`` (allow plain HTTP); ``check_reference`` (accept another repository's payload).
+HINTS = ("timeout", "insecure_ignore_tlog_skip", "insecure_ignore_tlog_accept", "insecure_ignore_tlog_alone",
+         "trusted_logs", "no_tlog_upload", "registry_ca", "registry_http", "check_reference")
+
 
 class SigstackError(Exception):
-    """Base class for every error a user can cause or meet.
+    """Base class for every error a user can cause or meet; ``message`` is one line.
 
-    ``message`` is one line meant for a person; ``exit_code`` is what the CLI
-    exits with (cosign uses 1 for almost everything, 10-13 for image verification).
+    ``hint`` names, in the library's terms, the option that would change the outcome
+    (one of :data:`HINTS`); an edge may render it in its own terms (the CLI appends
+    the flag), a library caller can read it or ignore it.
     """
 
-    exit_code: int = 1
-
-    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
-        if exit_code is not None:
-            self.exit_code = exit_code
+        self.hint = hint
 
     def __str__(self) -> str:
         return self.message
 
+
+# ---- keys --------------------------------------------------------------------------------
 
 class KeyLoadError(SigstackError):
     """A key could not be loaded, parsed, decrypted or is of an unsupported kind."""
@@ -56,9 +73,98 @@ class MissingExtraError(SigstackError):
         self.extra = extra
 
 
+# ---- inputs ------------------------------------------------------------------------------
+
 class ArtifactError(SigstackError):
     """An input artifact or file could not be read."""
 
+
+class UsageError(SigstackError):
+    """A library call was given options that cannot be used together or at all."""
+
+
+class UserDeclined(SigstackError):
+    """The user answered no to a confirmation prompt."""
+
+    def __init__(self) -> None:
+        super().__init__("user declined the prompt")
+
+
+class ProxyConfigError(SigstackError):
+    """A proxy variable holds a value that cannot be used as a proxy URL."""
+
+
+class Cancelled(SigstackError):
+    """Work was stopped through its ``cancel`` event."""
+
+
+# ---- documents ---------------------------------------------------------------------------
+
+class BundleError(SigstackError):
+    """A bundle document is malformed or not of a supported kind."""
+
+
+class TrustRootError(SigstackError):
+    """A trusted root document is malformed, or lists nothing usable."""
+
+
+class PolicyError(SigstackError):
+    """A policy file is unusable (format, syntax), as opposed to a policy failure."""
+
+
+# ---- registries --------------------------------------------------------------------------
+
+class ReferenceError(SigstackError):
+    """An image or repository reference does not parse."""
+
+
+class RegistryError(SigstackError):
+    """A registry answered with an error, could not be reached, or sent bad content."""
+
+    def __init__(self, message: str, *, status: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class NotFoundError(RegistryError):
+    """The registry said 404 (unknown manifest, blob, repository or tag)."""
+
+
+class AuthError(RegistryError):
+    """401/403: the message says how to log in."""
+
+
+class DigestMismatchError(RegistryError):
+    """Content fetched by digest does not hash to that digest: never trusted."""
+
+
+class TooLargeError(RegistryError):
+    """Content is larger than the configured bound."""
+
+
+class CredentialError(SigstackError):
+    """The docker config or a credential helper could not give credentials."""
+
+
+class LayoutError(SigstackError):
+    """An OCI layout directory is missing, malformed, or its content does not match."""
+
+
+# ---- transparency log --------------------------------------------------------------------
+
+class LogError(SigstackError):
+    """The log could not do what was asked (storage failure, bad request...)."""
+
+
+class BadEntryError(LogError):
+    """A proposed entry is malformed or its signature does not verify (HTTP 400)."""
+
+
+class LogClientError(LogError):
+    """Talking to a log over HTTP failed (network, unexpected status, bad response)."""
+
+
+# ---- verification ------------------------------------------------------------------------
 
 class SignatureError(SigstackError):
     """A signature is malformed or does not verify."""
@@ -68,8 +174,52 @@ class VerificationError(SignatureError):
     """Verification failed; ``message`` says why."""
 
 
-class UserDeclined(SigstackError):
-    """The user answered no to a confirmation prompt."""
+class ProofError(VerificationError):
+    """An inclusion or consistency proof, a checkpoint or a SET does not verify, or a log
+    entry is not evidence for what is verified."""
+
+
+class NoTrustedLogError(VerificationError):
+    """Log evidence must be checked, but no trusted transparency log key was given."""
 
     def __init__(self) -> None:
-        super().__init__("user declined the prompt")
+        super().__init__("no trusted transparency log key", hint="trusted_logs")
+
+
+class MissingEvidenceError(VerificationError):
+    """A signature carries no transparency log evidence, and none can be looked up."""
+
+
+class NotInLogError(VerificationError):
+    """The log was asked and holds no entry for the signature."""
+
+
+class NoSignaturesError(VerificationError):
+    """Nothing signed the image (cosign's exit code 10)."""
+
+    def __init__(self, message: str = "no signatures found") -> None:
+        super().__init__(message)
+
+
+class TagNotFoundError(VerificationError):
+    """The image to verify does not exist (cosign's exit code 11)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"image tag not found: {detail}")
+
+
+class NoMatchingSignaturesError(VerificationError):
+    """Signatures exist but none verified (cosign's exit code 12); ``causes`` says why
+    each one failed, in the order they were found."""
+
+    def __init__(self, causes: Sequence[SigstackError]) -> None:
+        super().__init__("no matching signatures: " + "\n ".join(c.message for c in causes))
+        self.causes = list(causes)
+
+
+class PolicyViolation(VerificationError):
+    """Attestations verified but the policies did not allow them; ``errors`` lists each."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        super().__init__(f"{len(errors)} validation errors occurred")
+        self.errors = list(errors)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from ocihelpers import Registry, push_image, push_index, sigstack
 
+from sigstack.errors import NotFoundError
 from sigstack.oci import layout
 from sigstack.oci.client import RegistryClient
-from sigstack.oci.errors import NotFoundError
 from sigstack.oci.reference import parse_reference
 from sigstack.payload import simplesigning
 

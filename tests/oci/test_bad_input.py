@@ -12,9 +12,9 @@ import pytest
 from hostile import HostileRegistry
 from ocihelpers import Registry, one_error, push_image, sigstack
 
+from sigstack.errors import RegistryError
 from sigstack.oci import layout
 from sigstack.oci.client import OCI_MANIFEST, RegistryClient, RegistryOptions
-from sigstack.oci.errors import RegistryError
 from sigstack.oci.reference import parse_reference
 
 PW = {"COSIGN_PASSWORD": "pw"}

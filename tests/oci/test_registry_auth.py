@@ -14,8 +14,8 @@ import pytest
 from hostile import HostileRegistry
 from ocihelpers import Registry, push_image, sigstack, stderr_without_tlog_warning
 
+from sigstack.errors import AuthError
 from sigstack.oci.client import OCI_MANIFEST, RegistryClient, RegistryOptions
-from sigstack.oci.errors import AuthError
 from sigstack.oci.reference import parse_reference
 
 PW = {"COSIGN_PASSWORD": "pw"}

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from ocihelpers import fresh, push_index, sigstack
 
+from sigstack.errors import NotFoundError
 from sigstack.oci.client import RegistryClient
-from sigstack.oci.errors import NotFoundError
 from sigstack.oci.reference import parse_reference
 
 pytestmark = pytest.mark.interop

@@ -18,7 +18,8 @@ from sigstack.keys.pem import load_public_key_pem
 from sigstack.keys.software import PublicKeyVerifier
 from sigstack.tlog import merkle
 from sigstack.tlog.checkpoint import verify_checkpoint
-from sigstack.tlog.client import RekorClient, TlogEntry, verify_entry
+from sigstack.tlog.client import RekorClient
+from sigstack.tlog.entry import TlogEntry, verify_entry
 from tests.tlog._support import Signer, TlogServer, write_key
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from sigstack.errors import ProofError
 from sigstack.keys.software import PrivateKeySigner, PublicKeyVerifier
 from sigstack.tlog.checkpoint import (
     Checkpoint,
@@ -19,7 +20,6 @@ from sigstack.tlog.checkpoint import (
     verify_checkpoint,
     verify_set,
 )
-from sigstack.tlog.errors import ProofError
 
 ROOT = hashlib.sha256(b"root").digest()
 

@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sigstack.bundle import trusted_root_for_log
+from sigstack.errors import BadEntryError
 from sigstack.tlog.entries import canonicalize
 from sigstack.tlog.entries._common import pae
-from sigstack.tlog.errors import BadEntryError
 from tests.tlog._support import Signer, TlogServer
 
 STATEMENT = json.dumps({"_type": "https://in-toto.io/Statement/v1",

@@ -18,7 +18,8 @@ from sigstack.keys.pem import load_public_key_pem
 from sigstack.keys.software import PublicKeyVerifier
 from sigstack.tlog import merkle
 from sigstack.tlog.checkpoint import Checkpoint, verify_checkpoint
-from sigstack.tlog.client import RekorClient, TlogEntry, verify_entry
+from sigstack.tlog.client import RekorClient
+from sigstack.tlog.entry import TlogEntry, verify_entry
 from tests.tlog._support import Signer, TlogServer
 
 
@@ -36,7 +37,7 @@ def _hammer(server: TlogServer, signer: Signer, stop: threading.Event,
             if r.status_code == 201:
                 entry = TlogEntry.from_response(r.json())
                 acked.append((entry.log_index, proposal))
-                heads.append(entry.checkpoint)  # every checkpoint handed out counts
+                heads.append(entry.inclusion_proof.checkpoint)  # every checkpoint handed out counts
                 if n % 10 == 0:
                     try:
                         heads.append(http.get(server.url + "/api/v1/log").json()["signedTreeHead"])
@@ -209,7 +210,7 @@ def test_postgres_crash_mid_stream(tmp_path: Path, log_key: Path, signer: Signer
                     if r.status_code == 201:
                         entry = TlogEntry.from_response(r.json())
                         acked.append((entry.log_index, proposal))
-                        heads.append(entry.checkpoint)
+                        heads.append(entry.inclusion_proof.checkpoint)
                     else:
                         assert r.status_code == 500 and r.json()["message"], r.text
                         failures.append(r.status_code)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from sigstack.errors import ProofError
 from sigstack.tlog import merkle
-from sigstack.tlog.errors import ProofError
 
 VEC = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "merkle"
 

@@ -11,13 +11,11 @@ import hashlib
 import threading
 from typing import BinaryIO
 
-from sigstack.errors import SigstackError
+from sigstack.errors import Cancelled
 
 CHUNK = 1 << 20
 
 
-class Cancelled(SigstackError):
-    """Hashing was stopped through its ``cancel`` event."""
 
 
 def hash_stream(stream: BinaryIO, algorithm: str = "sha256",

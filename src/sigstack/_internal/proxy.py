@@ -39,7 +39,7 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from sigstack.errors import SigstackError
+from sigstack.errors import ProxyConfigError
 
 if TYPE_CHECKING:
     import ipaddress
@@ -50,8 +50,6 @@ _DEFAULT_PORTS = {"http": "80", "https": "443", "socks5": "1080", "socks5h": "10
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 
-class ProxyConfigError(SigstackError):
-    """A proxy variable holds a value that cannot be used as a proxy URL."""
 
 
 _USERINFO = r"(^|//)([^/:@]*):[^/@]*@"  # compiled on first use, not at import

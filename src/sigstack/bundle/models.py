@@ -10,8 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sigstack.errors import SigstackError
-from sigstack.tlog.client import TlogEntry
+from sigstack.errors import BundleError
+from sigstack.tlog.entry import InclusionProof, TlogEntry
 
 BUNDLE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
 MEDIA_TYPES = (
@@ -25,8 +25,6 @@ _ALGS_BACK = {v: k for k, v in _ALGS.items()}
 MAX_BUNDLE_BYTES = 16 << 20
 
 
-class BundleError(SigstackError):
-    """A bundle file is malformed or not of a supported kind."""
 
 
 @dataclass(frozen=True)
@@ -60,13 +58,15 @@ def _tlog_json(entry: TlogEntry) -> dict[str, Any]:
         doc["inclusionPromise"] = {
             "signedEntryTimestamp": base64.b64encode(entry.signed_entry_timestamp).decode()
         }
-    doc["inclusionProof"] = {
-        "logIndex": str(entry.proof_log_index),
-        "rootHash": base64.b64encode(entry.root_hash).decode(),
-        "treeSize": str(entry.tree_size),
-        "hashes": [base64.b64encode(h).decode() for h in entry.hashes],
-        "checkpoint": {"envelope": entry.checkpoint},
-    }
+    proof = entry.inclusion_proof
+    if proof is not None:
+        doc["inclusionProof"] = {
+            "logIndex": str(proof.log_index),
+            "rootHash": base64.b64encode(proof.root_hash).decode(),
+            "treeSize": str(proof.tree_size),
+            "hashes": [base64.b64encode(h).decode() for h in proof.hashes],
+            "checkpoint": {"envelope": proof.checkpoint},
+        }
     doc["canonicalizedBody"] = entry.body_b64
     return doc
 
@@ -140,11 +140,13 @@ def _parse_tlog(t: Any) -> TlogEntry:
         integrated_time=_int(t.get("integratedTime", "0"), "integratedTime"),
         body=_b64(_get(t, "canonicalizedBody", str, ""), "canonicalizedBody"),
         signed_entry_timestamp=set_sig,
-        proof_log_index=_int(proof.get("logIndex", "0"), "inclusionProof.logIndex"),
-        tree_size=_int(proof.get("treeSize"), "inclusionProof.treeSize"),
-        root_hash=_b64(proof.get("rootHash"), "inclusionProof.rootHash"),
-        hashes=tuple(_b64(h, "inclusionProof.hashes") for h in hashes),
-        checkpoint=checkpoint,
+        inclusion_proof=InclusionProof(
+            log_index=_int(proof.get("logIndex", "0"), "inclusionProof.logIndex"),
+            tree_size=_int(proof.get("treeSize"), "inclusionProof.treeSize"),
+            root_hash=_b64(proof.get("rootHash"), "inclusionProof.rootHash"),
+            hashes=tuple(_b64(h, "inclusionProof.hashes") for h in hashes),
+            checkpoint=checkpoint,
+        ),
     )
 
 
@@ -246,7 +248,6 @@ def parse_rekor_bundle(rb: Any) -> TlogEntry:
         integrated_time=_int(payload.get("integratedTime"), "Payload.integratedTime"),
         body=_b64(_get(payload, "body", str, "Payload."), "Payload.body"),
         signed_entry_timestamp=_b64(rb.get("SignedEntryTimestamp"), "SignedEntryTimestamp"),
-        proof_log_index=-1, tree_size=0, root_hash=b"", hashes=(), checkpoint="",
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from sigstack.errors import SigstackError
+from sigstack.errors import TrustRootError
 from sigstack.keys.base import Verifier
 from sigstack.keys.software import PublicKeyVerifier
 from sigstack.tlog.checkpoint import log_id, public_key_der
@@ -20,8 +20,6 @@ TRUSTED_ROOT_V01 = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
 TRUSTED_ROOT_V02 = "application/vnd.dev.sigstore.trustedroot.v0.2+json"
 
 
-class TrustRootError(SigstackError):
-    """A trusted root file is malformed."""
 
 
 @dataclass(frozen=True)

@@ -91,10 +91,10 @@ def run_sign_blob(args: argparse.Namespace) -> int:
                 "pass --tlog-upload=false and no --bundle"
             )
         if args.tlog_upload:
-            from sigstack.tlog.client import upload_hashedrekord
+            from sigstack.tlog.client import RekorClient, hashedrekord
 
-            entry = upload_hashedrekord(args.rekor_url, raw, digest, signer.hash_name,
-                                        signer.public_key_pem(), timeout=go_duration(args.timeout))
+            with RekorClient(args.rekor_url, go_duration(args.timeout)) as log:
+                entry = log.upload(hashedrekord(raw, digest, signer.hash_name, signer.public_key_pem()))
             info(f"tlog entry created with index: {entry.log_index}")
         if args.bundle:
             from sigstack.bundle.models import build_bundle, build_bundle_without_log
@@ -148,6 +148,7 @@ def _read_signature(value: str) -> bytes:
 
 
 def run_verify_blob(args: argparse.Namespace) -> int:
+    import os
     import re
     from pathlib import Path
 
@@ -173,7 +174,8 @@ def run_verify_blob(args: argparse.Namespace) -> int:
     else:
         from sigstack.tlog.evidence import trusted_log_keys
 
-        log = LogPolicy(trusted_logs=trusted_log_keys(args.trusted_root), rekor_url=args.rekor_url,
+        log = LogPolicy(trusted_logs=trusted_log_keys(args.trusted_root, os.environ.get("SIGSTORE_REKOR_PUBLIC_KEY")),
+                        rekor_url=args.rekor_url,
                         timeout=go_duration(args.timeout))
     digest_arg = re.fullmatch(r"(sha256|sha384|sha512):([0-9a-f]+)", args.blob)
     if digest_arg and not Path(args.blob).exists():

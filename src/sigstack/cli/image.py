@@ -81,9 +81,11 @@ def log_keys(args: argparse.Namespace) -> tuple[Any, ...]:
     """The trusted log keys (none needed with --insecure-ignore-tlog, which warns)."""
     if args.insecure_ignore_tlog:
         return ()
+    import os
+
     from sigstack.tlog.evidence import trusted_log_keys
 
-    return tuple(trusted_log_keys(args.trusted_root))
+    return tuple(trusted_log_keys(args.trusted_root, os.environ.get("SIGSTORE_REKOR_PUBLIC_KEY")))
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -13,9 +13,12 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigstack._version import __version__
+
+if TYPE_CHECKING:
+    from sigstack.errors import SigstackError
 
 # Command modules and the top-level commands each registers; a new command group is
 # one line here (tests/cli/test_main.py checks the names against what is registered).
@@ -154,8 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        print(f"Error: {exc.message}", file=sys.stderr)
-        return exc.exit_code
+        print(f"Error: {render(exc)}", file=sys.stderr)
+        return exit_code_for(exc, args)
     except KeyboardInterrupt:
         print("Error: interrupted", file=sys.stderr)
         return 130
@@ -170,6 +173,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Error: unexpected {type(exc).__name__}: {text} (run with --verbose for details)",
               file=sys.stderr)
         return 1
+
+
+#: How the CLI words a library error's ``hint`` (see ``sigstack.errors.HINTS``): the
+#: library names the option, the CLI names its flag.
+HINT_TEXT = {
+    "timeout": " (-t/--timeout)",
+    "insecure_ignore_tlog_skip": " (pass --insecure-ignore-tlog to skip the log check)",
+    "insecure_ignore_tlog_accept": "; pass --insecure-ignore-tlog to accept it without",
+    "insecure_ignore_tlog_alone": "; pass --insecure-ignore-tlog to check the signature alone",
+    "trusted_logs": ": pass --trusted-root or set SIGSTORE_REKOR_PUBLIC_KEY (or --insecure-ignore-tlog to "
+                    "skip the log check)",
+    "no_tlog_upload": "; pass --tlog-upload=false",
+    "registry_ca": "; pass --registry-cacert FILE with its CA (or --allow-insecure-registry to skip the check)",
+    "registry_http": " (a plain-HTTP registry needs --allow-http-registry)",
+    "check_reference": " (--check-reference=false accepts signatures made for another repository, e.g. a "
+                       "mirror)",
+}
+
+
+def render_hint(exc: BaseException) -> str:
+    hint = getattr(exc, "hint", None)
+    return HINT_TEXT.get(hint, "") if isinstance(hint, str) else ""
+
+
+def render(exc: SigstackError) -> str:
+    """The one ``Error:`` line's text: the message with its hint in flag terms (each
+    cause's, for an error that gathers the reasons of several signatures)."""
+    from sigstack.errors import NoMatchingSignaturesError
+
+    if isinstance(exc, NoMatchingSignaturesError):
+        return "no matching signatures: " + "\n ".join(c.message + render_hint(c) for c in exc.causes)
+    return exc.message + render_hint(exc)
+
+
+def exit_code_for(exc: BaseException, args: argparse.Namespace | None = None) -> int:
+    """The exit code for a library error, decided here from its type as cosign decides
+    it: image verification has 10 (no signatures), 11 (image not found) and 12 (none
+    matched); everything else is 1. Verifying a saved directory (``--local-image``)
+    always exits 1, as cosign's local path does."""
+    from sigstack.errors import NoMatchingSignaturesError, NoSignaturesError, TagNotFoundError
+
+    if args is not None and getattr(args, "local_image", False):
+        return 1
+    for kind, code in ((NoSignaturesError, 10), (TagNotFoundError, 11), (NoMatchingSignaturesError, 12)):
+        if isinstance(exc, kind):
+            return code
+    return 1
 
 
 def entry() -> None:

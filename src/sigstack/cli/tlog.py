@@ -85,9 +85,12 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def _verifier(args: argparse.Namespace) -> Any:
+    import os
+
     from sigstack.tlog.client import RekorClient, log_verifier
 
-    return log_verifier(args.public_key, RekorClient(args.rekor_url, go_duration(args.timeout)))
+    return log_verifier(args.public_key or os.environ.get("SIGSTORE_REKOR_PUBLIC_KEY"),
+                        RekorClient(args.rekor_url, go_duration(args.timeout)))
 
 
 def run_get(args: argparse.Namespace) -> int:

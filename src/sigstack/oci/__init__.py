@@ -18,7 +18,7 @@ _EXPORTS = {
     "Repository": "sigstack.oci.reference",
     "parse_reference": "sigstack.oci.reference",
     "parse_repository": "sigstack.oci.reference",
-    "RegistryError": "sigstack.oci.errors",
+    "RegistryError": "sigstack.errors",
 }
 
 __all__ = sorted(_EXPORTS)

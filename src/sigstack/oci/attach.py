@@ -17,10 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sigstack.errors import SigstackError
+from sigstack.errors import NotFoundError, RegistryError, SigstackError
 from sigstack.oci import layout
 from sigstack.oci.client import INDEX_TYPES, OCI_MANIFEST, Descriptor, Manifest, RegistryClient, sha256_digest
-from sigstack.oci.errors import NotFoundError, RegistryError
 from sigstack.oci.reference import Reference, Repository
 from sigstack.payload import bundle, dsse, gojson, simplesigning
 

@@ -20,14 +20,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from sigstack.errors import SigstackError
+from sigstack.errors import CredentialError
 from sigstack.oci.reference import DOCKER_HUB
 
 _HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io")
 
 
-class CredentialError(SigstackError):
-    """The docker config or a credential helper could not give credentials."""
 
 
 @dataclass(frozen=True)

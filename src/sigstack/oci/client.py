@@ -35,21 +35,21 @@ import ssl
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
 import httpx
 
 from sigstack._internal import proxy as _proxy
 from sigstack._internal import proxy_transport as _proxy_transport
-from sigstack.oci import auth as _auth
-from sigstack.oci.errors import (
+from sigstack.errors import (
     AuthError,
     DigestMismatchError,
     NotFoundError,
     RegistryError,
     TooLargeError,
 )
+from sigstack.oci import auth as _auth
 from sigstack.oci.reference import DOCKER_HUB, Reference, Repository
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -66,13 +66,15 @@ _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _USER_AGENT = "sigstack"
 
 
-def _size_from_env() -> int:
-    text = os.environ.get("COSIGN_MAX_ATTACHMENT_SIZE", "").strip()
+def parse_size(text: str, what: str = "size") -> int:
+    """A byte count as cosign writes sizes (``512``, ``100MB``, ``1GiB``; k8s quantity units);
+    empty means the default attachment limit."""
+    text = text.strip()
     if not text:
         return DEFAULT_MAX_BLOB_BYTES
     m = re.fullmatch(r"(\d+)\s*([KMGT]i?B?|B)?", text, re.IGNORECASE)
     if not m:
-        raise RegistryError(f"invalid COSIGN_MAX_ATTACHMENT_SIZE: {text!r}")
+        raise RegistryError(f"invalid {what}: {text!r}")
     unit = (m.group(2) or "B").upper().rstrip("B")
     power = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4, "KI": 1, "MI": 2, "GI": 3, "TI": 4}[unit]
     base = 1024 if "I" in unit else 1000
@@ -89,7 +91,7 @@ class RegistryOptions:
     docker_config: str | None = None  # else $DOCKER_CONFIG, else ~/.docker
     timeout: float = 180.0
     max_manifest_bytes: int = MAX_MANIFEST_BYTES
-    max_blob_bytes: int = field(default_factory=_size_from_env)
+    max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES  # cosign's COSIGN_MAX_ATTACHMENT_SIZE
     max_redirects: int = 5
     attempts: int = 4
     backoff: float = 0.25
@@ -318,11 +320,10 @@ class RegistryClient:
             self._base[host] = f"{scheme}://{api}"
             return self._base[host]
         if "CERTIFICATE_VERIFY_FAILED" in errors[0]:
-            raise RegistryError(
-                f"cannot reach registry {host}: its TLS certificate is not trusted; pass "
-                "--registry-cacert FILE with its CA (or --allow-insecure-registry to skip the check)")
-        hint = "" if self.options.allow_http else " (a plain-HTTP registry needs --allow-http-registry)"
-        raise RegistryError(f"cannot reach registry {host}: {errors[-1]}{hint}")
+            raise RegistryError(f"cannot reach registry {host}: its TLS certificate is not trusted",
+                                hint="registry_ca")
+        raise RegistryError(f"cannot reach registry {host}: {errors[-1]}",
+                            hint=None if self.options.allow_http else "registry_http")
 
     def _send(self, method: str, url: str, headers: Mapping[str, str], content: Any,
               *, stream: bool = True) -> httpx.Response:

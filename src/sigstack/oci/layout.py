@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sigstack.errors import NotFoundError, RegistryError
 from sigstack.oci.client import (
     DOCKER_MANIFEST,
     OCI_INDEX,
@@ -24,7 +25,6 @@ from sigstack.oci.client import (
     RegistryReader,
     sha256_digest,
 )
-from sigstack.oci.errors import NotFoundError, RegistryError
 from sigstack.oci.reference import Reference, ReferenceError, Repository, parse_repository
 from sigstack.oci.reference import check_tag_prefix as check_tag_prefix  # re-exported: the layout's rule
 from sigstack.payload import gojson

@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sigstack.errors import SigstackError
+from sigstack.errors import DigestMismatchError, LayoutError, NotFoundError, TooLargeError
 from sigstack.oci.client import (
     INDEX_TYPES,
     MANIFEST_TYPES,
@@ -68,7 +68,6 @@ from sigstack.oci.client import (
     Manifest,
     RegistryOptions,
 )
-from sigstack.oci.errors import DigestMismatchError, NotFoundError, TooLargeError
 from sigstack.oci.reference import Reference, Repository
 
 KIND = "kind"
@@ -85,8 +84,6 @@ _COPY_CHUNK = 1 << 20
 MAX_INDEX_ENTRIES = 10000
 
 
-class LayoutError(SigstackError):
-    """An OCI layout directory is missing, malformed, or its content does not match."""
 
 
 def index_json(manifests: list[dict[str, Any]]) -> bytes:

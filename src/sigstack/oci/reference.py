@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sigstack.errors import SigstackError
+from sigstack.errors import ReferenceError
 
 DOCKER_HUB = "index.docker.io"
 _HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io"}
@@ -27,8 +27,6 @@ _HOST = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
 _CHARS = "repository can only contain the characters `abcdefghijklmnopqrstuvwxyz0123456789_-./`"
 
 
-class ReferenceError(SigstackError):
-    """An image or repository reference does not parse."""
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sigstack.errors import SigstackError
+from sigstack.errors import NotFoundError, SigstackError
 from sigstack.oci import layout
 from sigstack.oci.client import INDEX_TYPES, OCI_MANIFEST, Manifest, RegistryClient
-from sigstack.oci.errors import NotFoundError
 from sigstack.oci.ocilayout import (
     KIND_ATTS,
     KIND_IMAGE,

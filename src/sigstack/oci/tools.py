@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sigstack.errors import NotFoundError
 from sigstack.oci import layout
 from sigstack.oci.client import Descriptor, RegistryClient
-from sigstack.oci.errors import NotFoundError
 from sigstack.oci.reference import Reference
 
 _SUFFIX = {"signature": "sig", "attestation": "att", "sbom": "sbom"}

@@ -20,7 +20,7 @@ from sigstack.keys.base import Signer
 from sigstack.payload import dsse
 
 if TYPE_CHECKING:
-    from sigstack.tlog.client import TlogEntry
+    from sigstack.tlog.entry import TlogEntry
 
 BUNDLE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
 _ACCEPTED = (BUNDLE_V03, "application/vnd.dev.sigstore.bundle+json;version=0.3")

@@ -22,7 +22,7 @@ from sigstack.payload import dsse, intoto
 from sigstack.sign.image import bundle_annotation, log_envelope, loggable, push_bundle, resolve_digests
 
 if TYPE_CHECKING:  # the log client is imported only when an attestation is logged
-    from sigstack.tlog.client import TlogEntry
+    from sigstack.tlog.entry import TlogEntry
 
 
 @dataclass(frozen=True)

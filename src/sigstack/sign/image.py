@@ -29,16 +29,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sigstack.errors import SigstackError, VerificationError
+from sigstack.errors import NotFoundError, SigstackError, UsageError, VerificationError
 from sigstack.keys.base import Signer
 from sigstack.oci import layout
 from sigstack.oci.client import INDEX_TYPES, OCI_MANIFEST, Descriptor, RegistryClient, sha256_digest
-from sigstack.oci.errors import NotFoundError
 from sigstack.oci.reference import Reference, Repository
 from sigstack.payload import dsse, intoto, simplesigning
 
 if TYPE_CHECKING:  # the log client is imported only when a signature is logged
-    from sigstack.tlog.client import TlogEntry
+    from sigstack.tlog.entry import TlogEntry
 
 
 @dataclass(frozen=True)
@@ -106,19 +105,20 @@ def _same_signature(signer: Signer) -> Callable[[layout.StoredLayer, layout.Laye
 def loggable(signer: Signer) -> None:
     """Rekor's hashedrekord and cosign's checks need a digest-signing key."""
     if not signer.prehash:
-        raise SigstackError("Ed25519 keys cannot be logged as hashedrekord entries (they need "
-                            "Ed25519ph); pass --tlog-upload=false")
+        raise UsageError("Ed25519 keys cannot be logged as hashedrekord entries (they need Ed25519ph)",
+                         hint="no_tlog_upload")
 
 
 def log_rekord(url: str, signer: Signer, payload: bytes, timeout: float = 30.0) -> tuple[bytes, TlogEntry]:
     """Sign ``payload`` over its digest and log it as a hashedrekord; returns (signature, entry)."""
     import hashlib
 
-    from sigstack.tlog.client import upload_hashedrekord
+    from sigstack.tlog.client import RekorClient, hashedrekord
 
     digest = hashlib.new(signer.hash_name, payload).digest()
     sig = signer.sign_digest(digest)
-    return sig, upload_hashedrekord(url, sig, digest, signer.hash_name, signer.public_key_pem(), timeout=timeout)
+    with RekorClient(url, timeout) as log:
+        return sig, log.upload(hashedrekord(sig, digest, signer.hash_name, signer.public_key_pem()))
 
 
 def bundle_annotation(entry: TlogEntry) -> str:
@@ -210,10 +210,11 @@ def log_envelope(url: str, signer: Signer, envelope: dsse.Envelope, entry_type: 
                  timeout: float = 30.0) -> TlogEntry:
     """Log a DSSE envelope as a ``dsse`` 0.0.1 entry (cosign's default for attestations),
     or as ``intoto`` 0.0.1 (cosign v2's ``--rekor-entry-type intoto``)."""
-    from sigstack.tlog.client import upload_dsse, upload_intoto
+    from sigstack.tlog.client import RekorClient, dsse_proposal, intoto_proposal
 
-    upload = upload_intoto if entry_type == "intoto" else upload_dsse
-    return upload(url, envelope.to_json(), signer.public_key_pem(), timeout=timeout)
+    propose = intoto_proposal if entry_type == "intoto" else dsse_proposal
+    with RekorClient(url, timeout) as log:
+        return log.upload(propose(envelope.to_json(), signer.public_key_pem()))
 
 
 def push_bundle(client: RegistryClient, signer: Signer, repo: Repository, image_repo: Repository,

@@ -22,11 +22,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from sigstack.errors import SigstackError
+from sigstack.errors import BadEntryError, LogError, ProofError, SigstackError
 from sigstack.tlog import merkle
 from sigstack.tlog.entries import canonicalize
 from sigstack.tlog.entries._common import parse_verifier
-from sigstack.tlog.errors import BadEntryError, LogError, ProofError
 from sigstack.tlog.log import Log
 
 DEFAULT_MAX_BODY = 4 << 20  # bytes; larger uploads get 413

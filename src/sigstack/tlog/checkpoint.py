@@ -27,9 +27,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from sigstack.errors import VerificationError
+from sigstack.errors import ProofError, VerificationError
 from sigstack.keys.base import Signer, Verifier
-from sigstack.tlog.errors import ProofError
 
 MAX_NOTE_BYTES = 1 << 16
 MAX_SIGNATURES = 100

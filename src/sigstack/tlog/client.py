@@ -1,16 +1,14 @@
-"""Client side of a Rekor v1 log: upload entries, fetch them, and verify the log's
-evidence offline (SET, inclusion proof, signed checkpoint, consistency).
+"""Client side of a Rekor v1 log: upload entries, fetch and search them, audit the log's
+growth (consistency).
 
-Library functions only; ``sign-blob``/``verify-blob`` and ``sigstack tlog`` call them.
+One :class:`RekorClient` serves one operation and is closed after it (it is a context
+manager); the sign and verify flows are handed one by their caller. The entry model and
+its offline verification live in :mod:`sigstack.tlog.entry`, which imports no HTTP code.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
-import json
-import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,92 +16,15 @@ import httpx
 
 from sigstack._internal.proxy import ProxySettings, describe
 from sigstack._internal.proxy_transport import transport
-from sigstack.errors import KeyLoadError
+from sigstack.errors import KeyLoadError, LogClientError, ProofError
 from sigstack.keys.base import Verifier
 from sigstack.keys.pem import load_public_key_pem
 from sigstack.keys.software import PublicKeyVerifier
 from sigstack.tlog import merkle
-from sigstack.tlog.checkpoint import Checkpoint, log_id, verify_checkpoint, verify_set
-from sigstack.tlog.errors import LogClientError, ProofError
+from sigstack.tlog.checkpoint import Checkpoint, verify_checkpoint
+from sigstack.tlog.entry import TlogEntry
 
 USER_AGENT = "sigstack-tlog-client"
-
-
-@dataclass(frozen=True)
-class TlogEntry:
-    """One log entry with the evidence of its inclusion (a Rekor v1 LogEntry)."""
-
-    log_index: int
-    log_id: bytes
-    integrated_time: int
-    body: bytes  # the canonical entry: the Merkle leaf
-    signed_entry_timestamp: bytes | None
-    proof_log_index: int
-    tree_size: int
-    root_hash: bytes
-    hashes: tuple[bytes, ...]
-    checkpoint: str
-    entry_id: str = ""
-
-    @property
-    def body_b64(self) -> str:
-        return base64.b64encode(self.body).decode()
-
-    @property
-    def kind_version(self) -> tuple[str, str]:
-        try:
-            doc = json.loads(self.body)
-            return str(doc["kind"]), str(doc["apiVersion"])
-        except (ValueError, KeyError, TypeError):
-            raise ProofError("the log entry body is not a Rekor entry") from None
-
-    @classmethod
-    def from_response(cls, doc: Any) -> TlogEntry:
-        """Parse ``{entryID: LogEntry}`` as Rekor v1 returns it (strictly)."""
-        if not isinstance(doc, dict) or len(doc) != 1:
-            raise LogClientError("unexpected log response: want one entry")
-        ((entry_id, v),) = doc.items()
-        try:
-            proof = v["verification"]["inclusionProof"]
-            return cls(
-                log_index=_int(v["logIndex"]),
-                log_id=bytes.fromhex(v["logID"]),
-                integrated_time=_int(v["integratedTime"]),
-                body=base64.b64decode(v["body"], validate=True),
-                signed_entry_timestamp=base64.b64decode(v["verification"]["signedEntryTimestamp"],
-                                                        validate=True),
-                proof_log_index=_int(proof["logIndex"]),
-                tree_size=_int(proof["treeSize"]),
-                root_hash=bytes.fromhex(proof["rootHash"]),
-                hashes=tuple(bytes.fromhex(h) for h in proof["hashes"]),
-                checkpoint=str(proof["checkpoint"]),
-                entry_id=str(entry_id),
-            )
-        except (KeyError, TypeError, ValueError, binascii.Error):
-            raise LogClientError("unexpected log response: malformed LogEntry") from None
-
-
-def _int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError("not an integer")
-    return int(value)
-
-
-def verify_entry(entry: TlogEntry, verifier: Verifier, *, require_set: bool = False) -> Checkpoint:
-    """Check all log evidence of ``entry`` offline against the log key; returns the checkpoint."""
-    if entry.log_id != log_id(verifier.public_key()):
-        raise ProofError("the entry was logged by a log whose key is not the trusted log key")
-    if entry.signed_entry_timestamp:
-        verify_set(entry.signed_entry_timestamp, entry.body_b64, entry.integrated_time, entry.log_index,
-                   verifier)
-    elif require_set:
-        raise ProofError("the entry carries no signed entry timestamp")
-    merkle.verify_inclusion(entry.proof_log_index, entry.tree_size, merkle.leaf_hash(entry.body),
-                            entry.hashes, entry.root_hash)
-    cp = verify_checkpoint(entry.checkpoint, verifier)
-    if cp.root_hash != entry.root_hash or cp.size != entry.tree_size:
-        raise ProofError("the checkpoint does not match the inclusion proof's tree")
-    return cp
 
 
 def hashedrekord(signature: bytes, digest: bytes, algorithm: str, verifier_pem: bytes) -> dict[str, Any]:
@@ -135,12 +56,21 @@ class RekorClient:
         self._http = httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT},
                                   transport=transport(self._proxies, True, trust_env=True))
 
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> RekorClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
         try:
             return self._http.request(method, self.url + path, **kw)
         except httpx.TimeoutException:
-            raise LogClientError(f"contacting the log at {self.url}: timed out after {self.timeout:g} s "
-                                 "(-t/--timeout)") from None
+            raise LogClientError(f"contacting the log at {self.url}: timed out after {self.timeout:g} s",
+                                 hint="timeout") from None
         except httpx.HTTPError as exc:
             via = describe(self._proxies, self.url + path) if self._proxies.active else ""
             raise LogClientError(f"contacting the log at {self.url}: {exc}{via}") from None
@@ -221,9 +151,8 @@ class RekorClient:
 
 
 def log_verifier(path: str | None, client: RekorClient | None = None) -> Verifier:
-    """The log key: ``path``, else ``$SIGSTORE_REKOR_PUBLIC_KEY`` (a PEM file, as cosign reads
-    it), else -- only when a client is given -- the key the log itself serves."""
-    path = path or os.environ.get("SIGSTORE_REKOR_PUBLIC_KEY")
+    """The log key: the PEM file ``path``, else -- only when a client is given -- the key
+    the log itself serves (trust on first use, for auditing commands)."""
     if path:
         try:
             data = Path(path).read_bytes()
@@ -231,7 +160,7 @@ def log_verifier(path: str | None, client: RekorClient | None = None) -> Verifie
             raise KeyLoadError(f"reading log public key {path}: {exc.strerror or exc}") from None
         return PublicKeyVerifier(load_public_key_pem(data))
     if client is None:
-        raise KeyLoadError("no log public key: pass one or set SIGSTORE_REKOR_PUBLIC_KEY")
+        raise KeyLoadError("no log public key given")
     return PublicKeyVerifier(load_public_key_pem(client.public_key_pem()))
 
 
@@ -261,16 +190,6 @@ def check_log_consistency(client: RekorClient, verifier: Verifier,
     return old, new
 
 
-def upload_hashedrekord(url: str, signature: bytes, digest: bytes, algorithm: str,
-                        verifier_pem: bytes, log_key: Verifier | None = None, *,
-                        timeout: float = DEFAULT_TIMEOUT) -> TlogEntry:
-    """Log a signature over ``digest`` and return the evidence (checked if ``log_key``)."""
-    entry = RekorClient(url, timeout).upload(hashedrekord(signature, digest, algorithm, verifier_pem))
-    if log_key is not None:
-        verify_entry(entry, log_key)
-    return entry
-
-
 def dsse_proposal(envelope_json: bytes, verifier_pem: bytes) -> dict[str, Any]:
     """A ProposedEntry for ``dsse`` 0.0.1, what cosign (v2 by default, v3 always) uploads for
     attestations. The envelope goes up as the exact bytes stored beside the image, so the
@@ -281,12 +200,6 @@ def dsse_proposal(envelope_json: bytes, verifier_pem: bytes) -> dict[str, Any]:
         "spec": {"proposedContent": {"envelope": envelope_json.decode(),
                                      "verifiers": [base64.b64encode(verifier_pem).decode()]}},
     }
-
-
-def upload_dsse(url: str, envelope_json: bytes, verifier_pem: bytes, *,
-                timeout: float = DEFAULT_TIMEOUT) -> TlogEntry:
-    """Log a signed DSSE envelope and return the evidence."""
-    return RekorClient(url, timeout).upload(dsse_proposal(envelope_json, verifier_pem))
 
 
 def intoto_proposal(envelope_json: bytes, key_pem: bytes) -> dict[str, Any]:
@@ -302,9 +215,3 @@ def intoto_proposal(envelope_json: bytes, key_pem: bytes) -> dict[str, Any]:
                              "hash": {"algorithm": "sha256", "value": hashlib.sha256(envelope_json).hexdigest()}},
                  "publicKey": base64.b64encode(key_pem).decode()},
     }
-
-
-def upload_intoto(url: str, envelope_json: bytes, key_pem: bytes, *,
-                  timeout: float = DEFAULT_TIMEOUT) -> TlogEntry:
-    """Log a signed DSSE envelope as an ``intoto`` 0.0.1 entry and return the evidence."""
-    return RekorClient(url, timeout).upload(intoto_proposal(envelope_json, key_pem))

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
+from sigstack.errors import ProofError
 from sigstack.keys.base import Verifier
 from sigstack.keys.pem import pem_type
 from sigstack.tlog.checkpoint import log_id, public_key_der
-from sigstack.tlog.client import TlogEntry, verify_entry
-from sigstack.tlog.errors import ProofError
+from sigstack.tlog.entry import TlogEntry, verify_entry
 
 
 def find_log(entry: TlogEntry, logs: Sequence[Verifier]) -> Verifier:
@@ -135,10 +135,10 @@ def verify_log_evidence(entry: TlogEntry, logs: Sequence[Verifier], *, set_only:
         verify_entry(entry, log_key)
 
 
-def trusted_log_keys(trusted_root: str | None) -> list[Verifier]:
-    """The trusted log keys, as cosign finds them: the ``tlogs`` of ``--trusted-root``, else
-    the PEM file named by ``$SIGSTORE_REKOR_PUBLIC_KEY``. There is no built-in default."""
-    import os
+def trusted_log_keys(trusted_root: str | None, rekor_public_key: str | None = None) -> list[Verifier]:
+    """The trusted log keys, as cosign finds them: the ``tlogs`` of the trusted root file, else
+    the PEM file ``rekor_public_key`` (cosign's ``$SIGSTORE_REKOR_PUBLIC_KEY``). There is no
+    built-in default."""
     from pathlib import Path
 
     from sigstack.errors import SigstackError
@@ -151,14 +151,13 @@ def trusted_log_keys(trusted_root: str | None) -> list[Verifier]:
         except OSError as exc:
             raise SigstackError(f"reading trusted root {trusted_root}: {exc.strerror or exc}") from None
         return [t.verifier for t in parse_trusted_root(data)]
-    if os.environ.get("SIGSTORE_REKOR_PUBLIC_KEY"):
+    if rekor_public_key:
         from sigstack.tlog.client import log_verifier
 
-        return [log_verifier(None)]
-    raise SigstackError(
-        "no trusted transparency log key: pass --trusted-root or set SIGSTORE_REKOR_PUBLIC_KEY "
-        "(or --insecure-ignore-tlog to skip the log check)"
-    )
+        return [log_verifier(rekor_public_key)]
+    from sigstack.errors import NoTrustedLogError
+
+    raise NoTrustedLogError()
 
 
 def verify_hashedrekord_evidence(entry: TlogEntry, logs: Sequence[Verifier], signature: bytes,

@@ -17,10 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from sigstack.errors import BadEntryError, LogError
 from sigstack.tlog import merkle
 from sigstack.tlog.checkpoint import Checkpoint, LogSigner
 from sigstack.tlog.entries import Canonical
-from sigstack.tlog.errors import BadEntryError, LogError
 from sigstack.tlog.store.base import AppendResult, NewEntry, Store, StoredEntry
 
 

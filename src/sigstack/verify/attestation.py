@@ -22,15 +22,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sigstack.errors import VerificationError
+from sigstack.errors import (
+    MissingEvidenceError,
+    NoMatchingSignaturesError,
+    NoSignaturesError,
+    PolicyViolation,
+    VerificationError,
+)
 from sigstack.keys.base import Verifier
 from sigstack.oci import layout
 from sigstack.oci.client import RegistryReader
 from sigstack.oci.reference import Reference
 from sigstack.payload import bundle, dsse, intoto
 from sigstack.verify.image import (
-    NoMatchingSignaturesError,
-    NoSignaturesError,
     bundle_evidence,
     check_statement,
     find_bundles,
@@ -42,19 +46,13 @@ from sigstack.verify.image import (
 from sigstack.verify.policy import evaluate_rego, load_policy
 
 if TYPE_CHECKING:
-    from sigstack.tlog.client import TlogEntry
+    from sigstack.tlog.entry import TlogEntry
 
 
 @dataclass(frozen=True)
 class VerifiedAttestation:
     envelope_json: bytes  # what is printed: the stored DSSE envelope
     statement: intoto.Statement
-
-
-class PolicyViolation(VerificationError):
-    def __init__(self, errors: Sequence[str]) -> None:
-        super().__init__(f"{len(errors)} validation errors occurred")
-        self.errors = list(errors)
 
 
 def verify_attestations(client: RegistryReader, verifier: Verifier, ref: Reference, kind: str = "custom",
@@ -107,7 +105,7 @@ def verify_attestations(client: RegistryReader, verifier: Verifier, ref: Referen
     results = parallel(envelopes, check, max_workers)
     good = [r for r in results if isinstance(r, VerifiedAttestation)]
     if not good:
-        raise NoMatchingSignaturesError([str(r) for r in results if isinstance(r, VerificationError)])
+        raise NoMatchingSignaturesError([r for r in results if isinstance(r, VerificationError)])
     matching = [a for a in good if a.statement.predicate_type == uri]
     if not matching:
         found = sorted({a.statement.predicate_type for a in good})
@@ -131,14 +129,13 @@ def lookup_envelope(envelope_json: bytes, verifier: Verifier, keys: Sequence[Ver
     as cosign finds it: the ``dsse`` entry this envelope and key would make, else the
     ``intoto`` 0.0.1 one. Its SET, inclusion proof and checkpoint are verified here; the
     caller checks that it is about this envelope."""
+    from sigstack.errors import LogClientError
     from sigstack.tlog.client import RekorClient, dsse_proposal, intoto_proposal
-    from sigstack.tlog.errors import LogClientError
     from sigstack.tlog.evidence import verify_log_evidence
 
     if not rekor_url:
-        raise VerificationError("the attestation has no transparency log evidence (no "
-                                "dev.sigstore.cosign/bundle annotation); pass "
-                                "--insecure-ignore-tlog to accept it without")
+        raise MissingEvidenceError("the attestation has no transparency log evidence (no "
+                                   "dev.sigstore.cosign/bundle annotation)", hint="insecure_ignore_tlog_accept")
     pem = verifier.public_key_pem()
     client = RekorClient(rekor_url, timeout)
     found = None

@@ -27,38 +27,28 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sigstack.errors import SigstackError, VerificationError
+from sigstack.errors import (
+    MissingEvidenceError,
+    NoMatchingSignaturesError,
+    NoSignaturesError,
+    NotFoundError,
+    NoTrustedLogError,
+    RegistryError,
+    SigstackError,
+    TagNotFoundError,
+    VerificationError,
+)
 from sigstack.keys.base import Verifier
 from sigstack.oci import layout
 from sigstack.oci.client import Descriptor, RegistryReader
-from sigstack.oci.errors import NotFoundError, RegistryError
 from sigstack.oci.reference import Reference, Repository
 from sigstack.payload import bundle, dsse, intoto, simplesigning
 
 if TYPE_CHECKING:  # the log client is imported only when a signature carries evidence
-    from sigstack.tlog.client import TlogEntry
-
-EXIT_NO_SIGNATURES = 10
-EXIT_TAG_NOT_FOUND = 11
-EXIT_NO_MATCHING = 12
+    from sigstack.tlog.entry import TlogEntry
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-class NoSignaturesError(VerificationError):
-    def __init__(self) -> None:
-        super().__init__("no signatures found", exit_code=EXIT_NO_SIGNATURES)
-
-
-class TagNotFoundError(VerificationError):
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"image tag not found: {detail}", exit_code=EXIT_TAG_NOT_FOUND)
-
-
-class NoMatchingSignaturesError(VerificationError):
-    def __init__(self, reasons: Sequence[str]) -> None:
-        super().__init__("no matching signatures: " + "\n ".join(reasons), exit_code=EXIT_NO_MATCHING)
 
 
 @dataclass(frozen=True)
@@ -98,8 +88,7 @@ class ImageVerification:
 
 def require_log_keys(keys: Sequence[Verifier], ignore: bool) -> None:
     if not ignore and not keys:
-        raise SigstackError("no trusted transparency log key: pass --trusted-root or set "
-                            "SIGSTORE_REKOR_PUBLIC_KEY (or --insecure-ignore-tlog to skip the log check)")
+        raise NoTrustedLogError()
 
 
 def layer_rekor_bundle(stored: layout.StoredLayer) -> tuple[TlogEntry, Any] | None:
@@ -130,8 +119,8 @@ _COSIGN_WORDS = {  # our finding -> what cosign's VerifyBundle says for it
 def legacy_evidence(stored: layout.StoredLayer, keys: Sequence[Verifier]) -> TlogEntry | None:
     """The layer's log entry after its SET verified with a trusted log key (None when the
     layer has no ``dev.sigstore.cosign/bundle`` annotation). Failures use cosign's words."""
+    from sigstack.errors import ProofError
     from sigstack.tlog.checkpoint import verify_set
-    from sigstack.tlog.errors import ProofError
     from sigstack.tlog.evidence import find_log
 
     found = layer_rekor_bundle(stored)
@@ -154,7 +143,7 @@ def legacy_evidence(stored: layout.StoredLayer, keys: Sequence[Verifier]) -> Tlo
 def check_rekord_evidence(entry: TlogEntry, stored: layout.StoredLayer, verifier: Verifier) -> None:
     """The entry is a hashedrekord for this layer's signature, key and payload digest; checked
     in cosign's order (signature, key, digest), so a pasted entry gets cosign's message."""
-    from sigstack.tlog.errors import ProofError
+    from sigstack.errors import ProofError
     from sigstack.tlog.evidence import check_hashedrekord
 
     sig = base64.b64decode(stored.annotations[layout.SIGNATURE_ANNOTATION])
@@ -179,14 +168,13 @@ def lookup_rekord(stored: layout.StoredLayer, verifier: Verifier, keys: Sequence
     """A layer without the annotation: as cosign, find its entry in the log at ``rekor_url``
     and verify what comes back offline (SET, inclusion proof, checkpoint, and that it is
     this signature)."""
+    from sigstack.errors import LogClientError
     from sigstack.tlog.client import RekorClient, hashedrekord
-    from sigstack.tlog.errors import LogClientError
     from sigstack.tlog.evidence import verify_hashedrekord_evidence
 
     if not rekor_url:
-        raise VerificationError("the signature has no transparency log evidence (no "
-                                "dev.sigstore.cosign/bundle annotation); pass --insecure-ignore-tlog "
-                                "to accept it without")
+        raise MissingEvidenceError("the signature has no transparency log evidence (no "
+                                   "dev.sigstore.cosign/bundle annotation)", hint="insecure_ignore_tlog_accept")
     sig = base64.b64decode(stored.annotations[layout.SIGNATURE_ANNOTATION])
     digest = hashlib.new(verifier.hash_name, stored.data).digest()
     proposal = hashedrekord(sig, digest, verifier.hash_name, verifier.public_key_pem())
@@ -205,8 +193,7 @@ def bundle_evidence(b: bundle.Bundle, verifier: Verifier, keys: Sequence[Verifie
 
     entry = b.tlog_entry()
     if entry is None:
-        raise VerificationError("the bundle has no transparency log entry; pass --insecure-ignore-tlog "
-                                "to accept it without")
+        raise MissingEvidenceError("the bundle has no transparency log entry", hint="insecure_ignore_tlog_accept")
     verify_log_evidence(entry, keys, set_only=False)
     if len(b.envelope.signatures) != 1:
         raise VerificationError("a logged envelope must have exactly one signature")
@@ -336,9 +323,8 @@ def check_simple_signing(verifier: Verifier, stored: layout.StoredLayer, digest:
         if payload.digest != digest:
             raise VerificationError(f"invalid or missing digest in claim: {payload.digest}")
         if opts.check_reference and repository is not None and payload.docker_reference != repository:
-            raise VerificationError(
-                f"the signed payload names {payload.docker_reference}, not {repository} "
-                "(--check-reference=false accepts signatures made for another repository, e.g. a mirror)")
+            raise VerificationError(f"the signed payload names {payload.docker_reference}, not {repository}",
+                                    hint="check_reference")
         for k, v in opts.annotations.items():
             if not payload.optional or payload.optional.get(k) != v:
                 raise VerificationError("missing or incorrect annotation")
@@ -414,6 +400,6 @@ def verify_image(client: RegistryReader, verifier: Verifier, ref: Reference,
     results = pool_map(fetch_and_check, layers, opts.max_workers, meanwhile=lambda: _load_now(verifier))
     good = [r for r in results if isinstance(r, VerifiedSignature)]
     if not good:
-        raise NoMatchingSignaturesError([str(r) for r in results if isinstance(r, VerificationError)])
+        raise NoMatchingSignaturesError([r for r in results if isinstance(r, VerificationError)])
     return ImageVerification(ref, digest, tuple(good))
 

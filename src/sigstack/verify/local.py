@@ -9,10 +9,10 @@ policies) is the one code path. Differences that follow from having no registry:
 
 * the simple-signing payload's ``docker-reference`` is not compared with a
   repository (there is none; cosign does not compare it either);
-* failures exit 1, as cosign's local path does (its errors there are plain errors,
-  not the no-signatures/no-match types behind exit codes 10 and 12 for a registry);
-  with nothing saved the message is cosign's ``no signatures associated with the
-  image saved in DIR``.
+* with nothing saved the error is :class:`NoSavedSignaturesError`, in cosign's words
+  ``no signatures associated with the image saved in DIR``. (The CLI exits 1 for every
+  local failure, as cosign's local path does: its errors there are plain errors, not
+  the no-signatures/no-match types behind exit codes 10 and 12 for a registry.)
 """
 
 from __future__ import annotations
@@ -22,23 +22,17 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from sigstack.errors import VerificationError
+from sigstack.errors import NoSignaturesError
 from sigstack.keys.base import Verifier
 from sigstack.verify.attestation import VerifiedAttestation, verify_attestations
-from sigstack.verify.image import (
-    ImageVerification,
-    ImageVerifyOptions,
-    NoSignaturesError,
-    verify_image,
-)
+from sigstack.verify.image import ImageVerification, ImageVerifyOptions, verify_image
 
 
 class NoSavedSignaturesError(NoSignaturesError):
     """Nothing of the kind asked for was saved with the image (cosign's wording)."""
 
     def __init__(self, path: str | os.PathLike[str], what: str) -> None:
-        VerificationError.__init__(self, f"no {what} associated with the image saved in {os.fspath(path)}",
-                                   exit_code=1)
+        super().__init__(f"no {what} associated with the image saved in {os.fspath(path)}")
 
 
 def verify_local_image(path: str | os.PathLike[str], verifier: Verifier,
@@ -51,8 +45,6 @@ def verify_local_image(path: str | os.PathLike[str], verifier: Verifier,
         return verify_image(source, verifier, ref, opts)
     except NoSignaturesError:
         raise NoSavedSignaturesError(path, "signatures") from None
-    except VerificationError as exc:
-        raise _as_cosign_local(exc) from None
 
 
 def verify_local_attestations(path: str | os.PathLike[str], verifier: Verifier, kind: str = "custom",
@@ -66,11 +58,4 @@ def verify_local_attestations(path: str | os.PathLike[str], verifier: Verifier, 
         return verify_attestations(source, verifier, ref, kind, policies, **kwargs)
     except NoSignaturesError:
         raise NoSavedSignaturesError(path, "attestations") from None
-    except VerificationError as exc:
-        raise _as_cosign_local(exc) from None
 
-
-def _as_cosign_local(exc: VerificationError) -> VerificationError:
-    """The same failure with cosign's local exit code (1), keeping its type and message."""
-    exc.exit_code = 1
-    return exc

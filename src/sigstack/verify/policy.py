@@ -20,11 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sigstack.errors import MissingExtraError, SigstackError
-
-
-class PolicyError(SigstackError):
-    """A policy file is unusable (format, syntax), as opposed to a policy failure."""
+from sigstack.errors import MissingExtraError, PolicyError
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sigstack.tlog.errors import BadEntryError
+from sigstack.errors import BadEntryError
 
 KINDS: dict[str, dict[str, str]] = {
     "hashedrekord": {"0.0.1": "sigstack.tlog.entries.hashedrekord"},

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
+from sigstack.errors import BadEntryError
 from sigstack.keys.pem import encode_pem, pem_type
-from sigstack.tlog.errors import BadEntryError
 
 HASHES: dict[str, tuple[hashes.HashAlgorithm, int]] = {
     "sha256": (hashes.SHA256(), 32),

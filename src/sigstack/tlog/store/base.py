@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
+from sigstack.errors import LogError
 from sigstack.tlog import merkle
-from sigstack.tlog.errors import LogError
 
 LEVEL_SHIFT = 56  # node id = level << 56 | index: one integer key per perfect node
 

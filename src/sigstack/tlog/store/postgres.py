@@ -14,8 +14,8 @@ from typing import Any
 
 import psycopg
 
+from sigstack.errors import LogError
 from sigstack.tlog import merkle
-from sigstack.tlog.errors import LogError
 from sigstack.tlog.store.base import Store, StoredEntry
 
 _SCHEMA = """

@@ -11,8 +11,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from sigstack.errors import LogError
 from sigstack.tlog import merkle
-from sigstack.tlog.errors import LogError
 from sigstack.tlog.store.base import Store, StoredEntry
 
 _SCHEMA = """
