@@ -21,10 +21,12 @@ from collections.abc import Sequence
 #: (accept a signature without log evidence) in its two phrasings (``skip``: skip the
 #: log check; ``accept``: accept it without); ``insecure_ignore_tlog_alone`` (check
 #: the signature alone); ``trusted_logs`` (give trusted log keys); ``no_tlog_upload``
-#: (sign without logging); ``registry_ca`` (trust a registry's CA, or skip TLS checks);
-#: ``registry_http`` (allow plain HTTP); ``check_reference`` (accept another repository's payload).
+#: (sign without logging; ``_or_bundle``: nor write a bundle); ``registry_ca`` (trust a
+#: registry's CA, or skip TLS checks); ``registry_http`` (allow plain HTTP);
+#: ``check_reference`` (accept another repository's payload).
 HINTS = ("timeout", "insecure_ignore_tlog_skip", "insecure_ignore_tlog_accept", "insecure_ignore_tlog_alone",
-         "trusted_logs", "no_tlog_upload", "registry_ca", "registry_http", "check_reference")
+         "trusted_logs", "no_tlog_upload", "no_tlog_upload_or_bundle", "registry_ca", "registry_http",
+         "check_reference")
 
 
 class SigstackError(Exception):
@@ -172,6 +174,10 @@ class SignatureError(SigstackError):
 
 class VerificationError(SignatureError):
     """Verification failed; ``message`` says why."""
+
+
+class InvalidSignatureError(VerificationError):
+    """The signature itself does not verify with the key (the pipeline's signature step)."""
 
 
 class ProofError(VerificationError):

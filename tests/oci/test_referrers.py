@@ -25,6 +25,7 @@ from sigstack.oci import layout
 from sigstack.oci.client import OCI_INDEX, OCI_MANIFEST, RegistryClient
 from sigstack.oci.reference import parse_reference
 from sigstack.sign.image import ImageSignOptions, sign_image
+from sigstack.verify.evidence import LogPolicy
 from sigstack.verify.image import ImageVerifyOptions, verify_image
 
 PW = {"COSIGN_PASSWORD": "pw"}
@@ -206,5 +207,5 @@ def test_referrers_api_used_without_fallback_tag(double, keypair, bundle) -> Non
         found = layout.list_referrers(client, ref.repository, digest)
         assert len(found) == 1
         result = verify_image(client, keys.load_verifier(str(keypair[1])), ref,
-                              ImageVerifyOptions(experimental_oci11=True, insecure_ignore_tlog=True))
+                              ImageVerifyOptions(experimental_oci11=True, log=LogPolicy(insecure_ignore_tlog=True)))
     assert [s.layout for s in result.signatures] == ["bundle" if bundle else "oci-1-1"]

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from ocihelpers import Registry, push_image, sigstack
 
+from sigstack.cli.main import exit_code_for
 from sigstack.errors import SigstackError
 from sigstack.oci import attach, layout, tools
 from sigstack.oci.client import RegistryClient
@@ -379,7 +380,8 @@ def _library_calls(ref: Reference, prefix: str) -> dict[str, object]:
     from sigstack import keys
     from sigstack.sign.attest import attest_image
     from sigstack.sign.image import ImageSignOptions, sign_image
-    from sigstack.verify.attestation import verify_attestations
+    from sigstack.verify.attestation import AttestationVerifyOptions, verify_attestations
+    from sigstack.verify.evidence import LogPolicy
     from sigstack.verify.image import ImageVerifyOptions, verify_image
 
     return {
@@ -388,9 +390,11 @@ def _library_calls(ref: Reference, prefix: str) -> dict[str, object]:
         "attest_image": lambda c, k: attest_image(c, keys.load_signer(str(k[0]), b"pw"), ref, b"{}",
                                                   tag_prefix=prefix),
         "verify_image": lambda c, k: verify_image(c, keys.load_verifier(str(k[1])), ref,
-                                                  ImageVerifyOptions(tag_prefix=prefix, insecure_ignore_tlog=True)),
-        "verify_attestations": lambda c, k: verify_attestations(c, keys.load_verifier(str(k[1])), ref,
-                                                                insecure_ignore_tlog=True, tag_prefix=prefix),
+                                                  ImageVerifyOptions(tag_prefix=prefix,
+                                                                     log=LogPolicy(insecure_ignore_tlog=True))),
+        "verify_attestations": lambda c, k: verify_attestations(
+            c, keys.load_verifier(str(k[1])), ref,
+            AttestationVerifyOptions(log=LogPolicy(insecure_ignore_tlog=True), tag_prefix=prefix)),
         "attach_sbom": lambda c, k: attach.attach_sbom(c, ref, b"{}", "text/spdx+json", tag_prefix=prefix),
         "attach_signature": lambda c, k: attach.attach_signature(c, ref, "c2ln", tag_prefix=prefix),
         "attach_attestations": lambda c, k: attach.attach_attestations(c, ref, [], tag_prefix=prefix),
@@ -416,7 +420,7 @@ def test_library_refuses_a_bad_prefix_before_any_request(entry, registry, keypai
     call = _library_calls(parse_reference(img), BAD["at"][0])[entry]
     with RegistryClient() as client, pytest.raises(ReferenceError) as err:
         call(client, keypair)  # type: ignore[operator]
-    assert isinstance(err.value, SigstackError) and err.value.exit_code == 1
+    assert isinstance(err.value, SigstackError) and exit_code_for(err.value) == 1
     assert "invalid attachment tag prefix 'a@b'" in err.value.message
     assert repo_state(registry, img) == before
 

@@ -1,5 +1,25 @@
-"""Bundle documents for key-signed blobs: Sigstore bundle v0.3 (written, and v0.1-v0.3
-read) and cosign's legacy ``{"base64Signature", "cert", "rekorBundle"}`` file (read)."""
+"""The Sigstore bundle (v0.1-v0.3 JSON) and cosign's SET-form evidence, as strict models.
+
+One :class:`Bundle` serves blobs and images alike: its content is a message signature
+(a signature over an artifact's digest, what ``sign-blob --bundle`` writes) or a DSSE
+envelope (what cosign v3 stores beside images and attestations). Its verification
+material is a public-key hint, a certificate or a certificate chain; it carries the
+transparency log entries and RFC 3161 timestamps.
+
+Parsing is strict in python-tuf's style: an unknown or missing field, a wrong type or
+bad base64 is a :class:`~sigstack.errors.BundleError` at the edge, so verification
+never sees half-valid data. cosign's older forms are read into the same model:
+
+* the legacy ``--bundle`` file (``{"base64Signature", "cert", "rekorBundle"}``,
+  cosign's ``LocalSignedPayload``), whose log evidence is SET-only;
+* the ``dev.sigstore.cosign/bundle`` image-layer annotation (``rekor_bundle``), which
+  is that same SET-only entry on its own.
+
+Hand-written instead of ``sigstore-protobuf-specs``/``sigstore-models``: cosign's
+legacy forms are modelled by no protobuf package, we need strictness the protobuf
+JSON parsers do not give (they ignore unknown fields), and the packages would add
+betterproto/pydantic to every start-up of a command that reads a bundle.
+"""
 
 from __future__ import annotations
 
@@ -11,34 +31,189 @@ from dataclasses import dataclass
 from typing import Any
 
 from sigstack.errors import BundleError
+from sigstack.payload import dsse
 from sigstack.tlog.entry import InclusionProof, TlogEntry
 
+BUNDLE_V01 = "application/vnd.dev.sigstore.bundle+json;version=0.1"
+BUNDLE_V02 = "application/vnd.dev.sigstore.bundle+json;version=0.2"
 BUNDLE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
-MEDIA_TYPES = (
-    "application/vnd.dev.sigstore.bundle+json;version=0.1",
-    "application/vnd.dev.sigstore.bundle+json;version=0.2",
-    "application/vnd.dev.sigstore.bundle+json;version=0.3",
-    BUNDLE_V03,
-)
+BUNDLE_V03_LEGACY_NAME = "application/vnd.dev.sigstore.bundle+json;version=0.3"
+MEDIA_TYPES = (BUNDLE_V01, BUNDLE_V02, BUNDLE_V03_LEGACY_NAME, BUNDLE_V03)
+MAX_BUNDLE_BYTES = 16 << 20
 _ALGS = {"sha256": "SHA2_256", "sha384": "SHA2_384", "sha512": "SHA2_512"}
 _ALGS_BACK = {v: k for k, v in _ALGS.items()}
-MAX_BUNDLE_BYTES = 16 << 20
-
-
 
 
 @dataclass(frozen=True)
-class BlobBundle:
-    """What a blob bundle says: the signature, the digest (if recorded), the verification
-    material (key hint or certificate PEM) and the log entry with its evidence."""
+class MessageSignature:
+    """A signature over an artifact; ``digest`` (with its hash name) when the bundle says it."""
 
     signature: bytes
-    digest: bytes | None
-    digest_algorithm: str | None
-    certificate_der: bytes | None
-    key_hint: str | None
-    tlog_entry: TlogEntry | None  # None only for bundles without log evidence
-    legacy: bool  # cosign's pre-v0.3 file: SET only, no inclusion proof
+    digest_algorithm: str | None = None
+    digest: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """What a bundle says. ``certificate`` is the leaf (DER) of either certificate form,
+    ``chain`` the rest of an ``x509CertificateChain``; ``legacy`` marks cosign's
+    ``LocalSignedPayload`` file, whose only log evidence is a SET."""
+
+    media_type: str
+    content: MessageSignature | dsse.Envelope
+    public_key_hint: str | None = None
+    certificate: bytes | None = None
+    chain: tuple[bytes, ...] = ()
+    tlog_entries: tuple[TlogEntry, ...] = ()
+    timestamps: tuple[bytes, ...] = ()  # RFC 3161 signed timestamps (DER)
+    legacy: bool = False
+
+    @property
+    def tlog_entry(self) -> TlogEntry | None:
+        """The one log entry (bundles we read carry at most one), or None."""
+        return self.tlog_entries[0] if self.tlog_entries else None
+
+    @property
+    def signature(self) -> bytes:
+        """The message signature, or the envelope's only signature."""
+        if isinstance(self.content, MessageSignature):
+            return self.content.signature
+        if len(self.content.signatures) != 1:
+            raise BundleError("the bundle's envelope must have exactly one signature")
+        return self.content.signatures[0]
+
+    @property
+    def envelope(self) -> dsse.Envelope:
+        if not isinstance(self.content, dsse.Envelope):
+            raise BundleError("the bundle holds a message signature, not a DSSE envelope")
+        return self.content
+
+    # ---- building --------------------------------------------------------------------
+
+    @classmethod
+    def for_message(cls, signature: bytes, digest: bytes, algorithm: str, public_key_der: bytes,
+                    entry: TlogEntry | None = None) -> Bundle:
+        """A v0.3 bundle for a key-signed blob, as ``cosign sign-blob --bundle`` writes it
+        (no ``tlogEntries`` when the signature was not logged)."""
+        return cls(BUNDLE_V03, MessageSignature(signature, algorithm, digest),
+                   public_key_hint=public_key_hint(public_key_der),
+                   tlog_entries=(entry,) if entry is not None else ())
+
+    @classmethod
+    def for_envelope(cls, envelope: dsse.Envelope, public_key_der: bytes,
+                     entry: TlogEntry | None = None) -> Bundle:
+        """A v0.3 bundle for a key-signed DSSE envelope, as cosign v3 stores it beside an image."""
+        return cls(BUNDLE_V03, envelope, public_key_hint=public_key_hint(public_key_der),
+                   tlog_entries=(entry,) if entry is not None else ())
+
+    def to_dict(self) -> dict[str, Any]:
+        vm: dict[str, Any] = {}
+        if self.certificate is not None and self.chain:
+            vm["x509CertificateChain"] = {"certificates": [{"rawBytes": _enc(c)}
+                                                           for c in (self.certificate, *self.chain)]}
+        elif self.certificate is not None:
+            vm["certificate"] = {"rawBytes": _enc(self.certificate)}
+        else:
+            vm["publicKey"] = {"hint": self.public_key_hint or ""}
+        if self.tlog_entries:
+            vm["tlogEntries"] = [tlog_entry_json(e) for e in self.tlog_entries]
+        if self.timestamps:
+            vm["timestampVerificationData"] = {"rfc3161Timestamps": [{"signedTimestamp": _enc(t)}
+                                                                     for t in self.timestamps]}
+        doc: dict[str, Any] = {"mediaType": self.media_type, "verificationMaterial": vm}
+        if isinstance(self.content, MessageSignature):
+            ms: dict[str, Any] = {}
+            if self.content.digest is not None and self.content.digest_algorithm is not None:
+                ms["messageDigest"] = {"algorithm": _ALGS[self.content.digest_algorithm],
+                                       "digest": _enc(self.content.digest)}
+            ms["signature"] = _enc(self.content.signature)
+            doc["messageSignature"] = ms
+        else:
+            doc["dsseEnvelope"] = self.content.to_dict()
+        return doc
+
+    def to_json(self) -> bytes:
+        """The bundle's JSON as cosign writes each kind: a blob bundle with Go's default
+        ``json.Marshal`` spacing of the protojson, an envelope bundle compact."""
+        if isinstance(self.content, dsse.Envelope):
+            return json.dumps(self.to_dict(), separators=(",", ":")).encode()
+        return json.dumps(self.to_dict()).encode()
+
+    # ---- parsing ---------------------------------------------------------------------
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Bundle:
+        """Parse a v0.1-v0.3 Sigstore bundle or a cosign legacy bundle file, strictly."""
+        if len(data) > MAX_BUNDLE_BYTES:
+            raise BundleError("bundle file is too large")
+        try:
+            doc = json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            raise BundleError("invalid bundle: not JSON") from None
+        if not isinstance(doc, dict):
+            raise BundleError("invalid bundle: not a JSON object")
+        if "mediaType" not in doc and ("rekorBundle" in doc or "base64Signature" in doc):
+            return _parse_legacy(doc)
+        return cls.from_dict(doc)
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Bundle:
+        media = doc.get("mediaType")
+        if media not in MEDIA_TYPES:
+            raise BundleError(f"unsupported bundle media type {str(media)[:80]!r}")
+        _only(doc, {"mediaType", "verificationMaterial", "messageSignature", "dsseEnvelope"}, "")
+        vm = _get(doc, "verificationMaterial", dict, "")
+        _only(vm, {"publicKey", "certificate", "x509CertificateChain", "tlogEntries",
+                   "timestampVerificationData"}, "verificationMaterial.")
+        content: MessageSignature | dsse.Envelope
+        if "dsseEnvelope" in doc:
+            if "messageSignature" in doc:
+                raise BundleError("invalid bundle: both a message signature and a DSSE envelope")
+            env = _get(doc, "dsseEnvelope", dict, "")
+            _only(env, {"payload", "payloadType", "signatures"}, "dsseEnvelope.")
+            try:
+                content = dsse.parse(env)
+            except Exception:  # dsse.parse raises VerificationError; here it is a bundle defect
+                raise BundleError("invalid bundle: dsseEnvelope is not a valid DSSE envelope") from None
+        else:
+            ms = _get(doc, "messageSignature", dict, "")
+            _only(ms, {"messageDigest", "signature"}, "messageSignature.")
+            digest = alg = None
+            if "messageDigest" in ms:
+                md = _get(ms, "messageDigest", dict, "messageSignature.")
+                alg = _ALGS_BACK.get(md.get("algorithm", ""))
+                if alg is None:
+                    raise BundleError("invalid bundle: unsupported messageDigest algorithm")
+                digest = _b64(md.get("digest"), "messageDigest.digest")
+            content = MessageSignature(_b64(ms.get("signature"), "messageSignature.signature"), alg, digest)
+        cert = hint = None
+        chain: tuple[bytes, ...] = ()
+        if "certificate" in vm:
+            cert = _b64(_get(vm["certificate"], "rawBytes", str, "certificate."), "certificate.rawBytes")
+        elif "x509CertificateChain" in vm:
+            certs = _get(vm["x509CertificateChain"], "certificates", list, "x509CertificateChain.")
+            if not certs:
+                raise BundleError("invalid bundle: empty certificate chain")
+            ders = [_b64(_get(c, "rawBytes", str, "certificates[]."), "certificate rawBytes") for c in certs]
+            cert, chain = ders[0], tuple(ders[1:])
+        elif "publicKey" in vm:
+            hint = str(_get(vm, "publicKey", dict, "").get("hint", ""))
+        else:
+            raise BundleError("invalid bundle: no verification material")
+        tlogs = vm.get("tlogEntries") or []
+        if not isinstance(tlogs, list) or len(tlogs) > 1:
+            raise BundleError("invalid bundle: expected at most one transparency log entry")
+        entries = tuple(_parse_tlog(t, proof_required=media != BUNDLE_V01) for t in tlogs)
+        stamps: tuple[bytes, ...] = ()
+        if "timestampVerificationData" in vm:
+            tvd = _get(vm, "timestampVerificationData", dict, "verificationMaterial.")
+            _only(tvd, {"rfc3161Timestamps"}, "timestampVerificationData.")
+            items = tvd.get("rfc3161Timestamps") or []
+            if not isinstance(items, list):
+                raise BundleError("invalid bundle: rfc3161Timestamps must be a list")
+            stamps = tuple(_b64(_get(t, "signedTimestamp", str, "rfc3161Timestamps[]."), "signedTimestamp")
+                           for t in items)
+        return cls(str(media), content, hint, cert, chain, entries, stamps)
 
 
 def public_key_hint(der_spki: bytes) -> str:
@@ -46,46 +221,33 @@ def public_key_hint(der_spki: bytes) -> str:
     return base64.b64encode(hashlib.sha256(der_spki).digest()).decode()
 
 
-def _tlog_json(entry: TlogEntry) -> dict[str, Any]:
+def _enc(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def tlog_entry_json(entry: TlogEntry) -> dict[str, Any]:
+    """A bundle's ``tlogEntries[]`` item (protojson) for ``entry``: SET, inclusion proof,
+    checkpoint and canonical body."""
     kind, version = entry.kind_version
     doc: dict[str, Any] = {
         "logIndex": str(entry.log_index),
-        "logId": {"keyId": base64.b64encode(entry.log_id).decode()},
+        "logId": {"keyId": _enc(entry.log_id)},
         "kindVersion": {"kind": kind, "version": version},
         "integratedTime": str(entry.integrated_time),
     }
     if entry.signed_entry_timestamp:
-        doc["inclusionPromise"] = {
-            "signedEntryTimestamp": base64.b64encode(entry.signed_entry_timestamp).decode()
-        }
+        doc["inclusionPromise"] = {"signedEntryTimestamp": _enc(entry.signed_entry_timestamp)}
     proof = entry.inclusion_proof
     if proof is not None:
         doc["inclusionProof"] = {
             "logIndex": str(proof.log_index),
-            "rootHash": base64.b64encode(proof.root_hash).decode(),
+            "rootHash": _enc(proof.root_hash),
             "treeSize": str(proof.tree_size),
-            "hashes": [base64.b64encode(h).decode() for h in proof.hashes],
+            "hashes": [_enc(h) for h in proof.hashes],
             "checkpoint": {"envelope": proof.checkpoint},
         }
     doc["canonicalizedBody"] = entry.body_b64
     return doc
-
-
-def build_bundle(entry: TlogEntry, signature: bytes, digest: bytes, algorithm: str,
-                 public_key_der: bytes) -> bytes:
-    """A v0.3 bundle for a key-signed blob, as ``cosign sign-blob --bundle`` writes it."""
-    doc = {
-        "mediaType": BUNDLE_V03,
-        "verificationMaterial": {
-            "publicKey": {"hint": public_key_hint(public_key_der)},
-            "tlogEntries": [_tlog_json(entry)],
-        },
-        "messageSignature": {
-            "messageDigest": {"algorithm": _ALGS[algorithm], "digest": base64.b64encode(digest).decode()},
-            "signature": base64.b64encode(signature).decode(),
-        },
-    }
-    return json.dumps(doc).encode()
 
 
 def _get(obj: Any, key: str, kind: type, where: str) -> Any:
@@ -118,88 +280,42 @@ def _only(obj: dict[str, Any], allowed: set[str], where: str) -> None:
         raise BundleError(f"invalid bundle: unknown field {where}{sorted(extra)[0]}")
 
 
-def _parse_tlog(t: Any) -> TlogEntry:
+def _parse_tlog(t: Any, *, proof_required: bool = True) -> TlogEntry:
     if not isinstance(t, dict):
         raise BundleError("invalid bundle: tlog entry must be an object")
     _only(t, {"logIndex", "logId", "kindVersion", "integratedTime", "inclusionPromise", "inclusionProof",
               "canonicalizedBody"}, "tlogEntries[0].")
-    proof = _get(t, "inclusionProof", dict, "tlogEntries[0].")
-    checkpoint = _get(_get(proof, "checkpoint", dict, "inclusionProof."), "envelope", str, "checkpoint.")
+    proof = None
+    if proof_required or "inclusionProof" in t:
+        p = _get(t, "inclusionProof", dict, "tlogEntries[0].")
+        _only(p, {"logIndex", "rootHash", "treeSize", "hashes", "checkpoint"}, "inclusionProof.")
+        checkpoint = _get(_get(p, "checkpoint", dict, "inclusionProof."), "envelope", str, "checkpoint.")
+        # protojson omits empty lists and zero integers: a one-entry tree has no hashes, index 0 no logIndex
+        hashes = p.get("hashes", [])
+        if not isinstance(hashes, list):
+            raise BundleError("invalid bundle: inclusionProof.hashes must be a list")
+        proof = InclusionProof(
+            log_index=_int(p.get("logIndex", "0"), "inclusionProof.logIndex"),
+            tree_size=_int(p.get("treeSize"), "inclusionProof.treeSize"),
+            root_hash=_b64(p.get("rootHash"), "inclusionProof.rootHash"),
+            hashes=tuple(_b64(h, "inclusionProof.hashes") for h in hashes),
+            checkpoint=checkpoint,
+        )
     promise = t.get("inclusionPromise")
     set_sig = None
     if promise is not None:
-        set_b64 = _get(promise, "signedEntryTimestamp", str, "inclusionPromise.")
-        set_sig = _b64(set_b64, "signedEntryTimestamp")
-    # protojson omits empty lists and zero integers: a one-entry tree has no hashes, index 0 no logIndex
-    hashes = proof.get("hashes", [])
-    if not isinstance(hashes, list):
-        raise BundleError("invalid bundle: inclusionProof.hashes must be a list")
+        set_sig = _b64(_get(promise, "signedEntryTimestamp", str, "inclusionPromise."), "signedEntryTimestamp")
     return TlogEntry(
         log_index=_int(t.get("logIndex", "0"), "logIndex"),
         log_id=_b64(_get(_get(t, "logId", dict, ""), "keyId", str, "logId."), "logId.keyId"),
         integrated_time=_int(t.get("integratedTime", "0"), "integratedTime"),
         body=_b64(_get(t, "canonicalizedBody", str, ""), "canonicalizedBody"),
         signed_entry_timestamp=set_sig,
-        inclusion_proof=InclusionProof(
-            log_index=_int(proof.get("logIndex", "0"), "inclusionProof.logIndex"),
-            tree_size=_int(proof.get("treeSize"), "inclusionProof.treeSize"),
-            root_hash=_b64(proof.get("rootHash"), "inclusionProof.rootHash"),
-            hashes=tuple(_b64(h, "inclusionProof.hashes") for h in hashes),
-            checkpoint=checkpoint,
-        ),
+        inclusion_proof=proof,
     )
 
 
-def parse_bundle(data: bytes) -> BlobBundle:
-    """Parse a v0.1-v0.3 Sigstore bundle or a cosign legacy bundle file, strictly."""
-    if len(data) > MAX_BUNDLE_BYTES:
-        raise BundleError("bundle file is too large")
-    try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise BundleError("invalid bundle: not JSON") from None
-    if not isinstance(doc, dict):
-        raise BundleError("invalid bundle: not a JSON object")
-    if "mediaType" not in doc and ("rekorBundle" in doc or "base64Signature" in doc):
-        return _parse_legacy(doc)
-    media = doc.get("mediaType")
-    if media not in MEDIA_TYPES:
-        raise BundleError(f"unsupported bundle media type {str(media)[:80]!r}")
-    _only(doc, {"mediaType", "verificationMaterial", "messageSignature", "dsseEnvelope"}, "")
-    vm = _get(doc, "verificationMaterial", dict, "")
-    _only(vm, {"publicKey", "certificate", "x509CertificateChain", "tlogEntries",
-               "timestampVerificationData"}, "verificationMaterial.")
-    if "dsseEnvelope" in doc:
-        raise BundleError("this bundle holds a DSSE envelope; verify it as an attestation")
-    ms = _get(doc, "messageSignature", dict, "")
-    signature = _b64(ms.get("signature"), "messageSignature.signature")
-    digest = alg = None
-    if "messageDigest" in ms:
-        md = _get(ms, "messageDigest", dict, "messageSignature.")
-        alg = _ALGS_BACK.get(md.get("algorithm", ""))
-        if alg is None:
-            raise BundleError("invalid bundle: unsupported messageDigest algorithm")
-        digest = _b64(md.get("digest"), "messageDigest.digest")
-    cert = hint = None
-    if "certificate" in vm:
-        cert = _b64(_get(vm["certificate"], "rawBytes", str, "certificate."), "certificate.rawBytes")
-    elif "x509CertificateChain" in vm:
-        certs = _get(vm["x509CertificateChain"], "certificates", list, "x509CertificateChain.")
-        if not certs:
-            raise BundleError("invalid bundle: empty certificate chain")
-        cert = _b64(_get(certs[0], "rawBytes", str, "certificates[0]."), "certificate rawBytes")
-    elif "publicKey" in vm:
-        hint = str(_get(vm, "publicKey", dict, "").get("hint", ""))
-    else:
-        raise BundleError("invalid bundle: no verification material")
-    tlogs = vm.get("tlogEntries") or []
-    if not isinstance(tlogs, list) or len(tlogs) > 1:
-        raise BundleError("invalid bundle: expected at most one transparency log entry")
-    entry = _parse_tlog(tlogs[0]) if tlogs else None
-    return BlobBundle(signature, digest, alg, cert, hint, entry, legacy=False)
-
-
-def _parse_legacy(doc: dict[str, Any]) -> BlobBundle:
+def _parse_legacy(doc: dict[str, Any]) -> Bundle:
     """cosign's ``LocalSignedPayload``: base64Signature, cert (PEM, b64), rekorBundle (SET)."""
     _only(doc, {"base64Signature", "cert", "rekorBundle"}, "")
     signature = _b64(doc.get("base64Signature"), "base64Signature")
@@ -214,8 +330,8 @@ def _parse_legacy(doc: dict[str, Any]) -> BlobBundle:
         except ValueError:
             raise BundleError("invalid bundle: cert is not a PEM certificate") from None
     rb = doc.get("rekorBundle")
-    entry = parse_rekor_bundle(rb) if rb is not None else None
-    return BlobBundle(signature, None, None, cert, None, entry, legacy=True)
+    entries = (parse_rekor_bundle(rb),) if rb is not None else ()
+    return Bundle("", MessageSignature(signature), certificate=cert, tlog_entries=entries, legacy=True)
 
 
 def rekor_bundle(entry: TlogEntry) -> dict[str, Any]:
@@ -224,15 +340,14 @@ def rekor_bundle(entry: TlogEntry) -> dict[str, Any]:
     if not entry.signed_entry_timestamp:
         raise BundleError("the log entry has no signed entry timestamp")
     return {
-        "SignedEntryTimestamp": base64.b64encode(entry.signed_entry_timestamp).decode(),
+        "SignedEntryTimestamp": _enc(entry.signed_entry_timestamp),
         "Payload": {"body": entry.body_b64, "integratedTime": entry.integrated_time,
                     "logIndex": entry.log_index, "logID": entry.log_id.hex()},
     }
 
 
 def parse_rekor_bundle(rb: Any) -> TlogEntry:
-    """The inverse of :func:`rekor_bundle` (strict). The result has no inclusion proof:
-    verify it with ``verify_hashedrekord_evidence(..., set_only=True)``."""
+    """The inverse of :func:`rekor_bundle` (strict). The result has no inclusion proof."""
     if not isinstance(rb, dict):
         raise BundleError("invalid bundle: rekorBundle must be an object")
     _only(rb, {"SignedEntryTimestamp", "Payload"}, "rekorBundle.")
@@ -249,32 +364,3 @@ def parse_rekor_bundle(rb: Any) -> TlogEntry:
         body=_b64(_get(payload, "body", str, "Payload."), "Payload.body"),
         signed_entry_timestamp=_b64(rb.get("SignedEntryTimestamp"), "SignedEntryTimestamp"),
     )
-
-
-def build_bundle_without_log(signature: bytes, digest: bytes, algorithm: str, public_key_der: bytes) -> bytes:
-    """A v0.3 bundle with no log entry (``--tlog-upload=false``), as cosign writes it."""
-    doc = {
-        "mediaType": BUNDLE_V03,
-        "verificationMaterial": {"publicKey": {"hint": public_key_hint(public_key_der)}},
-        "messageSignature": {
-            "messageDigest": {"algorithm": _ALGS[algorithm], "digest": base64.b64encode(digest).decode()},
-            "signature": base64.b64encode(signature).decode(),
-        },
-    }
-    return json.dumps(doc).encode()
-
-
-def tlog_entry_json(entry: TlogEntry) -> dict[str, Any]:
-    """A bundle's ``tlogEntries[]`` item (protojson) for ``entry``: SET, inclusion proof,
-    checkpoint and canonical body."""
-    return _tlog_json(entry)
-
-
-def parse_tlog_entries(vm: Any) -> TlogEntry | None:
-    """The one log entry of a bundle's ``verificationMaterial`` (strictly), or None."""
-    if not isinstance(vm, dict):
-        raise BundleError("invalid bundle: verificationMaterial must be an object")
-    tlogs = vm.get("tlogEntries") or []
-    if not isinstance(tlogs, list) or len(tlogs) > 1:
-        raise BundleError("invalid bundle: expected at most one transparency log entry")
-    return _parse_tlog(tlogs[0]) if tlogs else None

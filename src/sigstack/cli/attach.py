@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from sigstack.cli._args import add_bool
-from sigstack.cli.image import registry_flags
+from sigstack.cli._common import registry_flags
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -66,8 +66,8 @@ def run_attach_sbom(args: argparse.Namespace) -> int:
     import os
 
     from sigstack.cli._args import TRUE
+    from sigstack.cli._common import client_from, tag_prefix
     from sigstack.cli._io import info
-    from sigstack.cli.image import client_from, tag_prefix
     from sigstack.errors import SigstackError
     from sigstack.oci.attach import SBOM_DEPRECATION, attach_sbom, read_payload, sbom_media_type
     from sigstack.oci.reference import parse_reference
@@ -88,8 +88,8 @@ def run_attach_sbom(args: argparse.Namespace) -> int:
 def run_attach_signature(args: argparse.Namespace) -> int:
     import sys
 
+    from sigstack.cli._common import client_from, tag_prefix
     from sigstack.cli._io import info
-    from sigstack.cli.image import client_from, tag_prefix
     from sigstack.oci.attach import attach_signature, read_payload
     from sigstack.oci.reference import parse_reference
 
@@ -106,7 +106,7 @@ def run_attach_signature(args: argparse.Namespace) -> int:
 def run_attach_attestation(args: argparse.Namespace) -> int:
     import json
 
-    from sigstack.cli.image import client_from, tag_prefix
+    from sigstack.cli._common import client_from, tag_prefix
     from sigstack.oci.attach import attach_attestations, read_payload
     from sigstack.oci.reference import parse_reference
 
@@ -125,8 +125,8 @@ def run_attach_attestation(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace, fetch: Any) -> int:
+    from sigstack.cli._common import client_from, tag_prefix
     from sigstack.cli._io import write_output
-    from sigstack.cli.image import client_from, tag_prefix
     from sigstack.oci.reference import parse_reference
 
     ref = parse_reference(args.image)
@@ -151,8 +151,8 @@ def run_download_attestation(args: argparse.Namespace) -> int:
 
 
 def run_download_sbom(args: argparse.Namespace) -> int:
+    from sigstack.cli._common import client_from, tag_prefix
     from sigstack.cli._io import info, write_output
-    from sigstack.cli.image import client_from, tag_prefix
     from sigstack.oci.attach import SBOM_DEPRECATION, download_sbom
     from sigstack.oci.reference import parse_reference
 
@@ -171,8 +171,8 @@ def run_download_sbom(args: argparse.Namespace) -> int:
 
 
 def run_clean(args: argparse.Namespace) -> int:
+    from sigstack.cli._common import client_from, tag_prefix
     from sigstack.cli._io import confirm, info
-    from sigstack.cli.image import client_from, tag_prefix
     from sigstack.oci.attach import clean
     from sigstack.oci.reference import parse_reference
 
@@ -188,8 +188,8 @@ def run_clean(args: argparse.Namespace) -> int:
 
 
 def run_copy(args: argparse.Namespace) -> int:
+    from sigstack.cli._common import client_from, tag_prefix
     from sigstack.cli._io import info
-    from sigstack.cli.image import client_from, tag_prefix
     from sigstack.errors import SigstackError
     from sigstack.oci.attach import copy
     from sigstack.oci.reference import parse_reference

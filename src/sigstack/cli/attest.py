@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from sigstack.cli._args import add_bool
-from sigstack.cli.image import TLOG, go_duration, registry_flags, tlog_upload_flags, tlog_verify_flags
+from sigstack.cli._common import TLOG, registry_flags, tlog_upload_flags, tlog_verify_flags
 
 _TYPES = "custom (default), slsaprovenance, slsaprovenance02, slsaprovenance1, spdx, spdxjson, " \
          "cyclonedx, link, vuln, openvex, or a predicate URI"
@@ -50,10 +50,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_attest(args: argparse.Namespace) -> int:
+    import contextlib
     from pathlib import Path
 
+    from sigstack.cli._common import TAG_WARNING, client_from, load_signer_for, log_client, tag_prefix
     from sigstack.cli._io import info
-    from sigstack.cli.image import TAG_WARNING, client_from, load_signer_for, tag_prefix
     from sigstack.errors import ArtifactError, SigstackError
     from sigstack.oci import layout
     from sigstack.oci.reference import parse_reference
@@ -61,6 +62,9 @@ def run_attest(args: argparse.Namespace) -> int:
 
     if not args.predicate:
         raise SigstackError("predicate cannot be empty")
+    if args.rekor_entry_type == "intoto" and args.new_bundle_format:
+        raise SigstackError("--rekor-entry-type intoto cannot be used with --new-bundle-format "
+                            "(a bundle's log entry must record the signature: use dsse)")
     try:
         predicate = Path(args.predicate).read_bytes()
     except OSError as exc:
@@ -70,14 +74,11 @@ def run_attest(args: argparse.Namespace) -> int:
     signer = load_signer_for(args)  # loads while the registry is asked
     if not ref.digest:
         info(TAG_WARNING.format(ref=args.image, verb="attest"))
-    with client_from(args) as client:
+    with client_from(args) as client, log_client(args) if args.tlog_upload else contextlib.nullcontext() as log:
         info(f"Pushing attestation to: {layout.target_repository(ref.repository).name}")
         done = attest_image(client, signer, ref, predicate, args.type,
                             new_bundle_format=args.new_bundle_format, replace=args.replace,
-                            tag_prefix=prefix,
-                            rekor_url=args.rekor_url if args.tlog_upload else None,
-                            rekor_timeout=go_duration(args.timeout),
-                            rekor_entry_type=args.rekor_entry_type)
+                            tag_prefix=prefix, log=log, rekor_entry_type=args.rekor_entry_type)
     if done.tlog_entry is not None:
         info(f"tlog entry created with index: {done.tlog_entry.log_index}")
     return 0
@@ -87,12 +88,14 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
     """``verify-attestation``: each IMAGE is a registry reference, or with ``--local-image``
     a directory written by ``save`` (the same verification over a read-only view of it)."""
     import contextlib
+    import dataclasses
     import sys
 
     from sigstack import keys
+    from sigstack.cli._common import client_from, log_client, log_policy, print_header, tag_prefix
     from sigstack.cli._io import info, write_output
-    from sigstack.cli.image import client_from, log_keys, print_header, tag_prefix
-    from sigstack.verify.attestation import PolicyViolation, verify_attestations
+    from sigstack.errors import PolicyViolation
+    from sigstack.verify.attestation import AttestationVerifyOptions, verify_attestations
     from sigstack.verify.policy import load_policy
 
     for policy in args.policy:
@@ -108,22 +111,23 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
     if args.insecure_ignore_tlog:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
              "transparency and auditability verification for the attestation.")
-    common: dict[str, Any] = {
-        "check_claims": args.check_claims, "max_workers": max(1, args.max_workers),
-        "tlog_keys": log_keys(args), "insecure_ignore_tlog": args.insecure_ignore_tlog,
-        "rekor_url": args.rekor_url, "rekor_timeout": go_duration(args.timeout)}
+    log = log_policy(args)
     out = b""
-    with contextlib.nullcontext() if args.local_image else client_from(args) as client:
+    with contextlib.nullcontext() if args.local_image else client_from(args) as client, \
+            log_client(args) if log.checked else contextlib.nullcontext() as lookups:
+        opts = AttestationVerifyOptions(kind=args.type, policies=args.policy, check_claims=args.check_claims,
+                                        max_workers=max(1, args.max_workers),
+                                        log=dataclasses.replace(log, client=lookups))
         for i, image in enumerate(args.images):
             try:
                 if args.local_image:
                     from sigstack.verify.local import verify_local_attestations
 
-                    found = verify_local_attestations(image, verifier, args.type, args.policy, **common)
+                    found = verify_local_attestations(image, verifier, opts)
                 else:
                     assert client is not None  # opened above for registry references
-                    found = verify_attestations(client, verifier, refs[i], args.type, args.policy,
-                                                tag_prefix=prefix, **common)
+                    found = verify_attestations(client, verifier, refs[i],
+                                                dataclasses.replace(opts, tag_prefix=prefix))
             except PolicyViolation as exc:
                 lines = [f"There are {len(exc.errors)} number of errors occurred during the validation:"]
                 lines += [f"- {e}" for e in exc.errors]

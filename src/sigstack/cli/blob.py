@@ -6,12 +6,11 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from sigstack.cli._args import add_bool
-from sigstack.cli.image import go_duration
+from sigstack.cli._common import DEFAULT_REKOR_URL, log_client, log_policy
 
 if TYPE_CHECKING:
     from sigstack.keys import Signer
 
-DEFAULT_REKOR_URL = "https://rekor.sigstore.dev"
 
 _TLOG = (
     "As cosign does, sign-blob uploads the signature to the transparency log at --rekor-url "
@@ -67,45 +66,28 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def run_sign_blob(args: argparse.Namespace) -> int:
     import base64
+    import contextlib
     from pathlib import Path
 
     from sigstack._internal.artifact import open_artifact
     from sigstack._internal.fs import atomic_write
     from sigstack.cli._io import Password, info, write_output
-    from sigstack.errors import SigstackError
-    from sigstack.sign import sign_blob_loading_key
+    from sigstack.sign import sign_blob_to_log
 
     def load() -> Signer:  # imports the crypto stack while the file is already being hashed
         from sigstack import keys
 
         return keys.load_signer(args.key, Password())
 
-    with open_artifact(args.blob) as f:
-        signed = sign_blob_loading_key(load, f)
-    raw, signer, digest = signed.signature, signed.signer, signed.digest
-    entry = None
-    if args.tlog_upload or args.bundle:
-        if digest is None:
-            raise SigstackError(
-                "Ed25519 keys cannot be logged as hashedrekord entries (they need Ed25519ph); "
-                "pass --tlog-upload=false and no --bundle"
-            )
-        if args.tlog_upload:
-            from sigstack.tlog.client import RekorClient, hashedrekord
+    with open_artifact(args.blob) as f, log_client(args) if args.tlog_upload else contextlib.nullcontext() as log:
+        done = sign_blob_to_log(load, f, log=log, bundle=bool(args.bundle))
+    if done.entry is not None:
+        info(f"tlog entry created with index: {done.entry.log_index}")
+    if args.bundle and done.bundle is not None:
+        atomic_write(Path(args.bundle), done.bundle.to_json(), 0o644)
+        info(f"Wrote bundle to file {args.bundle}")
 
-            with RekorClient(args.rekor_url, go_duration(args.timeout)) as log:
-                entry = log.upload(hashedrekord(raw, digest, signer.hash_name, signer.public_key_pem()))
-            info(f"tlog entry created with index: {entry.log_index}")
-        if args.bundle:
-            from sigstack.bundle.models import build_bundle, build_bundle_without_log
-            from sigstack.tlog.checkpoint import public_key_der
-
-            der = public_key_der(signer.public_key())
-            doc = (build_bundle(entry, raw, digest, signer.hash_name, der) if entry is not None
-                   else build_bundle_without_log(raw, digest, signer.hash_name, der))
-            atomic_write(Path(args.bundle), doc, 0o644)
-            info(f"Wrote bundle to file {args.bundle}")
-
+    raw = done.signature
     out = base64.b64encode(raw) if args.b64 else raw
     if args.output_signature:
         atomic_write(Path(args.output_signature), out, 0o644)
@@ -148,7 +130,7 @@ def _read_signature(value: str) -> bytes:
 
 
 def run_verify_blob(args: argparse.Namespace) -> int:
-    import os
+    import contextlib
     import re
     from pathlib import Path
 
@@ -156,34 +138,31 @@ def run_verify_blob(args: argparse.Namespace) -> int:
     from sigstack._internal.artifact import open_artifact
     from sigstack.cli._io import info
     from sigstack.errors import SigstackError
-    from sigstack.verify import LogPolicy, verify_blob_evidence
+    from sigstack.verify import verify_blob_evidence
 
     verifier = keys.load_verifier(args.key)
     bundle = None
     if args.bundle:
-        from sigstack.bundle.models import parse_bundle
+        from sigstack.bundle.models import Bundle
 
         try:
             data = Path(args.bundle).read_bytes()
         except OSError as exc:
             raise SigstackError(f"reading bundle {args.bundle}: {exc.strerror or exc}") from None
-        bundle = parse_bundle(data)
+        bundle = Bundle.from_json(data)
     signature = _read_signature(args.signature) if args.signature else None
-    if args.insecure_ignore_tlog:
-        log = LogPolicy(trusted_logs=None)
-    else:
-        from sigstack.tlog.evidence import trusted_log_keys
-
-        log = LogPolicy(trusted_logs=trusted_log_keys(args.trusted_root, os.environ.get("SIGSTORE_REKOR_PUBLIC_KEY")),
-                        rekor_url=args.rekor_url,
-                        timeout=go_duration(args.timeout))
-    digest_arg = re.fullmatch(r"(sha256|sha384|sha512):([0-9a-f]+)", args.blob)
-    if digest_arg and not Path(args.blob).exists():
-        verify_blob_evidence(verifier, log=log, signature=signature, bundle=bundle,
-                             digest=(digest_arg.group(1), bytes.fromhex(digest_arg.group(2))))
-    else:
-        with open_artifact(args.blob) as f:
-            verify_blob_evidence(verifier, log=log, signature=signature, bundle=bundle, artifact=f)
+    lookup = not args.insecure_ignore_tlog and bundle is None
+    with log_client(args) if lookup else contextlib.nullcontext() as client:
+        log = log_policy(args, client)
+        if signature is None and bundle is None:
+            raise SigstackError("give --signature or --bundle")
+        digest_arg = re.fullmatch(r"(sha256|sha384|sha512):([0-9a-f]+)", args.blob)
+        if digest_arg and not Path(args.blob).exists():
+            verify_blob_evidence(verifier, log=log, signature=signature, bundle=bundle,
+                                 digest=(digest_arg.group(1), bytes.fromhex(digest_arg.group(2))))
+        else:
+            with open_artifact(args.blob) as f:
+                verify_blob_evidence(verifier, log=log, signature=signature, bundle=bundle, artifact=f)
     if args.insecure_ignore_tlog:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
              "transparency and auditability verification for the blob.")

@@ -9,83 +9,23 @@ fall back to HTTP on their own, as in cosign), ``--registry-cacert``,
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sigstack.cli._args import add_bool, add_deprecated
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-DEFAULT_REKOR_URL = "https://rekor.sigstore.dev"
-TLOG = (
-    "As cosign does, each signature is uploaded to the transparency log at --rekor-url "
-    "unless --tlog-upload=false, and the log's evidence is stored with it (the "
-    "dev.sigstore.cosign/bundle layer annotation, or the bundle's tlog entry). Verification "
-    "checks that evidence offline against the log key from --trusted-root or "
-    "$SIGSTORE_REKOR_PUBLIC_KEY; --insecure-ignore-tlog skips it."
+from sigstack.cli._args import add_bool
+from sigstack.cli._common import (
+    TAG_WARNING,
+    TLOG,
+    annotation_flag,
+    client_from,
+    load_signer_for,
+    log_client,
+    log_policy,
+    print_header,
+    registry_flags,
+    tag_prefix,
+    tlog_upload_flags,
+    tlog_verify_flags,
 )
-TAG_WARNING = (
-    "WARNING: Image reference {ref} uses a tag, not a digest, to identify the image to {verb}.\n"
-    "    This can lead you to {verb} a different image than the intended one. Please use a\n"
-    "    digest (example.com/ubuntu@sha256:abc123...) rather than tag\n"
-    "    (example.com/ubuntu:latest) for the input to cosign. The ability to refer to\n"
-    "    images by tag will be removed in a future release.\n"
-)
-
-
-def registry_flags(p: argparse.ArgumentParser) -> None:
-    add_bool(p, "--allow-insecure-registry", default=False,
-             help="skip TLS certificate verification when talking to registries (insecure)")
-    add_bool(p, "--allow-http-registry", default=False,
-             help="allow plain-HTTP registries (loopback hosts always may)")
-    p.add_argument("--registry-cacert", metavar="FILE",
-                   help="PEM file of CA certificates to trust for registries, besides the system roots")
-    p.add_argument("--docker-config", metavar="DIR", help=argparse.SUPPRESS)
-    add_deprecated(p, "--attachment-tag-prefix", "please use OCI referrers", default="", metavar="PREFIX",
-                   help="optional custom prefix to use for attached image tags. Attachment images are "
-                        "tagged as: [AttachmentTagPrefix]sha256-[TargetImageDigest].[AttachmentName] "
-                        "(OCI 1.1 referrers and their sha256-<hex> fallback tag are never prefixed; "
-                        "deprecated by cosign)")
-
-
-def tag_prefix(args: argparse.Namespace) -> str:
-    """``--attachment-tag-prefix``, checked before any prompt (password, confirmation)
-    or registry round trip; the library checks it again for its own callers."""
-    from sigstack.oci.reference import check_tag_prefix
-
-    return check_tag_prefix(args.attachment_tag_prefix)
-
-
-def annotation_flag(p: argparse.ArgumentParser, help: str) -> None:
-    p.add_argument("-a", "--annotations", action="append", default=[], metavar="KEY=VALUE", help=help)
-
-
-def tlog_upload_flags(p: argparse.ArgumentParser) -> None:
-    add_bool(p, "--tlog-upload", default=True,
-             help="upload the signature to the transparency log (false: key-only, see above)")
-    p.add_argument("--rekor-url", default=DEFAULT_REKOR_URL,
-                   help=f"transparency log base URL (default {DEFAULT_REKOR_URL})")
-
-
-def tlog_verify_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--trusted-root", metavar="FILE",
-                   help="Sigstore trusted root JSON naming the trusted transparency logs")
-    p.add_argument("--rekor-url", default=DEFAULT_REKOR_URL,
-                   help="where to look up a signature or attestation that carries no log evidence "
-                        "(the entry found is then verified offline)")
-    add_bool(p, "--insecure-ignore-tlog", default=False,
-             help="do not check transparency log evidence (insecure)")
-
-
-def log_keys(args: argparse.Namespace) -> tuple[Any, ...]:
-    """The trusted log keys (none needed with --insecure-ignore-tlog, which warns)."""
-    if args.insecure_ignore_tlog:
-        return ()
-    import os
-
-    from sigstack.tlog.evidence import trusted_log_keys
-
-    return tuple(trusted_log_keys(args.trusted_root, os.environ.get("SIGSTORE_REKOR_PUBLIC_KEY")))
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -162,65 +102,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler="sigstack.cli.image:run_tree")
 
 
-def go_duration(text: str) -> float:
-    """Seconds in a Go duration such as ``3m``, ``30s``, ``1h30m``, ``500ms`` (the -t flag)."""
-    import re
-
-    from sigstack.errors import SigstackError
-
-    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)", text)
-    if not parts or "".join(a + b for a, b in parts) != text:
-        raise SigstackError(f'invalid argument "{text}" for "-t, --timeout" flag: '
-                            f'time: invalid duration "{text}"')
-    seconds = sum(float(a) * units[b] for a, b in parts)
-    if seconds <= 0:
-        raise SigstackError(f'invalid argument "{text}" for "-t, --timeout" flag: must be positive')
-    return seconds
-
-
-def client_from(args: argparse.Namespace) -> Any:
-    from sigstack.oci.client import RegistryClient, RegistryOptions
-
-    debug = None
-    if args.verbose:
-        import sys
-
-        def debug(line: str) -> None:
-            print(line, file=sys.stderr)
-
-    return RegistryClient(RegistryOptions(
-        timeout=go_duration(args.timeout),
-        debug=debug,
-        allow_insecure=args.allow_insecure_registry,
-        allow_http=args.allow_http_registry,
-        ca_file=args.registry_cacert,
-        docker_config=args.docker_config,
-    ))
-
-
-def load_signer_for(args: argparse.Namespace, before_prompt: Callable[[], object] | None = None) -> Any:
-    """``--key``'s signer. When no terminal prompt can be needed, it loads on a
-    background thread (scrypt, or a KMS round trip) while imports and registry round
-    trips proceed; its first use waits (see :mod:`sigstack.keys.background`).
-    Otherwise ``before_prompt()`` runs first, so input checks fail before the user is
-    asked for a password."""
-    import os
-    import sys
-
-    from sigstack.cli._io import Password
-
-    if os.environ.get("COSIGN_PASSWORD") is not None or not sys.stdin.isatty():
-        from sigstack.keys.background import load_signer_in_background
-
-        return load_signer_in_background(args.key, Password())
-    if before_prompt is not None:
-        before_prompt()
-    from sigstack.keys import load_signer
-
-    return load_signer(args.key, Password())
-
-
 def run_sign(args: argparse.Namespace) -> int:
     import base64
     import os
@@ -247,13 +128,13 @@ def run_sign(args: argparse.Namespace) -> int:
 
     annotations = parse_annotations(args.annotations)
     refs = [parse_reference(i) for i in args.images]
-    opts = ImageSignOptions(annotations=annotations, recursive=args.recursive,
-                            tag_prefix=prefix,
-                            referrers_mode=args.registry_referrers_mode,
-                            new_bundle_format=args.new_bundle_format, upload=args.upload,
-                            rekor_url=args.rekor_url if args.tlog_upload else None,
-                            rekor_timeout=go_duration(args.timeout))
-    with client_from(args) as client:
+    import contextlib
+
+    with client_from(args) as client, log_client(args) if args.tlog_upload else contextlib.nullcontext() as log:
+        opts = ImageSignOptions(annotations=annotations, recursive=args.recursive,
+                                tag_prefix=prefix,
+                                referrers_mode=args.registry_referrers_mode,
+                                new_bundle_format=args.new_bundle_format, upload=args.upload, log=log)
         for ref in refs:
             if not ref.digest:
                 info(TAG_WARNING.format(ref=args.images[refs.index(ref)], verb="sign"))
@@ -275,27 +156,11 @@ def run_sign(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_header(name: str, annotations: bool, check_claims: bool, key: bool = True,
-                 tlog: bool = False) -> None:
-    from sigstack.cli._io import info
-
-    lines = [f"\nVerification for {name} --",
-             "The following checks were performed on each of these signatures:"]
-    if check_claims:
-        if annotations:
-            lines.append("  - The specified annotations were verified.")
-        lines.append("  - The cosign claims were validated")
-    if tlog:
-        lines.append("  - Existence of the claims in the transparency log was verified offline")
-    if key:
-        lines.append("  - The signatures were verified against the specified public key")
-    info("\n".join(lines))
-
-
 def run_verify(args: argparse.Namespace) -> int:
     """``verify``: each IMAGE is a registry reference, or with ``--local-image`` a directory
     written by ``save`` (verified by the same code over a read-only view of it)."""
     import contextlib
+    import dataclasses
 
     from sigstack import keys
     from sigstack.cli._io import info, write_output
@@ -316,17 +181,17 @@ def run_verify(args: argparse.Namespace) -> int:
     if args.insecure_ignore_tlog:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
              "transparency and auditability verification for the signature.")
-    tlog_keys = log_keys(args)
-    opts = ImageVerifyOptions(tlog_keys=tlog_keys, insecure_ignore_tlog=args.insecure_ignore_tlog,
-                              rekor_url=args.rekor_url, rekor_timeout=go_duration(args.timeout),
-                              annotations=annotations, check_claims=args.check_claims,
-                              max_workers=max(1, args.max_workers),
-                              experimental_oci11=args.experimental_oci11,
-                              bundles=args.new_bundle_format,
-                              check_reference=args.check_reference,
-                              tag_prefix=prefix)
+    log = log_policy(args)  # the trusted keys first: their absence is reported before any request
     out = b""
-    with contextlib.nullcontext() if args.local_image else client_from(args) as client:
+    with contextlib.nullcontext() if args.local_image else client_from(args) as client, \
+            log_client(args) if log.checked else contextlib.nullcontext() as lookups:
+        opts = ImageVerifyOptions(log=dataclasses.replace(log, client=lookups),
+                                  annotations=annotations, check_claims=args.check_claims,
+                                  max_workers=max(1, args.max_workers),
+                                  experimental_oci11=args.experimental_oci11,
+                                  bundles=args.new_bundle_format,
+                                  check_reference=args.check_reference,
+                                  tag_prefix=prefix)
         for i, image in enumerate(args.images):
             try:
                 if args.local_image:

@@ -185,6 +185,7 @@ HINT_TEXT = {
     "trusted_logs": ": pass --trusted-root or set SIGSTORE_REKOR_PUBLIC_KEY (or --insecure-ignore-tlog to "
                     "skip the log check)",
     "no_tlog_upload": "; pass --tlog-upload=false",
+    "no_tlog_upload_or_bundle": "; pass --tlog-upload=false and no --bundle",
     "registry_ca": "; pass --registry-cacert FILE with its CA (or --allow-insecure-registry to skip the check)",
     "registry_http": " (a plain-HTTP registry needs --allow-http-registry)",
     "check_reference": " (--check-reference=false accepts signatures made for another repository, e.g. a "

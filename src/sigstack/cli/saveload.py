@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sigstack.cli.image import registry_flags
+from sigstack.cli._common import registry_flags
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -33,8 +33,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_save(args: argparse.Namespace) -> int:
+    from sigstack.cli._common import client_from, tag_prefix
     from sigstack.cli._io import info
-    from sigstack.cli.image import client_from, tag_prefix
     from sigstack.oci.reference import parse_reference
     from sigstack.oci.saveload import save
 
@@ -46,8 +46,8 @@ def run_save(args: argparse.Namespace) -> int:
 
 
 def run_load(args: argparse.Namespace) -> int:
+    from sigstack.cli._common import client_from, tag_prefix
     from sigstack.cli._io import info
-    from sigstack.cli.image import client_from, tag_prefix
     from sigstack.oci.reference import parse_reference
     from sigstack.oci.saveload import load
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sigstack.cli.image import go_duration
+from sigstack.cli._common import go_duration
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -84,25 +84,25 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verifier(args: argparse.Namespace) -> Any:
-    import os
+def _verifier(args: argparse.Namespace, client: Any) -> Any:
+    """``--public-key``, else ``$SIGSTORE_REKOR_PUBLIC_KEY``, else the key the log serves."""
+    from sigstack.cli._common import rekor_public_key
+    from sigstack.tlog.client import log_verifier
 
-    from sigstack.tlog.client import RekorClient, log_verifier
-
-    return log_verifier(args.public_key or os.environ.get("SIGSTORE_REKOR_PUBLIC_KEY"),
-                        RekorClient(args.rekor_url, go_duration(args.timeout)))
+    return log_verifier(args.public_key or rekor_public_key(), client)
 
 
 def run_get(args: argparse.Namespace) -> int:
     import json
 
     from sigstack.cli._io import info, write_output
-    from sigstack.tlog.client import RekorClient, verify_entry
+    from sigstack.tlog.client import RekorClient
+    from sigstack.tlog.entry import verify_entry
 
-    client = RekorClient(args.rekor_url, go_duration(args.timeout))
-    entry = client.get(log_index=args.log_index, uuid=args.uuid)
-    verify_entry(entry, _verifier(args))
-    info(f"Verified inclusion of entry {entry.log_index} in tree size {entry.tree_size}")
+    with RekorClient(args.rekor_url, go_duration(args.timeout)) as client:
+        entry = client.get(log_index=args.log_index, uuid=args.uuid)
+        checkpoint = verify_entry(entry, _verifier(args, client))
+    info(f"Verified inclusion of entry {entry.log_index} in tree size {checkpoint.size}")
     doc = {"UUID": entry.entry_id, "LogIndex": entry.log_index, "IntegratedTime": entry.integrated_time,
            "LogID": entry.log_id.hex(), "Body": json.loads(entry.body)}
     write_output(json.dumps(doc, indent=2).encode() + b"\n", args.output_file)
@@ -119,8 +119,8 @@ def run_search(args: argparse.Namespace) -> int:
     if not (args.sha or args.public_key or args.email):
         raise SigstackError("give --sha, --public-key or --email")
     pem = Path(args.public_key).read_bytes() if args.public_key else None
-    client = RekorClient(args.rekor_url, go_duration(args.timeout))
-    ids = client.search(sha=args.sha, public_key_pem=pem, email=args.email)
+    with RekorClient(args.rekor_url, go_duration(args.timeout)) as client:
+        ids = client.search(sha=args.sha, public_key_pem=pem, email=args.email)
     write_output("".join(i + "\n" for i in ids).encode(), args.output_file)
     return 0
 
@@ -132,8 +132,8 @@ def run_consistency(args: argparse.Namespace) -> int:
     from sigstack.tlog.client import RekorClient, check_log_consistency
 
     state = Path(args.state) if getattr(args, "state", None) else None
-    client = RekorClient(args.rekor_url, go_duration(args.timeout))
-    old, new = check_log_consistency(client, _verifier(args), state)
+    with RekorClient(args.rekor_url, go_duration(args.timeout)) as client:
+        old, new = check_log_consistency(client, _verifier(args, client), state)
     if old is None:
         info(f"Verified checkpoint: tree size {new.size}, root {new.root_hash.hex()}")
     else:

@@ -17,11 +17,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sigstack.bundle.models import Bundle
 from sigstack.errors import NotFoundError, RegistryError, SigstackError
 from sigstack.oci import layout
 from sigstack.oci.client import INDEX_TYPES, OCI_MANIFEST, Descriptor, Manifest, RegistryClient, sha256_digest
 from sigstack.oci.reference import Reference, Repository
-from sigstack.payload import bundle, dsse, gojson, simplesigning
+from sigstack.payload import dsse, gojson, simplesigning
 
 SBOM_DEPRECATION = (
     "WARNING: SBOM attachments are deprecated and support will be removed in a Cosign release soon "
@@ -124,7 +125,8 @@ def _bundles(client: RegistryClient, repo: Repository, digest: str) -> list[byte
                     "application/vnd.dev.sigstore.bundle"):
                 continue
             data = client.get_blob(repo, str(layers[0]["digest"]))
-            bundle.parse(data)
+            if not isinstance(Bundle.from_json(data).content, dsse.Envelope):
+                continue
             out.append(data)
         except (RegistryError, SigstackError, AttributeError, KeyError, TypeError):
             continue

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sigstack.errors import NotFoundError, RegistryError
+from sigstack.bundle.models import BUNDLE_V03
+from sigstack.errors import NotFoundError, ReferenceError, RegistryError
 from sigstack.oci.client import (
     DOCKER_MANIFEST,
     OCI_INDEX,
@@ -25,7 +26,7 @@ from sigstack.oci.client import (
     RegistryReader,
     sha256_digest,
 )
-from sigstack.oci.reference import Reference, ReferenceError, Repository, parse_repository
+from sigstack.oci.reference import Reference, Repository, parse_repository
 from sigstack.oci.reference import check_tag_prefix as check_tag_prefix  # re-exported: the layout's rule
 from sigstack.payload import gojson
 
@@ -35,7 +36,7 @@ OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 SIG_ARTIFACT = "application/vnd.dev.cosign.artifact.sig.v1+json"
 SBOM_ARTIFACT = "application/vnd.dev.cosign.artifact.sbom.v1+json"
-BUNDLE_MEDIA = "application/vnd.dev.sigstore.bundle.v0.3+json"
+BUNDLE_MEDIA = BUNDLE_V03  # the bundle is the layer, and names the referrer's artifact type
 EMPTY_MEDIA = "application/vnd.oci.empty.v1+json"
 EMPTY_JSON = b"{}"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sigstack.errors import NotFoundError, SigstackError
+from sigstack.errors import LayoutError, NotFoundError, SigstackError
 from sigstack.oci import layout
 from sigstack.oci.client import INDEX_TYPES, OCI_MANIFEST, Manifest, RegistryClient
 from sigstack.oci.ocilayout import (
@@ -31,7 +31,6 @@ from sigstack.oci.ocilayout import (
     KIND_IMAGE,
     KIND_INDEX,
     KIND_SIGS,
-    LayoutError,
     LayoutWriter,
     OciLayout,
     check_digest,

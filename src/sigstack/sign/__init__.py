@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["SignedBlob", "sign_blob", "sign_blob_loading_key"]
+__all__ = ["LoggedBlob", "SignedBlob", "sign_blob", "sign_blob_loading_key", "sign_blob_to_log"]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from sigstack.sign.blob import SignedBlob, sign_blob, sign_blob_loading_key
+    from sigstack.sign.blob import LoggedBlob, SignedBlob, sign_blob, sign_blob_loading_key, sign_blob_to_log
 
 
 def __getattr__(name: str) -> Any:

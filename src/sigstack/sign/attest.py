@@ -2,7 +2,7 @@
 
 The predicate becomes an in-toto statement naming the image digest; it is signed
 as a DSSE envelope and appended to the ``.att`` image (legacy, the default), or
-pushed as a Sigstore bundle referrer with ``new_bundle_format``. With ``rekor_url``
+pushed as a Sigstore bundle referrer with ``new_bundle_format``. With a log client
 the envelope is logged first as a ``dsse`` 0.0.1 entry (the entry type cosign v2
 uses by default and v3 always uses), and the evidence goes into the layer's
 ``dev.sigstore.cosign/bundle`` annotation (SET form) or the bundle's ``tlogEntries``.
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sigstack.errors import SigstackError, VerificationError
+from sigstack.errors import UsageError, VerificationError
 from sigstack.keys.base import Signer
 from sigstack.oci import layout
 from sigstack.oci.client import RegistryClient
@@ -22,6 +22,7 @@ from sigstack.payload import dsse, intoto
 from sigstack.sign.image import bundle_annotation, log_envelope, loggable, push_bundle, resolve_digests
 
 if TYPE_CHECKING:  # the log client is imported only when an attestation is logged
+    from sigstack.tlog.client import RekorClient
     from sigstack.tlog.entry import TlogEntry
 
 
@@ -37,28 +38,28 @@ class Attested:
 def attest_image(client: RegistryClient, signer: Signer, ref: Reference, predicate: bytes,
                  kind: str = "custom", *, new_bundle_format: bool = False,
                  replace: bool = False, target_repository: str | None = None,
-                 tag_prefix: str = "", rekor_url: str | None = None,
-                 rekor_entry_type: str = "dsse", rekor_timeout: float = 30.0) -> Attested:
-    """Attest ``ref``; with ``rekor_url`` the envelope is logged first, as a ``dsse``
+                 tag_prefix: str = "", log: RekorClient | None = None,
+                 rekor_entry_type: str = "dsse") -> Attested:
+    """Attest ``ref``; with a ``log`` client the envelope is logged first, as a ``dsse``
     0.0.1 entry or (``rekor_entry_type="intoto"``, legacy layout only: the entry keeps no
     signature, only the hash of the envelope stored beside the image) ``intoto`` 0.0.1.
     ``tag_prefix`` (cosign's ``--attachment-tag-prefix``) names the ``.att`` tag
     ``[prefix]sha256-<hex>.att``; bundles are referrers and do not use it."""
     layout.check_tag_prefix(tag_prefix)
     if rekor_entry_type not in ("dsse", "intoto"):
-        raise SigstackError(f"invalid rekor entry type {rekor_entry_type!r}: use dsse or intoto")
+        raise UsageError(f"invalid rekor entry type {rekor_entry_type!r}: use dsse or intoto")
     if rekor_entry_type == "intoto" and new_bundle_format:
-        raise SigstackError("--rekor-entry-type intoto cannot be used with --new-bundle-format "
-                            "(a bundle's log entry must record the signature: use dsse)")
+        raise UsageError("an intoto log entry cannot be used with the bundle format "
+                         "(a bundle's log entry must record the signature: use dsse)")
     uri = intoto.predicate_uri(kind)
     body = intoto.predicate_from_file(kind, predicate)
     desc = resolve_digests(client, ref, recursive=False)[0]
-    if rekor_url:  # after the look-up: the signer may still be loading (keys.background)
+    if log is not None:  # after the look-up: the signer may still be loading (keys.background)
         loggable(signer)
     repo = layout.target_repository(ref.repository, target_repository)
     statement = intoto.statement(uri, body, desc.digest, name=ref.repository.name)
     envelope = dsse.sign(signer, statement)
-    entry = log_envelope(rekor_url, signer, envelope, rekor_entry_type, rekor_timeout) if rekor_url else None
+    entry = log_envelope(log, signer, envelope, rekor_entry_type) if log is not None else None
     if new_bundle_format:
         where = push_bundle(client, signer, repo, ref.repository, desc, envelope, uri, entry)
         return Attested(desc.digest, uri, where, envelope.to_json(), entry)

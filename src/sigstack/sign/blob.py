@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING, BinaryIO
 from sigstack._internal.digest import hash_stream
 
 if TYPE_CHECKING:  # importing keys pulls in cryptography; hashing starts before that
+    from sigstack.bundle.models import Bundle
     from sigstack.keys.base import Signer
+    from sigstack.tlog.client import RekorClient
+    from sigstack.tlog.entry import TlogEntry
 
 SPECULATIVE_HASH = "sha256"
 
@@ -91,3 +94,43 @@ def _sign_loaded(signer: Signer, artifact: BinaryIO) -> SignedBlob:
         return SignedBlob(signer.sign(artifact.read()), signer, None)
     digest = hash_stream(artifact, signer.hash_name)
     return SignedBlob(signer.sign_digest(digest), signer, digest)
+
+
+@dataclass(frozen=True)
+class LoggedBlob:
+    """What ``sign-blob`` produced: the signature, the log entry when it was logged, and
+    the Sigstore bundle when one was asked for."""
+
+    signature: bytes
+    signer: Signer
+    entry: TlogEntry | None
+    bundle: Bundle | None
+
+
+def sign_blob_to_log(load: Callable[[], Signer], artifact: BinaryIO, *, log: RekorClient | None = None,
+                     bundle: bool = False) -> LoggedBlob:
+    """``cosign sign-blob --key``: sign (hashing while the key loads, see
+    :func:`sign_blob_loading_key`), log the signature as a hashedrekord entry with ``log``
+    when given, and build a v0.3 bundle (with the entry, or without one) when ``bundle``."""
+    signed = sign_blob_loading_key(load, artifact)
+    if log is None and not bundle:
+        return LoggedBlob(signed.signature, signed.signer, None, None)
+    if signed.digest is None:
+        from sigstack.errors import UsageError
+
+        raise UsageError("Ed25519 keys cannot be logged as hashedrekord entries (they need Ed25519ph)",
+                         hint="no_tlog_upload_or_bundle")
+    signer, digest = signed.signer, signed.digest
+    entry = None
+    if log is not None:
+        from sigstack.tlog.client import hashedrekord
+
+        entry = log.upload(hashedrekord(signed.signature, digest, signer.hash_name, signer.public_key_pem()))
+    made = None
+    if bundle:
+        from sigstack.bundle.models import Bundle
+        from sigstack.tlog.checkpoint import public_key_der
+
+        made = Bundle.for_message(signed.signature, digest, signer.hash_name, public_key_der(signer.public_key()),
+                                  entry)
+    return LoggedBlob(signed.signature, signer, entry, made)

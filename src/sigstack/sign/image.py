@@ -11,7 +11,7 @@ Three storage layouts (spec §2.2-§2.10):
   Sigstore bundle v0.3, pushed as a referrer (with the fallback index tag, which
   the tag prefix never changes, as in cosign).
 
-With ``rekor_url`` set (the CLI's default ``--tlog-upload=true``), each signature
+With a log client (``options.log``; the CLI's default ``--tlog-upload=true``), each signature
 is logged first, as cosign does: a ``hashedrekord`` entry over the SHA-256 of the
 simple-signing payload, kept in the layer's ``dev.sigstore.cosign/bundle``
 annotation in cosign's SET form; bundles log the DSSE envelope (``dsse`` 0.0.1)
@@ -37,6 +37,7 @@ from sigstack.oci.reference import Reference, Repository
 from sigstack.payload import dsse, intoto, simplesigning
 
 if TYPE_CHECKING:  # the log client is imported only when a signature is logged
+    from sigstack.tlog.client import RekorClient
     from sigstack.tlog.entry import TlogEntry
 
 
@@ -49,8 +50,7 @@ class ImageSignOptions:
     referrers_mode: str = "legacy"  # or "oci-1-1"
     new_bundle_format: bool = False
     upload: bool = True  # False: sign only, store nothing (cosign --upload=false)
-    rekor_url: str | None = None  # log each signature here (cosign --tlog-upload); None: key only
-    rekor_timeout: float = 30.0  # seconds per request to the log (the CLI's -t/--timeout)
+    log: RekorClient | None = None  # log each signature here (cosign's --tlog-upload); None: key only
 
 
 @dataclass(frozen=True)
@@ -109,16 +109,15 @@ def loggable(signer: Signer) -> None:
                          hint="no_tlog_upload")
 
 
-def log_rekord(url: str, signer: Signer, payload: bytes, timeout: float = 30.0) -> tuple[bytes, TlogEntry]:
+def log_rekord(log: RekorClient, signer: Signer, payload: bytes) -> tuple[bytes, TlogEntry]:
     """Sign ``payload`` over its digest and log it as a hashedrekord; returns (signature, entry)."""
     import hashlib
 
-    from sigstack.tlog.client import RekorClient, hashedrekord
+    from sigstack.tlog.client import hashedrekord
 
     digest = hashlib.new(signer.hash_name, payload).digest()
     sig = signer.sign_digest(digest)
-    with RekorClient(url, timeout) as log:
-        return sig, log.upload(hashedrekord(sig, digest, signer.hash_name, signer.public_key_pem()))
+    return sig, log.upload(hashedrekord(sig, digest, signer.hash_name, signer.public_key_pem()))
 
 
 def bundle_annotation(entry: TlogEntry) -> str:
@@ -137,7 +136,7 @@ def sign_image(client: RegistryClient, signer: Signer, ref: Reference,
                             "use legacy or oci-1-1")
     layout.check_tag_prefix(opts.tag_prefix)  # before anything is read or written
     targets = resolve_digests(client, ref, opts.recursive)
-    if opts.rekor_url:  # after the look-up: the signer may still be loading (keys.background)
+    if opts.log is not None:  # after the look-up: the signer may still be loading (keys.background)
         loggable(signer)
     repo = layout.target_repository(ref.repository, opts.target_repository)
     results = []
@@ -153,7 +152,7 @@ def _sign_legacy(client: RegistryClient, signer: Signer, repo: Repository, image
                  desc: Descriptor, opts: ImageSignOptions) -> SignedDigest:
     payload = simplesigning.make(image_repo.name, desc.digest, opts.annotations)
     docker = layout.docker_media_types()
-    if opts.upload and opts.referrers_mode == "legacy" and not opts.rekor_url:
+    if opts.upload and opts.referrers_mode == "legacy" and opts.log is None:
         # Sign at the last moment, after the blobs are up (the key may still be loading).
         signed: list[bytes] = []
 
@@ -167,8 +166,8 @@ def _sign_legacy(client: RegistryClient, signer: Signer, repo: Repository, image
                                      prefix=opts.tag_prefix)
         return SignedDigest(desc.digest, where, payload, signed[-1] if signed else signer.sign(payload))
     entry = None
-    if opts.rekor_url:
-        sig, entry = log_rekord(opts.rekor_url, signer, payload, opts.rekor_timeout)
+    if opts.log is not None:
+        sig, entry = log_rekord(opts.log, signer, payload)
     else:
         sig = signer.sign(payload)
     if not opts.upload:
@@ -198,7 +197,7 @@ def _sign_bundle(client: RegistryClient, signer: Signer, repo: Repository, image
     statement = intoto.statement(intoto.COSIGN_SIGN_PREDICATE, {}, desc.digest,
                                  annotations=opts.annotations, version=intoto.STATEMENT_V1)
     envelope = dsse.sign(signer, statement)
-    entry = log_envelope(opts.rekor_url, signer, envelope, timeout=opts.rekor_timeout) if opts.rekor_url else None
+    entry = log_envelope(opts.log, signer, envelope) if opts.log is not None else None
     if not opts.upload:
         return SignedDigest(desc.digest, None, statement, envelope.signatures[0], entry)
     where = push_bundle(client, signer, repo, image_repo, desc, envelope, intoto.COSIGN_SIGN_PREDICATE,
@@ -206,25 +205,24 @@ def _sign_bundle(client: RegistryClient, signer: Signer, repo: Repository, image
     return SignedDigest(desc.digest, where, statement, envelope.signatures[0], entry)
 
 
-def log_envelope(url: str, signer: Signer, envelope: dsse.Envelope, entry_type: str = "dsse",
-                 timeout: float = 30.0) -> TlogEntry:
+def log_envelope(log: RekorClient, signer: Signer, envelope: dsse.Envelope, entry_type: str = "dsse") -> TlogEntry:
     """Log a DSSE envelope as a ``dsse`` 0.0.1 entry (cosign's default for attestations),
     or as ``intoto`` 0.0.1 (cosign v2's ``--rekor-entry-type intoto``)."""
-    from sigstack.tlog.client import RekorClient, dsse_proposal, intoto_proposal
+    from sigstack.tlog.client import dsse_proposal, intoto_proposal
 
     propose = intoto_proposal if entry_type == "intoto" else dsse_proposal
-    with RekorClient(url, timeout) as log:
-        return log.upload(propose(envelope.to_json(), signer.public_key_pem()))
+    return log.upload(propose(envelope.to_json(), signer.public_key_pem()))
 
 
 def push_bundle(client: RegistryClient, signer: Signer, repo: Repository, image_repo: Repository,
                 desc: Descriptor, envelope: dsse.Envelope, predicate_type: str,
                 entry: TlogEntry | None = None) -> Reference:
     """Upload ``{}``, the bundle, then the referrer manifest by digest (spec §2.10)."""
-    from sigstack.payload import bundle
+    from sigstack.bundle.models import Bundle
+    from sigstack.tlog.checkpoint import public_key_der
 
     subject = desc if desc.media_type else client.head_manifest(image_repo.digest(desc.digest))
-    data = bundle.make(signer, envelope, entry)
+    data = Bundle.for_envelope(envelope, public_key_der(signer.public_key()), entry).to_json()
     client.upload_blob(repo, layout.EMPTY_JSON, sha256_digest(layout.EMPTY_JSON))
     client.upload_blob(repo, data, sha256_digest(data))
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

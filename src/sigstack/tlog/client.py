@@ -51,13 +51,20 @@ class RekorClient:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self._proxies = proxies or ProxySettings.from_env()
-        # SSL_CERT_FILE/SSL_CERT_DIR still apply (trust_env on the transport); proxies are
-        # chosen with Go's rules, as rekor-cli and cosign do, not httpx's.
-        self._http = httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT},
-                                  transport=transport(self._proxies, True, trust_env=True))
+        self._client: httpx.Client | None = None  # made on first use: a TLS context costs ~15 ms
+
+    @property
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            # SSL_CERT_FILE/SSL_CERT_DIR still apply (trust_env on the transport); proxies are
+            # chosen with Go's rules, as rekor-cli and cosign do, not httpx's.
+            self._client = httpx.Client(timeout=self.timeout, headers={"User-Agent": USER_AGENT},
+                                        transport=transport(self._proxies, True, trust_env=True))
+        return self._client
 
     def close(self) -> None:
-        self._http.close()
+        if self._client is not None:
+            self._client.close()
 
     def __enter__(self) -> RekorClient:
         return self

@@ -5,25 +5,21 @@ image. Each envelope's DSSE signature is checked over the fetched bytes, the
 statement must name the image digest, and then those whose ``predicateType``
 matches ``--type`` are checked against the Rego policies.
 
-Log evidence, unless ``insecure_ignore_tlog``: an ``.att`` layer's
-``dev.sigstore.cosign/bundle`` SET must verify with a trusted log key and its
-``dsse`` 0.0.1 (or cosign v2's optional ``intoto`` 0.0.1/0.0.2) entry must record this
-envelope's SHA-256, payload, signature and key; a bundle's entry must verify fully
-offline (see :mod:`sigstack.verify.image`). A layer without the annotation is looked
-up at ``rekor_url`` as cosign does (the dsse, then the intoto 0.0.1 entry this
-envelope and key would make), and what comes back is verified offline the same way.
+Each envelope goes through the one pipeline (:class:`sigstack.verify.verifier.Verifier`):
+signature, statement, then log evidence under ``options.log`` (an ``.att`` layer's
+SET-form annotation, else a lookup of the dsse then intoto 0.0.1 entry this envelope
+would make, as cosign does; a bundle's ``tlogEntries`` verified fully offline; see
+:mod:`sigstack.verify.evidence`).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
+from sigstack.bundle.models import Bundle
 from sigstack.errors import (
-    MissingEvidenceError,
     NoMatchingSignaturesError,
     NoSignaturesError,
     PolicyViolation,
@@ -33,20 +29,27 @@ from sigstack.keys.base import Verifier
 from sigstack.oci import layout
 from sigstack.oci.client import RegistryReader
 from sigstack.oci.reference import Reference
-from sigstack.payload import bundle, dsse, intoto
-from sigstack.verify.image import (
-    bundle_evidence,
-    check_statement,
-    find_bundles,
-    legacy_evidence,
-    parallel,
-    require_log_keys,
-    resolve_subject,
-)
+from sigstack.payload import dsse, intoto
+from sigstack.verify.evidence import LogPolicy
+from sigstack.verify.image import check_statement, find_bundles, parallel, resolve_subject
 from sigstack.verify.policy import evaluate_rego, load_policy
+from sigstack.verify.verifier import Verifier as Pipeline
 
-if TYPE_CHECKING:
-    from sigstack.tlog.entry import TlogEntry
+
+@dataclass(frozen=True)
+class AttestationVerifyOptions:
+    """What ``verify-attestation`` checks: the predicate ``kind`` (cosign's ``--type``)
+    and Rego ``policies``; ``tag_prefix`` (cosign's ``--attachment-tag-prefix``) names
+    the ``.att`` tag read when there are no bundles; ``target_repository`` is where
+    attestations are stored (cosign's ``COSIGN_REPOSITORY``)."""
+
+    kind: str = "custom"
+    policies: Sequence[str] = ()
+    check_claims: bool = True
+    max_workers: int = 10
+    tag_prefix: str = ""
+    target_repository: str | None = None
+    log: LogPolicy = field(default_factory=LogPolicy)
 
 
 @dataclass(frozen=True)
@@ -55,27 +58,23 @@ class VerifiedAttestation:
     statement: intoto.Statement
 
 
-def verify_attestations(client: RegistryReader, verifier: Verifier, ref: Reference, kind: str = "custom",
-                        policies: Sequence[str] = (), *, check_claims: bool = True,
-                        max_workers: int = 10, tlog_keys: Sequence[Verifier] = (),
-                        insecure_ignore_tlog: bool = False,
-                        rekor_url: str | None = None,
-                        tag_prefix: str = "", rekor_timeout: float = 30.0) -> list[VerifiedAttestation]:
-    """``tag_prefix`` (cosign's ``--attachment-tag-prefix``) names the ``.att`` tag read
-    when there are no bundles; ``rekor_url`` is where a layer without log evidence is
-    looked up."""
-    require_log_keys(tlog_keys, insecure_ignore_tlog)
-    layout.check_tag_prefix(tag_prefix)
-    loaded = [(p, load_policy(p)[1]) for p in policies]
-    uri = intoto.predicate_uri(kind)
+def verify_attestations(client: RegistryReader, verifier: Verifier, ref: Reference,
+                        options: AttestationVerifyOptions | None = None) -> list[VerifiedAttestation]:
+    """The attestations of ``ref`` that verify, match ``options.kind`` and pass the policies."""
+    opts = options or AttestationVerifyOptions()
+    opts.log.require_logs()
+    layout.check_tag_prefix(opts.tag_prefix)
+    loaded = [(p, load_policy(p)[1]) for p in opts.policies]
+    uri = intoto.predicate_uri(opts.kind)
     digest = resolve_subject(client, ref).digest
-    repo = layout.target_repository(ref.repository)
-    envelopes: list[tuple[bytes, dsse.Envelope, bundle.Bundle | layout.StoredLayer]] = []
-    bundles = find_bundles(client, repo, digest, max_workers)
+    repo = layout.target_repository(ref.repository, opts.target_repository)
+    pipeline = Pipeline(verifier, opts.log)
+    envelopes: list[tuple[bytes, dsse.Envelope, Bundle | layout.StoredLayer]] = []
+    bundles = find_bundles(client, repo, digest, opts.max_workers)
     if bundles:
         envelopes = [(b.envelope.to_json(), b.envelope, b) for b in bundles]
     else:
-        for stored in layout.read_attachment(client, repo, digest, "att", max_workers, prefix=tag_prefix):
+        for stored in layout.read_attachment(client, repo, digest, "att", opts.max_workers, prefix=opts.tag_prefix):
             try:
                 envelopes.append((stored.data, dsse.parse(stored.data), stored))
             except VerificationError:
@@ -83,34 +82,29 @@ def verify_attestations(client: RegistryReader, verifier: Verifier, ref: Referen
     if not envelopes:
         raise NoSignaturesError()
 
-    def check(item: tuple[bytes, dsse.Envelope, bundle.Bundle | layout.StoredLayer]) -> VerifiedAttestation:
+    def check(item: tuple[bytes, dsse.Envelope, Bundle | layout.StoredLayer]) -> VerifiedAttestation:
         raw, env, source = item
-        dsse.verify(verifier, env)
-        st = check_statement(env, digest, {}) if check_claims else intoto.parse(env.payload)
-        if not insecure_ignore_tlog:
-            if isinstance(source, bundle.Bundle):
-                bundle_evidence(source, verifier, tlog_keys)
-            else:
-                from sigstack.tlog.evidence import check_envelope_entry
+        found: list[intoto.Statement] = []
 
-                entry = legacy_evidence(source, tlog_keys)
-                if entry is None:
-                    entry = lookup_envelope(source.data, verifier, tlog_keys, rekor_url, rekor_timeout)
-                if len(env.signatures) != 1:
-                    raise VerificationError("a logged envelope must have exactly one signature")
-                check_envelope_entry(entry, source.data, env.payload,
-                                     base64.b64encode(env.signatures[0]).decode(), verifier.public_key())
-        return VerifiedAttestation(raw, st)
+        def statement() -> None:
+            found.append(check_statement(env, digest, {}) if opts.check_claims else intoto.parse(env.payload))
 
-    results = parallel(envelopes, check, max_workers)
+        if isinstance(source, Bundle):
+            pipeline.verify_envelope(env, bundle=source, check_content=statement)
+        else:
+            pipeline.verify_envelope(env, stored=source.data, annotations=source.annotations,
+                                     check_content=statement)
+        return VerifiedAttestation(raw, found[0])
+
+    results = parallel(envelopes, check, opts.max_workers)
     good = [r for r in results if isinstance(r, VerifiedAttestation)]
     if not good:
         raise NoMatchingSignaturesError([r for r in results if isinstance(r, VerificationError)])
     matching = [a for a in good if a.statement.predicate_type == uri]
     if not matching:
-        found = sorted({a.statement.predicate_type for a in good})
-        raise VerificationError(f"none of the attestations matched the predicate type: {kind}, "
-                                f"found: {','.join(found)}")
+        kinds = sorted({a.statement.predicate_type for a in good})
+        raise VerificationError(f"none of the attestations matched the predicate type: {opts.kind}, "
+                                f"found: {','.join(kinds)}")
     errors: list[str] = []
     for att in matching:
         statement = json.loads(att.statement.raw)
@@ -121,32 +115,3 @@ def verify_attestations(client: RegistryReader, verifier: Verifier, ref: Referen
     if errors:
         raise PolicyViolation(errors)
     return matching
-
-
-def lookup_envelope(envelope_json: bytes, verifier: Verifier, keys: Sequence[Verifier],
-                    rekor_url: str | None, timeout: float = 30.0) -> TlogEntry:
-    """The log entry for an attestation that carries no evidence, found at ``rekor_url``
-    as cosign finds it: the ``dsse`` entry this envelope and key would make, else the
-    ``intoto`` 0.0.1 one. Its SET, inclusion proof and checkpoint are verified here; the
-    caller checks that it is about this envelope."""
-    from sigstack.errors import LogClientError
-    from sigstack.tlog.client import RekorClient, dsse_proposal, intoto_proposal
-    from sigstack.tlog.evidence import verify_log_evidence
-
-    if not rekor_url:
-        raise MissingEvidenceError("the attestation has no transparency log evidence (no "
-                                   "dev.sigstore.cosign/bundle annotation)", hint="insecure_ignore_tlog_accept")
-    pem = verifier.public_key_pem()
-    client = RekorClient(rekor_url, timeout)
-    found = None
-    try:
-        for proposal in (dsse_proposal(envelope_json, pem), intoto_proposal(envelope_json, pem)):
-            found = client.retrieve(proposal)
-            if found is not None:
-                break
-    except LogClientError as exc:
-        raise VerificationError(f"searching log query: {exc.message}") from None
-    if found is None:
-        raise VerificationError("attestation not found in transparency log")
-    verify_log_evidence(found, keys, set_only=False)
-    return found

@@ -9,30 +9,26 @@ none valid → exit 12 with every reason. Signatures are checked concurrently
 (``max_workers``), each over the exact bytes fetched (verified against their
 digest by the client), and the payload must name this exact image digest.
 
-Log evidence (unless ``insecure_ignore_tlog``): a legacy layer's
-``dev.sigstore.cosign/bundle`` annotation (cosign's SET form) must carry a SET
-that verifies with one of ``tlog_keys`` and name exactly this signature, payload
-digest and key (cosign's ``VerifyBundle``); a bundle's ``tlogEntries`` must verify
-completely offline (SET, inclusion proof, signed checkpoint) and name this
-envelope's payload, signature and key. A signature without evidence fails.
+Each signature goes through the one pipeline (:class:`sigstack.verify.verifier.Verifier`):
+signature, claims, then log evidence under ``options.log`` (see
+:mod:`sigstack.verify.evidence`: a legacy layer's SET-form annotation or a lookup; a
+bundle's ``tlogEntries`` verified completely offline).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
+from sigstack.bundle.models import Bundle
 from sigstack.errors import (
-    MissingEvidenceError,
+    BundleError,
+    InvalidSignatureError,
     NoMatchingSignaturesError,
     NoSignaturesError,
     NotFoundError,
-    NoTrustedLogError,
     RegistryError,
     SigstackError,
     TagNotFoundError,
@@ -42,10 +38,10 @@ from sigstack.keys.base import Verifier
 from sigstack.oci import layout
 from sigstack.oci.client import Descriptor, RegistryReader
 from sigstack.oci.reference import Reference, Repository
-from sigstack.payload import bundle, dsse, intoto, simplesigning
-
-if TYPE_CHECKING:  # the log client is imported only when a signature carries evidence
-    from sigstack.tlog.entry import TlogEntry
+from sigstack.payload import dsse, intoto, simplesigning
+from sigstack.verify.evidence import LogPolicy, layer_rekor_bundle
+from sigstack.verify.verifier import Verifier as Pipeline
+from sigstack.verify.verifier import decode_signature_b64
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -63,10 +59,8 @@ class ImageVerifyOptions:
     # The simple-signing payload must name the verified repository. cosign does not check
     # this; we do by default, so a signature cannot be replayed onto another repository.
     check_reference: bool = True
-    tlog_keys: tuple[Verifier, ...] = ()  # trusted transparency log keys
-    insecure_ignore_tlog: bool = False  # accept signatures without log evidence
-    rekor_url: str | None = None  # where to look up signatures that carry no evidence (as cosign)
-    rekor_timeout: float = 30.0  # seconds per request to the log (the CLI's -t/--timeout)
+    # trusted logs, the log client for signatures without evidence, or insecure_ignore_tlog
+    log: LogPolicy = field(default_factory=LogPolicy)
 
 
 @dataclass(frozen=True)
@@ -84,121 +78,6 @@ class ImageVerification:
     reference: Reference
     digest: str
     signatures: tuple[VerifiedSignature, ...]
-
-
-def require_log_keys(keys: Sequence[Verifier], ignore: bool) -> None:
-    if not ignore and not keys:
-        raise NoTrustedLogError()
-
-
-def layer_rekor_bundle(stored: layout.StoredLayer) -> tuple[TlogEntry, Any] | None:
-    """The SET-form evidence of a legacy layer (entry, JSON as stored), or None if absent."""
-    text = stored.annotations.get(layout.BUNDLE_ANNOTATION)
-    if text is None:
-        return None
-    from sigstack.bundle.models import BundleError, parse_rekor_bundle
-
-    try:
-        doc = json.loads(text)
-        return parse_rekor_bundle(doc), doc
-    except ValueError:
-        raise VerificationError("unmarshaling bundle: the dev.sigstore.cosign/bundle annotation is not JSON"
-                                ) from None
-    except BundleError as exc:
-        raise VerificationError(f"unmarshaling bundle: the dev.sigstore.cosign/bundle annotation is invalid: "
-                                f"{exc.message}") from None
-
-
-_COSIGN_WORDS = {  # our finding -> what cosign's VerifyBundle says for it
-    "the log entry is for a different signature": "signature in bundle does not match signature being verified",
-    "the log entry was made with a different public key": "comparing public key PEMs",
-    "the log entry is for a different artifact digest": "matching bundle to payload",
-}
-
-
-def legacy_evidence(stored: layout.StoredLayer, keys: Sequence[Verifier]) -> TlogEntry | None:
-    """The layer's log entry after its SET verified with a trusted log key (None when the
-    layer has no ``dev.sigstore.cosign/bundle`` annotation). Failures use cosign's words."""
-    from sigstack.errors import ProofError
-    from sigstack.tlog.checkpoint import verify_set
-    from sigstack.tlog.evidence import find_log
-
-    found = layer_rekor_bundle(stored)
-    if found is None:
-        return None
-    entry = found[0]
-    try:
-        log_key = find_log(entry, keys)
-    except ProofError:
-        raise VerificationError("error verifying bundle: verifying bundle: rekor log public key not found "
-                                "for payload (the entry was logged by a log that is not trusted)") from None
-    try:
-        verify_set(entry.signed_entry_timestamp or b"", entry.body_b64, entry.integrated_time,
-                   entry.log_index, log_key)
-    except ProofError:
-        raise VerificationError("error verifying bundle: unable to verify SET") from None
-    return entry
-
-
-def check_rekord_evidence(entry: TlogEntry, stored: layout.StoredLayer, verifier: Verifier) -> None:
-    """The entry is a hashedrekord for this layer's signature, key and payload digest; checked
-    in cosign's order (signature, key, digest), so a pasted entry gets cosign's message."""
-    from sigstack.errors import ProofError
-    from sigstack.tlog.evidence import check_hashedrekord
-
-    sig = base64.b64decode(stored.annotations[layout.SIGNATURE_ANNOTATION])
-    try:
-        logged = json.loads(entry.body)["spec"]["signature"]["content"]
-    except (ValueError, KeyError, TypeError):
-        logged = None
-    if isinstance(logged, str) and logged != base64.b64encode(sig).decode():
-        raise VerificationError("error verifying bundle: " + _COSIGN_WORDS["the log entry is for a different "
-                                                                           "signature"])
-    try:
-        check_hashedrekord(entry, sig, hashlib.new(verifier.hash_name, stored.data).digest(),
-                           verifier.hash_name, verifier.public_key())
-    except ProofError as exc:
-        said = _COSIGN_WORDS.get(exc.message)
-        raise VerificationError("error verifying bundle: " + (f"{said}: {exc.message}" if said else exc.message)
-                                ) from None
-
-
-def lookup_rekord(stored: layout.StoredLayer, verifier: Verifier, keys: Sequence[Verifier],
-                  rekor_url: str | None, timeout: float = 30.0) -> None:
-    """A layer without the annotation: as cosign, find its entry in the log at ``rekor_url``
-    and verify what comes back offline (SET, inclusion proof, checkpoint, and that it is
-    this signature)."""
-    from sigstack.errors import LogClientError
-    from sigstack.tlog.client import RekorClient, hashedrekord
-    from sigstack.tlog.evidence import verify_hashedrekord_evidence
-
-    if not rekor_url:
-        raise MissingEvidenceError("the signature has no transparency log evidence (no "
-                                   "dev.sigstore.cosign/bundle annotation)", hint="insecure_ignore_tlog_accept")
-    sig = base64.b64decode(stored.annotations[layout.SIGNATURE_ANNOTATION])
-    digest = hashlib.new(verifier.hash_name, stored.data).digest()
-    proposal = hashedrekord(sig, digest, verifier.hash_name, verifier.public_key_pem())
-    try:
-        found = RekorClient(rekor_url, timeout).retrieve(proposal)
-    except LogClientError as exc:
-        raise VerificationError(f"searching log query: {exc.message}") from None
-    if found is None:
-        raise VerificationError("signature not found in transparency log")
-    verify_hashedrekord_evidence(found, keys, sig, digest, verifier.hash_name, verifier.public_key())
-
-
-def bundle_evidence(b: bundle.Bundle, verifier: Verifier, keys: Sequence[Verifier]) -> None:
-    """A bundle's log entry: fully verified offline and about this envelope and key."""
-    from sigstack.tlog.evidence import check_envelope_entry, verify_log_evidence
-
-    entry = b.tlog_entry()
-    if entry is None:
-        raise MissingEvidenceError("the bundle has no transparency log entry", hint="insecure_ignore_tlog_accept")
-    verify_log_evidence(entry, keys, set_only=False)
-    if len(b.envelope.signatures) != 1:
-        raise VerificationError("a logged envelope must have exactly one signature")
-    check_envelope_entry(entry, None, b.envelope.payload, base64.b64encode(b.envelope.signatures[0]).decode(),
-                         verifier.public_key())
 
 
 def resolve_subject(client: RegistryReader, ref: Reference) -> Descriptor:
@@ -250,19 +129,25 @@ def parallel(items: Sequence[T], fn: Callable[[T], R], workers: int) -> list[R |
 
 
 def find_bundles(client: RegistryReader, repo: Repository, digest: str,
-                 workers: int = 10) -> list[bundle.Bundle]:
-    """Every v0.3+ bundle referring to ``digest``; malformed entries are skipped (as cosign)."""
+                 workers: int = 10) -> list[Bundle]:
+    """Every DSSE bundle referring to ``digest``; malformed entries are skipped (as cosign)."""
 
-    def fetch(desc: Descriptor) -> bundle.Bundle:
+    def fetch(desc: Descriptor) -> Bundle:
         manifest = client.get_manifest(repo.digest(desc.digest))
         layers = layout.parse_json(manifest.data, "referrer manifest").get("layers") or []
         if not isinstance(layers, list) or len(layers) != 1 or not isinstance(layers[0], dict) \
                 or not str(layers[0].get("mediaType", "")).startswith("application/vnd.dev.sigstore.bundle"):
             raise VerificationError("not a bundle referrer")
-        return bundle.parse(client.get_blob(repo, str(layers[0].get("digest"))))
+        try:
+            found = Bundle.from_json(client.get_blob(repo, str(layers[0].get("digest"))))
+        except BundleError as exc:
+            raise VerificationError(exc.message) from None
+        if not isinstance(found.content, dsse.Envelope):
+            raise VerificationError("the bundle holds no DSSE envelope")
+        return found
 
     descs = layout.list_referrers(client, repo, digest)
-    return [b for b in parallel(descs, fetch, workers) if isinstance(b, bundle.Bundle)]
+    return [b for b in parallel(descs, fetch, workers) if isinstance(b, Bundle)]
 
 
 def check_statement(env: dsse.Envelope, digest: str, annotations: Mapping[str, str]) -> intoto.Statement:
@@ -279,19 +164,18 @@ def check_statement(env: dsse.Envelope, digest: str, annotations: Mapping[str, s
     return st
 
 
-def _verify_bundles(verifier: Verifier, ref: Reference, digest: str, found: list[bundle.Bundle],
+def _verify_bundles(pipeline: Pipeline, ref: Reference, digest: str, found: list[Bundle],
                     opts: ImageVerifyOptions) -> list[VerifiedSignature]:
-    def check(b: bundle.Bundle) -> VerifiedSignature:
+    def check(b: Bundle) -> VerifiedSignature:
+        statement: list[intoto.Statement] = []
         try:
-            dsse.verify(verifier, b.envelope)
-        except VerificationError:  # sigstore-go's words, as cosign prints them
+            pipeline.verify_envelope(b.envelope, bundle=b, check_content=lambda: statement.append(
+                check_statement(b.envelope, digest, opts.annotations)))
+        except InvalidSignatureError:  # sigstore-go's words, as cosign prints them
             raise VerificationError(
                 "failed to verify signature: could not verify envelope: accepted signatures do not "
                 f"match threshold, Found: 0, Expected {max(1, len(b.envelope.signatures))}") from None
-        st = check_statement(b.envelope, digest, opts.annotations)
-        if not opts.insecure_ignore_tlog:
-            bundle_evidence(b, verifier, opts.tlog_keys)
-        subject = st.names_digest(digest) or {}
+        subject = statement[0].names_digest(digest) or {}
         ann = subject.get("annotations")
         out = {"critical": {"identity": {"docker-reference": ref.name},
                             "image": {"docker-manifest-digest": digest},
@@ -307,17 +191,9 @@ def _verify_bundles(verifier: Verifier, ref: Reference, digest: str, found: list
     return good
 
 
-def check_simple_signing(verifier: Verifier, stored: layout.StoredLayer, digest: str,
-                         opts: ImageVerifyOptions,
-                         repository: str | None = None) -> simplesigning.SimpleSigning:
-    text = stored.annotations.get(layout.SIGNATURE_ANNOTATION, "")
-    try:
-        sig = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise VerificationError("the signature annotation is not valid base64") from None
-    if not sig:
-        raise VerificationError("the layer carries no signature")
-    verifier.verify(sig, stored.data)
+def check_claims(stored: layout.StoredLayer, digest: str, opts: ImageVerifyOptions,
+                 repository: str | None = None) -> simplesigning.SimpleSigning:
+    """The simple-signing payload (whose signature verified) names what is verified."""
     payload = simplesigning.parse(stored.data)
     if opts.check_claims:
         if payload.digest != digest:
@@ -352,14 +228,15 @@ def _legacy_layers(client: RegistryReader, repo: Repository, digest: str,
 def verify_image(client: RegistryReader, verifier: Verifier, ref: Reference,
                  options: ImageVerifyOptions | None = None) -> ImageVerification:
     opts = options or ImageVerifyOptions()
-    require_log_keys(opts.tlog_keys, opts.insecure_ignore_tlog)
+    opts.log.require_logs()
     layout.check_tag_prefix(opts.tag_prefix)
+    pipeline = Pipeline(verifier, opts.log)
     subject = resolve_subject(client, ref)
     digest = subject.digest
     repo = layout.target_repository(ref.repository, opts.target_repository)
     bundles = find_bundles(client, repo, digest, opts.max_workers) if opts.bundles else []
     if bundles:
-        good = _verify_bundles(verifier, ref, digest, bundles, opts)
+        good = _verify_bundles(pipeline, ref, digest, bundles, opts)
         return ImageVerification(ref, digest, tuple(good))
     layers = _legacy_layers(client, repo, digest, opts)
     if not layers:
@@ -369,17 +246,17 @@ def verify_image(client: RegistryReader, verifier: Verifier, ref: Reference,
         kind, stored = item
         if stored.media_type and stored.media_type != layout.SIMPLESIGNING_MEDIA:
             raise VerificationError(f"unexpected signature layer media type {stored.media_type}")
-        payload = check_simple_signing(verifier, stored, digest, opts, ref.repository.name)
-        if not opts.insecure_ignore_tlog:
-            entry = legacy_evidence(stored, opts.tlog_keys)
-            if entry is None:
-                lookup_rekord(stored, verifier, opts.tlog_keys, opts.rekor_url, opts.rekor_timeout)
-            else:
-                check_rekord_evidence(entry, stored, verifier)
+        sig = decode_signature_b64(stored.annotations.get(layout.SIGNATURE_ANNOTATION, ""))
+        if not sig:
+            raise VerificationError("the layer carries no signature")
+        claims: list[simplesigning.SimpleSigning] = []
+        pipeline.verify_payload(sig, stored.data, stored.annotations, check_content=lambda: claims.append(
+            check_claims(stored, digest, opts, ref.repository.name)))
+        payload = claims[0]
         out = json.loads(payload.raw)
         optional = out.get("optional")
         try:
-            found = layer_rekor_bundle(stored)
+            found = layer_rekor_bundle(stored.annotations)
         except VerificationError:
             found = None
         if found is not None:  # cosign prints the evidence it had

@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
-from typing import Any
 
 from sigstack.errors import NoSignaturesError
 from sigstack.keys.base import Verifier
-from sigstack.verify.attestation import VerifiedAttestation, verify_attestations
+from sigstack.verify.attestation import AttestationVerifyOptions, VerifiedAttestation, verify_attestations
 from sigstack.verify.image import ImageVerification, ImageVerifyOptions, verify_image
 
 
@@ -47,15 +45,14 @@ def verify_local_image(path: str | os.PathLike[str], verifier: Verifier,
         raise NoSavedSignaturesError(path, "signatures") from None
 
 
-def verify_local_attestations(path: str | os.PathLike[str], verifier: Verifier, kind: str = "custom",
-                              policies: Sequence[str] = (), **kwargs: Any) -> list[VerifiedAttestation]:
-    """:func:`~sigstack.verify.attestation.verify_attestations` over a saved directory;
-    keyword arguments are passed through."""
+def verify_local_attestations(path: str | os.PathLike[str], verifier: Verifier,
+                              options: AttestationVerifyOptions | None = None) -> list[VerifiedAttestation]:
+    """:func:`~sigstack.verify.attestation.verify_attestations` over a saved directory."""
     from sigstack.oci.ocilayout import open_local_image
 
     source, ref = open_local_image(path)
     try:
-        return verify_attestations(source, verifier, ref, kind, policies, **kwargs)
+        return verify_attestations(source, verifier, ref, options)
     except NoSignaturesError:
         raise NoSavedSignaturesError(path, "attestations") from None
 
