@@ -53,6 +53,9 @@ if TYPE_CHECKING:
     from sigstack.tlog.client import RekorClient
 
 logger = logging.getLogger("sigstack")
+# A library's warnings reach a handler its application installs (the CLI prints its own,
+# cosign-worded warning); without one, Python's last-resort handler would print them.
+logger.addHandler(logging.NullHandler())
 
 BUNDLE_ANNOTATION = "dev.sigstore.cosign/bundle"
 
