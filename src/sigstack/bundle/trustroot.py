@@ -140,10 +140,12 @@ def _load_json(data: bytes | str, what: str) -> Any:
 
 @dataclass(frozen=True)
 class TimeRange:
-    """A closed interval ``[start, end]``; no ``end`` means still valid."""
+    """A closed interval ``[start, end]``; no ``end`` means still valid. The times'
+    text as read is kept so a file round-trips byte-for-byte (``.000Z`` stays)."""
 
     start: datetime
     end: datetime | None = None
+    text: tuple[str, str | None] | None = field(default=None, compare=False, repr=False)
 
     def contains(self, t: datetime) -> bool:
         return self.start <= t and (self.end is None or t <= self.end)
@@ -155,12 +157,14 @@ class TimeRange:
             raise TrustRootError(f"invalid trusted root: {where} is missing its start")
         end = obj.get("end")
         return cls(parse_time(obj["start"], f"{where}.start"),
-                   None if end is None else parse_time(end, f"{where}.end"))
+                   None if end is None else parse_time(end, f"{where}.end"),
+                   (obj["start"], end))
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"start": format_time(self.start)}
+        start, end = self.text if self.text else (format_time(self.start), None)
+        out = {"start": start}
         if self.end is not None:
-            out["end"] = format_time(self.end)
+            out["end"] = end if self.text and end else format_time(self.end)
         return out
 
 
@@ -294,10 +298,11 @@ class CertificateAuthority:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "subject": {"organization": self.subject_organization, "commonName": self.subject_common_name},
-            "uri": self.uri,
             "certChain": {"certificates": [{"rawBytes": _enc(c)} for c in self.certificates]},
             "validFor": self.valid_for.to_dict(),
         }
+        if self.uri:
+            out["uri"] = self.uri
         if self.operator:
             out["operator"] = self.operator
         out.update(self.unrecognized)
