@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from securesystemslib.signer import CryptoSigner
@@ -52,7 +53,7 @@ class Repo:
         self.files: dict[str, bytes] = {}
         self.publish_root()
 
-    def sign(self, md: Metadata, role: str, signers: list[CryptoSigner] | None = None) -> bytes:
+    def sign(self, md: Metadata[Any], role: str, signers: list[CryptoSigner] | None = None) -> bytes:
         md.signatures.clear()
         for signer in signers or self.signers[role]:
             md.sign(signer, append=True)
@@ -222,7 +223,7 @@ def test_cli_initialize(repo: tuple[Repo, str], tmp_path: Path) -> None:
 
 
 def test_cli_initialize_errors(repo: tuple[Repo, str], tmp_path: Path) -> None:
-    r, url = repo
+    _, url = repo
     env = {"TUF_ROOT": str(tmp_path / "tuf")}
     assert_clean_error(sigstack("initialize", "--mirror", url, "--root", tmp_path / "missing.json", env=env),
                        "reading root")

@@ -80,7 +80,7 @@ def test_identity_exact(github: x509.Certificate, email: x509.Certificate) -> No
     Identity(identity="william@yossarian.net", issuer="https://github.com/login/oauth").verify(email)
     with pytest.raises(IdentityError, match="is the expected identity"):
         Identity(identity=GH_ID + "x", issuer=GH_ISS).verify(github)
-    with pytest.raises(IdentityError, match="OIDC issuer .* does not match"):
+    with pytest.raises(IdentityError, match=r"OIDC issuer .* does not match"):
         Identity(identity=GH_ID, issuer="https://accounts.google.com").verify(github)
 
 

@@ -244,7 +244,7 @@ class TransparencyLogInstance:
                     f"the trusted root's key for log {self.base_url or _enc(self.log_id)} cannot be parsed"
                 ) from None
             object.__setattr__(self, "_key", cached)
-        return cached  # type: ignore[no-any-return]
+        return cached
 
     def verifier(self) -> Verifier:
         from sigstack.keys.software import PublicKeyVerifier
@@ -253,7 +253,7 @@ class TransparencyLogInstance:
         if cached is None:
             cached = PublicKeyVerifier(self.public_key())
             object.__setattr__(self, "_verifier", cached)
-        return cached  # type: ignore[no-any-return]
+        return cached
 
 
 @dataclass(frozen=True, eq=False)

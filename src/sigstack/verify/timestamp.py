@@ -47,7 +47,8 @@ def decode_timestamp(der: bytes) -> TimeStampResponse:
     try:
         return decode_timestamp_response(der)
     except (ValueError, TypeError) as exc:
-        raise TimestampError(f"timestamp: the RFC 3161 timestamp cannot be parsed (untrusted or malformed): {exc}") from None
+        raise TimestampError(
+            f"timestamp: the RFC 3161 timestamp cannot be parsed (untrusted or malformed): {exc}") from None
 
 
 def timestamps_from_bundle_json(tvd: object) -> list[bytes]:
