@@ -89,6 +89,10 @@ def test_detached_sct() -> None:
         verify_detached_sct(b.leaf, json.dumps(doc), root)
     with pytest.raises(SCTError, match="does not list"):
         verify_detached_sct(b.leaf, sct, _root_with_ctlogs([_ctlog(ec.generate_private_key(ec.SECP256R1()))]))
+    with pytest.raises(SCTError, match="key was not valid when it issued the SCT"):
+        verify_detached_sct(b.leaf, _detached(key, leaf_der, 1546300800000), root)  # 2019, before validFor
+    with pytest.raises(SCTError, match="bad timestamp"):
+        verify_detached_sct(b.leaf, _detached(key, leaf_der, 1 << 62), root)
     with pytest.raises(SCTError, match="not JSON"):
         verify_detached_sct(b.leaf, b"{", root)
     doc = json.loads(sct)

@@ -11,7 +11,8 @@ Two forms, as the stock clients accept them:
   The issuer is the next certificate of the verified chain, skipping a CT
   precertificate-signing certificate (EKU 1.3.6.1.4.1.11129.2.4.4) as RFC 6962 does.
   SCT extensions (used by static CT logs) are signed over as they are
-  (conformance ``bundle-with-sct-with-extensions``).
+  (conformance ``bundle-with-sct-with-extensions``). The CT log's key must be valid
+  (``validFor``) at the SCT's timestamp.
 - :func:`verify_detached_sct` — cosign's ``--sct FILE``: the CT ``add-chain``
   response JSON (``sct_version``, ``id``, ``timestamp``, ``extensions``,
   ``signature``) over an ``x509_entry`` of the whole leaf DER, as Fulcio returns it in
@@ -29,7 +30,7 @@ import hashlib
 import json
 import struct
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sigstack.verify.errors import SCTError
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from sigstack.bundle.trustroot import TransparencyLogInstance, TrustedRoot
 
 _PRECERT_SIGNING_EKU = "1.3.6.1.4.1.11129.2.4.4"
+_MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 _X509_ENTRY = 0
 _PRECERT_ENTRY = 1
 
@@ -70,13 +72,21 @@ def _u24(data: bytes) -> bytes:
     return len(data).to_bytes(3, "big") + data
 
 
-def _ctlog(trusted_root: TrustedRoot, log_id: bytes) -> TransparencyLogInstance:
+def _ctlog(trusted_root: TrustedRoot, log_id: bytes, at: datetime) -> TransparencyLogInstance:
+    """The CT log by ID, whose key was valid when it issued the SCT (as sigstore-go)."""
     log = trusted_root.ctlog(log_id)
     if log is None:
         raise SCTError(
             f"SCT: the certificate's SCT is from a CT log the trusted root does not list "
             f"(log ID {base64.b64encode(log_id).decode()})")
+    if not log.valid_at(at):
+        raise SCTError(f"SCT: the CT log {log.base_url}'s key was not valid when it issued the SCT "
+                       f"({at:%Y-%m-%dT%H:%M:%SZ})")
     return log
+
+
+def _ms_to_time(ms: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
 
 
 def _verify_with(log: TransparencyLogInstance, signature: bytes, message: bytes) -> None:
@@ -126,7 +136,6 @@ def verify_embedded_sct(chain: Sequence[x509.Certificate], trusted_root: Trusted
         raise SCTError("SCT: the embedded SCT is not signed with SHA-256")
     if sct.signature_algorithm not in (SignatureAlgorithm.ECDSA, SignatureAlgorithm.RSA):
         raise SCTError("SCT: the embedded SCT's signature algorithm is not ECDSA or RSA")
-    log = _ctlog(trusted_root, sct.log_id)
     issuer = issuer_of(chain)
     key_hash = hashlib.sha256(
         issuer.public_key().public_bytes(serialization.Encoding.DER,
@@ -138,6 +147,7 @@ def verify_embedded_sct(chain: Sequence[x509.Certificate], trusted_root: Trusted
     ts = sct.timestamp if sct.timestamp.tzinfo else sct.timestamp.replace(tzinfo=UTC)  # naive = UTC
     delta = ts - datetime(1970, 1, 1, tzinfo=UTC)
     timestamp_ms = delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
+    log = _ctlog(trusted_root, sct.log_id, _ms_to_time(timestamp_ms))
     message = _signed_struct(_PRECERT_ENTRY, timestamp_ms, key_hash + _u24(tbs), sct.extension_bytes)
     _verify_with(log, sct.signature, message)
 
@@ -172,7 +182,8 @@ def verify_detached_sct(leaf: x509.Certificate, sct_json: bytes | str, trusted_r
     except (KeyError, TypeError, ValueError, binascii.Error):
         raise SCTError("SCT: the detached SCT is missing or has malformed sct_version/id/timestamp/signature"
                        ) from None
-    if version != 0 or not isinstance(timestamp_ms, int) or isinstance(timestamp_ms, bool) or timestamp_ms < 0:
+    if (version != 0 or not isinstance(timestamp_ms, int) or isinstance(timestamp_ms, bool)
+            or not 0 <= timestamp_ms <= _MAX_MS):
         raise SCTError("SCT: the detached SCT has an unsupported version or a bad timestamp")
     # TLS DigitallySigned: hash alg (4 = sha256), signature alg (1 RSA / 3 ECDSA), u16 length, signature
     if len(dsig) < 4 or dsig[0] != 4 or dsig[1] not in (1, 3):
@@ -180,7 +191,7 @@ def verify_detached_sct(leaf: x509.Certificate, sct_json: bytes | str, trusted_r
     (length,) = struct.unpack(">H", dsig[2:4])
     if length != len(dsig) - 4:
         raise SCTError("SCT: the detached SCT's signature has a bad length")
-    log = _ctlog(trusted_root, log_id)
+    log = _ctlog(trusted_root, log_id, _ms_to_time(timestamp_ms))
     der = leaf.public_bytes(serialization.Encoding.DER)
     message = _signed_struct(_X509_ENTRY, timestamp_ms, _u24(der), extensions)
     _verify_with(log, dsig[4:], message)
