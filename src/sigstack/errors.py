@@ -200,6 +200,43 @@ class NotInLogError(VerificationError):
     """The log was asked and holds no entry for the signature."""
 
 
+# keyless checks: one class per check of the pipeline; ``reason`` is a short tag, and each
+# message names the failed check in the words sigstore-conformance's READMEs use
+
+class KeylessError(VerificationError):
+    """Base of the keyless checks' failures."""
+
+    reason = "verification"
+
+
+class CertificateChainError(KeylessError):
+    """The signing certificate does not chain to a CA of the trusted root at the
+    verified time, or it is not a code-signing leaf valid at that time."""
+
+    reason = "certificate chain"
+
+
+class SCTError(KeylessError):
+    """The certificate's signed certificate timestamp is missing, from an unknown CT
+    log, or does not verify."""
+
+    reason = "SCT"
+
+
+class TimestampError(KeylessError):
+    """An RFC 3161 timestamp does not verify against the trusted root's TSAs, or no
+    verified time could be established."""
+
+    reason = "timestamp"
+
+
+class IdentityError(KeylessError):
+    """The certificate's identity (SAN, OIDC issuer, GitHub workflow claims) is not
+    the one the policy asks for."""
+
+    reason = "identity"
+
+
 class NoSignaturesError(VerificationError):
     """Nothing signed the image (cosign's exit code 10)."""
 

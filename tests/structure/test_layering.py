@@ -73,10 +73,8 @@ def test_no_cycle_among_subpackages() -> None:
         graph[a].add(b)
 
     def reaches(start: str, goal: str, seen: set[str]) -> bool:
-        for nxt in graph[start]:
-            if nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})):
-                return True
-        return False
+        return any(nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt}))
+                   for nxt in graph.get(start, ()))
 
     cycles = sorted(p for p in list(graph) if reaches(p, p, {p}))
     assert cycles == []

@@ -31,6 +31,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "sigstack.cli.attach": ("attach", "download", "clean", "copy"),
     "sigstack.cli.tlog": ("tlog",),
     "sigstack.cli.saveload": ("save", "load"),
+    "sigstack.cli.trust": ("initialize",),
 }
 # Top-level options that take a value, so the command name can be found before parsing.
 _VALUE_OPTIONS = frozenset({"--output-file", "-t", "--timeout"})
