@@ -1,8 +1,18 @@
-"""Fixtures shared by every test folder: paths to the shared vectors and the real peers.
+"""Fixtures shared by every test folder: paths to the shared vectors and the real peers,
+and the two test tiers.
 
 Peers are never skipped: when a reference tool is missing, the fixture builds it
 with scripts/install-peers (idempotent, cached in ~/go/bin) and fails loudly if
 that is impossible.
+
+Tiers: every test is classified at collection from the fixtures it uses (directly or
+through other fixtures), so a new test needs no marker of its own. One that uses a
+reference tool is marked ``needs_peer`` (so is anything marked ``interop``); one that
+uses a real server (registry, transparency log, PostgreSQL, moto, tinyproxy) is marked
+``needs_server``. ``pytest --fast`` (``scripts/test --fast``) deselects both. A test
+that reaches a peer or server another way (``request.getfixturevalue``, starting one
+itself) is caught where the peer or server starts, through :func:`slow_resource`,
+and skipped in the fast tier with the reason shown.
 """
 
 from __future__ import annotations
@@ -13,6 +23,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.tiers import PEER_FIXTURES, SERVER_FIXTURES, slow_resource
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -27,8 +39,40 @@ def vectors() -> Path:
     return VECTORS
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fast", action="store_true",
+                     help="only tests that need no reference peer and no server (see tests/conftest.py)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "needs_peer: uses a reference tool (set from the fixtures it uses)")
+    config.addinivalue_line("markers", "needs_server: uses a real server (set from the fixtures it uses)")
+    if config.getoption("--fast"):
+        os.environ["SIGSTACK_TEST_FAST"] = "1"  # read by tests.tiers.slow_resource
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    fast: list[pytest.Item] = []
+    slow: list[pytest.Item] = []
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        marked = False
+        if names & PEER_FIXTURES or item.get_closest_marker("interop"):
+            item.add_marker(pytest.mark.needs_peer)
+            marked = True
+        if names & SERVER_FIXTURES:
+            item.add_marker(pytest.mark.needs_server)
+            marked = True
+        marked = marked or bool(item.get_closest_marker("needs_peer") or item.get_closest_marker("needs_server"))
+        (slow if marked else fast).append(item)
+    if config.getoption("--fast") and slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = fast
+
+
 def peer(name: str) -> str:
     """Path to a reference tool, building it on first use."""
+    slow_resource(f"the reference tool {name}")
     path = GOBIN / name
     if not path.exists():
         subprocess.run([str(ROOT / "scripts" / "install-peers"), name], check=True)

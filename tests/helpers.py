@@ -1,4 +1,31 @@
-"""Run the real ``sigstack`` command in a subprocess, as users and CI scripts do."""
+"""Run the real ``sigstack`` command (and the reference peers) in a subprocess, as users
+and CI scripts do: the one runner every test uses, so that how a command is started
+(interpreter, environment, stdin, timeout) is decided in one place.
+
+The environment a command sees is chosen explicitly with ``inherit``:
+
+* ``"clean"`` (default): this process's environment without any ``COSIGN_*`` variable,
+  so a developer's own cosign settings cannot change a test's outcome;
+* ``"none"``: nothing but ``env`` (tests that prove a command needs no more than that,
+  e.g. KMS credentials given only through the variables the test sets).
+
+``env`` is laid over it and ``unset`` names are removed last.
+
+Most tests are about keys, registries or formats, not the transparency log, while the
+log is on by default (as in cosign): ``offline`` says how such a test opts out, as a
+user without a log would:
+
+* ``"auto"`` (default): ``sign-blob``/``verify-blob`` get ``COSIGN_TLOG_UPLOAD=false``
+  and ``COSIGN_INSECURE_IGNORE_TLOG=true`` in the environment (so a flag the test types
+  wins, and ``env`` may override them); ``sign``/``attest`` get ``--tlog-upload=false``
+  and ``verify``/``verify-attestation`` get ``--insecure-ignore-tlog`` right after the
+  command name;
+* ``"flags"``: all six commands get those flags right after the command name;
+* ``None``: nothing added (tests of the log, and of the defaults themselves).
+
+stdin is empty unless ``input`` says otherwise: a command that would prompt sees end of
+file, never the terminal pytest was started from.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +34,22 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+Inherit = Literal["clean", "none"]
+Offline = Literal["auto", "flags"] | None
+
+_OFFLINE_ENV = {"COSIGN_TLOG_UPLOAD": "false", "COSIGN_INSECURE_IGNORE_TLOG": "true"}
+_IMAGE_FLAGS = {"sign": ("--tlog-upload=false",), "attest": ("--tlog-upload=false",),
+                "verify": ("--insecure-ignore-tlog",), "verify-attestation": ("--insecure-ignore-tlog",)}
+_BLOB_FLAGS = {"sign-blob": ("--tlog-upload=false",), "verify-blob": ("--insecure-ignore-tlog",)}
+_OFFLINE_FLAGS = {"flags": {**_IMAGE_FLAGS, **_BLOB_FLAGS}, "auto": _IMAGE_FLAGS}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Result:
+    """What a finished command left: exit code, stdout bytes, stderr text."""
+
     code: int
     out: bytes
     err: str
@@ -20,21 +59,42 @@ class Result:
         return self.out.decode()
 
 
-def sigstack(*args: str | Path, env: dict[str, str] | None = None, input: bytes | None = b"",
-             cwd: Path | None = None, unset: tuple[str, ...] = ()) -> Result:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("COSIGN_")}
-    if args and str(args[0]) in ("sign-blob", "verify-blob"):
-        # The blob tests here exercise keys and signatures offline, so they opt out of the
-        # transparency log as a cosign user would (tests/tlog covers the log); env may override.
-        full_env.update({"COSIGN_TLOG_UPLOAD": "false", "COSIGN_INSECURE_IGNORE_TLOG": "true"})
-    full_env.update(env or {})
+def _environment(env: dict[str, str] | None, inherit: Inherit, unset: tuple[str, ...],
+                 preset: dict[str, str] | None = None) -> dict[str, str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("COSIGN_")} if inherit == "clean" else {}
+    full.update(preset or {})
+    full.update(env or {})
     for name in unset:
-        full_env.pop(name, None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "sigstack.cli.main", *map(str, args)],
-        input=input, capture_output=True, env=full_env, cwd=cwd, timeout=120,
-    )
+        full.pop(name, None)
+    return full
+
+
+def _run(argv: list[str], env: dict[str, str], input: bytes | None, cwd: Path | str | None,
+         timeout: float) -> Result:
+    proc = subprocess.run(argv, input=input, capture_output=True, env=env, cwd=cwd, timeout=timeout)
     return Result(proc.returncode, proc.stdout, proc.stderr.decode())
+
+
+def sigstack(*args: str | Path, env: dict[str, str] | None = None, input: bytes | None = b"",
+             cwd: Path | str | None = None, unset: tuple[str, ...] = (), inherit: Inherit = "clean",
+             offline: Offline = "auto", timeout: float = 120) -> Result:
+    """Run ``sigstack ARGS`` (this interpreter's ``python -m sigstack.cli.main``, which is
+    what the console script runs); see the module docstring for ``inherit``/``offline``."""
+    argv = [str(a) for a in args]
+    preset = None
+    if argv and offline == "auto" and argv[0] in _BLOB_FLAGS:
+        preset = _OFFLINE_ENV
+    elif argv and offline is not None:
+        argv = [argv[0], *_OFFLINE_FLAGS[offline].get(argv[0], ()), *argv[1:]]
+    return _run([sys.executable, "-m", "sigstack.cli.main", *argv], _environment(env, inherit, unset, preset),
+                input, cwd, timeout)
+
+
+def run_peer(binary: str | Path, *args: str | Path, env: dict[str, str] | None = None, input: bytes | None = b"",
+         cwd: Path | str | None = None, unset: tuple[str, ...] = (), inherit: Inherit = "clean",
+         timeout: float = 120) -> Result:
+    """Run a reference tool (``cosign``, ``rekor-cli``, ...) the same way."""
+    return _run([str(binary), *map(str, args)], _environment(env, inherit, unset), input, cwd, timeout)
 
 
 def assert_clean_error(result: Result, fragment: str, code: int = 1) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,29 +16,14 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import sigstack
 from tests.oci.ocihelpers import Registry, start_registry
+from tests.tiers import slow_resource
 
 from ._http import Tls, make_tls, serve
 from ._k8s_double import K8sHandler, K8sState
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-            stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    """Run ``sigstack`` as a user would (a fresh process, real argv and env).
-
-    These tests are about keys, not the transparency log: blob and image commands run
-    key-only, opting out of the log explicitly as a user without one would.
-    """
-    offline = {"sign-blob": ("--tlog-upload=false",), "verify-blob": ("--insecure-ignore-tlog",),
-               "sign": ("--tlog-upload=false",), "attest": ("--tlog-upload=false",),
-               "verify": ("--insecure-ignore-tlog",), "verify-attestation": ("--insecure-ignore-tlog",)}
-    args = (args[0], *offline.get(args[0], ()), *args[1:]) if args else args
-    return subprocess.run(
-        [sys.executable, "-m", "sigstack.cli.main", *args],
-        input=stdin, capture_output=True, env=env, cwd=cwd, timeout=120,
-    )
 
 
 @pytest.fixture(scope="session")
@@ -130,11 +114,11 @@ def sign_blob_and_cross_check(ref: str, env: dict[str, str], tmp_path: Path, blo
     Returns the base64 signature."""
     from sigstack import keys
 
-    pub = run_cli("public-key", "--key", ref, "--outfile", "k.pub", env=env, cwd=tmp_path)
-    assert pub.returncode == 0, pub.stderr.decode()
-    signed = run_cli("sign-blob", "--key", ref, str(blob), env=env, cwd=tmp_path)
-    assert signed.returncode == 0, signed.stderr.decode()
-    sig = signed.stdout.strip()
+    pub = sigstack("public-key", "--key", ref, "--outfile", "k.pub", env=env, cwd=tmp_path, offline="flags", inherit="none")
+    assert pub.code == 0, pub.err
+    signed = sigstack("sign-blob", "--key", ref, str(blob), env=env, cwd=tmp_path, offline="flags", inherit="none")
+    assert signed.code == 0, signed.err
+    sig = signed.out.strip()
     if sha384:
         assert_openssl_verifies(tmp_path / "k.pub", sig, blob, "sha384")
     else:
@@ -219,6 +203,8 @@ def moto_kms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Moto]:
     subprocesses reach it over TCP through ``AWS_ENDPOINT_URL``, like any client."""
     import boto3
     from moto.server import ThreadedMotoServer
+
+    slow_resource("moto")
 
     from ._moto import teach_digest_signing
 

@@ -18,16 +18,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from sigstack import keys
 from sigstack.errors import KeyLoadError
+from tests.helpers import sigstack
 
 from ._aws_double import ThrottleState, ThrottlingKms
 from ._http import Tls, serve
-from .conftest import Moto, assert_openssl_verifies, cosign_verify_blob, run_cli
+from .conftest import Moto, assert_openssl_verifies, cosign_verify_blob
 
 
 def test_generate_creates_p256_sign_verify_key_behind_alias(moto_kms: Moto, tmp_path: Path) -> None:
-    r = run_cli("generate-key-pair", "--kms", "awskms:///alias/release-signing", env=moto_kms.env, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr.decode()
-    assert r.stderr.decode().splitlines() == ["Public key written to cosign.pub"]
+    r = sigstack("generate-key-pair", "--kms", "awskms:///alias/release-signing", env=moto_kms.env, cwd=tmp_path, offline="flags", inherit="none")
+    assert r.code == 0, r.err
+    assert r.err.splitlines() == ["Public key written to cosign.pub"]
     meta = moto_kms.client.describe_key(KeyId="alias/release-signing")["KeyMetadata"]
     assert (meta["KeySpec"], meta["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
     pub = keys.load_verifier(str(tmp_path / "cosign.pub")).public_key()
@@ -35,8 +36,8 @@ def test_generate_creates_p256_sign_verify_key_behind_alias(moto_kms: Moto, tmp_
     # like cosign, generating again reuses the key the alias names
     again = tmp_path / "again"
     again.mkdir()
-    assert run_cli("generate-key-pair", "--kms", "awskms:///alias/release-signing", env=moto_kms.env,
-                   cwd=again).returncode == 0
+    assert sigstack("generate-key-pair", "--kms", "awskms:///alias/release-signing", env=moto_kms.env,
+                   cwd=again, offline="flags", inherit="none").code == 0
     assert (again / "cosign.pub").read_bytes() == (tmp_path / "cosign.pub").read_bytes()
     assert len(moto_kms.client.list_keys()["Keys"]) == 1
 
@@ -48,12 +49,12 @@ def test_sign_blob_verified_by_real_cosign(moto_kms: Moto, tmp_path: Path, cosig
     blob = tmp_path / "artifact"
     blob.write_bytes(os.urandom(70_000))
     refs = [f"awskms:///{meta['KeyId']}", f"awskms:///alias/{spec.lower()}", f"awskms:///{meta['Arn']}"]
-    pub = run_cli("public-key", "--key", refs[0], "--outfile", "kms.pub", env=moto_kms.env, cwd=tmp_path)
-    assert pub.returncode == 0, pub.stderr.decode()
+    pub = sigstack("public-key", "--key", refs[0], "--outfile", "kms.pub", env=moto_kms.env, cwd=tmp_path, offline="flags", inherit="none")
+    assert pub.code == 0, pub.err
     for ref in refs:
-        signed = run_cli("sign-blob", "--key", ref, str(blob), env=moto_kms.env, cwd=tmp_path)
-        assert signed.returncode == 0, signed.stderr.decode()
-        sig = signed.stdout.strip()
+        signed = sigstack("sign-blob", "--key", ref, str(blob), env=moto_kms.env, cwd=tmp_path, offline="flags", inherit="none")
+        assert signed.code == 0, signed.err
+        sig = signed.out.strip()
         if spec == "ECC_NIST_P384":  # cosign verify-blob --key hashes P-384 with SHA-256; see test_pkcs11
             assert_openssl_verifies(tmp_path / "kms.pub", sig, blob, "sha384")
         else:
@@ -77,9 +78,9 @@ def test_unusable_keys(moto_kms: Moto, tmp_path: Path, setup: str, message: str)
         key = moto_kms.client.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["KeyId"]
     elif setup == "secp256k1":
         key = moto_kms.client.create_key(KeySpec="ECC_SECG_P256K1", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
-    r = run_cli("sign-blob", "--key", f"awskms:///{key}", "-", env=moto_kms.env, cwd=tmp_path, stdin=b"x")
-    assert r.returncode == 1
-    assert r.stderr.decode().strip().startswith("Error: " + message.format(key=key)), r.stderr.decode()
+    r = sigstack("sign-blob", "--key", f"awskms:///{key}", "-", env=moto_kms.env, cwd=tmp_path, input=b"x", offline="flags", inherit="none")
+    assert r.code == 1
+    assert r.err.strip().startswith("Error: " + message.format(key=key)), r.err
 
 
 @pytest.mark.parametrize(
@@ -88,18 +89,18 @@ def test_unusable_keys(moto_kms: Moto, tmp_path: Path, setup: str, message: str)
      "awskms:///arn:aws:s3:::bucket"],
 )
 def test_malformed_refs(tmp_path: Path, ref: str) -> None:
-    r = run_cli("sign-blob", "--key", ref, "-", cwd=tmp_path, stdin=b"x")
-    assert r.returncode == 1
-    assert r.stderr.decode().strip() == (
+    r = sigstack("sign-blob", "--key", ref, "-", cwd=tmp_path, input=b"x", offline="flags")
+    assert r.code == 1
+    assert r.err.strip() == (
         f"Error: invalid awskms format {ref!r}: expected awskms://[ENDPOINT]/{{KEY_ID | alias/NAME | "
         "arn:aws:kms:REGION:ACCOUNT:key/ID | ...:alias/NAME}")
 
 
 def test_generate_with_key_id_cannot_choose_the_id(moto_kms: Moto, tmp_path: Path) -> None:
-    r = run_cli("generate-key-pair", "--kms", "awskms:///1234abcd-12ab-34cd-56ef-1234567890ab", env=moto_kms.env,
-                cwd=tmp_path)
-    assert r.returncode == 1
-    assert "KMS cannot create a key with a chosen id; use awskms:///alias/NAME to create one" in r.stderr.decode()
+    r = sigstack("generate-key-pair", "--kms", "awskms:///1234abcd-12ab-34cd-56ef-1234567890ab", env=moto_kms.env,
+                cwd=tmp_path, offline="flags", inherit="none")
+    assert r.code == 1
+    assert "KMS cannot create a key with a chosen id; use awskms:///alias/NAME to create one" in r.err
 
 
 def _throttle_env(tls: Tls, tmp_path: Path) -> dict[str, str]:
@@ -115,23 +116,23 @@ def test_throttling_is_retried_then_succeeds(tls: Tls, tmp_path: Path, cosign: s
         endpoint = url.removeprefix("https://")
         blob = tmp_path / "b"
         blob.write_bytes(b"payload")
-        r = run_cli("sign-blob", "--key", f"awskms://{endpoint}/alias/busy", str(blob), env=_throttle_env(tls, tmp_path),
-                    cwd=tmp_path)
-    assert r.returncode == 0, r.stderr.decode()
+        r = sigstack("sign-blob", "--key", f"awskms://{endpoint}/alias/busy", str(blob), env=_throttle_env(tls, tmp_path),
+                    cwd=tmp_path, offline="flags", inherit="none")
+    assert r.code == 0, r.err
     assert state.seen == ["TrentService.GetPublicKey"] * 3 + ["TrentService.Sign"]
     pub = tmp_path / "pub.pem"
     pub.write_bytes(keys.software.PublicKeyVerifier(state.key.public_key()).public_key_pem())
-    assert cosign_verify_blob(cosign, str(pub), r.stdout.strip(), blob).returncode == 0
+    assert cosign_verify_blob(cosign, str(pub), r.out.strip(), blob).returncode == 0
 
 
 def test_throttling_gives_up_with_clear_error(tls: Tls, tmp_path: Path) -> None:
     state = ThrottleState(throttle=1000)
     with serve(ThrottlingKms, state, tls) as url:
         endpoint = url.removeprefix("https://")
-        r = run_cli("sign-blob", "--key", f"awskms://{endpoint}/alias/busy", "-", env=_throttle_env(tls, tmp_path),
-                    cwd=tmp_path, stdin=b"x")
-    assert r.returncode == 1
-    assert r.stderr.decode().strip() == (
+        r = sigstack("sign-blob", "--key", f"awskms://{endpoint}/alias/busy", "-", env=_throttle_env(tls, tmp_path),
+                    cwd=tmp_path, input=b"x", offline="flags", inherit="none")
+    assert r.code == 1
+    assert r.err.strip() == (
         "Error: AWS KMS GetPublicKey for alias/busy failed after 4 attempts: ThrottlingException: Rate exceeded; "
         "try again later")
     assert len(state.seen) == 4

@@ -10,14 +10,15 @@ from pathlib import Path
 import pytest
 
 from sigstack import keys
+from tests.helpers import sigstack
 
-from .conftest import AzureServer, run_cli, sign_blob_and_cross_check
+from .conftest import AzureServer, sign_blob_and_cross_check
 
 
 def test_generate_creates_p256_sign_key(azure: AzureServer, tmp_path: Path) -> None:
     ref = f"azurekms://{azure.host}/release"
-    r = run_cli("generate-key-pair", "--kms", ref, env=azure.env, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr.decode()
+    r = sigstack("generate-key-pair", "--kms", ref, env=azure.env, cwd=tmp_path, offline="flags", inherit="none")
+    assert r.code == 0, r.err
     _, ops, private = azure.state.keys["release"]
     assert ops == ["sign", "verify"] and private.curve.name == "secp256r1"
     assert (tmp_path / "cosign.pub").read_bytes() == keys.load_verifier(ref).public_key_pem()
@@ -65,6 +66,6 @@ def test_failures(azure: AzureServer, tmp_path: Path, case: str, message: str) -
         azure.state.throttle = 100
     elif case == "malformed":
         ref = "azurekms://vault-only"
-    r = run_cli("sign-blob", "--key", ref, "-", env=azure.env, cwd=tmp_path, stdin=b"x")
-    assert r.returncode == 1
-    assert r.stderr.decode().strip().startswith("Error: " + message.format(host=azure.host)), r.stderr.decode()
+    r = sigstack("sign-blob", "--key", ref, "-", env=azure.env, cwd=tmp_path, input=b"x", offline="flags", inherit="none")
+    assert r.code == 1
+    assert r.err.strip().startswith("Error: " + message.format(host=azure.host)), r.err

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from sigstack import keys
+from tests.helpers import sigstack
 
-from .conftest import AzureServer, Moto, VaultServer, cosign_sign_blob, cosign_verify_blob, run_cli
+from .conftest import AzureServer, Moto, VaultServer, cosign_sign_blob, cosign_verify_blob
 
 
 def _round_trip(cosign: str, env: dict[str, str], tmp_path: Path, cosign_ref: str, sigstack_ref: str) -> None:
@@ -27,19 +28,19 @@ def _round_trip(cosign: str, env: dict[str, str], tmp_path: Path, cosign_ref: st
     assert made.returncode == 0, made.stderr.decode()
     blob = tmp_path / "blob"
     blob.write_bytes(b"interop payload\n")
-    signed = run_cli("sign-blob", "--key", cosign_ref, str(blob), env=env, cwd=tmp_path)
-    assert signed.returncode == 0, signed.stderr.decode()
-    r = cosign_verify_blob(cosign, str(tmp_path / "cosign.pub"), signed.stdout.strip(), blob)
+    signed = sigstack("sign-blob", "--key", cosign_ref, str(blob), env=env, cwd=tmp_path, offline="flags", inherit="none")
+    assert signed.code == 0, signed.err
+    r = cosign_verify_blob(cosign, str(tmp_path / "cosign.pub"), signed.out.strip(), blob)
     assert r.returncode == 0, r.stderr.decode()
     # sigstack creates a key; cosign signs with it; sigstack verifies through the KMS
     other = tmp_path / "other"
     other.mkdir()
-    made = run_cli("generate-key-pair", "--kms", sigstack_ref, env=env, cwd=other)
-    assert made.returncode == 0, made.stderr.decode()
+    made = sigstack("generate-key-pair", "--kms", sigstack_ref, env=env, cwd=other, offline="flags", inherit="none")
+    assert made.code == 0, made.err
     sig = cosign_sign_blob(cosign, sigstack_ref, blob, env)
     (other / "sig").write_bytes(sig)
-    ok = run_cli("verify-blob", "--key", sigstack_ref, "--signature", "sig", str(blob), env=env, cwd=other)
-    assert ok.returncode == 0, ok.stderr.decode()
+    ok = sigstack("verify-blob", "--key", sigstack_ref, "--signature", "sig", str(blob), env=env, cwd=other, offline="flags", inherit="none")
+    assert ok.code == 0, ok.err
     keys.load_verifier(str(other / "cosign.pub")).verify(base64.b64decode(sig), blob.read_bytes())
 
 

@@ -10,15 +10,16 @@ from pathlib import Path
 import pytest
 
 from sigstack import keys
+from tests.helpers import sigstack
 
-from .conftest import GcpServer, run_cli, sign_blob_and_cross_check
+from .conftest import GcpServer, sign_blob_and_cross_check
 
 KEY = "projects/p/locations/global/keyRings/ring/cryptoKeys/signer"
 
 
 def test_generate_creates_ring_and_ec_p256_key(gcp: GcpServer, tmp_path: Path) -> None:
-    r = run_cli("generate-key-pair", "--kms", f"gcpkms://{KEY}", env=gcp.env, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr.decode()
+    r = sigstack("generate-key-pair", "--kms", f"gcpkms://{KEY}", env=gcp.env, cwd=tmp_path, offline="flags", inherit="none")
+    assert r.code == 0, r.err
     assert gcp.state.keys[KEY][:2] == ("ASYMMETRIC_SIGN", "EC_SIGN_P256_SHA256")
     assert "POST /v1/projects/p/locations/global/keyRings" in gcp.state.calls
     assert (tmp_path / "cosign.pub").read_bytes() == keys.load_verifier(f"gcpkms://{KEY}").public_key_pem()
@@ -67,6 +68,6 @@ def test_failures(gcp: GcpServer, tmp_path: Path, case: str, message: str) -> No
         gcp.state.throttle = 100
     elif case == "malformed":
         ref = "gcpkms://projects/p/keyRings/r/cryptoKeys/k"
-    r = run_cli("sign-blob", "--key", ref, "-", env=gcp.env, cwd=tmp_path, stdin=b"x")
-    assert r.returncode == 1
-    assert r.stderr.decode().strip().startswith("Error: " + message), r.stderr.decode()
+    r = sigstack("sign-blob", "--key", ref, "-", env=gcp.env, cwd=tmp_path, input=b"x", offline="flags", inherit="none")
+    assert r.code == 1
+    assert r.err.strip().startswith("Error: " + message), r.err

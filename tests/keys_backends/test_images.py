@@ -34,10 +34,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sigstack import keys
 from sigstack.oci.client import RegistryClient
 from sigstack.oci.reference import parse_reference
+from tests.helpers import sigstack
 from tests.oci.ocihelpers import Registry, push_image
 
 from ._vault_double import make_key
-from .conftest import run_cli
 
 pytestmark = pytest.mark.interop
 
@@ -135,8 +135,8 @@ def cosign_run(cosign: str, *args: str, env: dict[str, str] | None = None) -> su
 
 
 def export_public_key(backend: Backend, cwd: Path) -> Path:
-    r = run_cli("public-key", "--key", backend.ref, "--outfile", "backend.pub", env=backend.env, cwd=cwd)
-    assert r.returncode == 0, r.stderr.decode()
+    r = sigstack("public-key", "--key", backend.ref, "--outfile", "backend.pub", env=backend.env, cwd=cwd, offline="flags", inherit="none")
+    assert r.code == 0, r.err
     return cwd / "backend.pub"
 
 
@@ -145,14 +145,14 @@ def test_sign_image_through_backend_verified_by_sigstack_and_real_cosign(
 ) -> None:
     pub = export_public_key(backend, tmp_path)
     for _ in range(2):  # the second time cosign's duplicate check (the remote key's public half) skips it
-        signed = run_cli("sign", "--key", backend.ref, "--tlog-upload=false", image, env=backend.env, cwd=tmp_path)
-        assert signed.returncode == 0, signed.stderr.decode()
+        signed = sigstack("sign", "--key", backend.ref, "--tlog-upload=false", image, env=backend.env, cwd=tmp_path, offline="flags", inherit="none")
+        assert signed.code == 0, signed.err
 
     outputs = []
     for key in (backend.ref, str(pub)):
-        ok = run_cli("verify", "--key", key, image, env=backend.env, cwd=tmp_path)
-        assert ok.returncode == 0, (key, ok.stderr.decode())
-        outputs.append(json.loads(ok.stdout))
+        ok = sigstack("verify", "--key", key, image, env=backend.env, cwd=tmp_path, offline="flags", inherit="none")
+        assert ok.code == 0, (key, ok.err)
+        outputs.append(json.loads(ok.out))
     digest = image.rsplit("@", 1)[1]
     assert outputs[0] == outputs[1]
     assert len(outputs[0]) == 1  # one signature for this key (signed twice), among every scheme's
@@ -185,12 +185,12 @@ def test_attest_through_backend_verified_by_real_cosign(
     backend: Backend, image: str, stranger_pub: Path, predicate: Path, cosign: str, tmp_path: Path
 ) -> None:
     pub = export_public_key(backend, tmp_path)
-    r = run_cli("attest", "--key", backend.ref, "--tlog-upload=false", "--predicate", str(predicate),
-                "--type", "slsaprovenance", image, env=backend.env, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr.decode()
-    ours = run_cli("verify-attestation", "--key", backend.ref, "--type", "slsaprovenance", image,
-                   env=backend.env, cwd=tmp_path)
-    assert ours.returncode == 0, ours.stderr.decode()
+    r = sigstack("attest", "--key", backend.ref, "--tlog-upload=false", "--predicate", str(predicate),
+                "--type", "slsaprovenance", image, env=backend.env, cwd=tmp_path, offline="flags", inherit="none")
+    assert r.code == 0, r.err
+    ours = sigstack("verify-attestation", "--key", backend.ref, "--type", "slsaprovenance", image,
+                   env=backend.env, cwd=tmp_path, offline="flags", inherit="none")
+    assert ours.code == 0, ours.err
     theirs = cosign_run(cosign, "verify-attestation", "--key", str(pub), "--insecure-ignore-tlog",
                         "--type", "slsaprovenance", image)
     assert theirs.returncode == 0, theirs.stderr.decode()
@@ -211,14 +211,14 @@ def test_bundle_signature_through_kms_verified_by_real_cosign(
     with RegistryClient() as client:
         img = f"{ref.rsplit(':', 1)[0]}@{push_image(client, parse_reference(ref))}"
     pub = export_public_key(backend, tmp_path)
-    r = run_cli("sign", "--new-bundle-format", "--key", backend.ref, "--tlog-upload=false", img,
-                env=backend.env, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr.decode()
-    ours = run_cli("verify", "--key", backend.ref, img, env=backend.env, cwd=tmp_path)
-    assert ours.returncode == 0, ours.stderr.decode()
+    r = sigstack("sign", "--new-bundle-format", "--key", backend.ref, "--tlog-upload=false", img,
+                env=backend.env, cwd=tmp_path, offline="flags", inherit="none")
+    assert r.code == 0, r.err
+    ours = sigstack("verify", "--key", backend.ref, img, env=backend.env, cwd=tmp_path, offline="flags", inherit="none")
+    assert ours.code == 0, ours.err
     theirs = cosign_run(cosign, "verify", "--key", str(pub), "--insecure-ignore-tlog", img)
     assert theirs.returncode == 0, theirs.stderr.decode()
-    assert json.loads(theirs.stdout) == json.loads(ours.stdout)
+    assert json.loads(theirs.stdout) == json.loads(ours.out)
     refused = cosign_run(cosign, "verify", "--key", str(stranger_pub), "--insecure-ignore-tlog", img)
     assert refused.returncode != 0
 
@@ -247,15 +247,15 @@ def test_other_key_types_sign_images(scheme: str, kind: str, request: pytest.Fix
         key = moto.client.create_key(KeySpec=kind, KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
         backend = Backend(f"awskms:///{key}", moto.env)
     pub = export_public_key(backend, tmp_path)
-    signed = run_cli("sign", "--key", backend.ref, "--tlog-upload=false", image, env=backend.env, cwd=tmp_path)
-    assert signed.returncode == 0, signed.stderr.decode()
-    ours = run_cli("verify", "--key", str(pub), image, env=backend.env, cwd=tmp_path)
-    assert ours.returncode == 0, ours.stderr.decode()
-    assert len(json.loads(ours.stdout)) == 1
+    signed = sigstack("sign", "--key", backend.ref, "--tlog-upload=false", image, env=backend.env, cwd=tmp_path, offline="flags", inherit="none")
+    assert signed.code == 0, signed.err
+    ours = sigstack("verify", "--key", str(pub), image, env=backend.env, cwd=tmp_path, offline="flags", inherit="none")
+    assert ours.code == 0, ours.err
+    assert len(json.loads(ours.out)) == 1
     if "384" not in kind:
         theirs = cosign_run(cosign, "verify", "--key", str(pub), "--insecure-ignore-tlog", image)
         assert theirs.returncode == 0, theirs.stderr.decode()
-        assert json.loads(theirs.stdout) == json.loads(ours.stdout)
+        assert json.loads(theirs.stdout) == json.loads(ours.out)
         return
     fetched = cosign_run(cosign, "download", "signature", image)
     assert fetched.returncode == 0, fetched.stderr.decode()

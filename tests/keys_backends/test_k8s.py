@@ -15,13 +15,14 @@ import pytest
 
 from sigstack import keys
 from sigstack.errors import KeyLoadError, KeyRefError
+from tests.helpers import sigstack
 
-from .conftest import Kube, cosign_sign_blob, cosign_verify_blob, run_cli
+from .conftest import Kube, cosign_sign_blob, cosign_verify_blob
 
 
 def _generate(kube: Kube, ref: str, cwd: Path, password: str = "s3cret") -> tuple[int, str]:
-    r = run_cli("generate-key-pair", ref, env={**kube.env, "COSIGN_PASSWORD": password}, cwd=cwd)
-    return r.returncode, r.stderr.decode()
+    r = sigstack("generate-key-pair", ref, env={**kube.env, "COSIGN_PASSWORD": password}, cwd=cwd, offline="flags", inherit="none")
+    return r.code, r.err
 
 
 def test_generate_creates_immutable_secret_and_prints_what_cosign_prints(kube: Kube, tmp_path: Path) -> None:
@@ -47,14 +48,14 @@ def test_sign_with_stored_password_verify_with_secret_and_real_cosign(
     blob = tmp_path / "artifact.txt"
     blob.write_bytes(b"release 1.0\n")
     env = {k: v for k, v in kube.env.items() if k != "COSIGN_PASSWORD"}
-    signed = run_cli("sign-blob", "--key", "k8s://team/signing", str(blob), env=env, cwd=tmp_path)
-    assert signed.returncode == 0, signed.stderr.decode()
-    sig = signed.stdout.strip()
+    signed = sigstack("sign-blob", "--key", "k8s://team/signing", str(blob), env=env, cwd=tmp_path, offline="flags", inherit="none")
+    assert signed.code == 0, signed.err
+    sig = signed.out.strip()
     (tmp_path / "artifact.sig").write_bytes(sig)
-    ok = run_cli("verify-blob", "--key", "k8s://team/signing", "--signature", "artifact.sig",
-                 str(blob), env=env, cwd=tmp_path)
-    assert ok.returncode == 0, ok.stderr.decode()
-    assert "Verified OK" in ok.stderr.decode()
+    ok = sigstack("verify-blob", "--key", "k8s://team/signing", "--signature", "artifact.sig",
+                 str(blob), env=env, cwd=tmp_path, offline="flags", inherit="none")
+    assert ok.code == 0, ok.err
+    assert "Verified OK" in ok.err
     # the real cosign, with the public key we wrote and with the Secret itself
     assert cosign_verify_blob(cosign, str(tmp_path / "cosign.pub"), sig, blob).returncode == 0
     r = cosign_verify_blob(cosign, "k8s://team/signing", sig, blob, env=kube.env)
@@ -129,9 +130,9 @@ def test_create_conflict_after_check_is_reported(kube: Kube) -> None:
     ],
 )
 def test_malformed_refs(kube: Kube, tmp_path: Path, ref: str, message: str) -> None:
-    r = run_cli("sign-blob", "--key", ref, "-", env=kube.env, cwd=tmp_path, stdin=b"x")
-    assert r.returncode == 1
-    assert r.stderr.decode().strip() == f"Error: {message}"
+    r = sigstack("sign-blob", "--key", ref, "-", env=kube.env, cwd=tmp_path, input=b"x", offline="flags", inherit="none")
+    assert r.code == 1
+    assert r.err.strip() == f"Error: {message}"
     with pytest.raises(KeyRefError, match="should be in the format"):
         keys.load_verifier(ref)
 
@@ -163,9 +164,9 @@ def test_missing_secret_fields(kube: Kube, tmp_path: Path, command: str, stored:
                                message: str) -> None:
     _put(kube, "ns", "partial", stored)
     args = ["--signature", "c2ln"] if command == "verify-blob" else []
-    r = run_cli(command, "--key", "k8s://ns/partial", *args, "-", env=kube.env, cwd=tmp_path, stdin=b"x")
-    assert r.returncode == 1
-    assert r.stderr.decode().strip() == message
+    r = sigstack(command, "--key", "k8s://ns/partial", *args, "-", env=kube.env, cwd=tmp_path, input=b"x", offline="flags", inherit="none")
+    assert r.code == 1
+    assert r.err.strip() == message
 
 
 @pytest.mark.parametrize(
@@ -189,11 +190,11 @@ def test_api_failures(kube: Kube, tmp_path: Path, case: str, message: str) -> No
         kube.state.token = "rotated"
     elif case == "no-kubeconfig":
         env["KUBECONFIG"] = str(tmp_path / "absent")
-    r = run_cli("verify-blob", "--key", f"k8s://{ns}/nothing", "--signature", "c2ln", "-",
-                env=env, cwd=tmp_path, stdin=b"x")
-    assert r.returncode == 1
-    assert r.stderr.decode().strip().startswith(message), r.stderr.decode()
-    assert "Traceback" not in r.stderr.decode()
+    r = sigstack("verify-blob", "--key", f"k8s://{ns}/nothing", "--signature", "c2ln", "-",
+                env=env, cwd=tmp_path, input=b"x", offline="flags", inherit="none")
+    assert r.code == 1
+    assert r.err.strip().startswith(message), r.err
+    assert "Traceback" not in r.err
 
 
 def test_generate_forbidden_namespace(kube: Kube, tmp_path: Path) -> None:

@@ -16,8 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sigstack import keys
 from sigstack.errors import KeyLoadError, KeyRefError, PasswordError
 from sigstack.keys.pkcs11 import Pkcs11Uri, list_key_uris, list_tokens
+from tests.helpers import sigstack
 
-from .conftest import Token, assert_openssl_verifies, cosign_verify_blob, run_cli
+from .conftest import Token, assert_openssl_verifies, cosign_verify_blob
 
 
 @pytest.mark.parametrize(("label", "kind"), [("p256", "secp256r1"), ("p384", "secp384r1"), ("rsa2048", "rsa")])
@@ -27,17 +28,17 @@ def test_sign_blob_through_token_verified_by_sigstack_and_real_cosign(
     blob = tmp_path / "artifact.tar"
     blob.write_bytes(b"some release bytes\n" * 1000)
     uri = softhsm.uri(label)
-    pub = run_cli("public-key", "--key", uri, "--outfile", str(tmp_path / "token.pub"),
-                  env=softhsm.env, cwd=tmp_path)
-    assert pub.returncode == 0, pub.stderr.decode()
+    pub = sigstack("public-key", "--key", uri, "--outfile", str(tmp_path / "token.pub"),
+                  env=softhsm.env, cwd=tmp_path, offline="flags", inherit="none")
+    assert pub.code == 0, pub.err
     exported = keys.load_verifier(str(tmp_path / "token.pub")).public_key()
     if kind == "rsa":
         assert isinstance(exported, rsa.RSAPublicKey)
     else:
         assert isinstance(exported, ec.EllipticCurvePublicKey) and exported.curve.name == kind
-    signed = run_cli("sign-blob", "--key", uri, str(blob), env=softhsm.env, cwd=tmp_path)
-    assert signed.returncode == 0, signed.stderr.decode()
-    sig = signed.stdout.strip()
+    signed = sigstack("sign-blob", "--key", uri, str(blob), env=softhsm.env, cwd=tmp_path, offline="flags", inherit="none")
+    assert signed.code == 0, signed.err
+    sig = signed.out.strip()
     if kind == "secp384r1":
         # cosign v3.1.3 verify-blob --key always hashes with SHA-256, so it rejects
         # P-384 signatures, its own sign-blob's included (which use SHA-384, as we
@@ -48,13 +49,13 @@ def test_sign_blob_through_token_verified_by_sigstack_and_real_cosign(
         assert r.returncode == 0, r.stderr.decode()
     (tmp_path / "sig").write_bytes(sig)
     for key in (str(tmp_path / "token.pub"), uri):
-        ok = run_cli("verify-blob", "--key", key, "--signature", "sig", str(blob), env=softhsm.env, cwd=tmp_path)
-        assert ok.returncode == 0, ok.stderr.decode()
+        ok = sigstack("verify-blob", "--key", key, "--signature", "sig", str(blob), env=softhsm.env, cwd=tmp_path, offline="flags", inherit="none")
+        assert ok.code == 0, ok.err
     # and a signature over other bytes is refused
     tampered = tmp_path / "tampered"
     tampered.write_bytes(b"other")
-    bad = run_cli("verify-blob", "--key", uri, "--signature", "sig", str(tampered), env=softhsm.env, cwd=tmp_path)
-    assert bad.returncode == 1
+    bad = sigstack("verify-blob", "--key", uri, "--signature", "sig", str(tampered), env=softhsm.env, cwd=tmp_path, offline="flags", inherit="none")
+    assert bad.code == 1
 
 
 def test_env_vars_and_id_selection(softhsm: Token, tmp_path: Path) -> None:
@@ -63,21 +64,21 @@ def test_env_vars_and_id_selection(softhsm: Token, tmp_path: Path) -> None:
     uri = f"pkcs11:slot-id={softhsm.slot};id=%01"
     blob = tmp_path / "b"
     blob.write_bytes(b"x")
-    signed = run_cli("sign-blob", "--key", uri, str(blob), env=env, cwd=tmp_path)
-    assert signed.returncode == 0, signed.stderr.decode()
-    keys.load_verifier(softhsm.uri("p256")).verify(base64.b64decode(signed.stdout), b"x")
+    signed = sigstack("sign-blob", "--key", uri, str(blob), env=env, cwd=tmp_path, offline="flags", inherit="none")
+    assert signed.code == 0, signed.err
+    keys.load_verifier(softhsm.uri("p256")).verify(base64.b64decode(signed.out), b"x")
 
 
 def test_list_tokens_and_key_uris(softhsm: Token, tmp_path: Path) -> None:
-    r = run_cli("pkcs11-tool", "list-tokens", "--module-path", softhsm.module, env=softhsm.env)
-    assert r.returncode == 0, r.stderr.decode()
-    out = r.stdout.decode()
+    r = sigstack("pkcs11-tool", "list-tokens", "--module-path", softhsm.module, env=softhsm.env, offline="flags", inherit="none")
+    assert r.code == 0, r.err
+    out = r.out.decode()
     assert out.startswith(f"\nListing tokens of PKCS11 module '{softhsm.module}'\nToken in slot {softhsm.slot}\n"
                           f"\tLabel: {softhsm.label}\n\tManufacturer: SoftHSM project\n\tModel: SoftHSM v2\n")
-    r = run_cli("pkcs11-tool", "list-keys-uris", "--module-path", softhsm.module, "--slot-id", str(softhsm.slot),
-                "--pin", softhsm.pin, env=softhsm.env)
-    assert r.returncode == 0, r.stderr.decode()
-    out = r.stdout.decode()
+    r = sigstack("pkcs11-tool", "list-keys-uris", "--module-path", softhsm.module, "--slot-id", str(softhsm.slot),
+                "--pin", softhsm.pin, env=softhsm.env, offline="flags", inherit="none")
+    assert r.code == 0, r.err
+    out = r.out.decode()
     assert f"Listing URIs of keys in slot '{softhsm.slot}' of PKCS11 module '{softhsm.module}'" in out
     expected = (f"pkcs11:token=sigstack%20test;slot-id={softhsm.slot};id=%01;object=p256"
                 f"?module-path={softhsm.module}&pin-value={softhsm.pin}")
@@ -99,9 +100,9 @@ def test_uri_round_trip() -> None:
 
 
 def test_generate_is_refused(softhsm: Token, tmp_path: Path) -> None:
-    r = run_cli("generate-key-pair", softhsm.uri("new"), env=softhsm.env, cwd=tmp_path)
-    assert r.returncode == 1
-    assert r.stderr.decode().startswith("Error: generate-key-pair cannot create keys in a PKCS#11 token;")
+    r = sigstack("generate-key-pair", softhsm.uri("new"), env=softhsm.env, cwd=tmp_path, offline="flags", inherit="none")
+    assert r.code == 1
+    assert r.err.startswith("Error: generate-key-pair cannot create keys in a PKCS#11 token;")
 
 
 @pytest.mark.parametrize(
@@ -125,9 +126,9 @@ def test_generate_is_refused(softhsm: Token, tmp_path: Path) -> None:
 )
 def test_malformed_uris(tmp_path: Path, uri: str, message: str) -> None:
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("COSIGN_PKCS11")}
-    r = run_cli("sign-blob", "--key", uri, "-", env=env, cwd=tmp_path, stdin=b"x")
-    assert r.returncode == 1
-    assert r.stderr.decode().strip() == f"Error: {message}"
+    r = sigstack("sign-blob", "--key", uri, "-", env=env, cwd=tmp_path, input=b"x", offline="flags", inherit="none")
+    assert r.code == 1
+    assert r.err.strip() == f"Error: {message}"
 
 
 @pytest.mark.parametrize(
@@ -149,9 +150,9 @@ def test_token_failures(softhsm: Token, tmp_path: Path, case: str, message: str)
         "no-key": softhsm.uri("absent"),
     }[case]
     env = {k: v for k, v in softhsm.env.items() if not k.startswith("COSIGN_PKCS11")}
-    r = run_cli("sign-blob", "--key", uri, "-", env=env, cwd=tmp_path, stdin=b"x")
-    assert r.returncode == 1
-    assert r.stderr.decode().strip() == f"Error: {message}"
+    r = sigstack("sign-blob", "--key", uri, "-", env=env, cwd=tmp_path, input=b"x", offline="flags", inherit="none")
+    assert r.code == 1
+    assert r.err.strip() == f"Error: {message}"
 
 
 def test_library_errors_are_typed(softhsm: Token) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from sigstack.keys import refs
+from tests.helpers import sigstack
 
 _BLOCK_AND_RUN = (
     "import sys\n"
@@ -50,10 +51,9 @@ def test_missing_extra_names_it(tmp_path: Path, ref: str, blocked: str, extra: s
      ("K8S://ns/name", "")],
 )
 def test_unknown_scheme(tmp_path: Path, ref: str, scheme: str) -> None:
-    r = subprocess.run([sys.executable, "-m", "sigstack.cli.main", "sign-blob", "--key", ref, "-"], input=b"x",
-                       capture_output=True, cwd=tmp_path, timeout=60)
-    assert r.returncode == 1
-    err = r.stderr.decode().strip()
+    r = sigstack("sign-blob", "--key", ref, "-", input=b"x", cwd=tmp_path, timeout=60, offline=None)
+    assert r.code == 1
+    err = r.err.strip()
     if scheme:
         assert err.startswith(f"Error: unsupported key reference scheme {scheme!r} in {ref!r}; supported: file paths, ")
         for known in ("awskms://", "azurekms://", "gcpkms://", "hashivault://", "k8s://", "pkcs11:"):

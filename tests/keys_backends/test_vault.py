@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 
 from sigstack import keys
+from tests.helpers import sigstack
 
 from ._vault_double import make_key
-from .conftest import VaultServer, run_cli, sign_blob_and_cross_check
+from .conftest import VaultServer, sign_blob_and_cross_check
 
 
 def test_generate_creates_ecdsa_p256_transit_key(vault: VaultServer, tmp_path: Path) -> None:
-    r = run_cli("generate-key-pair", "--kms", "hashivault://release", env=vault.env, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr.decode()
+    r = sigstack("generate-key-pair", "--kms", "hashivault://release", env=vault.env, cwd=tmp_path, offline="flags", inherit="none")
+    assert r.code == 0, r.err
     assert vault.state.keys["release"][0] == "ecdsa-p256"
     assert ("POST", "/v1/transit/keys/release", {"type": "ecdsa-p256"}) in vault.state.requests
     assert keys.load_verifier(str(tmp_path / "cosign.pub")).public_key_pem() == keys.load_verifier(
@@ -86,6 +87,6 @@ def test_failures(vault: VaultServer, tmp_path: Path, case: str, message: str) -
         ref = "hashivault://-k"
     elif case == "bad-path":
         ref = "hashivault://a/b"
-    r = run_cli("sign-blob", "--key", ref, "-", env=env, cwd=tmp_path, stdin=b"x")
-    assert r.returncode == 1
-    assert r.stderr.decode().strip().startswith("Error: " + message), r.stderr.decode()
+    r = sigstack("sign-blob", "--key", ref, "-", env=env, cwd=tmp_path, input=b"x", offline="flags", inherit="none")
+    assert r.code == 1
+    assert r.err.strip().startswith("Error: " + message), r.err

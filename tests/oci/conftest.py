@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ocihelpers import Registry, sigstack, start_registry, tls_material
+from ocihelpers import Registry, start_registry, tls_material
+from tests.helpers import sigstack
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,7 +53,7 @@ def keypair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A cosign-format key pair made by sigstack (password ``pw``)."""
     d = tmp_path_factory.mktemp("keys")
     r = sigstack("generate-key-pair", env={"COSIGN_PASSWORD": "pw"}, cwd=d)
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     return d / "cosign.key", d / "cosign.pub"
 
 
@@ -60,5 +61,5 @@ def keypair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def other_keypair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     d = tmp_path_factory.mktemp("keys2")
     r = sigstack("generate-key-pair", env={"COSIGN_PASSWORD": "pw"}, cwd=d)
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     return d / "cosign.key", d / "cosign.pub"

@@ -1,5 +1,5 @@
-"""Helpers for the image tests: the registry handle, the CLI runner, and tiny random
-images built and pushed with our own client."""
+"""Helpers for the image tests: the registry handle and tiny random images built and
+pushed with our own client (commands run through tests/helpers.py ``sigstack``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 import threading
 import uuid
@@ -19,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.helpers import Result
+from tests.tiers import slow_resource
 
 from sigstack.oci.client import DOCKER_LIST, OCI_INDEX, OCI_MANIFEST, RegistryClient, sha256_digest
 from sigstack.oci.reference import Reference
@@ -88,28 +89,9 @@ class Registry:
 
 
 
-# These tests are about registries and layouts, not the transparency log: unless a test
-# asks for the log (``tlog=True``), image commands run key-only, opting out of the log
-# explicitly as a user without one would (the defaults upload and require evidence).
-OFFLINE = {"sign": ("--tlog-upload=false",), "attest": ("--tlog-upload=false",),
-           "verify": ("--insecure-ignore-tlog",), "verify-attestation": ("--insecure-ignore-tlog",)}
-
-
-def sigstack(*args: str, env: dict[str, str] | None = None, stdin: bytes | None = None,
-             cwd: Path | None = None, tlog: bool = False) -> subprocess.CompletedProcess[bytes]:
-    """Run the real CLI in a subprocess, as users do."""
-    if args and not tlog:
-        args = (args[0], *OFFLINE.get(args[0], ()), *args[1:])
-    full = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "sigstack.cli.main", *args], env=full, input=stdin,
-                          capture_output=True, cwd=cwd, timeout=120)
-
-
-
-
-def stderr_without_tlog_warning(stderr: bytes) -> str:
+def stderr_without_tlog_warning(stderr: str) -> str:
     """stderr minus the warning ``--insecure-ignore-tlog`` prints (as cosign does)."""
-    return "\n".join(x for x in stderr.decode().splitlines()
+    return "\n".join(x for x in stderr.splitlines()
                      if not x.startswith("WARNING: Skipping tlog verification")).strip()
 REGISTRY_BIN = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 
@@ -117,6 +99,7 @@ REGISTRY_BIN = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 def start_registry(tmp: Path, extra: str = "") -> Registry:
     """Start Debian's ``docker-registry`` on a free loopback port (``extra`` is appended
     to its YAML config: TLS, auth); the caller stops it with :meth:`Registry.stop`."""
+    slow_resource("a registry (docker-registry)")
     if not Path(REGISTRY_BIN).exists():
         pytest.fail("docker-registry is not installed: run scripts/bootstrap (apt package docker-registry)")
     data = tmp / "data"
@@ -195,10 +178,10 @@ def fresh(registry: Registry) -> str:
     return f"{ref.rsplit(':', 1)[0]}@{digest}"
 
 
-def one_error(r: subprocess.CompletedProcess[bytes], code: int, text: str) -> None:
+def one_error(r: Result, code: int, text: str) -> None:
     """Exit ``code``, no traceback, and exactly one ``Error:`` line, containing ``text``."""
-    err = r.stderr.decode()
-    assert r.returncode == code, err
+    err = r.err
+    assert r.code == code, err
     assert "Traceback" not in err
     errors = [line for line in err.splitlines() if line.startswith("Error: ")]
     assert len(errors) == 1, err

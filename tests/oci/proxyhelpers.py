@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.tiers import slow_resource
 
 TINYPROXY = shutil.which("tinyproxy") or "/usr/bin/tinyproxy"
 
@@ -57,6 +58,7 @@ class Tinyproxy:
 
 
 def start_tinyproxy(tmp: Path, basic_auth: tuple[str, str] | None = None) -> Tinyproxy:
+    slow_resource("tinyproxy")
     """Start tinyproxy on a free 127.0.0.1 port (retrying if another process takes the
     port between our probe and tinyproxy's bind); the caller stops it."""
     if not Path(TINYPROXY).exists():

@@ -4,12 +4,11 @@ ways, and Rego policies evaluated by a real engine (regopy)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
-from ocihelpers import fresh, sigstack
+from ocihelpers import fresh
+from tests.helpers import assert_clean_error, run_peer, sigstack
 
 from sigstack.oci.client import RegistryClient
 from sigstack.oci.reference import parse_reference
@@ -17,10 +16,6 @@ from sigstack.oci.reference import parse_reference
 PW = {"COSIGN_PASSWORD": "pw"}
 ALLOW = 'package signature\n\nallow {\n  input.predicate.builder.id == "me"\n}\n'
 DENY = 'package signature\nimport rego.v1\nallow if input.predicate.builder.id == "someone-else"\n'
-
-
-def run(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(list(args), env={**os.environ, **PW}, capture_output=True, timeout=120)
 
 
 @pytest.fixture
@@ -47,15 +42,16 @@ def test_sigstack_attestation_verified_by_cosign(peer, request, registry, keypai
     img = fresh(registry)
     r = sigstack("attest", "--key", str(keypair[0]), "--predicate", str(predicate),
                  "--type", "slsaprovenance", img, env=PW)
-    assert r.returncode == 0, r.stderr
-    ok = run(exe, "verify-attestation", "--key", str(keypair[1]), "--insecure-ignore-tlog",
-             "--type", "slsaprovenance", img)
-    assert ok.returncode == 0, ok.stderr
-    env = json.loads(ok.stdout.splitlines()[0])
+    assert r.code == 0, r.err
+    ok = run_peer(exe, "verify-attestation", "--key", str(keypair[1]), "--insecure-ignore-tlog",
+             "--type", "slsaprovenance", img, env=PW)
+    assert ok.code == 0, ok.err
+    env = json.loads(ok.out.splitlines()[0])
     assert env["payloadType"] == "application/vnd.in-toto+json"
-    bad = run(exe, "verify-attestation", "--key", str(other_keypair[1]), "--insecure-ignore-tlog",
-              "--type", "slsaprovenance", img)
-    assert bad.returncode != 0
+    bad = run_peer(exe, "verify-attestation", "--key", str(other_keypair[1]), "--insecure-ignore-tlog",
+              "--type", "slsaprovenance", img, env=PW)
+    assert_clean_error(bad, "no matching attestations: accepted signatures do not match threshold, "
+                            "Found: 0, Expected 1")
 
 
 @pytest.mark.interop
@@ -69,36 +65,36 @@ def test_cosign_attestation_verified_by_sigstack(peer, request, registry, keypai
         flags.append("--use-signing-config=false")
         if not bundle:
             flags.append("--new-bundle-format=false")
-    r = run(exe, "attest", "--key", str(keypair[0]), *flags, "--predicate", str(predicate),
-            "--type", "slsaprovenance", img)
-    assert r.returncode == 0, r.stderr
+    r = run_peer(exe, "attest", "--key", str(keypair[0]), *flags, "--predicate", str(predicate),
+            "--type", "slsaprovenance", img, env=PW)
+    assert r.code == 0, r.err
     ok = sigstack("verify-attestation", "--key", str(keypair[1]), "--type", "slsaprovenance",
                   "--policy", str(policies["allow.rego"]), img)
-    assert ok.returncode == 0, ok.stderr
-    statement = json.loads(__import__("base64").b64decode(json.loads(ok.stdout.splitlines()[0])["payload"]))
+    assert ok.code == 0, ok.err
+    statement = json.loads(__import__("base64").b64decode(json.loads(ok.out.splitlines()[0])["payload"]))
     assert statement["predicate"]["builder"]["id"] == "me"
     denied = sigstack("verify-attestation", "--key", str(keypair[1]), "--type", "slsaprovenance",
                       "--policy", str(policies["deny.rego"]), img)
-    assert denied.returncode == 1
-    assert b"There are 1 number of errors occurred during the validation:" in denied.stderr
-    assert b"Error: 1 validation errors occurred" in denied.stderr
+    assert denied.code == 1
+    assert "There are 1 number of errors occurred during the validation:" in denied.err
+    assert "Error: 1 validation errors occurred" in denied.err
     wrong = sigstack("verify-attestation", "--key", str(other_keypair[1]), "--type", "slsaprovenance", img)
-    assert wrong.returncode != 0
+    assert_clean_error(wrong, "no matching signatures: invalid signature when validating ASN.1 encoded signature", 12)
 
 
 def test_custom_type_roundtrip_and_type_mismatch(registry, keypair, predicate) -> None:
     img = fresh(registry)
     assert sigstack("attest", "--key", str(keypair[0]), "--predicate", str(predicate), img,
-                    env=PW).returncode == 0
+                    env=PW).code == 0
     ok = sigstack("verify-attestation", "--key", str(keypair[1]), img)
-    assert ok.returncode == 0, ok.stderr
-    st = json.loads(__import__("base64").b64decode(json.loads(ok.stdout)["payload"]))
+    assert ok.code == 0, ok.err
+    st = json.loads(__import__("base64").b64decode(json.loads(ok.out)["payload"]))
     assert st["predicateType"] == "https://cosign.sigstore.dev/attestation/v1"
     assert st["predicate"]["Data"] == predicate.read_text()
     miss = sigstack("verify-attestation", "--key", str(keypair[1]), "--type", "spdx", img)
-    assert miss.returncode == 1
+    assert miss.code == 1
     assert ("Error: none of the attestations matched the predicate type: spdx, found: "
-            "https://cosign.sigstore.dev/attestation/v1") in miss.stderr.decode()
+            "https://cosign.sigstore.dev/attestation/v1") in miss.err
 
 
 @pytest.mark.parametrize("policy,message", [
@@ -109,13 +105,13 @@ def test_custom_type_roundtrip_and_type_mismatch(registry, keypair, predicate) -
 def test_bad_policies(registry, keypair, predicate, policies, policy, message) -> None:
     img = fresh(registry)
     assert sigstack("attest", "--key", str(keypair[0]), "--predicate", str(predicate), img,
-                    env=PW).returncode == 0
+                    env=PW).code == 0
     r = sigstack("verify-attestation", "--key", str(keypair[1]), "--policy", str(policies[policy]), img)
-    assert r.returncode == 1
-    assert message in r.stderr.decode()
-    lines = r.stderr.decode().strip().splitlines()
+    assert r.code == 1
+    assert message in r.err
+    lines = r.err.strip().splitlines()
     assert [x for x in lines if not x.startswith("WARNING: Skipping tlog")] == [lines[-1]]  # one error
-    assert r.stdout == b""
+    assert r.out == b""
 
 
 @pytest.mark.parametrize("args,message", [
@@ -127,7 +123,7 @@ def test_attest_bad_input(registry, keypair, predicate, args, message) -> None:
     img = fresh(registry)
     args = [str(predicate) if a == "PRED" else a for a in args]
     r = sigstack("attest", "--key", str(keypair[0]), *args, img, env=PW)
-    assert r.returncode == 1 and message in r.stderr.decode(), r.stderr
+    assert r.code == 1 and message in r.err, r.err
 
 
 def test_replace_drops_same_type(registry, keypair, predicate, tmp_path) -> None:
@@ -140,7 +136,7 @@ def test_replace_drops_same_type(registry, keypair, predicate, tmp_path) -> None
                  ["--type", "vuln", "--predicate", str(other)],
                  ["--type", "slsaprovenance", "--predicate", str(predicate), "--replace"]):
         r = sigstack("attest", "--key", str(keypair[0]), *args, img, env=PW)
-        assert r.returncode == 0, r.stderr
+        assert r.code == 0, r.err
     ref = parse_reference(img)
     with RegistryClient() as client:
         layers = layout.read_attachment(client, ref.repository, ref.digest or "", "att")
@@ -153,23 +149,23 @@ def test_replace_drops_same_type(registry, keypair, predicate, tmp_path) -> None
 def test_rego_verdicts_match_cosign(cosign, registry, keypair, predicate, policies, policy, allowed) -> None:
     img = fresh(registry)
     assert sigstack("attest", "--key", str(keypair[0]), "--predicate", str(predicate),
-                    "--type", "slsaprovenance", img, env=PW).returncode == 0
+                    "--type", "slsaprovenance", img, env=PW).code == 0
     args = ["--key", str(keypair[1]), "--type", "slsaprovenance", "--policy", str(policies[policy]), img]
-    theirs = run(cosign, "verify-attestation", "--insecure-ignore-tlog", *args)
+    theirs = run_peer(cosign, "verify-attestation", "--insecure-ignore-tlog", *args, env=PW)
     ours = sigstack("verify-attestation", *args)
-    assert (theirs.returncode == 0) == (ours.returncode == 0) == allowed, (theirs.stderr, ours.stderr)
+    assert (theirs.code == 0) == (ours.code == 0) == allowed, (theirs.err, ours.err)
 
 
 @pytest.mark.interop
 def test_verify_attestation_output_identical_to_cosign(cosign, registry, keypair, predicate) -> None:
     img = fresh(registry)
     assert sigstack("attest", "--key", str(keypair[0]), "--predicate", str(predicate),
-                    "--type", "slsaprovenance", img, env=PW).returncode == 0
+                    "--type", "slsaprovenance", img, env=PW).code == 0
     args = ["verify-attestation", "--key", str(keypair[1]), "--insecure-ignore-tlog", "--type",
             "slsaprovenance", img]
-    theirs, ours = run(cosign, *args), sigstack(*args)
-    assert ours.returncode == theirs.returncode == 0
-    assert (ours.stdout, ours.stderr) == (theirs.stdout, theirs.stderr)
+    theirs, ours = run_peer(cosign, *args, env=PW), sigstack(*args)
+    assert ours.code == theirs.code == 0
+    assert (ours.out, ours.err) == (theirs.out, theirs.err)
 
 
 @pytest.mark.interop
@@ -177,9 +173,8 @@ def test_cosign_repository_for_attestations(cosign, registry, keypair, predicate
     img = fresh(registry)
     env = {**PW, "COSIGN_REPOSITORY": registry.repo("attestations/elsewhere")}
     assert sigstack("attest", "--key", str(keypair[0]), "--predicate", str(predicate), img,
-                    env=env).returncode == 0
-    r = subprocess.run([cosign, "verify-attestation", "--key", str(keypair[1]), "--insecure-ignore-tlog",
-                        img], env={**os.environ, **env}, capture_output=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    assert sigstack("verify-attestation", "--key", str(keypair[1]), img, env=env).returncode == 0
-    assert sigstack("verify-attestation", "--key", str(keypair[1]), img).returncode == 10
+                    env=env).code == 0
+    r = run_peer(cosign, "verify-attestation", "--key", str(keypair[1]), "--insecure-ignore-tlog", img, env=env)
+    assert r.code == 0, r.err
+    assert sigstack("verify-attestation", "--key", str(keypair[1]), img, env=env).code == 0
+    assert sigstack("verify-attestation", "--key", str(keypair[1]), img).code == 10

@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ocihelpers import Registry, one_error, push_image, sigstack, start_registry, tls_material
+from ocihelpers import Registry, one_error, push_image, start_registry, tls_material
 from proxyhelpers import Tinyproxy, free_port, start_tinyproxy
+from tests.helpers import assert_clean_error, run_peer, sigstack
 
 from sigstack._internal.proxy import ProxyConfigError, ProxySettings, proxy_for, redact
 from sigstack.oci.client import RegistryClient, RegistryOptions
@@ -215,9 +216,9 @@ def image(registry: Registry, host: str = "0.0.0.0", ca: Path | None = None) -> 
 
 def sign_and_verify(ref: str, keypair: tuple[Path, Path], env: dict[str, str], *flags: str) -> None:
     r = sigstack("sign", *flags, "--key", str(keypair[0]), ref, env={**PW, **env})
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     v = sigstack("verify", *flags, "--key", str(keypair[1]), ref, env=env)
-    assert v.returncode == 0, v.stderr
+    assert v.code == 0, v.err
 
 
 def test_plain_http_registry_through_proxy(registry, keypair, tinyproxy) -> None:
@@ -251,8 +252,7 @@ def test_no_proxy_for_another_port_still_proxies(registry, keypair, tinyproxy) -
     mark = tinyproxy.mark()
     v = sigstack("verify", "--allow-http-registry", "--key", str(keypair[1]), ref,
                  env=env_with(HTTP_PROXY=tinyproxy.url, NO_PROXY="0.0.0.0:1"))
-    assert v.returncode != 0  # nothing signed it yet; what matters is the route
-    assert "no signatures found" in v.stderr.decode()
+    assert_clean_error(v, "no signatures found", 10)  # nothing signed it yet; what matters is the route
     assert tinyproxy.requests(mark)
 
 
@@ -290,7 +290,7 @@ def test_proxy_credentials_from_the_url(registry, keypair, authproxy) -> None:
     r = sigstack("verify", "--allow-http-registry", "--key", str(keypair[1]), ref,
                  env=env_with(HTTP_PROXY=bare))
     one_error(r, 1, "the proxy asks for credentials (HTTP 407)")
-    assert f"(through proxy {bare} from HTTP_PROXY)" in r.stderr.decode()
+    assert f"(through proxy {bare} from HTTP_PROXY)" in r.err
 
 
 def test_rekor_client_uses_the_same_rules(registry, keypair, tinyproxy, tmp_path) -> None:
@@ -304,8 +304,8 @@ def test_rekor_client_uses_the_same_rules(registry, keypair, tinyproxy, tmp_path
         mark = tinyproxy.mark()
         r = sigstack("sign", "--rekor-url", f"http://0.0.0.0:{server.port}", "--key", str(keypair[0]), ref,
                      env=env_with(HTTP_PROXY=tinyproxy.url, SIGSTORE_REKOR_PUBLIC_KEY=str(server.public_key),
-                                  **PW), tlog=True)
-        assert r.returncode == 0, r.stderr
+                                  **PW), offline=None)
+        assert r.code == 0, r.err
         assert tinyproxy.requests(mark) == [f"POST http://0.0.0.0:{server.port}/api/v1/log/entries"]
     finally:
         server.stop()
@@ -351,7 +351,7 @@ def test_unusable_proxy_value(var, value, message, keypair) -> None:
     ref = f"0.0.0.0:{free_port()}/x/y:v1"
     r = sigstack("verify", "--allow-http-registry", "--key", str(keypair[1]), ref, env=env_with(**{var: value}))
     one_error(r, 1, message)
-    assert "s3cret" not in r.stderr.decode()
+    assert "s3cret" not in r.err
 
 
 @pytest.mark.parametrize("var", ["HTTP_PROXY", "HTTPS_PROXY"])
@@ -361,7 +361,7 @@ def test_refusing_proxy(var, registry, keypair) -> None:
     flags = ["--allow-http-registry"] if var == "HTTP_PROXY" else []
     r = sigstack("verify", *flags, "--key", str(keypair[1]), ref, env=env_with(**{var: dead}))
     one_error(r, 1, f"cannot reach registry 0.0.0.0:{registry.host.split(':')[1]}")
-    err = r.stderr.decode()
+    err = r.err
     assert "Connection refused" in err
     assert f"(through proxy http://dave:xxxxx@127.0.0.1:{dead.rsplit(':', 1)[1]} from {var})" in err
     assert "s3cret" not in err
@@ -378,17 +378,12 @@ def test_same_route_as_cosign(no_proxy, cosign, registry, tinyproxy) -> None:
     ref = f"0.0.0.0:{registry.host.split(':')[1]}/{path}:v1"  # a tag: resolving it needs the registry
     env = env_with(HTTP_PROXY=tinyproxy.url, NO_PROXY=no_proxy)
     routes = []
-    for cmd in ([cosign, "triangulate", "--allow-http-registry", ref],
-                [*_sigstack_cmd(), "triangulate", "--allow-http-registry", ref]):
+    for run in (lambda: run_peer(cosign, "triangulate", "--allow-http-registry", ref, env=env, timeout=60),
+                lambda: sigstack("triangulate", "--allow-http-registry", ref, env=env, timeout=60)):
         mark = tinyproxy.mark()
-        r = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, timeout=60)
-        assert r.returncode == 0, r.stderr
+        r = run()
+        assert r.code == 0, r.err
         routes.append(bool(tinyproxy.requests(mark)))
     assert routes[0] == routes[1], routes
     assert routes[0] == (no_proxy in ("", "0.0.0.0:1", "*.0.0.0"))
 
-
-def _sigstack_cmd() -> list[str]:
-    import sys
-
-    return [sys.executable, "-m", "sigstack.cli.main"]

@@ -5,7 +5,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.needs_server  # the script starts its own registry and log
 
 
 def test_quickstart_images_script() -> None:

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 from hostile import HostileRegistry
-from ocihelpers import Registry, push_image, sigstack
+from ocihelpers import Registry, push_image
+from tests.helpers import run_peer, sigstack
 
 from sigstack.oci import layout
 from sigstack.oci.client import OCI_INDEX, OCI_MANIFEST, RegistryClient
@@ -39,16 +38,12 @@ def fresh(registry: Registry) -> tuple[str, str]:
     return f"{ref.rsplit(':', 1)[0]}@{digest}", digest
 
 
-def run(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(list(args), env={**os.environ, **EXP}, capture_output=True, timeout=120)
-
-
 @pytest.mark.interop
 def test_oci11_mode_fallback_tag_and_cosign(cosign, registry, keypair) -> None:
     img, digest = fresh(registry)
     r = sigstack("sign", "--key", str(keypair[0]), "--registry-referrers-mode=oci-1-1", img, env=EXP)
-    assert r.returncode == 0, r.stderr
-    assert "with config.mediaType [application/vnd.dev.cosign.artifact.sig.v1+json]" in r.stderr.decode()
+    assert r.code == 0, r.err
+    assert "with config.mediaType [application/vnd.dev.cosign.artifact.sig.v1+json]" in r.err
     parsed = parse_reference(img)
     with RegistryClient() as client:
         tags = client.list_tags(parsed.repository)
@@ -59,32 +54,32 @@ def test_oci11_mode_fallback_tag_and_cosign(cosign, registry, keypair) -> None:
     assert doc["config"]["mediaType"] == doc["artifactType"] == layout.SIG_ARTIFACT
     assert doc["subject"]["digest"] == digest
     # plain verify does not look there (as cosign); --experimental-oci11 does
-    assert sigstack("verify", "--key", str(keypair[1]), img).returncode == 10
-    assert sigstack("verify", "--experimental-oci11", "--key", str(keypair[1]), img).returncode == 0
-    ok = run(cosign, "verify", "--experimental-oci11", "--key", str(keypair[1]), "--insecure-ignore-tlog",
-             img)
-    assert ok.returncode == 0, ok.stderr
+    assert sigstack("verify", "--key", str(keypair[1]), img).code == 10
+    assert sigstack("verify", "--experimental-oci11", "--key", str(keypair[1]), img).code == 0
+    ok = run_peer(cosign, "verify", "--experimental-oci11", "--key", str(keypair[1]), "--insecure-ignore-tlog",
+             img, env=EXP)
+    assert ok.code == 0, ok.err
 
 
 @pytest.mark.interop
 def test_cosign_oci11_signature_read_by_sigstack(cosign, registry, keypair) -> None:
     img, _ = fresh(registry)
-    r = run(cosign, "sign", "--registry-referrers-mode=oci-1-1", "--key", str(keypair[0]),
-            "--new-bundle-format=false", "--use-signing-config=false", "--tlog-upload=false", "-y", img)
-    assert r.returncode == 0, r.stderr
+    r = run_peer(cosign, "sign", "--registry-referrers-mode=oci-1-1", "--key", str(keypair[0]),
+            "--new-bundle-format=false", "--use-signing-config=false", "--tlog-upload=false", "-y", img, env=EXP)
+    assert r.code == 0, r.err
     v = sigstack("verify", "--experimental-oci11", "--key", str(keypair[1]), img)
-    assert v.returncode == 0, v.stderr
+    assert v.code == 0, v.err
 
 
 def test_bundle_and_legacy_both_found(registry, keypair) -> None:
     """A bundle referrer wins over .sig (as cosign v3 verify); tree shows both."""
     img, digest = fresh(registry)
-    assert sigstack("sign", "--key", str(keypair[0]), img, env=PW).returncode == 0
+    assert sigstack("sign", "--key", str(keypair[0]), img, env=PW).code == 0
     assert sigstack("sign", "--new-bundle-format", "--key", str(keypair[0]), "-a", "k=v", img,
-                    env=PW).returncode == 0
+                    env=PW).code == 0
     v = sigstack("verify", "--key", str(keypair[1]), "-a", "k=v", img)
-    assert v.returncode == 0, v.stderr
-    out = json.loads(v.stdout)
+    assert v.code == 0, v.err
+    out = json.loads(v.out)
     assert out == [{"critical": {"identity": {"docker-reference": img},
                                  "image": {"docker-manifest-digest": digest},
                                  "type": "https://sigstore.dev/cosign/sign/v1"},
@@ -102,11 +97,11 @@ def test_bundle_and_legacy_both_found(registry, keypair) -> None:
                                                "dev.sigstore.bundle.predicateType",
                                                "org.opencontainers.image.created"]
     legacy = sigstack("verify", "-d", "--new-bundle-format=false", "--key", str(keypair[1]), img)
-    assert legacy.returncode == 0, legacy.stderr
-    assert json.loads(legacy.stdout)[0]["critical"]["type"] == "cosign container image signature"
-    assert f"--> GET http://{img.split('/')[0]}/v2/" in legacy.stderr.decode()
-    assert "/referrers/" not in legacy.stderr.decode()
-    tree = sigstack("tree", img).stdout.decode()
+    assert legacy.code == 0, legacy.err
+    assert json.loads(legacy.out)[0]["critical"]["type"] == "cosign container image signature"
+    assert f"--> GET http://{img.split('/')[0]}/v2/" in legacy.err
+    assert "/referrers/" not in legacy.err
+    tree = sigstack("tree", img).out.decode()
     assert "🔐 Signatures for an image tag" in tree and "🔗 https://sigstore.dev/cosign/sign/v1" in tree
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hostile import HostileRegistry
-from ocihelpers import Registry, push_image, sigstack, stderr_without_tlog_warning
+from ocihelpers import Registry, push_image, stderr_without_tlog_warning
+from tests.helpers import run_peer, sigstack
 
 from sigstack.errors import AuthError
 from sigstack.oci.client import OCI_MANIFEST, RegistryClient, RegistryOptions
@@ -24,9 +24,9 @@ PW = {"COSIGN_PASSWORD": "pw"}
 @pytest.fixture(scope="module")
 def logged_in(tls_registry: Registry) -> Registry:
     r = sigstack("login", tls_registry.host, "-u", tls_registry.user, "--password-stdin",
-                 env={"DOCKER_CONFIG": str(tls_registry.docker_config)}, stdin=tls_registry.password.encode())
-    assert r.returncode == 0, r.stderr
-    assert f"logged in via {tls_registry.docker_config}/config.json" in r.stderr.decode()
+                 env={"DOCKER_CONFIG": str(tls_registry.docker_config)}, input=tls_registry.password.encode())
+    assert r.code == 0, r.err
+    assert f"logged in via {tls_registry.docker_config}/config.json" in r.err
     return tls_registry
 
 
@@ -49,29 +49,28 @@ def test_login_sign_verify_over_tls(logged_in, tls_image, keypair) -> None:
     assert stat.S_IMODE((logged_in.docker_config / "config.json").stat().st_mode) == 0o600
     ca = ["--registry-cacert", str(logged_in.ca)]
     r = sigstack("sign", "--key", str(keypair[0]), *ca, tls_image, env=env_for(logged_in))
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     v = sigstack("verify", "--key", str(keypair[1]), *ca, tls_image, env=env_for(logged_in))
-    assert v.returncode == 0, v.stderr
+    assert v.code == 0, v.err
     # SSL_CERT_FILE is honoured too (as Go programs do), and --allow-insecure-registry skips TLS checks
     assert sigstack("verify", "--key", str(keypair[1]), tls_image,
-                    env=env_for(logged_in, SSL_CERT_FILE=str(logged_in.ca))).returncode == 0
+                    env=env_for(logged_in, SSL_CERT_FILE=str(logged_in.ca))).code == 0
     assert sigstack("verify", "--key", str(keypair[1]), "--allow-insecure-registry", tls_image,
-                    env=env_for(logged_in)).returncode == 0
+                    env=env_for(logged_in)).code == 0
 
 
 @pytest.mark.interop
 def test_cosign_reads_what_we_signed_over_tls_with_auth(cosign, logged_in, tls_image, keypair) -> None:
     env = env_for(logged_in, SSL_CERT_FILE=str(logged_in.ca))
-    assert sigstack("sign", "--key", str(keypair[0]), tls_image, env=env).returncode == 0
-    r = subprocess.run([cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", tls_image],
-                       env={**os.environ, **env}, capture_output=True, timeout=120)
-    assert r.returncode == 0, r.stderr
+    assert sigstack("sign", "--key", str(keypair[0]), tls_image, env=env).code == 0
+    r = run_peer(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", tls_image, env=env)
+    assert r.code == 0, r.err
 
 
 def test_untrusted_certificate_says_what_to_do(logged_in, tls_image, keypair) -> None:
     r = sigstack("verify", "--key", str(keypair[1]), tls_image, env=env_for(logged_in))
-    assert r.returncode == 1
-    assert stderr_without_tlog_warning(r.stderr) == (
+    assert r.code == 1
+    assert stderr_without_tlog_warning(r.err) == (
         f"Error: cannot reach registry {logged_in.host}: its TLS certificate is not trusted; pass "
         "--registry-cacert FILE with its CA (or --allow-insecure-registry to skip the check)")
 
@@ -80,8 +79,8 @@ def test_missing_credentials_401_says_how_to_log_in(tls_registry, logged_in, tls
                                                     tmp_path) -> None:
     r = sigstack("verify", "--key", str(keypair[1]), "--registry-cacert", str(tls_registry.ca), tls_image,
                  env={"DOCKER_CONFIG": str(tmp_path)})
-    assert r.returncode == 1
-    line = stderr_without_tlog_warning(r.stderr)
+    assert r.code == 1
+    line = stderr_without_tlog_warning(r.err)
     assert line.startswith(f"Error: authentication required by {tls_registry.host} (HTTP 401): run "
                            f"`sigstack login {tls_registry.host} -u USER`"), line
     assert len(line.splitlines()) == 1
@@ -89,11 +88,11 @@ def test_missing_credentials_401_says_how_to_log_in(tls_registry, logged_in, tls
 
 def test_wrong_password_401(tls_registry, logged_in, tls_image, keypair, tmp_path) -> None:
     assert sigstack("login", tls_registry.host, "-u", tls_registry.user, "-p", "wrong",
-                    env={"DOCKER_CONFIG": str(tmp_path)}).returncode == 0
+                    env={"DOCKER_CONFIG": str(tmp_path)}).code == 0
     r = sigstack("verify", "--key", str(keypair[1]), "--registry-cacert", str(tls_registry.ca), tls_image,
                  env={"DOCKER_CONFIG": str(tmp_path)})
-    assert r.returncode == 1
-    assert "rejected the stored credentials (HTTP 401)" in r.stderr.decode()
+    assert r.code == 1
+    assert "rejected the stored credentials (HTTP 401)" in r.err
 
 
 def test_credential_helper(tls_registry, logged_in, tls_image, keypair, tmp_path) -> None:
@@ -109,12 +108,12 @@ def test_credential_helper(tls_registry, logged_in, tls_image, keypair, tmp_path
     env = {"DOCKER_CONFIG": str(conf), "PATH": f"{helper.parent}:{os.environ['PATH']}"}
     r = sigstack("verify", "--key", str(keypair[1]), "--registry-cacert", str(tls_registry.ca), tls_image,
                  env=env)
-    assert r.returncode == 10, r.stderr  # authenticated: the image is there, unsigned
+    assert r.code == 10, r.err  # authenticated: the image is there, unsigned
     (conf / "config.json").write_text(json.dumps({"credsStore": "missing-helper"}))
     r = sigstack("verify", "--key", str(keypair[1]), "--registry-cacert", str(tls_registry.ca), tls_image,
                  env=env)
-    assert r.returncode == 1
-    assert "credential helper docker-credential-missing-helper not found on PATH" in r.stderr.decode()
+    assert r.code == 1
+    assert "credential helper docker-credential-missing-helper not found on PATH" in r.err
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from ocihelpers import fresh, push_index, sigstack
+from ocihelpers import fresh, push_index
+from tests.helpers import Result, assert_clean_error, run_peer, sigstack
 
 from sigstack.errors import NotFoundError
 from sigstack.oci.client import RegistryClient
@@ -27,10 +27,6 @@ from sigstack.oci.reference import parse_reference
 pytestmark = pytest.mark.interop
 PW = {"COSIGN_PASSWORD": "pw"}
 COSIGN_LEGACY = ("--tlog-upload=false", "--new-bundle-format=false", "--use-signing-config=false", "-y")
-
-
-def run(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(list(args), env={**os.environ, **PW}, capture_output=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -52,35 +48,36 @@ def saved_kinds(directory: Path) -> list[str]:
 def test_sigstack_save_read_by_cosign(registry, keypair, other_keypair, cosign, predicate,
                                       tmp_path: Path) -> None:
     img = fresh(registry)
-    assert sigstack("sign", "--key", str(keypair[0]), img, env=PW).returncode == 0
+    assert sigstack("sign", "--key", str(keypair[0]), img, env=PW).code == 0
     r = sigstack("attest", "--key", str(keypair[0]), "--predicate", str(predicate), img, env=PW)
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     out = tmp_path / "saved"
     r = sigstack("save", "--dir", str(out), img)
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     assert saved_kinds(out) == ["dev.cosignproject.cosign/image", "dev.cosignproject.cosign/sigs",
                                 "dev.cosignproject.cosign/atts"]
 
     # cosign reads our directory straight from disk...
-    ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", "--local-image", str(out))
-    assert ok.returncode == 0, ok.stderr
-    assert json.loads(ok.stdout)[0]["critical"]["image"]["docker-manifest-digest"] == img.split("@")[1]
-    ok = run(cosign, "verify-attestation", "--key", str(keypair[1]), "--insecure-ignore-tlog",
-             "--local-image", str(out))
-    assert ok.returncode == 0, ok.stderr
-    bad = run(cosign, "verify", "--key", str(other_keypair[1]), "--insecure-ignore-tlog",
-              "--local-image", str(out))
-    assert bad.returncode != 0  # cosign's local path exits 1 here, not 12
-    assert b"no matching signatures" in bad.stderr
+    ok = run_peer(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", "--local-image", str(out),
+                  env=PW)
+    assert ok.code == 0, ok.err
+    assert json.loads(ok.out)[0]["critical"]["image"]["docker-manifest-digest"] == img.split("@")[1]
+    ok = run_peer(cosign, "verify-attestation", "--key", str(keypair[1]), "--insecure-ignore-tlog",
+             "--local-image", str(out), env=PW)
+    assert ok.code == 0, ok.err
+    bad = run_peer(cosign, "verify", "--key", str(other_keypair[1]), "--insecure-ignore-tlog",
+              "--local-image", str(out), env=PW)
+    # cosign's local path exits 1 here, not 12
+    assert_clean_error(bad, "no matching signatures: invalid signature when validating ASN.1 encoded signature")
 
     # ...and loads it into another repository, where its own verify accepts.
     moved = registry.repo() + ":moved"
-    r = run(cosign, "load", "--dir", str(out), moved)
-    assert r.returncode == 0, r.stderr
-    ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", moved)
-    assert ok.returncode == 0, ok.stderr
-    ok = run(cosign, "verify-attestation", "--key", str(keypair[1]), "--insecure-ignore-tlog", moved)
-    assert ok.returncode == 0, ok.stderr
+    r = run_peer(cosign, "load", "--dir", str(out), moved, env=PW)
+    assert r.code == 0, r.err
+    ok = run_peer(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", moved, env=PW)
+    assert ok.code == 0, ok.err
+    ok = run_peer(cosign, "verify-attestation", "--key", str(keypair[1]), "--insecure-ignore-tlog", moved, env=PW)
+    assert ok.code == 0, ok.err
 
 
 @pytest.mark.parametrize("bundle", [False, True], ids=["legacy", "bundle"])
@@ -88,44 +85,44 @@ def test_cosign_save_read_by_sigstack(registry, keypair, other_keypair, cosign, 
                                       bundle: bool) -> None:
     img = fresh(registry)
     sign_flags = ("--tlog-upload=false", "--use-signing-config=false", "-y") if bundle else COSIGN_LEGACY
-    r = run(cosign, "sign", "--key", str(keypair[0]), *sign_flags, img)
-    assert r.returncode == 0, r.stderr
-    r = run(cosign, "attest", "--key", str(keypair[0]), *sign_flags, "--predicate", str(predicate), img)
-    assert r.returncode == 0, r.stderr
+    r = run_peer(cosign, "sign", "--key", str(keypair[0]), *sign_flags, img, env=PW)
+    assert r.code == 0, r.err
+    r = run_peer(cosign, "attest", "--key", str(keypair[0]), *sign_flags, "--predicate", str(predicate), img, env=PW)
+    assert r.code == 0, r.err
     out = tmp_path / "cosign-saved"
-    r = run(cosign, "save", "--dir", str(out), img)
-    assert r.returncode == 0, r.stderr
+    r = run_peer(cosign, "save", "--dir", str(out), img, env=PW)
+    assert r.code == 0, r.err
     ours = tmp_path / "sigstack-saved"  # the same image saved by us: the same files, byte for byte
-    assert sigstack("save", "--dir", str(ours), img).returncode == 0
+    assert sigstack("save", "--dir", str(ours), img).code == 0
     assert _files(ours) == _files(out)
 
     ok = sigstack("verify", "--key", str(keypair[1]), "--local-image", str(out))
-    assert ok.returncode == 0, ok.stderr
-    found = json.loads(ok.stdout)
+    assert ok.code == 0, ok.err
+    found = json.loads(ok.out)
     assert found[0]["critical"]["image"]["docker-manifest-digest"] == img.split("@")[1]
     assert found[0]["critical"]["type"] == ("https://sigstore.dev/cosign/sign/v1" if bundle
                                             else "cosign container image signature")
-    assert b"Verification for " + str(out).encode() in ok.stderr
+    assert f"Verification for {out}" in ok.err
     att = sigstack("verify-attestation", "--key", str(keypair[1]), "--local-image", str(out))
-    assert att.returncode == 0, att.stderr
+    assert att.code == 0, att.err
     wrong = sigstack("verify", "--key", str(other_keypair[1]), "--local-image", str(out))
     # as for a registry (and cosign): no matching signatures is 12, no matching bundle is 1
-    assert wrong.returncode == 1, wrong.stderr  # cosign's local path exits 1, bundle or not
-    assert b"Error: no matching " in wrong.stderr
+    assert wrong.code == 1, wrong.err  # cosign's local path exits 1, bundle or not
+    assert "Error: no matching " in wrong.err
 
     moved = registry.repo() + ":moved"
     r = sigstack("load", "--dir", str(out), moved)
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     ok = sigstack("verify", "--key", str(keypair[1]), "--check-reference=false", moved)
-    assert ok.returncode == 0, ok.stderr
+    assert ok.code == 0, ok.err
     ok = sigstack("verify-attestation", "--key", str(keypair[1]), moved)
-    assert ok.returncode == 0, ok.stderr
-    theirs = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", moved)
-    assert theirs.returncode == 0, theirs.stderr
+    assert ok.code == 0, ok.err
+    theirs = run_peer(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", moved, env=PW)
+    assert theirs.code == 0, theirs.err
     if not bundle:  # the payload names the first repository: our default check says so
         named = sigstack("verify", "--key", str(keypair[1]), moved)
-        assert named.returncode == 12
-        assert b"--check-reference=false" in named.stderr
+        assert named.code == 12
+        assert "--check-reference=false" in named.err
 
 
 def test_index_round_trip(registry, keypair, cosign, tmp_path: Path) -> None:
@@ -133,25 +130,26 @@ def test_index_round_trip(registry, keypair, cosign, tmp_path: Path) -> None:
     with RegistryClient() as client:
         index, children = push_index(client, parse_reference(src))
     img = f"{src.rsplit(':', 1)[0]}@{index}"
-    assert sigstack("sign", "--key", str(keypair[0]), img, env=PW).returncode == 0
+    assert sigstack("sign", "--key", str(keypair[0]), img, env=PW).code == 0
     out = tmp_path / "index-saved"
     r = sigstack("save", "--dir", str(out), img)
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     assert saved_kinds(out) == ["dev.cosignproject.cosign/imageIndex", "dev.cosignproject.cosign/sigs"]
     for child in children:
         assert (out / "blobs" / "sha256" / child.split(":")[1]).is_file()
-    ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", "--local-image", str(out))
-    assert ok.returncode == 0, ok.stderr
+    ok = run_peer(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", "--local-image", str(out),
+                  env=PW)
+    assert ok.code == 0, ok.err
     ours = sigstack("verify", "--key", str(keypair[1]), "--local-image", str(out))
-    assert ours.returncode == 0, ours.stderr
-    assert json.loads(ours.stdout)[0]["critical"]["image"]["docker-manifest-digest"] == index
+    assert ours.code == 0, ours.err
+    assert json.loads(ours.out)[0]["critical"]["image"]["docker-manifest-digest"] == index
     theirs = tmp_path / "cosign-saved"
-    assert run(cosign, "save", "--dir", str(theirs), img).returncode == 0
+    assert run_peer(cosign, "save", "--dir", str(theirs), img, env=PW).code == 0
     assert _files(theirs) == _files(out)
 
     dst = registry.repo() + ":copied"
     r = sigstack("load", "--dir", str(out), dst)
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     with RegistryClient() as client:
         ref = parse_reference(dst)
         got = client.get_manifest(ref)
@@ -161,9 +159,9 @@ def test_index_round_trip(registry, keypair, cosign, tmp_path: Path) -> None:
             for layer in m.json()["layers"]:
                 assert client.blob_exists(ref.repository, layer["digest"])
     ok = sigstack("verify", "--key", str(keypair[1]), "--check-reference=false", dst)
-    assert ok.returncode == 0, ok.stderr
+    assert ok.code == 0, ok.err
     again = tmp_path / "again"
-    assert sigstack("save", "--dir", str(again), dst).returncode == 0
+    assert sigstack("save", "--dir", str(again), dst).code == 0
     assert (again / "index.json").read_bytes() == (out / "index.json").read_bytes()
 
 
@@ -172,10 +170,10 @@ def test_index_round_trip(registry, keypair, cosign, tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def signed_dir(registry, keypair, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     img = fresh(registry)
-    assert sigstack("sign", "--key", str(keypair[0]), img, env=PW).returncode == 0
+    assert sigstack("sign", "--key", str(keypair[0]), img, env=PW).code == 0
     out = tmp_path_factory.mktemp("signed") / "layout"
     r = sigstack("save", "--dir", str(out), img)
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     return out, img
 
 
@@ -228,11 +226,11 @@ BAD = [  # case, words of the one error line
 ]
 
 
-def _one_error_line(r: subprocess.CompletedProcess[bytes], words: str) -> None:
-    lines = [x for x in r.stderr.decode().splitlines() if not x.startswith("WARNING: Skipping tlog")]
-    assert len(lines) == 1, r.stderr
+def _one_error_line(r: Result, words: str) -> None:
+    lines = [x for x in r.err.splitlines() if not x.startswith("WARNING: Skipping tlog")]
+    assert len(lines) == 1, r.err
     assert lines[0].startswith("Error: ") and words in lines[0], lines[0]
-    assert "Traceback" not in r.stderr.decode()
+    assert "Traceback" not in r.err
 
 
 @pytest.mark.parametrize(("case", "words"), BAD, ids=[c for c, _ in BAD])
@@ -241,7 +239,7 @@ def test_verify_local_image_bad_directory(case, words, signed_dir, keypair, tmp_
     shutil.copytree(signed_dir[0], d)
     target = _damage(case, d)
     r = sigstack("verify", "--key", str(keypair[1]), "--local-image", str(target))
-    assert r.returncode == 1
+    assert r.code == 1
     _one_error_line(r, words)
 
 
@@ -252,7 +250,7 @@ def test_load_bad_directory_pushes_nothing(case, words, signed_dir, registry, tm
     target = _damage(case, d)
     dst = registry.repo() + ":v1"
     r = sigstack("load", "--dir", str(target), dst)
-    assert r.returncode == 1
+    assert r.code == 1
     _one_error_line(r, words)
     with RegistryClient() as client, pytest.raises(NotFoundError):
         client.get_manifest(parse_reference(dst))
@@ -261,14 +259,15 @@ def test_load_bad_directory_pushes_nothing(case, words, signed_dir, registry, tm
 def test_verify_local_image_without_signatures(registry, keypair, cosign, tmp_path: Path) -> None:
     """cosign's local path exits 1 here (not 10 as for a registry); so does ours."""
     out = tmp_path / "unsigned"
-    assert sigstack("save", "--dir", str(out), fresh(registry)).returncode == 0
+    assert sigstack("save", "--dir", str(out), fresh(registry)).code == 0
     assert saved_kinds(out) == ["dev.cosignproject.cosign/image"]
-    theirs = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", "--local-image", str(out))
+    theirs = run_peer(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", "--local-image", str(out),
+                      env=PW)
     r = sigstack("verify", "--key", str(keypair[1]), "--local-image", str(out))
-    assert r.returncode == theirs.returncode == 1
+    assert r.code == theirs.code == 1
     _one_error_line(r, f"no signatures associated with the image saved in {out}")
     r = sigstack("verify-attestation", "--key", str(keypair[1]), "--local-image", str(out))
-    assert r.returncode == 1
+    assert r.code == 1
     _one_error_line(r, f"no attestations associated with the image saved in {out}")
 
 
@@ -277,18 +276,18 @@ def test_save_refuses_a_file_and_a_non_empty_directory(registry, tmp_path: Path)
     f = tmp_path / "file"
     f.write_text("keep me")
     r = sigstack("save", "--dir", str(f), img)
-    assert r.returncode == 1
+    assert r.code == 1
     _one_error_line(r, "exists and is not a directory")
     assert f.read_text() == "keep me"
     full = tmp_path / "full"
     full.mkdir()
     (full / "x").write_text("x")
     r = sigstack("save", "--dir", str(full), img)
-    assert r.returncode == 1
+    assert r.code == 1
     _one_error_line(r, "exists and is not empty")
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert sigstack("save", "--dir", str(empty), img).returncode == 0
+    assert sigstack("save", "--dir", str(empty), img).code == 0
     assert (empty / "index.json").is_file()
 
 
@@ -303,7 +302,7 @@ def test_failed_save_leaves_nothing(registry, tmp_path: Path) -> None:
                        ok=(202,)).close()
     out = tmp_path / "saved"
     r = sigstack("save", "--dir", str(out), img)
-    assert r.returncode == 1
+    assert r.code == 1
     _one_error_line(r, layer)
     assert not out.exists()
     assert os.listdir(tmp_path) == []
@@ -312,7 +311,7 @@ def test_failed_save_leaves_nothing(registry, tmp_path: Path) -> None:
 def test_load_refuses_another_digest(signed_dir, registry) -> None:
     other = fresh(registry)
     r = sigstack("load", "--dir", str(signed_dir[0]), other)
-    assert r.returncode == 1
+    assert r.code == 1
     _one_error_line(r, f"holds {signed_dir[1].split('@')[1]}, not {other.split('@')[1]}")
 
 
@@ -321,19 +320,20 @@ def test_sigstack_bundle_saved_and_verified_by_cosign(registry, keypair, cosign,
     cosign writes it) and cosign's --local-image finds and verifies it there."""
     img = fresh(registry)
     r = sigstack("sign", "--new-bundle-format", "--key", str(keypair[0]), img, env=PW)
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     out = tmp_path / "bundle-saved"
-    assert sigstack("save", "--dir", str(out), img).returncode == 0
+    assert sigstack("save", "--dir", str(out), img).code == 0
     assert saved_kinds(out) == ["dev.cosignproject.cosign/image"]
-    ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", "--local-image", str(out))
-    assert ok.returncode == 0, ok.stderr
+    ok = run_peer(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", "--local-image", str(out),
+                  env=PW)
+    assert ok.code == 0, ok.err
     ours = sigstack("verify", "--key", str(keypair[1]), "--local-image", str(out))
-    assert ours.returncode == 0, ours.stderr
-    assert json.loads(ours.stdout)[0]["critical"]["type"] == "https://sigstore.dev/cosign/sign/v1"
+    assert ours.code == 0, ours.err
+    assert json.loads(ours.out)[0]["critical"]["type"] == "https://sigstore.dev/cosign/sign/v1"
     moved = registry.repo() + ":moved"
-    assert sigstack("load", "--dir", str(out), moved).returncode == 0
-    ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", moved)
-    assert ok.returncode == 0, ok.stderr
+    assert sigstack("load", "--dir", str(out), moved).code == 0
+    ok = run_peer(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", moved, env=PW)
+    assert ok.code == 0, ok.err
 
 
 def test_load_pushes_referrers_beside_an_att_image(registry, keypair, cosign, predicate,
@@ -341,21 +341,21 @@ def test_load_pushes_referrers_beside_an_att_image(registry, keypair, cosign, pr
     """cosign v3.1.3's load returns after the .att image and never pushes the bundle
     referrers then; ours pushes both, so the bundle signature survives the trip."""
     img = fresh(registry)
-    r = run(cosign, "sign", "--key", str(keypair[0]), "--tlog-upload=false", "--use-signing-config=false",
-            "-y", img)
-    assert r.returncode == 0, r.stderr
-    r = run(cosign, "attest", "--key", str(keypair[0]), *COSIGN_LEGACY, "--predicate", str(predicate), img)
-    assert r.returncode == 0, r.stderr
+    r = run_peer(cosign, "sign", "--key", str(keypair[0]), "--tlog-upload=false", "--use-signing-config=false",
+            "-y", img, env=PW)
+    assert r.code == 0, r.err
+    r = run_peer(cosign, "attest", "--key", str(keypair[0]), *COSIGN_LEGACY, "--predicate", str(predicate), img, env=PW)
+    assert r.code == 0, r.err
     out = tmp_path / "mixed"
-    assert run(cosign, "save", "--dir", str(out), img).returncode == 0
+    assert run_peer(cosign, "save", "--dir", str(out), img, env=PW).code == 0
     moved = registry.repo() + ":moved"
     r = sigstack("load", "--dir", str(out), moved)
-    assert r.returncode == 0, r.stderr
-    tree = sigstack("tree", moved).stdout.decode()
+    assert r.code == 0, r.err
+    tree = sigstack("tree", moved).out.decode()
     assert ".att" in tree and "https://sigstore.dev/cosign/sign/v1 artifacts via OCI referrer" in tree
     ok = sigstack("verify", "--key", str(keypair[1]), moved)
-    assert ok.returncode == 0, ok.stderr
-    assert json.loads(ok.stdout)[0]["critical"]["type"] == "https://sigstore.dev/cosign/sign/v1"
+    assert ok.code == 0, ok.err
+    assert json.loads(ok.out)[0]["critical"]["type"] == "https://sigstore.dev/cosign/sign/v1"
 
 
 def test_cosign_repository_on_both_sides(registry, keypair, tmp_path: Path) -> None:
@@ -363,20 +363,20 @@ def test_cosign_repository_on_both_sides(registry, keypair, tmp_path: Path) -> N
     COSIGN_REPOSITORY of the other side."""
     img = fresh(registry)
     sigs_a, sigs_b = registry.repo(), registry.repo()
-    assert sigstack("sign", "--key", str(keypair[0]), img, env={**PW, "COSIGN_REPOSITORY": sigs_a}).returncode == 0
+    assert sigstack("sign", "--key", str(keypair[0]), img, env={**PW, "COSIGN_REPOSITORY": sigs_a}).code == 0
     out = tmp_path / "saved"
     r = sigstack("save", "--dir", str(out), img, env={"COSIGN_REPOSITORY": sigs_a})
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     assert saved_kinds(out) == ["dev.cosignproject.cosign/image", "dev.cosignproject.cosign/sigs"]
     moved = registry.repo() + ":moved"
     r = sigstack("load", "--dir", str(out), moved, env={"COSIGN_REPOSITORY": sigs_b})
-    assert r.returncode == 0, r.stderr
-    assert sigs_b in r.stderr.decode()
+    assert r.code == 0, r.err
+    assert sigs_b in r.err
     ok = sigstack("verify", "--key", str(keypair[1]), "--check-reference=false", moved,
                   env={"COSIGN_REPOSITORY": sigs_b})
-    assert ok.returncode == 0, ok.stderr
+    assert ok.code == 0, ok.err
     none = sigstack("verify", "--key", str(keypair[1]), "--check-reference=false", moved)
-    assert none.returncode == 10
+    assert none.code == 10
 
 
 def test_attachment_tag_prefix_both_sides(registry, keypair, cosign, tmp_path: Path) -> None:
@@ -384,22 +384,22 @@ def test_attachment_tag_prefix_both_sides(registry, keypair, cosign, tmp_path: P
     cosign loads them under its own prefix, where cosign verify with that prefix finds them."""
     img = fresh(registry)
     r = sigstack("sign", "--attachment-tag-prefix", "p-", "--key", str(keypair[0]), img, env=PW)
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     plain = tmp_path / "plain"
-    assert sigstack("save", "--dir", str(plain), img).returncode == 0
+    assert sigstack("save", "--dir", str(plain), img).code == 0
     assert saved_kinds(plain) == ["dev.cosignproject.cosign/image"]  # no unprefixed .sig
     out = tmp_path / "prefixed"
     r = sigstack("save", "--attachment-tag-prefix", "p-", "--dir", str(out), img)
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     assert saved_kinds(out) == ["dev.cosignproject.cosign/image", "dev.cosignproject.cosign/sigs"]
     moved = registry.repo() + ":moved"
-    r = run(cosign, "load", "--attachment-tag-prefix", "q-", "--dir", str(out), moved)
-    assert r.returncode == 0, r.stderr
-    ok = run(cosign, "verify", "--attachment-tag-prefix", "q-", "--key", str(keypair[1]),
-             "--insecure-ignore-tlog", moved)
-    assert ok.returncode == 0, ok.stderr
+    r = run_peer(cosign, "load", "--attachment-tag-prefix", "q-", "--dir", str(out), moved, env=PW)
+    assert r.code == 0, r.err
+    ok = run_peer(cosign, "verify", "--attachment-tag-prefix", "q-", "--key", str(keypair[1]),
+             "--insecure-ignore-tlog", moved, env=PW)
+    assert ok.code == 0, ok.err
     bad = sigstack("load", "--attachment-tag-prefix", "bad/", "--dir", str(out), registry.repo() + ":x")
-    assert bad.returncode == 1
-    lines = bad.stderr.decode().splitlines()  # cosign's deprecation notice, then the error
+    assert bad.code == 1
+    lines = bad.err.splitlines()  # cosign's deprecation notice, then the error
     assert lines[-1].startswith("Error: invalid attachment tag prefix 'bad/'"), lines
-    assert "Traceback" not in bad.stderr.decode()
+    assert "Traceback" not in bad.err

@@ -19,7 +19,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ocihelpers import Registry, push_image, sigstack
+from ocihelpers import Registry, push_image
+from tests.helpers import Result, run_peer, sigstack
 
 from sigstack.cli.main import exit_code_for
 from sigstack.errors import SigstackError
@@ -34,11 +35,6 @@ NOTICE = "Flag --attachment-tag-prefix has been deprecated, please use OCI refer
 V3_LEGACY = ("--new-bundle-format=false", "--use-signing-config=false", "--tlog-upload=false", "-y")
 V3_BUNDLE = ("--use-signing-config=false", "--tlog-upload=false", "-y")
 V2_LEGACY = ("--tlog-upload=false", "-y")
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(list(args), env={**os.environ, **PW, **(env or {})}, capture_output=True,
-                          timeout=120)
 
 
 def fresh(registry: Registry) -> tuple[str, str]:
@@ -69,37 +65,38 @@ def test_sigstack_prefixed_signature_verified_by_cosign(form, cosign, registry, 
     img, digest = fresh(registry)
     flag, env = prefix_form(form)
     r = sigstack("sign", "--key", str(keypair[0]), *flag, img, env={**PW, **env})
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     # pflag's notice when typed, as cosign prints it; none from the environment (viper).
-    assert (NOTICE in r.stderr.decode().splitlines()) == (form == "flag")
+    assert (NOTICE in r.err.splitlines()) == (form == "flag")
     found = tags(img)
     assert tag(digest, "sig") in found and tag(digest, "sig", "") not in found
-    theirs = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", *flag, img, env=env)
-    assert theirs.returncode == 0, theirs.stderr
+    theirs = run_peer(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", *flag, img,
+                      env={**PW, **env})
+    assert theirs.code == 0, theirs.err
     ours = sigstack("verify", "--key", str(keypair[1]), *flag, img, env=env)
-    assert ours.returncode == 0, ours.stderr
-    assert json.loads(ours.stdout) == json.loads(theirs.stdout)
-    assert ours.stderr == theirs.stderr  # the notice (when typed), the warning, the header
+    assert ours.code == 0, ours.err
+    assert json.loads(ours.out) == json.loads(theirs.out)
+    assert ours.err == theirs.err  # the notice (when typed), the warning, the header
     bare = sigstack("verify", "--key", str(keypair[1]), img)
-    assert bare.returncode == 10 and "Error: no signatures found" in bare.stderr.decode()
+    assert bare.code == 10 and "Error: no signatures found" in bare.err
     other = sigstack("verify", "--key", str(keypair[1]), "--attachment-tag-prefix", "q-", img)
-    assert other.returncode == 10
+    assert other.code == 10
 
 
 @pytest.mark.parametrize("peer,flags", [("cosign", V3_LEGACY), ("cosign_v2", V2_LEGACY)])
 def test_cosign_prefixed_signature_verified_by_sigstack(peer, flags, request, registry, keypair) -> None:
     exe = request.getfixturevalue(peer)
     img, digest = fresh(registry)
-    r = run(exe, "sign", "--key", str(keypair[0]), *flags, "--attachment-tag-prefix", PREFIX, img)
-    assert r.returncode == 0, r.stderr
-    assert (NOTICE in r.stderr.decode()) == (peer == "cosign")  # v2 had not deprecated it yet
+    r = run_peer(exe, "sign", "--key", str(keypair[0]), *flags, "--attachment-tag-prefix", PREFIX, img, env=PW)
+    assert r.code == 0, r.err
+    assert (NOTICE in r.err) == (peer == "cosign")  # v2 had not deprecated it yet
     assert tag(digest, "sig") in tags(img)
     ok = sigstack("verify", "--key", str(keypair[1]), "--attachment-tag-prefix", PREFIX, img)
-    assert ok.returncode == 0, ok.stderr
-    assert json.loads(ok.stdout)[0]["critical"]["image"]["docker-manifest-digest"] == digest
+    assert ok.code == 0, ok.err
+    assert json.loads(ok.out)[0]["critical"]["image"]["docker-manifest-digest"] == digest
     env_ok = sigstack("verify", "--key", str(keypair[1]), img, env={"COSIGN_ATTACHMENT_TAG_PREFIX": PREFIX})
-    assert env_ok.returncode == 0, env_ok.stderr
-    assert sigstack("verify", "--key", str(keypair[1]), img).returncode == 10
+    assert env_ok.code == 0, env_ok.err
+    assert sigstack("verify", "--key", str(keypair[1]), img).code == 10
 
 
 def test_prefix_applies_in_cosign_repository(cosign, registry, keypair) -> None:
@@ -108,27 +105,27 @@ def test_prefix_applies_in_cosign_repository(cosign, registry, keypair) -> None:
     target = registry.repo("sigs/" + img.split("/")[-1].split("@")[0])
     env = {"COSIGN_REPOSITORY": target, "COSIGN_ATTACHMENT_TAG_PREFIX": PREFIX}
     r = sigstack("sign", "--key", str(keypair[0]), img, env={**PW, **env})
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     assert tags(f"{target}:x") == {tag(digest, "sig")}
     assert tags(img) == {"v1"}
-    ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", img, env=env)
-    assert ok.returncode == 0, ok.stderr
+    ok = run_peer(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", img, env={**PW, **env})
+    assert ok.code == 0, ok.err
     for kind in ("signature", "attestation", "sbom"):
-        theirs = run(cosign, "triangulate", "--type", kind, img, env=env)
+        theirs = run_peer(cosign, "triangulate", "--type", kind, img, env={**PW, **env})
         ours = sigstack("triangulate", "--type", kind, img, env=env)
-        assert ours.returncode == 0 and ours.stdout == theirs.stdout, (kind, ours.stderr)
+        assert ours.code == 0 and ours.out == theirs.out, (kind, ours.err)
     # --type digest names the target repository too (the prefix left out: see the module docstring)
-    theirs = run(cosign, "triangulate", "--type", "digest", img, env={"COSIGN_REPOSITORY": target})
+    theirs = run_peer(cosign, "triangulate", "--type", "digest", img, env={**PW, **{"COSIGN_REPOSITORY": target}})
     ours = sigstack("triangulate", "--type", "digest", img, env={"COSIGN_REPOSITORY": target})
-    assert ours.returncode == 0 and ours.stdout == theirs.stdout == f"{target}@{digest}\n".encode()
+    assert ours.code == 0 and ours.out == theirs.out == f"{target}@{digest}\n".encode()
     other, d2 = fresh(registry)
-    r = run(cosign, "sign", "--key", str(keypair[0]), *V3_LEGACY, other, env=env)
-    assert r.returncode == 0, r.stderr
+    r = run_peer(cosign, "sign", "--key", str(keypair[0]), *V3_LEGACY, other, env={**PW, **env})
+    assert r.code == 0, r.err
     assert tag(d2, "sig") in tags(f"{target}:x")
     v = sigstack("verify", "--key", str(keypair[1]), other, env=env)
-    assert v.returncode == 0, v.stderr
+    assert v.code == 0, v.err
     bare = sigstack("verify", "--key", str(keypair[1]), other, env={"COSIGN_REPOSITORY": target})
-    assert bare.returncode == 10
+    assert bare.code == 10
 
 
 def test_referrers_fallback_tag_is_never_prefixed(cosign, registry, keypair) -> None:
@@ -138,20 +135,21 @@ def test_referrers_fallback_tag_is_never_prefixed(cosign, registry, keypair) -> 
     ours, d1 = fresh(registry)
     r = sigstack("sign", "--new-bundle-format", "--key", str(keypair[0]), "--attachment-tag-prefix", PREFIX,
                  ours, env=PW)
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     theirs, d2 = fresh(registry)
-    r = run(cosign, "sign", "--key", str(keypair[0]), *V3_BUNDLE, "--attachment-tag-prefix", PREFIX, theirs)
-    assert r.returncode == 0, r.stderr
+    r = run_peer(cosign, "sign", "--key", str(keypair[0]), *V3_BUNDLE, "--attachment-tag-prefix", PREFIX, theirs,
+                 env=PW)
+    assert r.code == 0, r.err
     for img, digest in ((ours, d1), (theirs, d2)):
         found = tags(img)
         assert layout.referrers_tag(digest) in found
         assert not any(t.startswith(PREFIX) for t in found), found
         for prefix in ("", PREFIX, "other-"):
             v = sigstack("verify", "--key", str(keypair[1]), "--attachment-tag-prefix", prefix, img)
-            assert v.returncode == 0, (img, prefix, v.stderr)
-            c = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog",
-                    "--attachment-tag-prefix", prefix, img)
-            assert c.returncode == 0, (img, prefix, c.stderr)
+            assert v.code == 0, (img, prefix, v.err)
+            c = run_peer(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog",
+                    "--attachment-tag-prefix", prefix, img, env=PW)
+            assert c.code == 0, (img, prefix, c.err)
 
 
 def test_attest_and_verify_attestation(cosign, registry, keypair, tmp_path: Path) -> None:
@@ -161,33 +159,33 @@ def test_attest_and_verify_attestation(cosign, registry, keypair, tmp_path: Path
     env = {"COSIGN_ATTACHMENT_TAG_PREFIX": PREFIX}
     r = sigstack("attest", "--key", str(keypair[0]), "--predicate", str(pred), "--type", "slsaprovenance",
                  img, env={**PW, **env})
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     assert tag(digest, "att") in tags(img) and tag(digest, "att", "") not in tags(img)
-    theirs = run(cosign, "verify-attestation", "--key", str(keypair[1]), "--insecure-ignore-tlog",
-                 "--type", "slsaprovenance", "--attachment-tag-prefix", PREFIX, img)
-    assert theirs.returncode == 0, theirs.stderr
+    theirs = run_peer(cosign, "verify-attestation", "--key", str(keypair[1]), "--insecure-ignore-tlog",
+                 "--type", "slsaprovenance", "--attachment-tag-prefix", PREFIX, img, env=PW)
+    assert theirs.code == 0, theirs.err
     ours = sigstack("verify-attestation", "--key", str(keypair[1]), "--type", "slsaprovenance", img, env=env)
-    assert ours.returncode == 0, ours.stderr
-    assert ours.stdout == theirs.stdout
+    assert ours.code == 0, ours.err
+    assert ours.out == theirs.out
     assert sigstack("verify-attestation", "--key", str(keypair[1]), "--type", "slsaprovenance",
-                    img).returncode == 10
+                    img).code == 10
     # --replace rebuilds the prefixed .att image, not a bare one.
     r = sigstack("attest", "--replace", "--key", str(keypair[0]), "--predicate", str(pred), "--type",
                  "slsaprovenance", "--attachment-tag-prefix", PREFIX, img, env=PW)
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     assert tag(digest, "att", "") not in tags(img)
     # cosign's attestation, read by us through the same prefix; download agrees byte for byte.
-    r = run(cosign, "attest", "--key", str(keypair[0]), *V3_LEGACY, "--predicate", str(pred),
-            "--type", "vuln", "--attachment-tag-prefix", PREFIX, img)
-    assert r.returncode == 0, r.stderr
+    r = run_peer(cosign, "attest", "--key", str(keypair[0]), *V3_LEGACY, "--predicate", str(pred),
+            "--type", "vuln", "--attachment-tag-prefix", PREFIX, img, env=PW)
+    assert r.code == 0, r.err
     v = sigstack("verify-attestation", "--key", str(keypair[1]), "--type", "vuln",
                  "--attachment-tag-prefix", PREFIX, img)
-    assert v.returncode == 0, v.stderr
+    assert v.code == 0, v.err
     ours_dl = sigstack("download", "attestation", "--attachment-tag-prefix", PREFIX, img)
-    theirs_dl = run(cosign, "download", "attestation", "--attachment-tag-prefix", PREFIX, img)
-    assert ours_dl.returncode == 0 and len(ours_dl.stdout.splitlines()) == 2
+    theirs_dl = run_peer(cosign, "download", "attestation", "--attachment-tag-prefix", PREFIX, img, env=PW)
+    assert ours_dl.code == 0 and len(ours_dl.out.splitlines()) == 2
     # cosign fetches the layers concurrently and prints them in the order they arrive
-    assert sorted(ours_dl.stdout.splitlines()) == sorted(theirs_dl.stdout.splitlines())
+    assert sorted(ours_dl.out.splitlines()) == sorted(theirs_dl.out.splitlines())
 
 
 def test_attach_and_download_sbom_and_signature(cosign, registry, keypair, tmp_path: Path) -> None:
@@ -195,28 +193,29 @@ def test_attach_and_download_sbom_and_signature(cosign, registry, keypair, tmp_p
     sbom = tmp_path / "sbom.spdx.json"
     sbom.write_text('{"spdxVersion":"SPDX-2.3","name":"x"}')
     r = sigstack("attach", "sbom", "--sbom", str(sbom), "--attachment-tag-prefix", PREFIX, img)
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     repo = img.split("@")[0]
-    assert f"to [{repo}:{tag(digest, 'sbom')}]" in r.stderr.decode()
+    assert f"to [{repo}:{tag(digest, 'sbom')}]" in r.err
     assert tag(digest, "sbom") in tags(img) and tag(digest, "sbom", "") not in tags(img)
     env = {"COSIGN_ATTACHMENT_TAG_PREFIX": PREFIX}
-    for out in (sigstack("download", "sbom", img, env=env), run(cosign, "download", "sbom", img, env=env)):
-        assert out.returncode == 0 and out.stdout == sbom.read_bytes(), out.stderr
+    for out in (sigstack("download", "sbom", img, env=env), run_peer(cosign, "download", "sbom", img,
+                                                                     env={**PW, **env})):
+        assert out.code == 0 and out.out == sbom.read_bytes(), out.err
     missing = sigstack("download", "sbom", img)
-    assert missing.returncode == 1 and "Error: no sbom attached to reference" in missing.stderr.decode()
+    assert missing.code == 1 and "Error: no sbom attached to reference" in missing.err
     # attach signature into the prefixed .sig; download signature agrees with cosign.
     sig, payload = tmp_path / "sig", tmp_path / "payload"
     r = sigstack("sign", "--upload=false", "--key", str(keypair[0]), "--output-signature", str(sig),
                  "--output-payload", str(payload), img, env=PW)
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     r = sigstack("attach", "signature", "--signature", str(sig), "--payload", str(payload), img, env=env)
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     assert tag(digest, "sig") in tags(img) and tag(digest, "sig", "") not in tags(img)
     ours = sigstack("download", "signature", img, env=env)
-    theirs = run(cosign, "download", "signature", img, env=env)
-    assert ours.returncode == 0 and ours.stdout == theirs.stdout and ours.stdout
-    ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", img, env=env)
-    assert ok.returncode == 0, ok.stderr
+    theirs = run_peer(cosign, "download", "signature", img, env={**PW, **env})
+    assert ours.code == 0 and ours.out == theirs.out and ours.out
+    ok = run_peer(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", img, env={**PW, **env})
+    assert ok.code == 0, ok.err
 
 
 def test_longest_prefix_makes_a_128_character_tag(cosign, registry, tmp_path: Path) -> None:
@@ -228,10 +227,10 @@ def test_longest_prefix_makes_a_128_character_tag(cosign, registry, tmp_path: Pa
     sbom = tmp_path / "s.spdx.json"
     sbom.write_text('{"spdxVersion":"SPDX-2.3"}')
     r = sigstack("attach", "sbom", "--sbom", str(sbom), "--attachment-tag-prefix", longest, img)
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     assert tag(digest, "sbom", longest) in tags(img)
-    got = run(cosign, "download", "sbom", "--attachment-tag-prefix", longest, img)
-    assert got.returncode == 0 and got.stdout == sbom.read_bytes(), got.stderr
+    got = run_peer(cosign, "download", "sbom", "--attachment-tag-prefix", longest, img, env=PW)
+    assert got.code == 0 and got.out == sbom.read_bytes(), got.err
 
 
 def test_tree_and_triangulate_agree_with_cosign(cosign, registry, keypair, tmp_path: Path) -> None:
@@ -247,26 +246,26 @@ def test_tree_and_triangulate_agree_with_cosign(cosign, registry, keypair, tmp_p
                  ["attest", "--key", str(keypair[0]), "--predicate", str(pred), *flag, img],
                  ["attach", "sbom", "--sbom", str(sbom), *flag, img]):
         r = sigstack(*args, env=PW)
-        assert r.returncode == 0, (args, r.stderr)
+        assert r.code == 0, (args, r.err)
     for kind in ("signature", "attestation", "sbom"):
-        theirs = run(cosign, "triangulate", "--type", kind, *flag, img)
+        theirs = run_peer(cosign, "triangulate", "--type", kind, *flag, img, env=PW)
         ours = sigstack("triangulate", "--type", kind, *flag, img)
-        assert ours.returncode == 0 and ours.stdout == theirs.stdout, (kind, ours.stderr)
+        assert ours.code == 0 and ours.out == theirs.out, (kind, ours.err)
         suffix = {"signature": "sig", "attestation": "att", "sbom": "sbom"}[kind]
-        assert ours.stdout.decode() == f"{img.split('@')[0]}:{tag(digest, suffix)}\n"
+        assert ours.out.decode() == f"{img.split('@')[0]}:{tag(digest, suffix)}\n"
     # --type digest: cosign prints repo@<prefix>sha256:<hex>, not a reference; we print the digest's.
-    theirs = run(cosign, "triangulate", "--type", "digest", *flag, img).stdout.decode()
-    ours = sigstack("triangulate", "--type", "digest", *flag, img).stdout.decode()
+    theirs = run_peer(cosign, "triangulate", "--type", "digest", *flag, img, env=PW).out.decode()
+    ours = sigstack("triangulate", "--type", "digest", *flag, img).out.decode()
     assert theirs == ours.replace("@sha256:", f"@{PREFIX}sha256:") and ours == img + "\n"
-    theirs_tree = run(cosign, "tree", *flag, img)
+    theirs_tree = run_peer(cosign, "tree", *flag, img, env=PW)
     ours_tree = sigstack("tree", *flag, img, env={"COSIGN_ATTACHMENT_TAG_PREFIX": "ignored-"})
-    assert theirs_tree.returncode == 0 and ours_tree.returncode == 0, ours_tree.stderr
-    assert sorted(ours_tree.stdout.splitlines()) == sorted(theirs_tree.stdout.splitlines())
-    text = ours_tree.stdout.decode()
+    assert theirs_tree.code == 0 and ours_tree.code == 0, ours_tree.err
+    assert sorted(ours_tree.out.splitlines()) == sorted(theirs_tree.out.splitlines())
+    text = ours_tree.out.decode()
     assert f":{tag(digest, 'sig')}" in text and f":{tag(digest, 'sig', '')}" not in text
     assert "via OCI referrer" in text  # found through the bare fallback tag
     env_tree = sigstack("tree", img, env={"COSIGN_ATTACHMENT_TAG_PREFIX": PREFIX})
-    assert env_tree.stdout == ours_tree.stdout
+    assert env_tree.out == ours_tree.out
 
 
 def test_clean_removes_the_prefixed_tags(registry, keypair) -> None:
@@ -274,33 +273,34 @@ def test_clean_removes_the_prefixed_tags(registry, keypair) -> None:
     with the same prefix wrote, and leaves the bare tags alone."""
     img, digest = fresh(registry)
     assert sigstack("sign", "--key", str(keypair[0]), "--attachment-tag-prefix", PREFIX, img,
-                    env=PW).returncode == 0
-    assert sigstack("sign", "--key", str(keypair[0]), img, env=PW).returncode == 0
+                    env=PW).code == 0
+    assert sigstack("sign", "--key", str(keypair[0]), img, env=PW).code == 0
     r = sigstack("clean", "-f", "--type", "signature", img, env={"COSIGN_ATTACHMENT_TAG_PREFIX": PREFIX})
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     repo = img.split("@")[0]
-    assert f"Removed {repo}:{tag(digest, 'sig')} from {img}" in r.stderr.decode()
+    assert f"Removed {repo}:{tag(digest, 'sig')} from {img}" in r.err
     assert tag(digest, "sig") not in tags(img) and tag(digest, "sig", "") in tags(img)
     assert sigstack("verify", "--key", str(keypair[1]), "--attachment-tag-prefix", PREFIX,
-                    img).returncode == 10
-    assert sigstack("verify", "--key", str(keypair[1]), img).returncode == 0
+                    img).code == 10
+    assert sigstack("verify", "--key", str(keypair[1]), img).code == 0
 
 
 def test_copy_keeps_the_prefixed_tags(cosign, registry, keypair) -> None:
     img, digest = fresh(registry)
     env = {"COSIGN_ATTACHMENT_TAG_PREFIX": PREFIX}
-    assert sigstack("sign", "--key", str(keypair[0]), img, env={**PW, **env}).returncode == 0
+    assert sigstack("sign", "--key", str(keypair[0]), img, env={**PW, **env}).code == 0
     dst = registry.repo("mirror/prefixed")
     r = sigstack("copy", img, dst, env=env)
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.err
     # the image itself is tagged [prefix]sha256-<hex>, as cosign's copy tags it
     assert tags(f"{dst}:x") == {tag(digest, ""), tag(digest, "sig")}
-    ok = run(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", f"{dst}@{digest}", env=env)
-    assert ok.returncode == 0, ok.stderr
+    ok = run_peer(cosign, "verify", "--key", str(keypair[1]), "--insecure-ignore-tlog", f"{dst}@{digest}",
+                  env={**PW, **env})
+    assert ok.code == 0, ok.err
     # cosign's copy of the same, into another repository, gives the same attachment tags
     theirs = registry.repo("mirror/cosign")
-    r = run(cosign, "copy", "--attachment-tag-prefix", PREFIX, img, f"{theirs}:v1")
-    assert r.returncode == 0, r.stderr
+    r = run_peer(cosign, "copy", "--attachment-tag-prefix", PREFIX, img, f"{theirs}:v1", env=PW)
+    assert r.code == 0, r.err
     assert tags(f"{theirs}:x") == {"v1", tag(digest, ""), tag(digest, "sig")}
 
 
@@ -326,9 +326,9 @@ def repo_state(registry: Registry, img: str) -> tuple[set[str], set[str]]:
     return tags(img), {str(p.relative_to(links)) for p in links.rglob("link")}
 
 
-def one_error(r: subprocess.CompletedProcess[bytes], text: str) -> None:
-    err = r.stderr.decode()
-    assert r.returncode == 1, err
+def one_error(r: Result, text: str) -> None:
+    err = r.err
+    assert r.code == 1, err
     assert "Traceback" not in err
     errors = [line for line in err.splitlines() if line.startswith("Error: ")]
     assert len(errors) == 1, err
@@ -370,9 +370,9 @@ def test_bad_prefix_on_every_command(command, registry, keypair, tmp_path: Path)
     f.write_text("{}")
     before = repo_state(registry, img)
     prefix, text = BAD["slash"]
-    r = sigstack(*COMMANDS[command](keypair, img, f), "--attachment-tag-prefix", prefix, env=PW, stdin=b"y\n")
+    r = sigstack(*COMMANDS[command](keypair, img, f), "--attachment-tag-prefix", prefix, env=PW, input=b"y\n")
     one_error(r, text)
-    assert "Are you sure" not in r.stderr.decode()
+    assert "Are you sure" not in r.err
     assert repo_state(registry, img) == before
 
 

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from sigstack.tlog.client import hashedrekord
+from tests.tiers import slow_resource
 
 SIGSTACK = str(Path(sys.executable).with_name("sigstack"))
 
@@ -55,6 +56,7 @@ class TlogServer:
         return self.key.with_suffix(".pub")
 
     def start(self, extra: list[str] | None = None) -> TlogServer:
+        slow_resource("a transparency log server (sigstack tlog serve)")
         self.port = free_port()
         log = open(self.workdir / f"server-{self.port}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.tiers import slow_resource
 from tests.tlog._support import Signer, TlogServer, free_port, write_key
 
 
@@ -56,6 +57,7 @@ class PostgresServer:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A private PostgreSQL server for the whole session."""
+    slow_resource("PostgreSQL")
     bindir = _pg_bin()
     root = Path(tempfile.mkdtemp(prefix="sigstack-pg-"))
     os.chmod(root, 0o755)

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from sigstack.tlog.client import RekorClient
+from tests.helpers import Result, sigstack
 from tests.tlog._support import Signer, TlogServer, write_key
 
-SIGSTACK = str(Path(sys.executable).with_name("sigstack"))
 
-
-def cli(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([SIGSTACK, "tlog", *args], capture_output=True, text=True, timeout=60)
+def cli(*args: str, ok: bool = True) -> Result:
+    """``sigstack tlog ARGS``, required to succeed unless ``ok`` is false."""
+    proc = sigstack("tlog", *args, offline=None, timeout=60)
     if ok:
-        assert proc.returncode == 0, proc.stderr
+        assert proc.code == 0, proc.err
     return proc
 
 
@@ -31,7 +29,7 @@ def test_get_search_consistency(tlog_server: TlogServer, signer: Signer, tmp_pat
     got = cli("get", *url, "--log-index", "1")
     doc = json.loads(got.stdout)
     assert doc["LogIndex"] == 1 and doc["Body"]["kind"] == "hashedrekord"
-    assert "Verified inclusion of entry 1 in tree size 3" in got.stderr
+    assert "Verified inclusion of entry 1 in tree size 3" in got.err
     assert json.loads(cli("get", *url, "--uuid", doc["UUID"]).stdout)["LogIndex"] == 1
     found = cli("search", "--rekor-url", tlog_server.url, "--sha", hashlib.sha256(b"cli 1").hexdigest())
     assert found.stdout.split() == [doc["UUID"]]
@@ -39,10 +37,10 @@ def test_get_search_consistency(tlog_server: TlogServer, signer: Signer, tmp_pat
     pub.write_bytes(signer.pem)
     assert len(cli("search", "--rekor-url", tlog_server.url, "--public-key", str(pub)).stdout.split()) == 3
     state = tmp_path / "state"
-    assert "tree size 3" in cli("consistency", *url, "--state", str(state)).stderr
+    assert "tree size 3" in cli("consistency", *url, "--state", str(state)).err
     client.upload(signer.proposal(b"cli 4"))
-    assert "from tree size 3 to 4" in cli("consistency", *url, "--state", str(state)).stderr
-    assert "tree size 4" in cli("verify", *url).stderr
+    assert "from tree size 3 to 4" in cli("consistency", *url, "--state", str(state)).err
+    assert "tree size 4" in cli("verify", *url).err
     root = json.loads(cli("trusted-root", "--public-key", str(tlog_server.public_key), "--url",
                           tlog_server.url).stdout)
     assert root["tlogs"][0]["baseUrl"] == tlog_server.url
@@ -63,8 +61,8 @@ def test_consistency_detects_rewritten_log(tmp_path: Path, signer: Signer) -> No
             RekorClient(b.url).upload(signer.proposal(b"forged %d" % i))
         proc = cli("consistency", "--rekor-url", b.url, "--public-key", str(b.public_key),
                    "--state", str(state), ok=False)
-        assert proc.returncode == 1
-        assert proc.stderr.startswith("Error: consistency proof does not lead to the")
+        assert proc.code == 1
+        assert proc.err.startswith("Error: consistency proof does not lead to the")
     finally:
         b.stop()
 
@@ -94,6 +92,6 @@ def test_cli_bad_input(tlog_server: TlogServer, signer: Signer, tmp_path: Path, 
     if "--rekor-url" not in args and args[0] != "trusted-root":
         args = [*args, "--rekor-url", tlog_server.url]
     proc = cli(*args, ok=False)
-    assert proc.returncode == 1
-    assert proc.stderr.startswith("Error: ")
-    assert message in proc.stderr
+    assert proc.code == 1
+    assert proc.err.startswith("Error: ")
+    assert message in proc.err

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,17 +13,20 @@ from typing import Any
 import pytest
 
 from sigstack.bundle import trusted_root_for_log
+from tests.helpers import Result, run_peer, sigstack
 from tests.tlog._support import TlogServer, write_key
 
 pytestmark = pytest.mark.interop
-SIGSTACK = str(Path(sys.executable).with_name("sigstack"))
+SIGSTACK = "sigstack"  # marks the calls sh() runs through tests.helpers.sigstack
 
 
-def sh(*args: str, env: dict[str, str] | None = None, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(list(args), capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "COSIGN_PASSWORD": "pw", **(env or {})})
+def sh(*args: str, env: dict[str, str] | None = None, ok: bool = True) -> Result:
+    """sigstack (``SIGSTACK`` first) or a peer, with the key password; required to succeed
+    unless ``ok`` is false."""
+    full = {"COSIGN_PASSWORD": "pw", **(env or {})}
+    proc = sigstack(*args[1:], env=full, offline=None) if args[0] == SIGSTACK else run_peer(*args, env=full)
     if ok:
-        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert proc.code == 0, proc.stdout + proc.err
     return proc
 
 
@@ -52,9 +52,9 @@ def test_cosign_v3_upload_verifies_under_both(cosign: str, setup: dict[str, Any]
     sh(cosign, "verify-blob", "--key", s["pub"], "--bundle", bundle, "--trusted-root", s["root"], s["art"])
     out = sh(SIGSTACK, "verify-blob", "--key", s["pub"], "--bundle", bundle, "--trusted-root", s["root"],
              s["art"])
-    assert "Verified OK" in out.stderr
+    assert "Verified OK" in out.err
     out = sh(SIGSTACK, "verify-blob", "--key", s["pub"], "--bundle", bundle, s["art"], env=s["env"])
-    assert "Verified OK" in out.stderr
+    assert "Verified OK" in out.err
 
 
 def test_sigstack_upload_verifies_under_cosign(cosign: str, cosign_v2: str, setup: dict[str, Any]) -> None:
@@ -63,7 +63,7 @@ def test_sigstack_upload_verifies_under_cosign(cosign: str, cosign_v2: str, setu
     sig = str(s["dir"] / "artifact.sig")
     out = sh(SIGSTACK, "sign-blob", "--key", s["key"], "--rekor-url", s["url"], "--bundle", bundle,
              "--output-signature", sig, s["art"])
-    assert "tlog entry created with index: 0" in out.stderr
+    assert "tlog entry created with index: 0" in out.err
     doc = json.loads(Path(bundle).read_text())
     assert doc["mediaType"] == "application/vnd.dev.sigstore.bundle.v0.3+json"
     sh(cosign, "verify-blob", "--key", s["pub"], "--bundle", bundle, "--trusted-root", s["root"], s["art"])
@@ -74,7 +74,7 @@ def test_sigstack_upload_verifies_under_cosign(cosign: str, cosign_v2: str, setu
        env=s["env"])
     out = sh(SIGSTACK, "verify-blob", "--key", s["pub"], "--signature", sig, "--rekor-url", s["url"],
              s["art"], env=s["env"])
-    assert "Verified OK" in out.stderr
+    assert "Verified OK" in out.err
 
 
 def test_cosign_v2_legacy_bundle_verifies_under_sigstack(cosign_v2: str, setup: dict[str, Any]) -> None:
@@ -88,7 +88,7 @@ def test_cosign_v2_legacy_bundle_verifies_under_sigstack(cosign_v2: str, setup: 
 
     assert rekor_bundle(parse_rekor_bundle(legacy["rekorBundle"])) == legacy["rekorBundle"]
     out = sh(SIGSTACK, "verify-blob", "--key", s["pub"], "--bundle", bundle, s["art"], env=s["env"])
-    assert "Verified OK" in out.stderr
+    assert "Verified OK" in out.err
 
 
 def _b64_flip(text: str) -> str:
@@ -153,10 +153,10 @@ def test_tampered_bundle_rejected(setup: dict[str, Any], case: str) -> None:
     bundle.write_text(json.dumps(doc))
     proc = sh(SIGSTACK, "verify-blob", "--key", s["pub"], "--bundle", str(bundle),
               "--trusted-root", s["root"], s["art"], ok=False)
-    assert proc.returncode == 1
-    assert proc.stderr.startswith("Error: ")
-    assert message in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert proc.code == 1
+    assert proc.err.startswith("Error: ")
+    assert message in proc.err
+    assert "Traceback" not in proc.err
 
 
 def test_entry_for_another_artifact_rejected(setup: dict[str, Any]) -> None:
@@ -172,8 +172,8 @@ def test_entry_for_another_artifact_rejected(setup: dict[str, Any]) -> None:
     first.write_text(json.dumps(a))
     proc = sh(SIGSTACK, "verify-blob", "--key", s["pub"], "--bundle", str(first), "--trusted-root", s["root"],
               s["art"], ok=False)
-    assert proc.returncode == 1
-    assert "different artifact digest" in proc.stderr
+    assert proc.code == 1
+    assert "different artifact digest" in proc.err
 
 
 def _other_root(s: dict[str, Any]) -> list[str]:
@@ -211,9 +211,9 @@ def test_verify_blob_bad_input(setup: dict[str, Any], case: str) -> None:
         bundle.write_text("{not json")
     proc = sh(SIGSTACK, "verify-blob", "--key", s["pub"], "--bundle", str(bundle), *extra, art,
               env={**env}, ok=False)
-    assert proc.returncode == 1
-    assert message in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert proc.code == 1
+    assert message in proc.err
+    assert "Traceback" not in proc.err
 
 
 def test_insecure_ignore_tlog_is_loud(setup: dict[str, Any]) -> None:
@@ -223,11 +223,11 @@ def test_insecure_ignore_tlog_is_loud(setup: dict[str, Any]) -> None:
        s["art"])
     proc = sh(SIGSTACK, "verify-blob", "--key", s["pub"], "--signature", str(sig), "--insecure-ignore-tlog",
               s["art"])
-    assert "WARNING: Skipping tlog verification" in proc.stderr
+    assert "WARNING: Skipping tlog verification" in proc.err
     proc = sh(SIGSTACK, "verify-blob", "--key", s["pub"], "--signature", str(sig), "--rekor-url", s["url"],
               s["art"], env=s["env"], ok=False)
-    assert proc.returncode == 1
-    assert "signature not found in transparency log" in proc.stderr
+    assert proc.code == 1
+    assert "signature not found in transparency log" in proc.err
 
 
 BAD_SIGN_FLOW: dict[str, tuple[list[str], list[str], str]] = {
@@ -251,7 +251,7 @@ def test_sign_verify_flow_bad_input(setup: dict[str, Any], case: str) -> None:
     proc = sh(SIGSTACK, "sign-blob", "--key", s["key"], *[sub.get(a, a) for a in sign_args], s["art"],
               ok=bool(verify_args))
     if not verify_args:
-        assert proc.returncode == 1
+        assert proc.code == 1
     else:
         if "@bundle-v9" in verify_args:
             doc = json.loads(bundle.read_text())
@@ -259,7 +259,7 @@ def test_sign_verify_flow_bad_input(setup: dict[str, Any], case: str) -> None:
             bundle.write_text(json.dumps(doc))
         proc = sh(SIGSTACK, "verify-blob", "--key", s["pub"], *[sub.get(a, a) for a in verify_args],
                   "--trusted-root", s["root"], s["art"], ok=False)
-        assert proc.returncode == 1
-    assert proc.stderr.startswith("Error: ") or "\nError: " in proc.stderr
-    assert message in proc.stderr
-    assert "Traceback" not in proc.stderr
+        assert proc.code == 1
+    assert proc.err.startswith("Error: ") or "\nError: " in proc.err
+    assert message in proc.err
+    assert "Traceback" not in proc.err

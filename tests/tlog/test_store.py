@@ -16,7 +16,7 @@ def _entry(i: int) -> NewEntry:
     return NewEntry(merkle.leaf_hash(body), body, (f"k{i}",))
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.needs_server)])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "s.db")

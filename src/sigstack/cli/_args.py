@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Sequence
-from typing import Any
+
+TYPE_CHECKING = False  # not typing's: every command parses through here, typing is ~5 ms
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 TRUE = ("1", "t", "true", "TRUE", "True", "T")
 FALSE = ("0", "f", "false", "FALSE", "False", "F")

@@ -4,7 +4,8 @@ Each command module registers its sub-commands with a ``handler`` named as a
 string (``module:function``); the handler module is imported only when that
 command runs, keeping start-up to argparse alone. Only the module that owns the
 command being run registers its parsers (building all ~30 sub-parsers costs
-~25 ms, a tenth of a whole ``verify``); ``--help`` and unknown commands get them all.
+~25 ms, a tenth of a whole ``verify``); ``--version`` registers none, and only
+``--help`` and unknown commands get them all.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from sigstack._version import __version__
 
+TYPE_CHECKING = False  # not typing's: importing typing is ~5 ms of every start-up
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
     from sigstack.errors import SigstackError
 
 # Command modules and the top-level commands each registers; a new command group is
@@ -50,6 +53,19 @@ def command_name(argv: Sequence[str]) -> str | None:
         elif not token.startswith("-"):
             return token
     return None
+
+
+def asks_version(argv: Sequence[str]) -> bool:
+    """Whether argparse will stop at a top-level ``--version`` (no command, and no help
+    flag before it): then no sub-parser is needed to answer."""
+    for token in argv:
+        if token == "--":
+            return False
+        if token in ("-h", "--help"):
+            return False
+        if token == "--version":
+            return True
+    return False
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -113,8 +129,6 @@ def run_version(args: argparse.Namespace) -> int:
 
 def _with_env_flags(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
     """``argv`` plus the flags that come from ``COSIGN_<FLAG>`` for the chosen command."""
-    from sigstack.cli._args import env_arguments
-
     for action in parser._actions:  # argparse keeps sub-parsers only here
         if isinstance(action, argparse._SubParsersAction):
             for i, token in enumerate(argv):
@@ -125,6 +139,8 @@ def _with_env_flags(parser: argparse.ArgumentParser, argv: list[str]) -> list[st
                     rest = argv[i + 1 :]
                     if _has_sub(sub):  # nested groups (``tlog get``): descend to the leaf
                         return [*argv[: i + 1], *_with_env_flags(sub, rest)]
+                    from sigstack.cli._args import env_arguments
+
                     return [*argv[: i + 1], *env_arguments(sub, rest), *rest]
     return argv
 
@@ -141,7 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # and nothing here uses it.
     if "httpx" not in sys.modules:
         sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-    parser = build_parser(command_name(argv))
+    command = command_name(argv)
+    # ``version`` registers no command module: the top-level --version needs none either.
+    parser = build_parser("version" if command is None and asks_version(argv) else command)
     args = parser.parse_args(_with_env_flags(parser, argv))
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)

@@ -63,11 +63,11 @@ def _core_api() -> Any:
     # Read KUBECONFIG now: the client library captures it once, at import time.
     kubeconfig = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
     try:
-        api_client = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+        api_client = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call, unused-ignore]
     except Exception as kube_exc:  # missing or malformed kubeconfig: try in-cluster next
         cfg = client.Configuration()
         try:
-            config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+            config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call, unused-ignore]
         except Exception:
             text = str(kube_exc).strip()
             first = text.splitlines()[0] if text else type(kube_exc).__name__

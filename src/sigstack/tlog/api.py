@@ -52,7 +52,8 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 def create_app(log: Log, max_body: int = DEFAULT_MAX_BODY) -> Starlette:
     async def read(fn: Callable[..., T], *args: Any) -> T:
         if log.store.threaded_reads:
-            return await run_in_threadpool(fn, *args)
+            result: T = await run_in_threadpool(fn, *args)  # typed so a partial install checks too
+            return result
         return fn(*args)
 
     async def json_body(request: Request) -> Any:
