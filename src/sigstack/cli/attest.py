@@ -52,10 +52,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def run_attest(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from sigstack.cli._common import docker_types, target_repository
     from sigstack.cli._io import info
     from sigstack.cli.image import TAG_WARNING, client_from, load_signer_for, tag_prefix
     from sigstack.errors import ArtifactError, SigstackError
-    from sigstack.oci import layout
+    from sigstack.oci.layouts import target_repository as resolve_target
     from sigstack.oci.reference import parse_reference
     from sigstack.sign.attest import attest_image
 
@@ -70,11 +71,12 @@ def run_attest(args: argparse.Namespace) -> int:
     signer = load_signer_for(args)  # loads while the registry is asked
     if not ref.digest:
         info(TAG_WARNING.format(ref=args.image, verb="attest"))
+    target = target_repository()
     with client_from(args) as client:
-        info(f"Pushing attestation to: {layout.target_repository(ref.repository).name}")
+        info(f"Pushing attestation to: {resolve_target(ref.repository, target).name}")
         done = attest_image(client, signer, ref, predicate, args.type,
                             new_bundle_format=args.new_bundle_format, replace=args.replace,
-                            tag_prefix=prefix,
+                            tag_prefix=prefix, target_repository=target, docker_types=docker_types(),
                             rekor_url=args.rekor_url if args.tlog_upload else None,
                             rekor_timeout=go_duration(args.timeout),
                             rekor_entry_type=args.rekor_entry_type)
@@ -90,9 +92,11 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
     import sys
 
     from sigstack import keys
+    from sigstack.cli._common import target_repository
     from sigstack.cli._io import info, write_output
     from sigstack.cli.image import client_from, log_keys, print_header, tag_prefix
-    from sigstack.verify.attestation import PolicyViolation, verify_attestations
+    from sigstack.errors import PolicyViolation
+    from sigstack.verify.attestation import verify_attestations
     from sigstack.verify.policy import load_policy
 
     for policy in args.policy:
@@ -104,6 +108,7 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
 
         refs = [parse_reference(i) for i in args.images]
     prefix = tag_prefix(args)
+    target = target_repository()
     verifier = keys.load_verifier(args.key)
     if args.insecure_ignore_tlog:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
@@ -123,7 +128,7 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
                 else:
                     assert client is not None  # opened above for registry references
                     found = verify_attestations(client, verifier, refs[i], args.type, args.policy,
-                                                tag_prefix=prefix, **common)
+                                                tag_prefix=prefix, target_repository=target, **common)
             except PolicyViolation as exc:
                 lines = [f"There are {len(exc.errors)} number of errors occurred during the validation:"]
                 lines += [f"- {e}" for e in exc.errors]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from sigstack.cli._common import target_repository
 from sigstack.cli.image import registry_flags
 
 
@@ -40,7 +41,7 @@ def run_save(args: argparse.Namespace) -> int:
 
     ref = parse_reference(args.image)
     with client_from(args) as client:
-        result = save(client, ref, args.dir, tag_prefix=tag_prefix(args))
+        result = save(client, ref, args.dir, tag_prefix=tag_prefix(args), target_repository=target_repository())
     info(f"Saved {ref.repository.name}@{result.digest} to {args.dir}")
     return 0
 
@@ -53,7 +54,7 @@ def run_load(args: argparse.Namespace) -> int:
 
     ref = parse_reference(args.image)
     with client_from(args) as client:
-        result = load(client, args.dir, ref, tag_prefix=tag_prefix(args))
+        result = load(client, args.dir, ref, tag_prefix=tag_prefix(args), target_repository=target_repository())
     info(f"Loaded {result.image.repository.name}@{result.digest}")
     for where in result.attachments:
         info(f"Loaded {where.name}")

@@ -32,12 +32,12 @@ from sigstack.errors import (
 from sigstack.keys.base import Verifier
 from sigstack.oci import layout
 from sigstack.oci.client import RegistryReader
+from sigstack.oci.layouts import BUNDLES, LEGACY, SignedEntity
 from sigstack.oci.reference import Reference
 from sigstack.payload import bundle, dsse, intoto
 from sigstack.verify.image import (
     bundle_evidence,
     check_statement,
-    find_bundles,
     legacy_evidence,
     parallel,
     require_log_keys,
@@ -60,22 +60,25 @@ def verify_attestations(client: RegistryReader, verifier: Verifier, ref: Referen
                         max_workers: int = 10, tlog_keys: Sequence[Verifier] = (),
                         insecure_ignore_tlog: bool = False,
                         rekor_url: str | None = None,
-                        tag_prefix: str = "", rekor_timeout: float = 30.0) -> list[VerifiedAttestation]:
+                        tag_prefix: str = "", rekor_timeout: float = 30.0,
+                        target_repository: str | None = None) -> list[VerifiedAttestation]:
     """``tag_prefix`` (cosign's ``--attachment-tag-prefix``) names the ``.att`` tag read
-    when there are no bundles; ``rekor_url`` is where a layer without log evidence is
-    looked up."""
+    when there are no bundles; ``target_repository`` (cosign's ``COSIGN_REPOSITORY``;
+    None: the image's) is where they are; ``rekor_url`` is where a layer without log
+    evidence is looked up."""
     require_log_keys(tlog_keys, insecure_ignore_tlog)
     layout.check_tag_prefix(tag_prefix)
     loaded = [(p, load_policy(p)[1]) for p in policies]
     uri = intoto.predicate_uri(kind)
     digest = resolve_subject(client, ref).digest
-    repo = layout.target_repository(ref.repository)
+    entity = SignedEntity.at(client, ref.repository, digest, target_repository=target_repository,
+                             tag_prefix=tag_prefix)
     envelopes: list[tuple[bytes, dsse.Envelope, bundle.Bundle | layout.StoredLayer]] = []
-    bundles = find_bundles(client, repo, digest, max_workers)
+    bundles = [s.bundle for s in BUNDLES.read(entity, max_workers)]
     if bundles:
         envelopes = [(b.envelope.to_json(), b.envelope, b) for b in bundles]
     else:
-        for stored in layout.read_attachment(client, repo, digest, "att", max_workers, prefix=tag_prefix):
+        for stored in LEGACY.read(entity, "att", max_workers):
             try:
                 envelopes.append((stored.data, dsse.parse(stored.data), stored))
             except VerificationError:

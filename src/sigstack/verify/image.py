@@ -41,7 +41,8 @@ from sigstack.errors import (
 from sigstack.keys.base import Verifier
 from sigstack.oci import layout
 from sigstack.oci.client import Descriptor, RegistryReader
-from sigstack.oci.reference import Reference, Repository
+from sigstack.oci.layouts import BUNDLES, LEGACY, OCI11, Record, SignedEntity, signatures
+from sigstack.oci.reference import Reference
 from sigstack.payload import bundle, dsse, intoto, simplesigning
 
 if TYPE_CHECKING:  # the log client is imported only when a signature carries evidence
@@ -55,7 +56,7 @@ R = TypeVar("R")
 class ImageVerifyOptions:
     annotations: Mapping[str, str] = field(default_factory=dict)
     check_claims: bool = True
-    target_repository: str | None = None  # else COSIGN_REPOSITORY
+    target_repository: str | None = None  # where signatures are (cosign's COSIGN_REPOSITORY); None: the image's
     tag_prefix: str = ""  # cosign's --attachment-tag-prefix: [prefix]sha256-<hex>.sig
     max_workers: int = 10
     experimental_oci11: bool = False
@@ -249,22 +250,6 @@ def parallel(items: Sequence[T], fn: Callable[[T], R], workers: int) -> list[R |
     return pool_map(lambda item: captured(fn, item), items, workers)
 
 
-def find_bundles(client: RegistryReader, repo: Repository, digest: str,
-                 workers: int = 10) -> list[bundle.Bundle]:
-    """Every v0.3+ bundle referring to ``digest``; malformed entries are skipped (as cosign)."""
-
-    def fetch(desc: Descriptor) -> bundle.Bundle:
-        manifest = client.get_manifest(repo.digest(desc.digest))
-        layers = layout.parse_json(manifest.data, "referrer manifest").get("layers") or []
-        if not isinstance(layers, list) or len(layers) != 1 or not isinstance(layers[0], dict) \
-                or not str(layers[0].get("mediaType", "")).startswith("application/vnd.dev.sigstore.bundle"):
-            raise VerificationError("not a bundle referrer")
-        return bundle.parse(client.get_blob(repo, str(layers[0].get("digest"))))
-
-    descs = layout.list_referrers(client, repo, digest)
-    return [b for b in parallel(descs, fetch, workers) if isinstance(b, bundle.Bundle)]
-
-
 def check_statement(env: dsse.Envelope, digest: str, annotations: Mapping[str, str]) -> intoto.Statement:
     if env.payload_type != dsse.INTOTO_PAYLOAD_TYPE:
         raise VerificationError(f"unexpected DSSE payload type {env.payload_type}")
@@ -331,24 +316,6 @@ def check_simple_signing(verifier: Verifier, stored: layout.StoredLayer, digest:
     return payload
 
 
-def _legacy_layers(client: RegistryReader, repo: Repository, digest: str,
-                   opts: ImageVerifyOptions) -> list[tuple[str, dict[str, Any]]]:
-    """The descriptors of every signature layer: the ``[prefix]...sig`` image's, then (with
-    ``experimental_oci11``) the newest OCI 1.1 signature referrer's."""
-    found: list[tuple[str, dict[str, Any]]] = []
-    try:
-        manifest = client.get_manifest(repo.tag(layout.attachment_tag(digest, "sig", opts.tag_prefix)))
-        found += [("legacy", d) for d in layout.layer_descriptors(manifest)]
-    except NotFoundError:
-        pass
-    if opts.experimental_oci11:
-        refs = layout.list_referrers(client, repo, digest, layout.SIG_ARTIFACT)
-        if refs:
-            manifest = client.get_manifest(repo.digest(refs[-1].digest))
-            found += [("oci-1-1", d) for d in layout.layer_descriptors(manifest)]
-    return found
-
-
 def verify_image(client: RegistryReader, verifier: Verifier, ref: Reference,
                  options: ImageVerifyOptions | None = None) -> ImageVerification:
     opts = options or ImageVerifyOptions()
@@ -356,12 +323,14 @@ def verify_image(client: RegistryReader, verifier: Verifier, ref: Reference,
     layout.check_tag_prefix(opts.tag_prefix)
     subject = resolve_subject(client, ref)
     digest = subject.digest
-    repo = layout.target_repository(ref.repository, opts.target_repository)
-    bundles = find_bundles(client, repo, digest, opts.max_workers) if opts.bundles else []
+    entity = SignedEntity.at(client, ref.repository, digest, target_repository=opts.target_repository,
+                             tag_prefix=opts.tag_prefix)
+    bundles = [s.bundle for s in BUNDLES.read(entity, opts.max_workers)] if opts.bundles else []
     if bundles:
         good = _verify_bundles(verifier, ref, digest, bundles, opts)
         return ImageVerification(ref, digest, tuple(good))
-    layers = _legacy_layers(client, repo, digest, opts)
+    # the [prefix]...sig image's layers, then (experimental_oci11) the newest OCI 1.1 signature referrer's
+    layers = signatures(entity, (LEGACY.name, OCI11.name) if opts.experimental_oci11 else (LEGACY.name,))
     if not layers:
         raise NoSignaturesError()
 
@@ -390,12 +359,11 @@ def verify_image(client: RegistryReader, verifier: Verifier, ref: Reference,
                   "optional": optional}
         return VerifiedSignature(kind, stored.data, normal)
 
-    def fetch_and_check(item: tuple[str, dict[str, Any]]) -> VerifiedSignature | VerificationError:
+    def fetch_and_check(record: Record) -> VerifiedSignature | VerificationError:
         # Each layer is checked by the worker that fetched it, while the others are
         # still on the wire. A registry failure ends the verification, as it did
         # when the layers were all read first.
-        kind, descriptor = item
-        return captured(check, (kind, layout.fetch_layer(client, repo, descriptor)))
+        return captured(check, (record.layout, record.fetch()))
 
     results = pool_map(fetch_and_check, layers, opts.max_workers, meanwhile=lambda: _load_now(verifier))
     good = [r for r in results if isinstance(r, VerifiedSignature)]
