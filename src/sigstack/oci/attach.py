@@ -208,8 +208,7 @@ def download_sbom(client: RegistryClient, ref: Reference, *, tag_prefix: str = "
 
 # ---- clean -----------------------------------------------------------------------------
 
-_CLEAN = {"signature": ["sig"], "attestation": ["att"], "sbom": ["sbom"], "referrer": [],
-          "all": ["sig", "att", "sbom"]}
+_CLEAN = {"signature": ["sig"], "attestation": ["att"], "sbom": ["sbom"], "referrer": [], "all": []}
 
 
 def clean(client: RegistryClient, ref: Reference, kind: str = "all", *, tag_prefix: str = "",
@@ -223,7 +222,7 @@ def clean(client: RegistryClient, ref: Reference, kind: str = "all", *, tag_pref
     if kind not in _CLEAN:
         raise SigstackError(f"invalid clean type {kind!r}: use signature, attestation, sbom, referrer or all")
     entity = _entity(client, ref, tag_prefix, target_repository)
-    owned = [LEGACY.tag(entity, suffix) for suffix in _CLEAN[kind]]
+    owned = LEGACY.references(entity) if kind == "all" else [LEGACY.tag(entity, s) for s in _CLEAN[kind]]
     if kind in ("referrer", "all"):  # the bundles (not other referrers), then the whole fallback index
         owned += [*BUNDLES.references(entity), fallback_index(entity)]
     return [where for where in owned if _delete(client, where)]

@@ -27,19 +27,13 @@ from sigstack.oci.layouts.oci11 import OCI11, Oci11Referrers
 LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in (LEGACY, OCI11, BUNDLES)}
 
 
-
 def signatures(entity: SignedEntity, layouts: Iterable[str]) -> list[Record]:
     """The signatures the named layouts hold for ``entity``, layout by layout."""
     return [record for name in layouts for record in LAYOUTS[name].signatures(entity)]
 
 
-def attestations(entity: SignedEntity, layouts: Iterable[str]) -> list[Record]:
-    """The attestations the named layouts hold for ``entity``, layout by layout."""
-    return [record for name in layouts for record in LAYOUTS[name].attestations(entity)]
-
-
 __all__ = [
     "BUNDLES", "LAYOUTS", "LEGACY", "OCI11", "BundleReferrers", "Layout", "LegacyTags", "Oci11Referrers",
-    "Record", "SignedEntity", "StoredBundle", "attestations", "fetch_all", "fetch_valid", "signatures",
+    "Record", "SignedEntity", "StoredBundle", "fetch_all", "fetch_valid", "signatures",
     "target_repository",
 ]

@@ -59,6 +59,9 @@ class BundleReferrers(Layout):
     name = NAME
 
     def signatures(self, entity: SignedEntity) -> list[Record]:
+        """A candidate per referrer of the image; one that holds no valid bundle fails
+        when fetched (:meth:`read` skips those)."""
+
         def reader(digest: str) -> Record:
             return Record(NAME, digest, lambda: _fetch(entity, digest))
 
