@@ -127,7 +127,7 @@ def test_attest_bad_input(registry, keypair, predicate, args, message) -> None:
 
 
 def test_replace_drops_same_type(registry, keypair, predicate, tmp_path) -> None:
-    from sigstack.oci import layout
+    from sigstack.oci.layouts.legacy import read_attachment
 
     img = fresh(registry)
     other = tmp_path / "vuln.json"
@@ -139,7 +139,7 @@ def test_replace_drops_same_type(registry, keypair, predicate, tmp_path) -> None
         assert r.code == 0, r.err
     ref = parse_reference(img)
     with RegistryClient() as client:
-        layers = layout.read_attachment(client, ref.repository, ref.digest or "", "att")
+        layers = read_attachment(client, ref.repository, ref.digest or "", "att")
     assert [s.annotations["predicateType"] for s in layers] == [
         "https://slsa.dev/provenance/v0.2", "https://cosign.sigstore.dev/attestation/vuln/v1"]
 

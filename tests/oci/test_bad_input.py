@@ -16,6 +16,7 @@ from tests.helpers import sigstack
 from sigstack.errors import RegistryError
 from sigstack.oci import layout
 from sigstack.oci.client import OCI_MANIFEST, RegistryClient, RegistryOptions
+from sigstack.oci.layouts.legacy import read_attachment
 from sigstack.oci.reference import parse_reference
 
 PW = {"COSIGN_PASSWORD": "pw"}
@@ -94,7 +95,7 @@ def test_tampered_signature_layer(registry, signed, keypair) -> None:
     ref, digest = signed
     repo = parse_reference(ref).repository
     with RegistryClient() as client:
-        stored = layout.read_attachment(client, repo, digest, "sig")[0]
+        stored = read_attachment(client, repo, digest, "sig")[0]
         forged = stored.data.replace(b'"optional":null', b'"optional":{"admin":"true"}')
         layer = layout.Layer(stored.media_type, forged, dict(stored.annotations))
         layout.push_image(client, repo.tag(layout.attachment_tag(digest, "sig")), layout.build_image([layer]))

@@ -22,6 +22,7 @@ from tests.helpers import run_peer, sigstack
 
 from sigstack.oci import layout
 from sigstack.oci.client import OCI_INDEX, OCI_MANIFEST, RegistryClient
+from sigstack.oci.layouts.referrers import list_referrers
 from sigstack.oci.reference import parse_reference
 from sigstack.sign.image import ImageSignOptions, sign_image
 from sigstack.verify.evidence import LogPolicy
@@ -48,7 +49,7 @@ def test_oci11_mode_fallback_tag_and_cosign(cosign, registry, keypair) -> None:
     with RegistryClient() as client:
         tags = client.list_tags(parsed.repository)
         assert layout.attachment_tag(digest, "") in tags and layout.attachment_tag(digest, "sig") not in tags
-        found = layout.list_referrers(client, parsed.repository, digest, layout.SIG_ARTIFACT)
+        found = list_referrers(client, parsed.repository, digest, layout.SIG_ARTIFACT)
         doc = client.get_manifest(parsed.repository.digest(found[0].digest)).json()
     assert list(doc) == ["schemaVersion", "mediaType", "config", "layers", "subject", "artifactType"]
     assert doc["config"]["mediaType"] == doc["artifactType"] == layout.SIG_ARTIFACT
@@ -199,7 +200,7 @@ def test_referrers_api_used_without_fallback_tag(double, keypair, bundle) -> Non
         sign_image(client, signer, ref, opts)
         assert layout.attachment_tag(digest, "") not in double.manifests  # the API answered
         assert "/v2/app/referrers/" + digest in double.h.hits
-        found = layout.list_referrers(client, ref.repository, digest)
+        found = list_referrers(client, ref.repository, digest)
         assert len(found) == 1
         result = verify_image(client, keys.load_verifier(str(keypair[1])), ref,
                               ImageVerifyOptions(experimental_oci11=True, log=LogPolicy(insecure_ignore_tlog=True)))

@@ -12,6 +12,7 @@ from tests.helpers import sigstack
 
 from sigstack.oci import layout
 from sigstack.oci.client import RegistryClient
+from sigstack.oci.layouts.legacy import read_attachment
 from sigstack.oci.reference import parse_reference
 from sigstack.payload import simplesigning
 
@@ -76,12 +77,12 @@ def test_sign_twice_deduplicates_and_appends_new(registry: Registry, keypair, ot
         assert sigstack("sign", "--key", str(keypair[0]), ref, env=PW).code == 0
     parsed = parse_reference(ref)
     with RegistryClient() as client:
-        assert len(layout.read_attachment(client, parsed.repository, digest, "sig")) == 1
+        assert len(read_attachment(client, parsed.repository, digest, "sig")) == 1
     assert sigstack("sign", "--key", str(other_keypair[0]), ref, env=PW).code == 0
     signed = sigstack("sign", "--key", str(keypair[0]), "-a", "a=1,b=2", "-a", "c=x=y", ref, env=PW)
     assert signed.code == 0
     with RegistryClient() as client:
-        layers = layout.read_attachment(client, parsed.repository, digest, "sig")
+        layers = read_attachment(client, parsed.repository, digest, "sig")
     assert len(layers) == 3
     assert simplesigning.parse(layers[2].data).optional == {"a": "1", "b": "2", "c": "x=y"}
     for pub in (keypair[1], other_keypair[1]):
@@ -106,7 +107,7 @@ def test_recursive_signs_index_and_children(registry: Registry, keypair) -> None
         assert v.code == 0, v.err
     with RegistryClient() as client:
         digest_only = parse_reference(ref)
-        assert len(layout.read_attachment(client, digest_only.repository, children[0], "sig")) == 1
+        assert len(read_attachment(client, digest_only.repository, children[0], "sig")) == 1
 
 
 def test_docker_list_and_docker_media_types(registry: Registry, keypair) -> None:

@@ -24,6 +24,7 @@ from tests.tlog._support import TlogServer, write_key
 from sigstack.bundle import trusted_root_for_log
 from sigstack.oci import layout
 from sigstack.oci.client import RegistryClient
+from sigstack.oci.layouts.referrers import list_referrers, push_referrer
 from sigstack.oci.reference import parse_reference
 
 PW = {"COSIGN_PASSWORD": "pw"}
@@ -280,7 +281,7 @@ def test_tampered_bundle_entry_rejected(registry, keypair, log) -> None:
     assert logged("sign", "--new-bundle-format", "--key", str(keypair[0]), img, log=log).code == 0
     ref = parse_reference(img)
     with RegistryClient() as client:
-        descs = layout.list_referrers(client, ref.repository, ref.digest or "")
+        descs = list_referrers(client, ref.repository, ref.digest or "")
         manifest = client.get_manifest(ref.repository.digest(descs[0].digest))
         blob_desc = json.loads(manifest.data)["layers"][0]
         doc = json.loads(client.get_blob(ref.repository, blob_desc["digest"]))
@@ -295,7 +296,7 @@ def test_tampered_bundle_entry_rejected(registry, keypair, log) -> None:
         client.upload_blob(ref.repository, data, sha256_digest(data))
         from sigstack.payload import gojson
 
-        layout.push_referrer(client, ref.repository, gojson.dumps(m), m["mediaType"], ref.digest or "",
+        push_referrer(client, ref.repository, gojson.dumps(m), m["mediaType"], ref.digest or "",
                              layout.BUNDLE_MEDIA)
         client.delete_manifest(ref.repository.digest(descs[0].digest))  # only the tampered one is left
     v = logged("verify", "--key", str(keypair[1]), img, log=log)

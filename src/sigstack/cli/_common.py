@@ -190,3 +190,30 @@ def log_policy(args: argparse.Namespace, client: RekorClient | None = None) -> L
     if args.insecure_ignore_tlog:
         return LogPolicy(insecure_ignore_tlog=True)
     return LogPolicy(trusted_logs=tuple(trusted_log_keys(args.trusted_root, rekor_public_key())), client=client)
+
+
+def target_repository() -> str | None:
+    """``COSIGN_REPOSITORY``, checked now (so a bad value fails before any prompt or
+    request, naming the variable); None when unset or empty."""
+    import os
+
+    value = os.environ.get("COSIGN_REPOSITORY", "")
+    if not value:
+        return None
+    from sigstack.errors import ReferenceError, RegistryError
+    from sigstack.oci.reference import parse_repository
+
+    try:
+        parse_repository(value)
+    except ReferenceError as exc:
+        raise RegistryError(f"parsing COSIGN_REPOSITORY: {exc}") from None
+    return value
+
+
+def docker_types() -> bool:
+    """``COSIGN_DOCKER_MEDIA_TYPES`` as cosign reads it (any Go ``strconv`` true value)."""
+    import os
+
+    from sigstack.cli._args import TRUE
+
+    return os.environ.get("COSIGN_DOCKER_MEDIA_TYPES", "").strip() in TRUE

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from sigstack.cli._args import add_bool
-from sigstack.cli._common import registry_flags
+from sigstack.cli._common import docker_types, registry_flags, target_repository
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -80,7 +80,8 @@ def run_attach_sbom(args: argparse.Namespace) -> int:
     data = read_payload(args.sbom)
     with client_from(args) as client:
         where = attach_sbom(client, ref, data, media, args.registry_referrers_mode,
-                            tag_prefix=tag_prefix(args))
+                            tag_prefix=tag_prefix(args), target_repository=target_repository(),
+                            docker_types=docker_types())
     info(f"Uploading SBOM file for [{ref.name}] to [{where.name}] with mediaType [{media}].")
     return 0
 
@@ -97,7 +98,8 @@ def run_attach_signature(args: argparse.Namespace) -> int:
     sig = sys.stdin.read() if args.signature == "-" else read_payload(args.signature).decode(errors="replace")
     payload = read_payload(args.payload) if args.payload else None
     with client_from(args) as client:
-        _where, implied = attach_signature(client, ref, sig, payload, tag_prefix=tag_prefix(args))
+        _where, implied = attach_signature(client, ref, sig, payload, tag_prefix=tag_prefix(args),
+                                           target_repository=target_repository(), docker_types=docker_types())
     if implied:
         info("WARNING: using obsolete implied signature payload data")
     return 0
@@ -120,18 +122,20 @@ def run_attach_attestation(args: argparse.Namespace) -> int:
         except ValueError:
             documents += [line.strip() for line in data.splitlines() if line.strip()]
     with client_from(args) as client:
-        attach_attestations(client, ref, documents, tag_prefix=tag_prefix(args))
+        attach_attestations(client, ref, documents, tag_prefix=tag_prefix(args),
+                            target_repository=target_repository(), docker_types=docker_types())
     return 0
 
 
 def _download(args: argparse.Namespace, fetch: Any) -> int:
+    """``fetch(client, ref, where)`` with ``where`` the tag prefix and target repository."""
     from sigstack.cli._common import client_from, tag_prefix
     from sigstack.cli._io import write_output
     from sigstack.oci.reference import parse_reference
 
     ref = parse_reference(args.image)
     with client_from(args) as client:
-        lines = fetch(client, ref, tag_prefix(args))
+        lines = fetch(client, ref, {"tag_prefix": tag_prefix(args), "target_repository": target_repository()})
     write_output(b"".join(line + b"\n" for line in lines), args.output_file)
     return 0
 
@@ -139,7 +143,7 @@ def _download(args: argparse.Namespace, fetch: Any) -> int:
 def run_download_signature(args: argparse.Namespace) -> int:
     from sigstack.oci.attach import download_signatures
 
-    return _download(args, lambda c, r, p: download_signatures(c, r, tag_prefix=p))
+    return _download(args, lambda c, r, where: download_signatures(c, r, **where))
 
 
 def run_download_attestation(args: argparse.Namespace) -> int:
@@ -147,7 +151,7 @@ def run_download_attestation(args: argparse.Namespace) -> int:
     from sigstack.payload.intoto import predicate_uri
 
     uri = predicate_uri(args.predicate_type) if args.predicate_type else None
-    return _download(args, lambda c, r, p: download_attestations(c, r, uri, tag_prefix=p))
+    return _download(args, lambda c, r, where: download_attestations(c, r, uri, **where))
 
 
 def run_download_sbom(args: argparse.Namespace) -> int:
@@ -161,7 +165,7 @@ def run_download_sbom(args: argparse.Namespace) -> int:
          "tamper-proof SBOM, download it using 'cosign download attestation <image uri>'.")
     ref = parse_reference(args.image)
     with client_from(args) as client:
-        found = download_sbom(client, ref, tag_prefix=tag_prefix(args))
+        found = download_sbom(client, ref, tag_prefix=tag_prefix(args), target_repository=target_repository())
     out = b""
     for sbom in found:
         info(f"Found SBOM of media type: {sbom.media_type}")
@@ -182,7 +186,7 @@ def run_clean(args: argparse.Namespace) -> int:
     prefix = tag_prefix(args)
     confirm(f"WARNING: this will remove all {what[args.type]} from the image", assume_yes=args.force)
     with client_from(args) as client:
-        for removed in clean(client, ref, args.type, tag_prefix=prefix):
+        for removed in clean(client, ref, args.type, tag_prefix=prefix, target_repository=target_repository()):
             info(f"Removed {removed.name} from {ref.name}")
     return 0
 
@@ -200,6 +204,6 @@ def run_copy(args: argparse.Namespace) -> int:
     src, dst = parse_reference(args.source), parse_reference(args.destination)
     with client_from(args) as client:
         for ref in copy(client, client, src, dst, only=only, force=args.force, referrers=args.referrers,
-                        tag_prefix=tag_prefix(args)):
+                        tag_prefix=tag_prefix(args), target_repository=target_repository()):
             info(f"Copied to {ref.name}")
     return 0

@@ -53,10 +53,18 @@ def run_attest(args: argparse.Namespace) -> int:
     import contextlib
     from pathlib import Path
 
-    from sigstack.cli._common import TAG_WARNING, client_from, load_signer_for, log_client, tag_prefix
+    from sigstack.cli._common import (
+        TAG_WARNING,
+        client_from,
+        docker_types,
+        load_signer_for,
+        log_client,
+        tag_prefix,
+        target_repository,
+    )
     from sigstack.cli._io import info
     from sigstack.errors import ArtifactError, SigstackError
-    from sigstack.oci import layout
+    from sigstack.oci.layouts import target_repository as resolve_target
     from sigstack.oci.reference import parse_reference
     from sigstack.sign.attest import attest_image
 
@@ -74,11 +82,13 @@ def run_attest(args: argparse.Namespace) -> int:
     signer = load_signer_for(args)  # loads while the registry is asked
     if not ref.digest:
         info(TAG_WARNING.format(ref=args.image, verb="attest"))
+    target = target_repository()
     with client_from(args) as client, log_client(args) if args.tlog_upload else contextlib.nullcontext() as log:
-        info(f"Pushing attestation to: {layout.target_repository(ref.repository).name}")
+        info(f"Pushing attestation to: {resolve_target(ref.repository, target).name}")
         done = attest_image(client, signer, ref, predicate, args.type,
                             new_bundle_format=args.new_bundle_format, replace=args.replace,
-                            tag_prefix=prefix, log=log, rekor_entry_type=args.rekor_entry_type)
+                            tag_prefix=prefix, target_repository=target, docker_types=docker_types(),
+                            log=log, rekor_entry_type=args.rekor_entry_type)
     if done.tlog_entry is not None:
         info(f"tlog entry created with index: {done.tlog_entry.log_index}")
     return 0
@@ -92,7 +102,7 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
     import sys
 
     from sigstack import keys
-    from sigstack.cli._common import client_from, log_client, log_policy, print_header, tag_prefix
+    from sigstack.cli._common import client_from, log_client, log_policy, print_header, tag_prefix, target_repository
     from sigstack.cli._io import info, write_output
     from sigstack.errors import PolicyViolation
     from sigstack.verify.attestation import AttestationVerifyOptions, verify_attestations
@@ -107,6 +117,7 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
 
         refs = [parse_reference(i) for i in args.images]
     prefix = tag_prefix(args)
+    target = target_repository()
     verifier = keys.load_verifier(args.key)
     if args.insecure_ignore_tlog:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
@@ -127,7 +138,8 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
                 else:
                     assert client is not None  # opened above for registry references
                     found = verify_attestations(client, verifier, refs[i],
-                                                dataclasses.replace(opts, tag_prefix=prefix))
+                                                dataclasses.replace(opts, tag_prefix=prefix,
+                                                                    target_repository=target))
             except PolicyViolation as exc:
                 lines = [f"There are {len(exc.errors)} number of errors occurred during the validation:"]
                 lines += [f"- {e}" for e in exc.errors]

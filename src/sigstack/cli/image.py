@@ -120,8 +120,10 @@ def run_sign(args: argparse.Namespace) -> int:
     prefix = tag_prefix(args)
 
     from sigstack._internal.fs import atomic_write
+    from sigstack.cli._common import docker_types, target_repository
     from sigstack.cli._io import info
     from sigstack.oci import layout
+    from sigstack.oci.layouts import target_repository as resolve_target
     from sigstack.oci.reference import parse_reference
     from sigstack.payload.simplesigning import parse_annotations
     from sigstack.sign.image import ImageSignOptions, sign_image
@@ -130,15 +132,16 @@ def run_sign(args: argparse.Namespace) -> int:
     refs = [parse_reference(i) for i in args.images]
     import contextlib
 
+    target = target_repository()
     with client_from(args) as client, log_client(args) if args.tlog_upload else contextlib.nullcontext() as log:
         opts = ImageSignOptions(annotations=annotations, recursive=args.recursive,
-                                tag_prefix=prefix,
+                                tag_prefix=prefix, target_repository=target, docker_types=docker_types(),
                                 referrers_mode=args.registry_referrers_mode,
                                 new_bundle_format=args.new_bundle_format, upload=args.upload, log=log)
         for ref in refs:
             if not ref.digest:
                 info(TAG_WARNING.format(ref=args.images[refs.index(ref)], verb="sign"))
-            repo = layout.target_repository(ref.repository)
+            repo = resolve_target(ref.repository, target)
             if args.upload:
                 info(f"Pushing signature to: {repo.name}")
             for done in sign_image(client, signer, ref, opts):
@@ -163,6 +166,7 @@ def run_verify(args: argparse.Namespace) -> int:
     import dataclasses
 
     from sigstack import keys
+    from sigstack.cli._common import target_repository
     from sigstack.cli._io import info, write_output
     from sigstack.errors import SigstackError
     from sigstack.payload import gojson
@@ -182,6 +186,7 @@ def run_verify(args: argparse.Namespace) -> int:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
              "transparency and auditability verification for the signature.")
     log = log_policy(args)  # the trusted keys first: their absence is reported before any request
+    target = target_repository()
     out = b""
     with contextlib.nullcontext() if args.local_image else client_from(args) as client, \
             log_client(args) if log.checked else contextlib.nullcontext() as lookups:
@@ -191,7 +196,7 @@ def run_verify(args: argparse.Namespace) -> int:
                                   experimental_oci11=args.experimental_oci11,
                                   bundles=args.new_bundle_format,
                                   check_reference=args.check_reference,
-                                  tag_prefix=prefix)
+                                  tag_prefix=prefix, target_repository=target)
         for i, image in enumerate(args.images):
             try:
                 if args.local_image:
@@ -233,24 +238,28 @@ def run_login(args: argparse.Namespace) -> int:
 
 
 def run_triangulate(args: argparse.Namespace) -> int:
+    from sigstack.cli._common import target_repository
     from sigstack.cli._io import write_output
     from sigstack.oci.reference import parse_reference
     from sigstack.oci.tools import triangulate
 
     ref = parse_reference(args.image)
     with client_from(args) as client:
-        line = triangulate(client, ref, args.type, tag_prefix=tag_prefix(args))
+        line = triangulate(client, ref, args.type, tag_prefix=tag_prefix(args),
+                           target_repository=target_repository())
     write_output(line.encode() + b"\n", args.output_file)
     return 0
 
 
 def run_tree(args: argparse.Namespace) -> int:
+    from sigstack.cli._common import target_repository
     from sigstack.cli._io import write_output
     from sigstack.oci.reference import parse_reference
     from sigstack.oci.tools import render_tree, tree
 
     ref = parse_reference(args.image)
     with client_from(args) as client:
-        text = render_tree(ref, tree(client, ref, tag_prefix=tag_prefix(args)))
+        text = render_tree(ref, tree(client, ref, tag_prefix=tag_prefix(args),
+                                     target_repository=target_repository()))
     write_output(text.encode(), args.output_file)
     return 0

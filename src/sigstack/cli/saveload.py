@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sigstack.cli._common import registry_flags
+from sigstack.cli._common import registry_flags, target_repository
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -40,7 +40,7 @@ def run_save(args: argparse.Namespace) -> int:
 
     ref = parse_reference(args.image)
     with client_from(args) as client:
-        result = save(client, ref, args.dir, tag_prefix=tag_prefix(args))
+        result = save(client, ref, args.dir, tag_prefix=tag_prefix(args), target_repository=target_repository())
     info(f"Saved {ref.repository.name}@{result.digest} to {args.dir}")
     return 0
 
@@ -53,7 +53,7 @@ def run_load(args: argparse.Namespace) -> int:
 
     ref = parse_reference(args.image)
     with client_from(args) as client:
-        result = load(client, args.dir, ref, tag_prefix=tag_prefix(args))
+        result = load(client, args.dir, ref, tag_prefix=tag_prefix(args), target_repository=target_repository())
     info(f"Loaded {result.image.repository.name}@{result.digest}")
     for where in result.attachments:
         info(f"Loaded {where.name}")

@@ -5,7 +5,11 @@ order so a failure never leaves a half-written tag.
 Every command's function takes ``tag_prefix``, cosign's ``--attachment-tag-prefix``: the legacy
 tags are ``[tag_prefix]sha256-<hex>.sig|att|sbom``. It is checked before anything is
 read or written. OCI 1.1 referrers and their ``sha256-<hex>`` fallback index tag do
-not use it (as in cosign, whose fallback tag ggcr computes).
+not use it (as in cosign, whose fallback tag ggcr computes). ``target_repository`` is
+cosign's ``COSIGN_REPOSITORY`` (None: beside the image), and ``docker_types`` its
+``COSIGN_DOCKER_MEDIA_TYPES`` for new legacy images: the caller decides both.
+
+Where things are kept is asked of the layouts (:mod:`sigstack.oci.layouts`).
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sigstack.bundle.models import Bundle
 from sigstack.errors import NotFoundError, RegistryError, SigstackError
 from sigstack.oci import layout
-from sigstack.oci.client import INDEX_TYPES, OCI_MANIFEST, Descriptor, Manifest, RegistryClient, sha256_digest
+from sigstack.oci.client import INDEX_TYPES, OCI_MANIFEST, Descriptor, Manifest, RegistryClient
+from sigstack.oci.layouts import BUNDLES, LEGACY, OCI11, SignedEntity, fetch_all
+from sigstack.oci.layouts.base import layer_records
+from sigstack.oci.layouts.referrers import fallback_index, list_referrers, push_referrer
 from sigstack.oci.reference import Reference, Repository
 from sigstack.payload import dsse, gojson, simplesigning
 
@@ -52,25 +58,22 @@ def _subject(client: RegistryClient, ref: Reference) -> Descriptor:
 
 
 def attach_sbom(client: RegistryClient, ref: Reference, sbom: bytes, media_type: str,
-                referrers_mode: str = "legacy", *, tag_prefix: str = "") -> Reference:
+                referrers_mode: str = "legacy", *, tag_prefix: str = "", target_repository: str | None = None,
+                docker_types: bool = False) -> Reference:
     """Replace the ``.sbom`` image (legacy) or push an SBOM referrer (oci-1-1)."""
     layout.check_tag_prefix(tag_prefix)
     subject = _subject(client, ref)
-    repo = layout.target_repository(ref.repository)
+    entity = SignedEntity.at(client, ref.repository, subject.digest, target_repository=target_repository,
+                             tag_prefix=tag_prefix, docker_types=docker_types, subject=subject)
     layer = layout.Layer(media_type, sbom)
     if referrers_mode == "oci-1-1":
-        image = layout.build_image([layer], config_media_type=layout.SBOM_ARTIFACT, subject=subject)
-        for blob in (layer.data, image.config):
-            client.upload_blob(repo, blob, sha256_digest(blob))
-        return layout.push_referrer(client, repo, image.manifest, image.media_type, subject.digest,
-                                    layout.SBOM_ARTIFACT)
-    where = repo.tag(layout.attachment_tag(subject.digest, "sbom", tag_prefix))
-    layout.push_image(client, where, layout.build_image([layer], docker_types=layout.docker_media_types()))
-    return where
+        return OCI11.add_sbom(entity, layer)
+    return LEGACY.add_sbom(entity, layer)
 
 
 def attach_signature(client: RegistryClient, ref: Reference, signature_b64: str,
-                     payload: bytes | None = None, *, tag_prefix: str = "") -> tuple[Reference, bool]:
+                     payload: bytes | None = None, *, tag_prefix: str = "", target_repository: str | None = None,
+                     docker_types: bool = False) -> tuple[Reference, bool]:
     """Append a given signature to ``.sig`` without dedupe (as cosign). Returns the tag
     and whether the payload was implied (built here because none was given)."""
     layout.check_tag_prefix(tag_prefix)
@@ -84,13 +87,14 @@ def attach_signature(client: RegistryClient, ref: Reference, signature_b64: str,
         raise SigstackError("the signature is not valid base64") from None
     layer = layout.Layer(layout.SIMPLESIGNING_MEDIA, payload,
                          {layout.SIGNATURE_ANNOTATION: signature_b64.strip()})
-    repo = layout.target_repository(ref.repository)
-    return layout.append_layers(client, repo, digest, "sig", [layer], docker_types=layout.docker_media_types(),
-                                prefix=tag_prefix), implied
+    entity = SignedEntity.at(client, ref.repository, digest, target_repository=target_repository,
+                             tag_prefix=tag_prefix, docker_types=docker_types)
+    return LEGACY.add_signature(entity, layer), implied
 
 
 def attach_attestations(client: RegistryClient, ref: Reference, documents: Iterable[bytes], *,
-                        tag_prefix: str = "") -> Reference:
+                        tag_prefix: str = "", target_repository: str | None = None,
+                        docker_types: bool = False) -> Reference:
     """Append DSSE envelopes (``attach attestation``) to ``.att``: each must carry an
     in-toto payload and at least one signature; only the empty signature annotation is
     written, as cosign does. The bytes are stored as given."""
@@ -108,41 +112,32 @@ def attach_attestations(client: RegistryClient, ref: Reference, documents: Itera
             raise SigstackError("could not attach attestation without having signatures")
         layers.append(layout.Layer(layout.DSSE_MEDIA, data, {layout.SIGNATURE_ANNOTATION: ""}))
     digest = ref.digest or client.head_manifest(ref).digest
-    repo = layout.target_repository(ref.repository)
-    return layout.append_layers(client, repo, digest, "att", layers, docker_types=layout.docker_media_types(),
-                                prefix=tag_prefix)
+    entity = SignedEntity.at(client, ref.repository, digest, target_repository=target_repository,
+                             tag_prefix=tag_prefix, docker_types=docker_types)
+    return LEGACY.add_attestations(entity, layers)
 
 
 # ---- download --------------------------------------------------------------------------
 
-def _bundles(client: RegistryClient, repo: Repository, digest: str) -> list[bytes]:
-    out = []
-    for desc in layout.list_referrers(client, repo, digest):
-        try:
-            doc = client.get_manifest(repo.digest(desc.digest)).json()
-            layers = doc.get("layers") or []
-            if len(layers) != 1 or not str(layers[0].get("mediaType", "")).startswith(
-                    "application/vnd.dev.sigstore.bundle"):
-                continue
-            data = client.get_blob(repo, str(layers[0]["digest"]))
-            if not isinstance(Bundle.from_json(data).content, dsse.Envelope):
-                continue
-            out.append(data)
-        except (RegistryError, SigstackError, AttributeError, KeyError, TypeError):
-            continue
-    return out
-
-
-def download_signatures(client: RegistryClient, ref: Reference, *, tag_prefix: str = "") -> list[bytes]:
-    """One JSON document per signature: bundles when any exist, else cosign's
-    ``SignedPayload`` objects from the ``.sig`` image."""
+def _entity(client: RegistryClient, ref: Reference, tag_prefix: str,
+            target_repository: str | None) -> SignedEntity:
+    """The image ``ref`` names (a tag is resolved), for the commands that only read or
+    delete what is stored: the prefix is checked before the first request."""
     layout.check_tag_prefix(tag_prefix)
     digest = ref.digest or client.head_manifest(ref).digest
-    repo = layout.target_repository(ref.repository)
-    found = _bundles(client, repo, digest)
+    return SignedEntity.at(client, ref.repository, digest, target_repository=target_repository,
+                           tag_prefix=tag_prefix)
+
+
+def download_signatures(client: RegistryClient, ref: Reference, *, tag_prefix: str = "",
+                        target_repository: str | None = None) -> list[bytes]:
+    """One JSON document per signature: bundles when any exist, else cosign's
+    ``SignedPayload`` objects from the ``.sig`` image."""
+    entity = _entity(client, ref, tag_prefix, target_repository)
+    found = BUNDLES.read(entity)
     if found:
-        return [json.dumps(json.loads(b), separators=(",", ":")).encode() for b in found]
-    layers = layout.read_attachment(client, repo, digest, "sig", prefix=tag_prefix)
+        return [json.dumps(json.loads(b.data), separators=(",", ":")).encode() for b in found]
+    layers = LEGACY.read(entity, "sig")
     if not layers:
         raise SigstackError(f"{ref.name}: no signatures associated")
     if len(layers) > MAX_DOWNLOAD_SIGNATURES:
@@ -166,12 +161,11 @@ def _maybe_json(text: str | None) -> object:
 
 
 def download_attestations(client: RegistryClient, ref: Reference,
-                          predicate_type: str | None = None, *, tag_prefix: str = "") -> list[bytes]:
-    layout.check_tag_prefix(tag_prefix)
-    digest = ref.digest or client.head_manifest(ref).digest
-    repo = layout.target_repository(ref.repository)
-    out = [b for b in _bundles(client, repo, digest)]
-    for stored in layout.read_attachment(client, repo, digest, "att", prefix=tag_prefix):
+                          predicate_type: str | None = None, *, tag_prefix: str = "",
+                          target_repository: str | None = None) -> list[bytes]:
+    entity = _entity(client, ref, tag_prefix, target_repository)
+    out = [b.data for b in BUNDLES.read(entity)]
+    for stored in LEGACY.read(entity, "att"):
         try:
             env = dsse.parse(stored.data)
             raw = json.loads(stored.data)
@@ -198,31 +192,27 @@ class Sbom:
     data: bytes
 
 
-def download_sbom(client: RegistryClient, ref: Reference, *, tag_prefix: str = "") -> list[Sbom]:
+def download_sbom(client: RegistryClient, ref: Reference, *, tag_prefix: str = "",
+                  target_repository: str | None = None) -> list[Sbom]:
     """SBOM referrers first (artifactType sbom), else the ``.sbom`` tag."""
-    layout.check_tag_prefix(tag_prefix)
-    digest = ref.digest or client.head_manifest(ref).digest
-    repo = layout.target_repository(ref.repository)
-    manifests: list[Manifest] = [client.get_manifest(repo.digest(d.digest))
-                                 for d in layout.list_referrers(client, repo, digest, layout.SBOM_ARTIFACT)]
-    if not manifests:
-        try:
-            manifests = [client.get_manifest(repo.tag(layout.attachment_tag(digest, "sbom", tag_prefix)))]
-        except NotFoundError:
-            raise SigstackError("no sbom attached to reference") from None
-    out = []
-    for m in manifests:
-        out += [Sbom(s.media_type, s.data) for s in layout.read_layers(client, repo, m)]
-    return out
+    entity = _entity(client, ref, tag_prefix, target_repository)
+    records = [(OCI11.name, m) for m in OCI11.sbom_manifests(entity)]
+    if not records:
+        tagged = LEGACY.manifest(entity, "sbom")
+        if tagged is None:
+            raise SigstackError("no sbom attached to reference")
+        records = [(LEGACY.name, tagged)]
+    stored = fetch_all([r for name, m in records for r in layer_records(name, entity, m)])
+    return [Sbom(s.media_type, s.data) for s in stored]
 
 
 # ---- clean -----------------------------------------------------------------------------
 
-_CLEAN = {"signature": ["sig"], "attestation": ["att"], "sbom": ["sbom"], "referrer": [],
-          "all": ["sig", "att", "sbom"]}
+_CLEAN = {"signature": ["sig"], "attestation": ["att"], "sbom": ["sbom"], "referrer": [], "all": []}
 
 
-def clean(client: RegistryClient, ref: Reference, kind: str = "all", *, tag_prefix: str = "") -> list[Reference]:
+def clean(client: RegistryClient, ref: Reference, kind: str = "all", *, tag_prefix: str = "",
+          target_repository: str | None = None) -> list[Reference]:
     """Delete attachment tags (and bundle referrers for ``referrer``/``all``).
 
     cosign v3's ``clean`` accepts ``--attachment-tag-prefix`` but ignores it (and
@@ -231,22 +221,11 @@ def clean(client: RegistryClient, ref: Reference, kind: str = "all", *, tag_pref
     """
     if kind not in _CLEAN:
         raise SigstackError(f"invalid clean type {kind!r}: use signature, attestation, sbom, referrer or all")
-    layout.check_tag_prefix(tag_prefix)
-    digest = ref.digest or client.head_manifest(ref).digest
-    repo = layout.target_repository(ref.repository)
-    removed: list[Reference] = []
-    for suffix in _CLEAN[kind]:
-        tag = repo.tag(layout.attachment_tag(digest, suffix, tag_prefix))
-        if _delete(client, tag):
-            removed.append(tag)
-    if kind in ("referrer", "all"):
-        for desc in layout.list_referrers(client, repo, digest):
-            if desc.artifact_type == layout.BUNDLE_MEDIA and _delete(client, repo.digest(desc.digest)):
-                removed.append(repo.digest(desc.digest))
-        index = repo.tag(layout.referrers_tag(digest))
-        if _delete(client, index):
-            removed.append(index)
-    return removed
+    entity = _entity(client, ref, tag_prefix, target_repository)
+    owned = LEGACY.references(entity) if kind == "all" else [LEGACY.tag(entity, s) for s in _CLEAN[kind]]
+    if kind in ("referrer", "all"):  # the bundles (not other referrers), then the whole fallback index
+        owned += [*BUNDLES.references(entity), fallback_index(entity)]
+    return [where for where in owned if _delete(client, where)]
 
 
 def _delete(client: RegistryClient, ref: Reference) -> bool:
@@ -299,7 +278,7 @@ def _copy_manifest(src: RegistryClient, dst: RegistryClient, src_ref: Reference,
 
 def copy(src: RegistryClient, dst: RegistryClient, src_ref: Reference, dst_ref: Reference, *,
          only: Iterable[str] = ("sig", "att", "sbom"), force: bool = False,
-         referrers: bool = True, tag_prefix: str = "") -> list[Reference]:
+         referrers: bool = True, tag_prefix: str = "", target_repository: str | None = None) -> list[Reference]:
     """Copy an image and its ``.sig``/``.att``/``.sbom`` tags to another repository.
 
     Unlike cosign's ``copy``, OCI 1.1 referrers (Sigstore bundles, oci-1-1 signatures,
@@ -308,15 +287,17 @@ def copy(src: RegistryClient, dst: RegistryClient, src_ref: Reference, dst_ref: 
 
     With ``tag_prefix``, the ``[tag_prefix]sha256-<hex>.<suffix>`` tags are copied under
     the same names, and a digest source copied to an untagged destination is tagged
-    ``[tag_prefix]sha256-<hex>``, as cosign tags the copied image."""
+    ``[tag_prefix]sha256-<hex>``, as cosign tags the copied image. The attachments are
+    read from the source's ``target_repository`` and written beside the destination."""
     layout.check_tag_prefix(tag_prefix)
     m = src.get_manifest(src_ref)
     if dst_ref.tag == "latest" and src_ref.tag != "latest":
         dst_ref = dst_ref.repository.tag(src_ref.tag or layout.attachment_tag(m.digest, "", tag_prefix))
-    src_repo = layout.target_repository(src_ref.repository)
-    found = layout.list_referrers(src, src_repo, m.digest) if referrers else []
-    if found and dst_ref.tag == layout.referrers_tag(m.digest) \
-            and dst.referrers(dst_ref.repository, m.digest) is None:
+    source = SignedEntity.at(src, src_ref.repository, m.digest, target_repository=target_repository,
+                             tag_prefix=tag_prefix)
+    dest = SignedEntity.at(dst, dst_ref.repository, m.digest, tag_prefix=tag_prefix)
+    found = list_referrers(src, source.repository, m.digest) if referrers else []
+    if found and dst_ref.tag == fallback_index(dest).tag and dst.referrers(dst_ref.repository, m.digest) is None:
         # Checked before anything is copied: the fallback index would take the image's tag.
         raise SigstackError(
             f"{dst_ref.name}: without the OCI 1.1 referrers API the destination keeps referrers in "
@@ -332,19 +313,15 @@ def copy(src: RegistryClient, dst: RegistryClient, src_ref: Reference, dst_ref: 
     copied = [dst_ref]
     _copy_manifest(src, dst, src_ref.with_digest(m.digest), dst_ref, m)
     for suffix in only:
-        tag = layout.attachment_tag(m.digest, suffix, tag_prefix)
         try:
-            _copy_manifest(src, dst, src_repo.tag(tag), dst_ref.repository.tag(tag))
+            _copy_manifest(src, dst, LEGACY.tag(source, suffix), LEGACY.tag(dest, suffix))
         except NotFoundError:
             continue
-        copied.append(dst_ref.repository.tag(tag))
-    if found:
-        for desc in found:
-            source = src_repo.digest(desc.digest)
-            got = _copy_manifest(src, dst, source, dst_ref.repository.digest(desc.digest))
-            layout.push_referrer(dst, dst_ref.repository, got.data, got.media_type, m.digest,
-                                 desc.artifact_type or "")
-            copied.append(dst_ref.repository.digest(desc.digest))
+        copied.append(LEGACY.tag(dest, suffix))
+    for desc in found:  # every referrer, whichever layout wrote it
+        got = _copy_manifest(src, dst, source.repository.digest(desc.digest), dest.repository.digest(desc.digest))
+        copied.append(push_referrer(dst, dest.repository, got.data, got.media_type, m.digest,
+                                    desc.artifact_type or ""))
     return copied
 
 

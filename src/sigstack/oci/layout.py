@@ -1,24 +1,23 @@
-"""Where cosign keeps things in a registry: ``[prefix]sha256-<hex>.sig``/``.att``/``.sbom``
-tags and OCI 1.1 referrers (with the ``sha256-<hex>`` index-tag fallback, never prefixed).
+"""The wire format every storage layout (:mod:`sigstack.oci.layouts`) writes and reads:
+media types and annotation keys, attachment tag names, and attachment images.
 
 Manifests and configs are written as go-containerregistry writes them (field
 order, compact JSON) so that a ``.sig`` image we append to is byte-identical to
-one cosign would produce from the same layers (spec §2.3, §2.6, §2.10).
+one cosign would produce from the same layers (spec §2.3, §2.6, §2.10). Where each
+layout keeps its images, and how it appends to them, is the layout's own module.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sigstack.bundle.models import BUNDLE_V03
-from sigstack.errors import NotFoundError, ReferenceError, RegistryError
+from sigstack.errors import RegistryError
 from sigstack.oci.client import (
     DOCKER_MANIFEST,
-    OCI_INDEX,
     OCI_MANIFEST,
     Descriptor,
     Manifest,
@@ -26,7 +25,7 @@ from sigstack.oci.client import (
     RegistryReader,
     sha256_digest,
 )
-from sigstack.oci.reference import Reference, Repository, parse_repository
+from sigstack.oci.reference import Reference, Repository
 from sigstack.oci.reference import check_tag_prefix as check_tag_prefix  # re-exported: the layout's rule
 from sigstack.payload import gojson
 
@@ -60,22 +59,6 @@ def referrers_tag(digest: str) -> str:
     computes it (``remote.fallbackTag``) without knowing cosign's tag prefix, so cosign
     with ``--attachment-tag-prefix`` still writes and reads the bare tag."""
     return digest.replace(":", "-")
-
-
-def target_repository(image: Repository, override: str | None = None) -> Repository:
-    """The image's repository, or ``COSIGN_REPOSITORY`` when set."""
-    value = override if override is not None else os.environ.get("COSIGN_REPOSITORY", "")
-    if not value:
-        return image
-    try:
-        return parse_repository(value)
-    except ReferenceError as exc:
-        raise RegistryError(f"parsing COSIGN_REPOSITORY: {exc}") from None
-
-
-def docker_media_types() -> bool:
-    return os.environ.get("COSIGN_DOCKER_MEDIA_TYPES", "").strip() in (
-        "1", "t", "T", "true", "TRUE", "True")
 
 
 @dataclass(frozen=True)
@@ -185,139 +168,6 @@ def fetch_layer(client: RegistryReader, repo: Repository, descriptor: Mapping[st
     ann = descriptor.get("annotations") or {}
     return StoredLayer(str(descriptor.get("mediaType", "")), digest, data,
                        {str(k): str(v) for k, v in ann.items()} if isinstance(ann, dict) else {})
-
-
-def read_layers(client: RegistryReader, repo: Repository, manifest: Manifest,
-                workers: int = 10) -> list[StoredLayer]:
-    """Every layer of ``manifest`` with its content (fetched concurrently, each
-    checked against its digest and bounded in size)."""
-    descs = layer_descriptors(manifest)
-    if len(descs) <= 1:
-        return [fetch_layer(client, repo, d) for d in descs]
-    from concurrent.futures import ThreadPoolExecutor  # only when there is something to share
-
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(descs)))) as pool:
-        return list(pool.map(lambda d: fetch_layer(client, repo, d), descs))
-
-
-def read_attachment(client: RegistryReader, repo: Repository, digest: str, suffix: str,
-                    workers: int = 10, *, prefix: str = "") -> list[StoredLayer]:
-    """Layers of the ``[prefix]sha256-<hex>.sig``/``.att``/``.sbom`` image; a missing
-    tag is empty."""
-    ref = repo.tag(attachment_tag(digest, suffix, prefix))
-    try:
-        manifest = client.get_manifest(ref)
-    except NotFoundError:
-        return []
-    return read_layers(client, repo, manifest, workers)
-
-
-def append_layers(client: RegistryClient, repo: Repository, digest: str, suffix: str,
-                  new: Iterable[Layer], *, duplicate: Callable[[StoredLayer, Layer], bool] | None = None,
-                  docker_types: bool = False,
-                  finalize: Callable[[Layer], Mapping[str, str]] | None = None,
-                  prefix: str = "") -> Reference:
-    """Append ``new`` at the end of the attachment image and re-PUT it (spec §2.6).
-    A layer for which ``duplicate(existing, new)`` holds is not added again.
-
-    ``finalize(layer)`` gives annotations to add to each new layer once its blob and
-    the config are uploaded, just before the manifest is built: annotations live in
-    the manifest only, so a signature can still be in the making (its key loading on
-    another thread) while the blobs go up. ``prefix`` is the attachment tag prefix.
-    """
-    ref = repo.tag(attachment_tag(digest, suffix, prefix))
-    try:
-        current = client.get_manifest(ref)
-        existing = read_layers(client, repo, current)
-        docker_types = docker_types or current.media_type == DOCKER_MANIFEST  # keep the image's kind
-    except NotFoundError:
-        existing = []
-    added = [layer for layer in new
-             if duplicate is None or not any(duplicate(s, layer) for s in existing)]
-    kept = [s.as_layer() for s in existing]
-    if len(kept) + len(added) > MAX_LAYERS:
-        raise RegistryError(f"number of layers ({len(kept) + len(added)}) exceeded the limit ({MAX_LAYERS})")
-    for layer in added:  # the existing layers' blobs were just read from this repository
-        client.upload_blob(repo, layer.data, layer.digest)
-    config = config_json(kept + added)  # layer digests only: annotations do not change it
-    client.upload_blob(repo, config, sha256_digest(config))
-    if finalize is not None:
-        added = [Layer(a.media_type, a.data, {**a.annotations, **finalize(a)}) for a in added]
-    image = build_image(kept + added, docker_types=docker_types)
-    client.put_manifest(ref, image.manifest, image.media_type)
-    return ref
-
-
-# ---- OCI 1.1 referrers ---------------------------------------------------------------
-
-def _index_json(manifests: list[dict[str, Any]]) -> bytes:
-    return gojson.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests})
-
-
-def push_referrer(client: RegistryClient, repo: Repository, manifest: bytes, media_type: str,
-                  subject_digest: str, artifact_type: str) -> Reference:
-    """PUT a referrer by digest; when the registry lacks the referrers API, add it to
-    the ``sha256-<hex>`` fallback index as ggcr does (sorted by digest)."""
-    digest = sha256_digest(manifest)
-    ref = repo.digest(digest)
-    client.put_manifest(ref, manifest, media_type)
-    if client.referrers(repo, subject_digest) is not None:
-        return ref
-    tag_ref = repo.tag(referrers_tag(subject_digest))
-    entries: list[dict[str, Any]] = []
-    try:
-        current = client.get_manifest(tag_ref).json()
-        found = current.get("manifests") or []
-        if isinstance(found, list):
-            entries = [e for e in found if isinstance(e, dict)]
-    except NotFoundError:
-        pass
-    desc = {"mediaType": media_type, "size": len(manifest), "digest": digest, "artifactType": artifact_type}
-    if not any(e.get("digest") == digest for e in entries):
-        entries.append(desc)
-    entries.sort(key=lambda e: str(e.get("digest", "")))
-    client.put_manifest(tag_ref, _index_json(entries), OCI_INDEX)
-    return ref
-
-
-def list_referrers(client: RegistryReader, repo: Repository, digest: str,
-                   artifact_type: str | None = None) -> list[Descriptor]:
-    """Referrers of ``digest``: the API when the registry has it, else the fallback tag."""
-    index = client.referrers(repo, digest, artifact_type)
-    if index is None:
-        try:
-            index = client.get_manifest(repo.tag(referrers_tag(digest))).json()
-        except NotFoundError:
-            return []
-    found = index.get("manifests") or []
-    out: list[Descriptor] = []
-    for e in found if isinstance(found, list) else []:
-        if not isinstance(e, dict) or not isinstance(e.get("digest"), str):
-            continue
-        at = e.get("artifactType")
-        if artifact_type and at != artifact_type:
-            continue
-        ann = e.get("annotations")
-        out.append(Descriptor(str(e.get("mediaType", "")), int(e.get("size", 0)), e["digest"],
-                              str(at) if at else None,
-                              {str(k): str(v) for k, v in ann.items()} if isinstance(ann, dict) else None))
-    return out
-
-
-def bundle_manifest(bundle: bytes, subject: Descriptor, predicate_type: str, created: str) -> bytes:
-    """The referrer manifest cosign v3 writes for a Sigstore bundle (spec §2.10)."""
-    return gojson.dumps({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": EMPTY_MEDIA, "size": 2, "digest": sha256_digest(EMPTY_JSON),
-                   "artifactType": BUNDLE_MEDIA},
-        "layers": [{"mediaType": BUNDLE_MEDIA, "size": len(bundle), "digest": sha256_digest(bundle)}],
-        "annotations": {"dev.sigstore.bundle.content": "dsse-envelope",
-                        "dev.sigstore.bundle.predicateType": predicate_type,
-                        "org.opencontainers.image.created": created},
-        "subject": {"mediaType": subject.media_type, "size": subject.size, "digest": subject.digest},
-        "artifactType": BUNDLE_MEDIA,
-    })
 
 
 def index_children(manifest: Manifest) -> list[str]:

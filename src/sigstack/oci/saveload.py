@@ -23,9 +23,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sigstack.errors import LayoutError, NotFoundError, SigstackError
+from sigstack.errors import LayoutError, SigstackError
 from sigstack.oci import layout
 from sigstack.oci.client import INDEX_TYPES, OCI_MANIFEST, Manifest, RegistryClient
+from sigstack.oci.layouts import LEGACY, SignedEntity
+from sigstack.oci.layouts.referrers import push, referrers
 from sigstack.oci.ocilayout import (
     KIND_ATTS,
     KIND_IMAGE,
@@ -107,16 +109,19 @@ def _save_manifest(client: RegistryClient, repo: Repository, w: LayoutWriter, m:
     w.write_blob(m.digest, m.data)
 
 
-def save(client: RegistryClient, ref: Reference, directory: str, *, tag_prefix: str = "") -> SaveResult:
+def save(client: RegistryClient, ref: Reference, directory: str, *, tag_prefix: str = "",
+         target_repository: str | None = None) -> SaveResult:
     """Write ``ref`` (image or index), its ``.sig``/``.att`` images and its referrers to
-    a new OCI layout at ``directory``; nothing appears there unless all of it was saved."""
+    a new OCI layout at ``directory``; nothing appears there unless all of it was saved.
+    The attachments are read from ``target_repository`` (None: beside the image)."""
     layout.check_tag_prefix(tag_prefix)
     m = client.get_manifest(ref)
     repo = ref.repository
-    target = layout.target_repository(repo)  # where sign/attest put attachments and referrers
+    entity = SignedEntity.at(client, repo, m.digest, target_repository=target_repository, tag_prefix=tag_prefix)
+    target = entity.repository  # where sign/attest put attachments and referrers
     result = SaveResult(m.digest)
     with LayoutWriter(directory) as w:
-        for desc in layout.list_referrers(client, target, m.digest):
+        for desc in referrers(entity):  # whichever layout wrote them
             if not desc.artifact_type:  # as cosign: referrers without an artifactType are not saved
                 continue
             _save_manifest(client, target, w, client.get_manifest(target.digest(desc.digest)))
@@ -126,9 +131,8 @@ def save(client: RegistryClient, ref: Reference, directory: str, *, tag_prefix: 
         w.add(m.descriptor(), kind, m.data)
         result.kinds.append(kind)
         for suffix, att_kind in (("sig", KIND_SIGS), ("att", KIND_ATTS)):
-            try:
-                att = client.get_manifest(target.tag(layout.attachment_tag(m.digest, suffix, tag_prefix)))
-            except NotFoundError:
+            att = LEGACY.manifest(entity, suffix)
+            if att is None:
                 continue
             _save_manifest(client, target, w, att)
             w.add(att.descriptor(), att_kind, att.data)
@@ -179,9 +183,11 @@ def _push_tree(client: RegistryClient, lay: OciLayout, repo: Repository, tree: T
     return top
 
 
-def load(client: RegistryClient, directory: str, ref: Reference, *, tag_prefix: str = "") -> LoadResult:
+def load(client: RegistryClient, directory: str, ref: Reference, *, tag_prefix: str = "",
+         target_repository: str | None = None) -> LoadResult:
     """Push what ``directory`` holds to ``ref``: the image or index, then its signatures
-    and attestations (to ``sha256-<hex>.sig``/``.att``), then its referrers."""
+    and attestations (to ``sha256-<hex>.sig``/``.att`` in ``target_repository``, None:
+    beside the image), then its referrers."""
     layout.check_tag_prefix(tag_prefix)
     lay = OciLayout(directory, client.options.max_blob_bytes)
     subject = lay.subject()
@@ -193,25 +199,25 @@ def load(client: RegistryClient, directory: str, ref: Reference, *, tag_prefix: 
         e = lay.find(kind)
         if e is not None:
             attachments.append((suffix, _check_tree(lay, lay.entry_manifest(e))))
-    referrers = []
+    found = []
     for digest, doc in lay.referrer_manifests(subject.digest):
         if not doc.get("artifactType") and not (doc.get("annotations") or {}).get(
                 "dev.sigstore.bundle.predicateType"):
             continue
         m = lay.manifest(digest, str(doc.get("mediaType") or OCI_MANIFEST))
-        referrers.append((m, _check_tree(lay, m), str(doc.get("artifactType") or "")))
+        found.append((m, _check_tree(lay, m), str(doc.get("artifactType") or "")))
 
     digest = _push_tree(client, lay, ref.repository, image, ref).digest
     result = LoadResult(ref, digest)
-    target = layout.target_repository(ref.repository)
+    entity = SignedEntity.at(client, ref.repository, digest, target_repository=target_repository,
+                             tag_prefix=tag_prefix)
     for suffix, tree in attachments:
-        tag = target.tag(layout.attachment_tag(digest, suffix, tag_prefix))
-        _push_tree(client, lay, target, tree, tag)
+        tag = LEGACY.tag(entity, suffix)
+        _push_tree(client, lay, entity.repository, tree, tag)
         result.attachments.append(tag)
-    for m, tree, artifact_type in referrers:
-        _push_tree(client, lay, target, tree, None)
-        result.attachments.append(layout.push_referrer(client, target, m.data, m.media_type, digest,
-                                                       artifact_type or _config_type(m)))
+    for m, tree, artifact_type in found:
+        _push_tree(client, lay, entity.repository, tree, None)
+        result.attachments.append(push(entity, m.data, m.media_type, artifact_type or _config_type(m)))
     return result
 
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sigstack.errors import NotFoundError
 from sigstack.oci import layout
 from sigstack.oci.client import Descriptor, RegistryClient
+from sigstack.oci.layouts import LEGACY, SignedEntity
+from sigstack.oci.layouts.legacy import SUFFIXES
+from sigstack.oci.layouts.referrers import list_referrers
 from sigstack.oci.reference import Reference
-
-_SUFFIX = {"signature": "sig", "attestation": "att", "sbom": "sbom"}
 
 
 def triangulate(client: RegistryClient, ref: Reference, kind: str = "signature", *,
-                tag_prefix: str = "") -> str:
+                tag_prefix: str = "", target_repository: str | None = None) -> str:
     """Where cosign would store ``kind`` for ``ref`` (tag name), or ``repo@digest``.
 
     ``tag_prefix`` (cosign's ``--attachment-tag-prefix``) prefixes the tag names. For
@@ -21,10 +21,11 @@ def triangulate(client: RegistryClient, ref: Reference, kind: str = "signature",
     not a reference at all."""
     layout.check_tag_prefix(tag_prefix)
     digest = ref.digest or client.head_manifest(ref).digest
-    repo = layout.target_repository(ref.repository)
+    entity = SignedEntity.at(client, ref.repository, digest, target_repository=target_repository,
+                             tag_prefix=tag_prefix)
     if kind == "digest":  # in the target repository (COSIGN_REPOSITORY), as cosign prints it
-        return f"{repo.name}@{digest}"
-    return f"{repo.name}:{layout.attachment_tag(digest, _SUFFIX[kind], tag_prefix)}"
+        return f"{entity.repository.name}@{digest}"
+    return LEGACY.tag(entity, SUFFIXES[kind]).name
 
 
 @dataclass(frozen=True)
@@ -35,26 +36,27 @@ class Tree:
     referrers: list[tuple[Descriptor, str, list[str]]]  # (descriptor, kind, layer digests)
 
 
-def tree(client: RegistryClient, ref: Reference, referrers: bool = True, *, tag_prefix: str = "") -> Tree:
+def tree(client: RegistryClient, ref: Reference, referrers: bool = True, *, tag_prefix: str = "",
+         target_repository: str | None = None) -> Tree:
     """What is attached to ``ref``: the three legacy tags (``[tag_prefix]sha256-<hex>.*``)
     and (as cosign v3 does by default) every OCI 1.1 referrer, named by its predicate
     type or artifact type."""
     layout.check_tag_prefix(tag_prefix)
     digest = client.head_manifest(ref).digest
-    repo = layout.target_repository(ref.repository)
+    entity = SignedEntity.at(client, ref.repository, digest, target_repository=target_repository,
+                             tag_prefix=tag_prefix)
+    repo = entity.repository
     tags: dict[str, list[str]] = {}
     names: dict[str, str] = {}
-    for kind, suffix in _SUFFIX.items():
-        tag_ref = repo.tag(layout.attachment_tag(digest, suffix, tag_prefix))
-        try:
-            manifest = client.get_manifest(tag_ref)
-        except NotFoundError:
+    for kind, suffix in SUFFIXES.items():
+        manifest = LEGACY.manifest(entity, suffix)
+        if manifest is None:
             continue
         doc = manifest.json()
         tags[kind] = [str(d.get("digest")) for d in doc.get("layers") or [] if isinstance(d, dict)]
-        names[kind] = tag_ref.name
+        names[kind] = LEGACY.tag(entity, suffix).name
     found = []
-    for desc in layout.list_referrers(client, repo, digest) if referrers else []:
+    for desc in list_referrers(client, repo, digest) if referrers else []:  # whichever layout wrote them
         doc = client.get_manifest(repo.digest(desc.digest)).json()
         ann = doc.get("annotations") if isinstance(doc.get("annotations"), dict) else {}
         kind = str((ann or {}).get("dev.sigstore.bundle.predicateType") or doc.get("artifactType")

@@ -17,6 +17,7 @@ from sigstack.errors import UsageError, VerificationError
 from sigstack.keys.base import Signer
 from sigstack.oci import layout
 from sigstack.oci.client import RegistryClient
+from sigstack.oci.layouts import LEGACY, SignedEntity
 from sigstack.oci.reference import Reference
 from sigstack.payload import dsse, intoto
 from sigstack.sign.image import bundle_annotation, log_envelope, loggable, push_bundle, resolve_digests
@@ -38,13 +39,15 @@ class Attested:
 def attest_image(client: RegistryClient, signer: Signer, ref: Reference, predicate: bytes,
                  kind: str = "custom", *, new_bundle_format: bool = False,
                  replace: bool = False, target_repository: str | None = None,
-                 tag_prefix: str = "", log: RekorClient | None = None,
+                 tag_prefix: str = "", docker_types: bool = False, log: RekorClient | None = None,
                  rekor_entry_type: str = "dsse") -> Attested:
     """Attest ``ref``; with a ``log`` client the envelope is logged first, as a ``dsse``
     0.0.1 entry or (``rekor_entry_type="intoto"``, legacy layout only: the entry keeps no
     signature, only the hash of the envelope stored beside the image) ``intoto`` 0.0.1.
     ``tag_prefix`` (cosign's ``--attachment-tag-prefix``) names the ``.att`` tag
-    ``[prefix]sha256-<hex>.att``; bundles are referrers and do not use it."""
+    ``[prefix]sha256-<hex>.att``; bundles are referrers and do not use it.
+    ``target_repository`` (cosign's ``COSIGN_REPOSITORY``; None: the image's) is where
+    the attestation goes; ``docker_types`` gives a new ``.att`` image Docker media types."""
     layout.check_tag_prefix(tag_prefix)
     if rekor_entry_type not in ("dsse", "intoto"):
         raise UsageError(f"invalid rekor entry type {rekor_entry_type!r}: use dsse or intoto")
@@ -56,29 +59,22 @@ def attest_image(client: RegistryClient, signer: Signer, ref: Reference, predica
     desc = resolve_digests(client, ref, recursive=False)[0]
     if log is not None:  # after the look-up: the signer may still be loading (keys.background)
         loggable(signer)
-    repo = layout.target_repository(ref.repository, target_repository)
+    entity = SignedEntity.at(client, ref.repository, desc.digest, target_repository=target_repository,
+                             tag_prefix=tag_prefix, docker_types=docker_types, subject=desc)
     statement = intoto.statement(uri, body, desc.digest, name=ref.repository.name)
     envelope = dsse.sign(signer, statement)
     entry = log_envelope(log, signer, envelope, rekor_entry_type) if log is not None else None
     if new_bundle_format:
-        where = push_bundle(client, signer, repo, ref.repository, desc, envelope, uri, entry)
+        where = push_bundle(entity, signer, envelope, uri, entry)
         return Attested(desc.digest, uri, where, envelope.to_json(), entry)
     annotations = {layout.SIGNATURE_ANNOTATION: "", "predicateType": uri}
     if entry is not None:
         annotations[layout.BUNDLE_ANNOTATION] = bundle_annotation(entry)
     layer = layout.Layer(layout.DSSE_MEDIA, envelope.to_json(), annotations)
-
     if replace:  # cosign: drop same-type attestations, new one first, rebuilt from empty
-        kept = [s.as_layer() for s in layout.read_attachment(client, repo, desc.digest, "att",
-                                                             prefix=tag_prefix)
-                if _predicate_type(s) != uri]
-        image = layout.build_image([layer, *kept], docker_types=layout.docker_media_types())
-        where = repo.tag(layout.attachment_tag(desc.digest, "att", tag_prefix))
-        layout.push_image(client, where, image)
+        where = LEGACY.replace_attestations(entity, layer, keep=lambda s: _predicate_type(s) != uri)
     else:
-        where = layout.append_layers(client, repo, desc.digest, "att", [layer],
-                                     duplicate=lambda old, new: old.digest == new.digest,
-                                     docker_types=layout.docker_media_types(), prefix=tag_prefix)
+        where = LEGACY.add_attestations(entity, [layer], duplicate=lambda old, new: old.digest == new.digest)
     return Attested(desc.digest, uri, where, envelope.to_json(), entry)
 
 

@@ -26,14 +26,14 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sigstack.errors import NotFoundError, SigstackError, UsageError, VerificationError
 from sigstack.keys.base import Signer
 from sigstack.oci import layout
-from sigstack.oci.client import INDEX_TYPES, OCI_MANIFEST, Descriptor, RegistryClient, sha256_digest
-from sigstack.oci.reference import Reference, Repository
+from sigstack.oci.client import INDEX_TYPES, Descriptor, RegistryClient
+from sigstack.oci.layouts import BUNDLES, LEGACY, OCI11, SignedEntity, target_repository
+from sigstack.oci.reference import Reference
 from sigstack.payload import dsse, intoto, simplesigning
 
 if TYPE_CHECKING:  # the log client is imported only when a signature is logged
@@ -45,7 +45,8 @@ if TYPE_CHECKING:  # the log client is imported only when a signature is logged
 class ImageSignOptions:
     annotations: Mapping[str, str] = field(default_factory=dict)
     recursive: bool = False
-    target_repository: str | None = None  # else COSIGN_REPOSITORY
+    target_repository: str | None = None  # where signatures go (cosign's COSIGN_REPOSITORY); None: beside the image
+    docker_types: bool = False  # a new .sig image gets Docker media types (cosign's COSIGN_DOCKER_MEDIA_TYPES)
     tag_prefix: str = ""  # cosign's --attachment-tag-prefix: [prefix]sha256-<hex>.sig
     referrers_mode: str = "legacy"  # or "oci-1-1"
     new_bundle_format: bool = False
@@ -138,20 +139,19 @@ def sign_image(client: RegistryClient, signer: Signer, ref: Reference,
     targets = resolve_digests(client, ref, opts.recursive)
     if opts.log is not None:  # after the look-up: the signer may still be loading (keys.background)
         loggable(signer)
-    repo = layout.target_repository(ref.repository, opts.target_repository)
+    repo = target_repository(ref.repository, opts.target_repository)
     results = []
     for desc in targets:
+        entity = SignedEntity(client, ref.repository, desc.digest, repo, opts.tag_prefix, opts.docker_types, desc)
         if opts.new_bundle_format:
-            results.append(_sign_bundle(client, signer, repo, ref.repository, desc, opts))
+            results.append(_sign_bundle(entity, signer, opts))
         else:
-            results.append(_sign_legacy(client, signer, repo, ref.repository, desc, opts))
+            results.append(_sign_legacy(entity, signer, opts))
     return results
 
 
-def _sign_legacy(client: RegistryClient, signer: Signer, repo: Repository, image_repo: Repository,
-                 desc: Descriptor, opts: ImageSignOptions) -> SignedDigest:
-    payload = simplesigning.make(image_repo.name, desc.digest, opts.annotations)
-    docker = layout.docker_media_types()
+def _sign_legacy(entity: SignedEntity, signer: Signer, opts: ImageSignOptions) -> SignedDigest:
+    payload = simplesigning.make(entity.image.name, entity.digest, opts.annotations)
     if opts.upload and opts.referrers_mode == "legacy" and opts.log is None:
         # Sign at the last moment, after the blobs are up (the key may still be loading).
         signed: list[bytes] = []
@@ -160,49 +160,36 @@ def _sign_legacy(client: RegistryClient, signer: Signer, repo: Repository, image
             signed.append(signer.sign(layer.data))
             return {layout.SIGNATURE_ANNOTATION: base64.b64encode(signed[-1]).decode()}
 
-        where = layout.append_layers(client, repo, desc.digest, "sig",
-                                     [layout.Layer(layout.SIMPLESIGNING_MEDIA, payload)],
-                                     duplicate=_same_signature(signer), docker_types=docker, finalize=finalize,
-                                     prefix=opts.tag_prefix)
-        return SignedDigest(desc.digest, where, payload, signed[-1] if signed else signer.sign(payload))
+        where = LEGACY.add_signature(entity, layout.Layer(layout.SIMPLESIGNING_MEDIA, payload),
+                                     duplicate=_same_signature(signer), finalize=finalize)
+        return SignedDigest(entity.digest, where, payload, signed[-1] if signed else signer.sign(payload))
     entry = None
     if opts.log is not None:
         sig, entry = log_rekord(opts.log, signer, payload)
     else:
         sig = signer.sign(payload)
     if not opts.upload:
-        return SignedDigest(desc.digest, None, payload, sig, entry)
+        return SignedDigest(entity.digest, None, payload, sig, entry)
     annotations = {layout.SIGNATURE_ANNOTATION: base64.b64encode(sig).decode()}
     if entry is not None:
         annotations[layout.BUNDLE_ANNOTATION] = bundle_annotation(entry)
     layer = layout.Layer(layout.SIMPLESIGNING_MEDIA, payload, annotations)
     if opts.referrers_mode == "oci-1-1":
-        subject = desc if desc.media_type else client.head_manifest(image_repo.digest(desc.digest))
-        image = layout.build_image([layer], docker_types=docker, config_media_type=layout.SIG_ARTIFACT,
-                                   subject=subject, artifact_type=layout.SIG_ARTIFACT)
-        for blob in image.layers:
-            client.upload_blob(repo, blob.data, blob.digest)
-        client.upload_blob(repo, image.config, sha256_digest(image.config))
-        where = layout.push_referrer(client, repo, image.manifest, image.media_type, desc.digest,
-                                     layout.SIG_ARTIFACT)
-        return SignedDigest(desc.digest, where, payload, sig, entry)
-    where = layout.append_layers(client, repo, desc.digest, "sig", [layer],
-                                 duplicate=_same_signature(signer), docker_types=docker,
-                                 prefix=opts.tag_prefix)
-    return SignedDigest(desc.digest, where, payload, sig, entry)
+        where = OCI11.add_signature(entity, layer)
+    else:
+        where = LEGACY.add_signature(entity, layer, duplicate=_same_signature(signer))
+    return SignedDigest(entity.digest, where, payload, sig, entry)
 
 
-def _sign_bundle(client: RegistryClient, signer: Signer, repo: Repository, image_repo: Repository,
-                 desc: Descriptor, opts: ImageSignOptions) -> SignedDigest:
-    statement = intoto.statement(intoto.COSIGN_SIGN_PREDICATE, {}, desc.digest,
+def _sign_bundle(entity: SignedEntity, signer: Signer, opts: ImageSignOptions) -> SignedDigest:
+    statement = intoto.statement(intoto.COSIGN_SIGN_PREDICATE, {}, entity.digest,
                                  annotations=opts.annotations, version=intoto.STATEMENT_V1)
     envelope = dsse.sign(signer, statement)
     entry = log_envelope(opts.log, signer, envelope) if opts.log is not None else None
     if not opts.upload:
-        return SignedDigest(desc.digest, None, statement, envelope.signatures[0], entry)
-    where = push_bundle(client, signer, repo, image_repo, desc, envelope, intoto.COSIGN_SIGN_PREDICATE,
-                        entry)
-    return SignedDigest(desc.digest, where, statement, envelope.signatures[0], entry)
+        return SignedDigest(entity.digest, None, statement, envelope.signatures[0], entry)
+    where = push_bundle(entity, signer, envelope, intoto.COSIGN_SIGN_PREDICATE, entry)
+    return SignedDigest(entity.digest, where, statement, envelope.signatures[0], entry)
 
 
 def log_envelope(log: RekorClient, signer: Signer, envelope: dsse.Envelope, entry_type: str = "dsse") -> TlogEntry:
@@ -214,17 +201,11 @@ def log_envelope(log: RekorClient, signer: Signer, envelope: dsse.Envelope, entr
     return log.upload(propose(envelope.to_json(), signer.public_key_pem()))
 
 
-def push_bundle(client: RegistryClient, signer: Signer, repo: Repository, image_repo: Repository,
-                desc: Descriptor, envelope: dsse.Envelope, predicate_type: str,
+def push_bundle(entity: SignedEntity, signer: Signer, envelope: dsse.Envelope, predicate_type: str,
                 entry: TlogEntry | None = None) -> Reference:
-    """Upload ``{}``, the bundle, then the referrer manifest by digest (spec §2.10)."""
+    """Store ``envelope`` (and its log entry) as a Sigstore bundle referrer of the entity."""
     from sigstack.bundle.models import Bundle
     from sigstack.tlog.checkpoint import public_key_der
 
-    subject = desc if desc.media_type else client.head_manifest(image_repo.digest(desc.digest))
     data = Bundle.for_envelope(envelope, public_key_der(signer.public_key()), entry).to_json()
-    client.upload_blob(repo, layout.EMPTY_JSON, sha256_digest(layout.EMPTY_JSON))
-    client.upload_blob(repo, data, sha256_digest(data))
-    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    manifest = layout.bundle_manifest(data, subject, predicate_type, created)
-    return layout.push_referrer(client, repo, manifest, OCI_MANIFEST, desc.digest, layout.BUNDLE_MEDIA)
+    return BUNDLES.add(entity, data, predicate_type)

@@ -28,10 +28,11 @@ from sigstack.errors import (
 from sigstack.keys.base import Verifier
 from sigstack.oci import layout
 from sigstack.oci.client import RegistryReader
+from sigstack.oci.layouts import BUNDLES, LEGACY, SignedEntity
 from sigstack.oci.reference import Reference
 from sigstack.payload import dsse, intoto
 from sigstack.verify.evidence import LogPolicy
-from sigstack.verify.image import check_statement, find_bundles, parallel, resolve_subject
+from sigstack.verify.image import check_statement, parallel, resolve_subject
 from sigstack.verify.policy import evaluate_rego, load_policy
 from sigstack.verify.verifier import Verifier as Pipeline
 
@@ -67,14 +68,15 @@ def verify_attestations(client: RegistryReader, verifier: Verifier, ref: Referen
     loaded = [(p, load_policy(p)[1]) for p in opts.policies]
     uri = intoto.predicate_uri(opts.kind)
     digest = resolve_subject(client, ref).digest
-    repo = layout.target_repository(ref.repository, opts.target_repository)
+    entity = SignedEntity.at(client, ref.repository, digest, target_repository=opts.target_repository,
+                             tag_prefix=opts.tag_prefix)
     pipeline = Pipeline(verifier, opts.log)
     envelopes: list[tuple[bytes, dsse.Envelope, Bundle | layout.StoredLayer]] = []
-    bundles = find_bundles(client, repo, digest, opts.max_workers)
+    bundles = [s.bundle for s in BUNDLES.read(entity, opts.max_workers)]
     if bundles:
         envelopes = [(b.envelope.to_json(), b.envelope, b) for b in bundles]
     else:
-        for stored in layout.read_attachment(client, repo, digest, "att", opts.max_workers, prefix=opts.tag_prefix):
+        for stored in LEGACY.read(entity, "att", opts.max_workers):
             try:
                 envelopes.append((stored.data, dsse.parse(stored.data), stored))
             except VerificationError:

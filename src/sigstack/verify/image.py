@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 
 from sigstack.bundle.models import Bundle
 from sigstack.errors import (
-    BundleError,
     InvalidSignatureError,
     NoMatchingSignaturesError,
     NoSignaturesError,
@@ -37,7 +36,8 @@ from sigstack.errors import (
 from sigstack.keys.base import Verifier
 from sigstack.oci import layout
 from sigstack.oci.client import Descriptor, RegistryReader
-from sigstack.oci.reference import Reference, Repository
+from sigstack.oci.layouts import BUNDLES, LEGACY, OCI11, Record, SignedEntity, signatures
+from sigstack.oci.reference import Reference
 from sigstack.payload import dsse, intoto, simplesigning
 from sigstack.verify.evidence import LogPolicy, layer_rekor_bundle
 from sigstack.verify.verifier import Verifier as Pipeline
@@ -51,7 +51,7 @@ R = TypeVar("R")
 class ImageVerifyOptions:
     annotations: Mapping[str, str] = field(default_factory=dict)
     check_claims: bool = True
-    target_repository: str | None = None  # else COSIGN_REPOSITORY
+    target_repository: str | None = None  # where signatures are (cosign's COSIGN_REPOSITORY); None: the image's
     tag_prefix: str = ""  # cosign's --attachment-tag-prefix: [prefix]sha256-<hex>.sig
     max_workers: int = 10
     experimental_oci11: bool = False
@@ -128,28 +128,6 @@ def parallel(items: Sequence[T], fn: Callable[[T], R], workers: int) -> list[R |
     return pool_map(lambda item: captured(fn, item), items, workers)
 
 
-def find_bundles(client: RegistryReader, repo: Repository, digest: str,
-                 workers: int = 10) -> list[Bundle]:
-    """Every DSSE bundle referring to ``digest``; malformed entries are skipped (as cosign)."""
-
-    def fetch(desc: Descriptor) -> Bundle:
-        manifest = client.get_manifest(repo.digest(desc.digest))
-        layers = layout.parse_json(manifest.data, "referrer manifest").get("layers") or []
-        if not isinstance(layers, list) or len(layers) != 1 or not isinstance(layers[0], dict) \
-                or not str(layers[0].get("mediaType", "")).startswith("application/vnd.dev.sigstore.bundle"):
-            raise VerificationError("not a bundle referrer")
-        try:
-            found = Bundle.from_json(client.get_blob(repo, str(layers[0].get("digest"))))
-        except BundleError as exc:
-            raise VerificationError(exc.message) from None
-        if not isinstance(found.content, dsse.Envelope):
-            raise VerificationError("the bundle holds no DSSE envelope")
-        return found
-
-    descs = layout.list_referrers(client, repo, digest)
-    return [b for b in parallel(descs, fetch, workers) if isinstance(b, Bundle)]
-
-
 def check_statement(env: dsse.Envelope, digest: str, annotations: Mapping[str, str]) -> intoto.Statement:
     if env.payload_type != dsse.INTOTO_PAYLOAD_TYPE:
         raise VerificationError(f"unexpected DSSE payload type {env.payload_type}")
@@ -207,24 +185,6 @@ def check_claims(stored: layout.StoredLayer, digest: str, opts: ImageVerifyOptio
     return payload
 
 
-def _legacy_layers(client: RegistryReader, repo: Repository, digest: str,
-                   opts: ImageVerifyOptions) -> list[tuple[str, dict[str, Any]]]:
-    """The descriptors of every signature layer: the ``[prefix]...sig`` image's, then (with
-    ``experimental_oci11``) the newest OCI 1.1 signature referrer's."""
-    found: list[tuple[str, dict[str, Any]]] = []
-    try:
-        manifest = client.get_manifest(repo.tag(layout.attachment_tag(digest, "sig", opts.tag_prefix)))
-        found += [("legacy", d) for d in layout.layer_descriptors(manifest)]
-    except NotFoundError:
-        pass
-    if opts.experimental_oci11:
-        refs = layout.list_referrers(client, repo, digest, layout.SIG_ARTIFACT)
-        if refs:
-            manifest = client.get_manifest(repo.digest(refs[-1].digest))
-            found += [("oci-1-1", d) for d in layout.layer_descriptors(manifest)]
-    return found
-
-
 def verify_image(client: RegistryReader, verifier: Verifier, ref: Reference,
                  options: ImageVerifyOptions | None = None) -> ImageVerification:
     opts = options or ImageVerifyOptions()
@@ -233,12 +193,14 @@ def verify_image(client: RegistryReader, verifier: Verifier, ref: Reference,
     pipeline = Pipeline(verifier, opts.log)
     subject = resolve_subject(client, ref)
     digest = subject.digest
-    repo = layout.target_repository(ref.repository, opts.target_repository)
-    bundles = find_bundles(client, repo, digest, opts.max_workers) if opts.bundles else []
+    entity = SignedEntity.at(client, ref.repository, digest, target_repository=opts.target_repository,
+                             tag_prefix=opts.tag_prefix)
+    bundles = [s.bundle for s in BUNDLES.read(entity, opts.max_workers)] if opts.bundles else []
     if bundles:
         good = _verify_bundles(pipeline, ref, digest, bundles, opts)
         return ImageVerification(ref, digest, tuple(good))
-    layers = _legacy_layers(client, repo, digest, opts)
+    # the [prefix]...sig image's layers, then (experimental_oci11) the newest OCI 1.1 signature referrer's
+    layers = signatures(entity, (LEGACY.name, OCI11.name) if opts.experimental_oci11 else (LEGACY.name,))
     if not layers:
         raise NoSignaturesError()
 
@@ -267,12 +229,11 @@ def verify_image(client: RegistryReader, verifier: Verifier, ref: Reference,
                   "optional": optional}
         return VerifiedSignature(kind, stored.data, normal)
 
-    def fetch_and_check(item: tuple[str, dict[str, Any]]) -> VerifiedSignature | VerificationError:
+    def fetch_and_check(record: Record) -> VerifiedSignature | VerificationError:
         # Each layer is checked by the worker that fetched it, while the others are
         # still on the wire. A registry failure ends the verification, as it did
         # when the layers were all read first.
-        kind, descriptor = item
-        return captured(check, (kind, layout.fetch_layer(client, repo, descriptor)))
+        return captured(check, (record.layout, record.fetch()))
 
     results = pool_map(fetch_and_check, layers, opts.max_workers, meanwhile=lambda: _load_now(verifier))
     good = [r for r in results if isinstance(r, VerifiedSignature)]
