@@ -127,10 +127,12 @@ class TokenVerifier:
             )
         except jwt.ExpiredSignatureError:
             raise TokenError("the token has expired") from None
-        except jwt.ImmatureSignatureError:
+        except jwt.ImmatureSignatureError as exc:  # PyJWT raises it for a future iat too
+            if "iat" in str(exc):
+                raise TokenError("the token's iat is in the future") from None
             raise TokenError("the token is not valid yet (nbf is in the future)") from None
         except jwt.InvalidIssuedAtError:
-            raise TokenError("the token's iat is in the future or malformed") from None
+            raise TokenError("the token's iat is malformed") from None
         except jwt.InvalidAudienceError:
             raise TokenError(f"the token's audience does not include {issuer.client_id!r}") from None
         except jwt.MissingRequiredClaimError as exc:
