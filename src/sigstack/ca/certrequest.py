@@ -107,3 +107,35 @@ def parse_v1(doc: Any, headers: Any) -> CertRequest:
         raise errors.BadRequestError(f"{errors.INVALID_PUBLIC_KEY}: public key not provided")
     key = parse_public_key(_b64(pk["content"], "publicKey.content"))
     return CertRequest(token, key, _b64(doc.get("signedEmailAddress", ""), "signedEmailAddress"))
+
+
+@dataclass(frozen=True)
+class SigningCertificate:
+    """A CA's answer: the chain (leaf first) and, for a detached-SCT answer, the SCT as
+    the CT log's ``AddChainResponse`` JSON (None when the SCT is embedded)."""
+
+    chain: tuple[x509.Certificate, ...]
+    detached_sct: bytes | None = None
+
+    @property
+    def leaf(self) -> x509.Certificate:
+        return self.chain[0]
+
+
+def parse_signing_certificate(doc: Any) -> SigningCertificate:
+    """``SigningCertificate`` JSON (either oneof) from ``POST /api/v2/signingCert``."""
+    if not isinstance(doc, dict):
+        raise errors.CAError("the CA answered something other than a JSON object")
+    body = doc.get("signedCertificateEmbeddedSct") or doc.get("signedCertificateDetachedSct")
+    chain = body.get("chain", {}).get("certificates") if isinstance(body, dict) else None
+    if not isinstance(chain, list) or not chain or not all(isinstance(c, str) for c in chain):
+        raise errors.CAError("the CA's answer holds no certificate chain")
+    try:
+        certs = tuple(x509.load_pem_x509_certificate(c.encode()) for c in chain)
+    except ValueError:
+        raise errors.CAError("the CA's answer holds a malformed certificate") from None
+    detached = None
+    if "signedCertificateDetachedSct" in doc:
+        raw = doc["signedCertificateDetachedSct"].get("signedCertificateTimestamp")
+        detached = _b64(raw, "signedCertificateTimestamp") if raw else None
+    return SigningCertificate(certs, detached)
