@@ -8,6 +8,7 @@ import base64
 import calendar
 import hashlib
 import json
+import os
 import struct
 import subprocess
 import time
@@ -26,8 +27,9 @@ from tests.tlog._support import SIGSTACK, free_port
 class Server:
     """A `sigstack ...` server child process, ready when ``probe`` answers 200."""
 
-    def __init__(self, args: list[str], workdir: Path, probe: str, name: str) -> None:
-        self.args, self.workdir, self.probe, self.name = args, workdir, probe, name
+    def __init__(self, args: list[str], workdir: Path, probe: str, name: str,
+                 env: dict[str, str] | None = None) -> None:
+        self.args, self.workdir, self.probe, self.name, self.env = args, workdir, probe, name, env
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -39,7 +41,8 @@ class Server:
         logpath = self.workdir / f"{self.name}-{self.port}.log"
         log = open(logpath, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen([SIGSTACK, *self.args, "--port", str(self.port)], stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True, cwd=self.workdir)
+                                     stderr=subprocess.STDOUT, start_new_session=True, cwd=self.workdir,
+                                     env={**os.environ, **self.env} if self.env else None)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -66,9 +69,10 @@ def oidc_server(workdir: Path, state: Path) -> Server:
                   "oidc").start()
 
 
-def ca_server(workdir: Path, state: Path, issuer: str, extra: list[str] | None = None) -> Server:
+def ca_server(workdir: Path, state: Path, issuer: str, extra: list[str] | None = None,
+              env: dict[str, str] | None = None) -> Server:
     return Server(["ca", "serve", "--state", str(state), "--oidc-issuer", issuer, "--ci-issuer",
-                   issuer + "/github", *(extra or [])], workdir, "/api/v2/trustBundle", "ca").start()
+                   issuer + "/github", *(extra or [])], workdir, "/api/v2/trustBundle", "ca", env).start()
 
 
 @dataclass

@@ -43,9 +43,9 @@ def test_refusal_is_one_clear_error(stack: Stack) -> None:
 
 
 def test_unreachable_ca() -> None:
-    from tests.tlog._support import free_port
-
     import jwt
+
+    from tests.tlog._support import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     with CAClient(url, timeout=5) as client:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,7 @@ def test_email_and_dex_issuer_claim(config: CAConfig) -> None:
     p = _principal(config, "https://dex.example.com/auth", {"email": "a@example.com", "email_verified": True,
                                                             "federated_claims": {"connector_id": "https://github.com/login/oauth"}})
     assert p.issuer == "https://github.com/login/oauth"
-    with pytest.raises(TokenError, match="email address is not verified"):
+    with pytest.raises(TokenError, match=re.escape("email address is not verified")):
         _principal(config, "https://accounts.example.com", {"email": "a@example.com"})
 
 
@@ -111,11 +112,11 @@ def test_username_uri_spiffe_kubernetes(config: CAConfig) -> None:
     assert (p.san_type, p.san, p.name) == ("username", "alice!example.com", "alice")
     p = _principal(config, "https://uris.example.com", {"sub": "https://example.com/users/alice"})
     assert (p.san_type, p.san) == ("uri", "https://example.com/users/alice")
-    with pytest.raises(TokenError, match="is not a URI in 'https://example.com'"):
+    with pytest.raises(TokenError, match=re.escape("is not a URI in 'https://example.com'")):
         _principal(config, "https://uris.example.com", {"sub": "https://evil.com/alice"})
     p = _principal(config, "https://spiffe.example.com", {"sub": "spiffe://example.com/ns/default/sa/app"})
     assert p.san == "spiffe://example.com/ns/default/sa/app"
-    with pytest.raises(TokenError, match="not a SPIFFE ID in trust domain 'example.com'"):
+    with pytest.raises(TokenError, match=re.escape("not a SPIFFE ID in trust domain 'example.com'")):
         _principal(config, "https://spiffe.example.com", {"sub": "spiffe://other.com/x"})
     iss = "https://oidc.eks.eu-west-1.amazonaws.com/id/ABC"
     p = _principal(config, iss, {"kubernetes.io": {"namespace": "prod", "serviceaccount": {"name": "builder"}}})
@@ -137,7 +138,7 @@ def test_gitlab_templates(config: CAConfig) -> None:
     assert p.extensions[24] == claims["sub"]
     p = _principal(config, "https://gitlab.example.com", {**claims, "ref_type": "tag", "ref": "v1"})
     assert p.extensions[14] == "refs/tags/v1"
-    with pytest.raises(TokenError, match="no 'job_id' claim, which the gitlab-pipeline certificate template"):
+    with pytest.raises(TokenError, match=re.escape("no 'job_id' claim, which the gitlab-pipeline certificate")):
         _principal(config, "https://gitlab.example.com", {k: v for k, v in claims.items() if k != "job_id"})
 
 
@@ -150,9 +151,9 @@ def test_template_subset() -> None:
     assert Template("a").render(data) == "1"  # a bare claim name
     with pytest.raises(MissingClaim):
         Template("{{ .missing }}").render(data)
-    with pytest.raises(ConfigError, match="unsupported template expression"):
+    with pytest.raises(ConfigError, match=re.escape("unsupported template expression")):
         Template("{{ printf .a }}")
-    with pytest.raises(ConfigError, match="missing"):
+    with pytest.raises(ConfigError, match=re.escape("missing")):
         Template('{{if eq .a "1"}}x')
 
 
@@ -179,9 +180,9 @@ def test_config_errors(doc: dict[str, object], message: str) -> None:
 
 
 def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="reading CA configuration"):
+    with pytest.raises(ConfigError, match=re.escape("reading CA configuration")):
         load_config(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("oidc-issuers: [unclosed")
-    with pytest.raises(ConfigError, match=f"parsing CA configuration {bad}: "):
+    with pytest.raises(ConfigError, match=re.escape(f"parsing CA configuration {bad}: ")):
         load_config(bad)

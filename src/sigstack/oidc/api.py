@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import urllib.parse
 from typing import Any
 
 from starlette.applications import Starlette
@@ -49,9 +50,11 @@ def create_app(issuer: DevIssuer) -> Starlette:
                     return _error(400, "the request body is not valid JSON")
                 if not isinstance(params, dict):
                     return _error(400, "the request body must be a JSON object")
-            else:
-                form = await request.form()
-                params = {k: v for k, v in form.items() if isinstance(v, str)}
+            else:  # application/x-www-form-urlencoded (parsed here: no multipart dependency)
+                try:
+                    params = dict(urllib.parse.parse_qsl(raw.decode()))
+                except UnicodeDecodeError:
+                    return _error(400, "the request body is not UTF-8")
             try:
                 ttl = int(params.get("ttl", 600))
                 extra = params.get("claims")
