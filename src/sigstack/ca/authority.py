@@ -37,6 +37,7 @@ from sigstack.keys.software import PrivateKeySigner
 SIGSTORE_OID = "1.3.6.1.4.1.57264.1"
 RAW_ARCS = frozenset({1, 2, 3, 4, 5, 6})  # deprecated: the UTF-8 bytes are the extension value
 VALIDITY = datetime.timedelta(minutes=10)
+_EMPTY_NAME = x509.Name([])
 _HASHES: dict[str, hashes.SHA256 | hashes.SHA384 | hashes.SHA512] = {
     "sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}
 
@@ -44,7 +45,9 @@ _HASHES: dict[str, hashes.SHA256 | hashes.SHA384 | hashes.SHA512] = {
 class CTSubmitter(Protocol):
     """Where precertificates go: the in-process log or a CT log's HTTP API."""
 
-    async def add_pre_chain(self, chain: Sequence[x509.Certificate]) -> sct.SCT: ...
+    async def add_pre_chain(self, chain: Sequence[x509.Certificate], tbs: bytes | None = None) -> sct.SCT:
+        """``tbs``: the precertificate's TBS without the poison, when the caller has it."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,11 @@ class Issued:
     certificate: x509.Certificate
     chain: tuple[x509.Certificate, ...]  # issuer first, root last
     sct: sct.SCT
+    chain_pem: tuple[str, ...] = ()  # the chain's PEM, when the caller has it made already
 
     def pem_chain(self) -> list[str]:
-        return [c.public_bytes(serialization.Encoding.PEM).decode()
-                for c in (self.certificate, *self.chain)]
+        rest = self.chain_pem or tuple(c.public_bytes(serialization.Encoding.PEM).decode() for c in self.chain)
+        return [self.certificate.public_bytes(serialization.Encoding.PEM).decode(), *rest]
 
 
 def sigstore_extensions(principal: Principal) -> list[x509.UnrecognizedExtension]:
@@ -74,13 +78,23 @@ def sigstore_extensions(principal: Principal) -> list[x509.UnrecognizedExtension
     return out
 
 
-def _san(principal: Principal) -> x509.SubjectAlternativeName:
-    if principal.san_type == "email":
-        return x509.SubjectAlternativeName([x509.RFC822Name(principal.san)])
-    if principal.san_type == "uri":
-        return x509.SubjectAlternativeName([x509.UniformResourceIdentifier(principal.san)])
-    return x509.SubjectAlternativeName([
-        x509.OtherName(ObjectIdentifier(f"{SIGSTORE_OID}.7"), der.utf8_string(principal.san))])
+def _san(principal: Principal) -> x509.Extension[x509.ExtensionType]:
+    """The one critical SAN. Encoded here for ASCII values (cryptography's RFC822Name
+    re-parses the address with the email package, a fifth of an issuance); anything
+    else goes through cryptography's types, which validate it."""
+    oid = x509.oid.ExtensionOID.SUBJECT_ALTERNATIVE_NAME
+    if principal.san_type in ("email", "uri") and principal.san.isascii():
+        tag = 0x81 if principal.san_type == "email" else 0x86  # [1] rfc822Name, [6] URI (IA5String)
+        value: x509.ExtensionType = x509.UnrecognizedExtension(
+            oid, der.tlv(0x30, der.tlv(tag, principal.san.encode())))
+    elif principal.san_type == "email":
+        value = x509.SubjectAlternativeName([x509.RFC822Name(principal.san)])
+    elif principal.san_type == "uri":
+        value = x509.SubjectAlternativeName([x509.UniformResourceIdentifier(principal.san)])
+    else:
+        value = x509.SubjectAlternativeName([
+            x509.OtherName(ObjectIdentifier(f"{SIGSTORE_OID}.7"), der.utf8_string(principal.san))])
+    return x509.Extension(oid, True, value)
 
 
 def check_public_key(key: PublicKeyTypes) -> CertificatePublicKeyTypes:
@@ -146,12 +160,8 @@ def sign_builder(builder: x509.CertificateBuilder, signer: Signer) -> x509.Certi
         raise errors.CAError("unsupported CA key type")
     tmp_key = _throwaway_key(kind)
     draft = builder.sign(tmp_key, None if kind == "ed25519" else _HASHES[signer.hash_name])
-    signature = signer.sign(draft.tbs_certificate_bytes)
-    body = draft.public_bytes(serialization.Encoding.DER)
-    _, start, _ = der.read(body, 0)  # Certificate ::= SEQUENCE { tbs, signatureAlgorithm, signature }
-    _, _, tbs_end = der.read(body, start)
-    _, _, alg_end = der.read(body, tbs_end)
-    cert_der = der.tlv(0x30, body[start:alg_end] + der.tlv(0x03, b"\x00" + signature))
+    tbs, algorithm = der.split_certificate(draft.public_bytes(serialization.Encoding.DER))
+    cert_der = der.certificate(tbs, algorithm, signer.sign(tbs))
     return x509.load_der_x509_certificate(cert_der)
 
 
@@ -177,33 +187,50 @@ class CertificateAuthority:
             self._aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(
                 issuer.public_key())  # type: ignore[arg-type]
         self._issuer_name = issuer.subject
+        # Per-CA constants, made once: extensions every certificate carries, the chain's encodings.
+        self._fixed = [
+            x509.Extension(x509.oid.ExtensionOID.KEY_USAGE, True,
+                           x509.KeyUsage(True, False, False, False, False, False, False, False, False)),
+            x509.Extension(x509.oid.ExtensionOID.EXTENDED_KEY_USAGE, False,
+                           x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING])),
+        ]
+        self._aki_ext = x509.Extension(x509.oid.ExtensionOID.AUTHORITY_KEY_IDENTIFIER, False, self._aki)
+        self._poison = x509.Extension(x509.oid.ExtensionOID.PRECERT_POISON, True, x509.PrecertPoison())
+        self.chain_pem = tuple(c.public_bytes(serialization.Encoding.PEM).decode() for c in self.chain)
 
-    def _builder(self, principal: Principal, key: CertificatePublicKeyTypes) -> x509.CertificateBuilder:
-        now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
-        b = (x509.CertificateBuilder()
-             .subject_name(x509.Name([]))
-             .issuer_name(self._issuer_name)
-             .public_key(key)
-             .serial_number(x509.random_serial_number())
-             .not_valid_before(now)
-             .not_valid_after(now + VALIDITY)
-             .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False),
-                            critical=True)
-             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
-             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key), critical=False)
-             .add_extension(self._aki, critical=False)
-             .add_extension(_san(principal), critical=True))
-        for ext in sigstore_extensions(principal):
-            b = b.add_extension(ext, critical=False)
-        return b
+    def _extensions(self, principal: Principal,
+                    key: CertificatePublicKeyTypes) -> list[x509.Extension[x509.ExtensionType]]:
+        exts: list[x509.Extension[x509.ExtensionType]] = [
+            *self._fixed,
+            x509.Extension(x509.oid.ExtensionOID.SUBJECT_KEY_IDENTIFIER, False,
+                           x509.SubjectKeyIdentifier.from_public_key(key)),
+            self._aki_ext,
+            _san(principal),
+        ]
+        exts.extend(x509.Extension(e.oid, False, e) for e in sigstore_extensions(principal))
+        return exts
+
+    def _builder(self, key: CertificatePublicKeyTypes, serial: int, now: datetime.datetime,
+                 extensions: list[x509.Extension[x509.ExtensionType]]) -> x509.CertificateBuilder:
+        # One constructor call: add_extension() would copy and re-check the list each time.
+        return x509.CertificateBuilder(self._issuer_name, _EMPTY_NAME, key, serial, now, now + VALIDITY,
+                                       extensions)
 
     async def issue(self, principal: Principal, key: CertificatePublicKeyTypes) -> Issued:
-        builder = self._builder(principal, key)
-        precert = sign_builder(builder.add_extension(x509.PrecertPoison(), critical=True), self.signer)
+        now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+        exts = self._extensions(principal, key)
+        builder = self._builder(key, x509.random_serial_number(), now, [*exts, self._poison])
+        precert = sign_builder(builder, self.signer)
+        pre_tbs, algorithm = der.split_certificate(precert.public_bytes(serialization.Encoding.DER))
+        # What the log signs, and the base of the final certificate: the poison (last) removed.
+        base_tbs, _ = der.tbs_without_extension(pre_tbs, der.POISON_OID)
         try:
-            stamp = await self.ct.add_pre_chain([precert, *self.chain])
+            stamp = await self.ct.add_pre_chain([precert, *self.chain], base_tbs)
         except errors.CAError as exc:
             raise errors.CAError(f"{errors.FAILED_CT}: {exc.message}") from None
-        ext = x509.UnrecognizedExtension(ObjectIdentifier(der.SCT_LIST_OID), sct.sct_list_extension_value([stamp]))
-        final = sign_builder(builder.add_extension(ext, critical=False), self.signer)
-        return Issued(final, self.chain, stamp)
+        # The final certificate is that TBS plus the SCT list, signed: spliced here rather
+        # than built again, so it cannot differ from the precertificate in anything else.
+        final_tbs = der.tbs_with_extension(
+            base_tbs, der.extension(der.SCT_LIST_OID, sct.sct_list_extension_value([stamp])))
+        final_der = der.certificate(final_tbs, algorithm, self.signer.sign(final_tbs))
+        return Issued(x509.load_der_x509_certificate(final_der), self.chain, stamp, self.chain_pem)

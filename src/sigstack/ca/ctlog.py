@@ -102,6 +102,7 @@ class CTLog:
         self._writer: asyncio.Task[None] | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ct-writer")
         self._sth = self._sign_sth(*store.head)
+        self._issuer_hashes: dict[x509.Certificate, bytes] = {}
 
     # -- lifecycle ----------------------------------------------------------------
     async def start(self) -> None:
@@ -165,11 +166,15 @@ class CTLog:
         return certs
 
     def _entry(self, certs: list[x509.Certificate], chain: Sequence[bytes], precert: bool,
-               timestamp: int) -> tuple[bytes, bytes]:
+               timestamp: int, tbs: bytes | None = None) -> tuple[bytes, bytes]:
         """(signed/leaf bytes, extra_data) of a checked chain."""
         if precert:
-            tbs, _ = der.tbs_without_extension(certs[0].tbs_certificate_bytes, der.POISON_OID)
-            entry = sct.signed_entry(sct.PRECERT_ENTRY, tbs, sct.issuer_key_hash(spki_der(certs[1])))
+            if tbs is None:
+                tbs, _ = der.tbs_without_extension(certs[0].tbs_certificate_bytes, der.POISON_OID)
+            issuer_hash = self._issuer_hashes.get(certs[1])
+            if issuer_hash is None:
+                issuer_hash = self._issuer_hashes[certs[1]] = sct.issuer_key_hash(spki_der(certs[1]))
+            entry = sct.signed_entry(sct.PRECERT_ENTRY, tbs, issuer_hash)
             rest = b"".join(sct.u24(c) for c in chain[1:])
             extra = sct.u24(chain[0]) + sct.u24(rest)
             kind = sct.PRECERT_ENTRY
@@ -184,12 +189,14 @@ class CTLog:
         certs = self.check_chain(chain, precert)
         return await self.add_checked(certs, chain, precert)
 
-    async def add_checked(self, certs: list[x509.Certificate], chain: Sequence[bytes], precert: bool) -> sct.SCT:
-        """Append a chain the caller has already checked (the CA's own precertificates)."""
+    async def add_checked(self, certs: list[x509.Certificate], chain: Sequence[bytes], precert: bool,
+                          tbs: bytes | None = None) -> sct.SCT:
+        """Append a chain the caller has already checked (the CA's own precertificates);
+        ``tbs`` is the precertificate's TBS without the poison, if the caller has it."""
         if self._queue is None:
             raise CTError("the CT log is not running")
         timestamp = int(time.time() * 1000)
-        leaf, extra = self._entry(certs, chain, precert, timestamp)
+        leaf, extra = self._entry(certs, chain, precert, timestamp, tbs)
         signature = self.signer.sign(leaf)  # the signed input is the leaf's bytes (see sct)
         body = struct.pack(">I", len(leaf)) + leaf + extra
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -10,6 +10,8 @@ Only definite-length DER is accepted, which is all X.509 allows.
 
 from __future__ import annotations
 
+import functools
+
 from sigstack.ca.errors import CTError
 
 POISON_OID = "1.3.6.1.4.1.11129.2.4.3"
@@ -57,6 +59,7 @@ def read(data: bytes, pos: int) -> tuple[int, int, int]:
     return tag, start, end
 
 
+@functools.lru_cache(maxsize=64)
 def oid_der(dotted: str) -> bytes:
     """The DER TLV of an OBJECT IDENTIFIER."""
     parts = [int(p) for p in dotted.split(".")]
@@ -79,26 +82,59 @@ def tbs_without_extension(tbs: bytes, dotted_oid: str) -> tuple[bytes, bool]:
         raise CTError("malformed TBSCertificate", status=400, grpc_code=3)
     want = oid_der(dotted_oid)
     pos = start
-    fields: list[bytes] = []
+    while pos < end:  # the top-level fields; [3] Extensions is the last one
+        ftag, fstart, fend = read(tbs, pos)
+        if ftag == 0xA3:
+            break
+        pos = fend
+    else:
+        return tbs, False
+    stag, sstart, send = read(tbs, fstart)
+    if stag != 0x30 or send != fend or fend != end:
+        raise CTError("malformed certificate extensions", status=400, grpc_code=3)
+    kept: list[bytes] = []
     found = False
+    epos = sstart
+    while epos < send:
+        _, estart, eend = read(tbs, epos)
+        if tbs.startswith(want, estart):
+            found = True
+        else:
+            kept.append(tbs[epos:eend])
+        epos = eend
+    if not found:
+        return tbs, False
+    field = tlv(0xA3, tlv(0x30, b"".join(kept))) if kept else b""
+    return tlv(0x30, tbs[start:pos] + field), True
+
+
+def extension(dotted_oid: str, value: bytes, critical: bool = False) -> bytes:
+    """An Extension: SEQUENCE { extnID, [critical TRUE], extnValue OCTET STRING }."""
+    return tlv(0x30, oid_der(dotted_oid) + (b"\x01\x01\xff" if critical else b"") + octet_string(value))
+
+
+def tbs_with_extension(tbs: bytes, ext: bytes) -> bytes:
+    """``tbs`` with the DER Extension ``ext`` appended to its extensions (creating them
+    if it had none)."""
+    _, start, end = read(tbs, 0)
+    pos = start
     while pos < end:
         ftag, fstart, fend = read(tbs, pos)
-        field = tbs[pos:fend]
-        if ftag == 0xA3:  # [3] EXPLICIT Extensions
-            stag, sstart, send = read(tbs, fstart)
-            if stag != 0x30:
-                raise CTError("malformed certificate extensions", status=400, grpc_code=3)
-            kept: list[bytes] = []
-            epos = sstart
-            while epos < send:
-                _, estart, eend = read(tbs, epos)
-                _, _, oend = read(tbs, estart)
-                if tbs[estart:oend] == want:
-                    found = True
-                else:
-                    kept.append(tbs[epos:eend])
-                epos = eend
-            field = tlv(0xA3, tlv(0x30, b"".join(kept))) if kept else b""
-        fields.append(field)
+        if ftag == 0xA3:
+            _, sstart, send = read(tbs, fstart)
+            return tlv(0x30, tbs[start:pos] + tlv(0xA3, tlv(0x30, tbs[sstart:send] + ext)))
         pos = fend
-    return tlv(0x30, b"".join(fields)), found
+    return tlv(0x30, tbs[start:end] + tlv(0xA3, tlv(0x30, ext)))
+
+
+def split_certificate(cert: bytes) -> tuple[bytes, bytes]:
+    """(TBSCertificate, signatureAlgorithm) of a DER Certificate."""
+    _, start, _ = read(cert, 0)
+    _, _, tbs_end = read(cert, start)
+    _, _, alg_end = read(cert, tbs_end)
+    return cert[start:tbs_end], cert[tbs_end:alg_end]
+
+
+def certificate(tbs: bytes, algorithm: bytes, signature: bytes) -> bytes:
+    """Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }."""
+    return tlv(0x30, tbs + algorithm + tlv(0x03, b"\x00" + signature))

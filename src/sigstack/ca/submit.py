@@ -20,10 +20,17 @@ class LocalCT:
 
     def __init__(self, log: CTLog) -> None:
         self.log = log
+        self._der: dict[x509.Certificate, bytes] = {}  # the CA's chain, encoded once
 
-    async def add_pre_chain(self, chain: Sequence[x509.Certificate]) -> sct.SCT:
-        ders = [c.public_bytes(serialization.Encoding.DER) for c in chain]
-        return await self.log.add_checked(list(chain), ders, precert=True)
+    def _encoded(self, cert: x509.Certificate) -> bytes:
+        found = self._der.get(cert)
+        if found is None:
+            found = self._der[cert] = cert.public_bytes(serialization.Encoding.DER)
+        return found
+
+    async def add_pre_chain(self, chain: Sequence[x509.Certificate], tbs: bytes | None = None) -> sct.SCT:
+        ders = [chain[0].public_bytes(serialization.Encoding.DER), *(self._encoded(c) for c in chain[1:])]
+        return await self.log.add_checked(list(chain), ders, precert=True, tbs=tbs)
 
 
 class RemoteCT:
@@ -33,7 +40,7 @@ class RemoteCT:
         self.url = base_url.rstrip("/") + "/ct/v1/add-pre-chain"
         self._client = httpx.AsyncClient(timeout=timeout, trust_env=False)
 
-    async def add_pre_chain(self, chain: Sequence[x509.Certificate]) -> sct.SCT:
+    async def add_pre_chain(self, chain: Sequence[x509.Certificate], tbs: bytes | None = None) -> sct.SCT:
         body = {"chain": [base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode() for c in chain]}
         try:
             resp = await self._client.post(self.url, json=body)
