@@ -266,3 +266,63 @@ class PolicyViolation(VerificationError):
     def __init__(self, errors: Sequence[str]) -> None:
         super().__init__(f"{len(errors)} validation errors occurred")
         self.errors = list(errors)
+
+class CAClientError(SigstackError):
+    """The CA refused the request or could not be reached; the message says why."""
+
+class TrustDocError(SigstackError):
+    """Trust material given to a writer is unusable."""
+
+class OIDCError(SigstackError):
+    """A bad request to the development issuer, or its state is unusable."""
+
+
+# ---- the CA, its CT log, the OIDC issuer -------------------------------------------------
+
+#: Fulcio's client-facing sentence for every token failure (scripts match on it)
+INVALID_IDENTITY_TOKEN = "There was an error processing the identity token"
+
+
+class CAError(SigstackError):
+    """A request the CA refuses or cannot serve; ``status`` is the HTTP status and
+    ``grpc_code`` the gRPC code Fulcio's JSON gateway would put in the body."""
+
+    status = 500
+    grpc_code = 13
+
+    def __init__(self, message: str, *, status: int | None = None, grpc_code: int | None = None) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+        if grpc_code is not None:
+            self.grpc_code = grpc_code
+
+
+class BadRequestError(CAError):
+    """The request itself is wrong (HTTP 400, gRPC InvalidArgument)."""
+
+    status = 400
+    grpc_code = 3
+
+
+class TokenError(BadRequestError):
+    """The OIDC identity token was rejected; the message says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"{INVALID_IDENTITY_TOKEN}: {reason}")
+        self.reason = reason
+
+
+class UnauthenticatedError(CAError):
+    """No identity token at all (HTTP 401, gRPC Unauthenticated)."""
+
+    status = 401
+    grpc_code = 16
+
+
+class ConfigError(SigstackError):
+    """The CA's issuer configuration file is malformed."""
+
+
+class CTError(CAError):
+    """The CT log refused a submission (``status`` 400) or failed (500)."""

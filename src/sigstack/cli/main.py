@@ -35,6 +35,9 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "sigstack.cli.tlog": ("tlog",),
     "sigstack.cli.saveload": ("save", "load"),
     "sigstack.cli.trust": ("initialize",),
+    "sigstack.cli.ca": ("ca", "ct"),
+    "sigstack.cli.oidc": ("oidc",),
+    "sigstack.cli.trustmaterial": ("trusted-root", "signing-config"),
 }
 # Top-level options that take a value, so the command name can be found before parsing.
 _VALUE_OPTIONS = frozenset({"--output-file", "-t", "--timeout"})

@@ -1,0 +1,96 @@
+"""Asking a Fulcio-compatible CA (ours or Sigstore's) for a signing certificate.
+
+Both request forms of API v2: a public key with a proof of possession (the key's
+signature over the token's ``email`` claim when it has one, else ``sub``, as cosign
+signs it), or a CSR (as sigstore-python sends it). The keyless signing flow uses an
+ephemeral ECDSA P-256 key, whose SHA-256 signature is what Fulcio checks.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import httpx
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from sigstack._internal.proxy import ProxySettings
+from sigstack._internal.proxy_transport import transport
+from sigstack.ca.certrequest import SigningCertificate, parse_signing_certificate
+from sigstack.errors import CAClientError, SigstackError
+from sigstack.keys.base import Signer
+
+
+def challenge_subject(token: str) -> str:
+    """What the proof of possession signs: the token's ``email`` if present, else ``sub``
+    (read without verifying: the CA verifies the token)."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise CAClientError("the identity token is not a well-formed JWT") from None
+    value = claims.get("email") or claims.get("sub")
+    if not isinstance(value, str) or not value:
+        raise CAClientError("the identity token has neither an email nor a sub claim")
+    return value
+
+
+class CAClient:
+    def __init__(self, url: str, timeout: float = 60.0, proxies: ProxySettings | None = None) -> None:
+        self.url = url.rstrip("/")
+        # proxies chosen with Go's rules, as cosign's Fulcio client does (see _internal.proxy)
+        self._http = httpx.Client(timeout=timeout, transport=transport(proxies or ProxySettings.from_env(), True,
+                                                                       trust_env=True))
+
+    def __enter__(self) -> CAClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _post(self, body: dict[str, Any], token: str) -> SigningCertificate:
+        endpoint = self.url + "/api/v2/signingCert"
+        try:
+            resp = self._http.post(endpoint, json=body, headers={"Authorization": f"Bearer {token}"})
+        except httpx.HTTPError as exc:
+            raise CAClientError(f"cannot reach the CA at {self.url}: {exc}") from None
+        try:
+            doc = resp.json()
+        except ValueError:
+            doc = None
+        if resp.status_code != 200:
+            message = doc.get("message") if isinstance(doc, dict) else None
+            raise CAClientError(f"the CA refused the certificate request (HTTP {resp.status_code})"
+                                + (f": {message}" if message else ""))
+        try:
+            return parse_signing_certificate(doc)
+        except SigstackError as exc:
+            raise CAClientError(exc.message) from None
+
+    def sign_with_key(self, token: str, signer: Signer) -> SigningCertificate:
+        """A certificate for ``signer``'s public key, proving possession by signing the
+        token's challenge subject."""
+        proof = signer.sign(challenge_subject(token).encode())
+        body = {"credentials": {"oidcIdentityToken": token},
+                "publicKeyRequest": {"publicKey": {"content": signer.public_key_pem().decode()},
+                                     "proofOfPossession": base64.b64encode(proof).decode()}}
+        return self._post(body, token)
+
+    def sign_with_csr(self, token: str, csr: x509.CertificateSigningRequest) -> SigningCertificate:
+        pem = csr.public_bytes(serialization.Encoding.PEM)
+        return self._post({"certificateSigningRequest": base64.b64encode(pem).decode()}, token)
+
+    def trust_bundle(self) -> list[list[x509.Certificate]]:
+        try:
+            resp = self._http.get(self.url + "/api/v2/trustBundle")
+            resp.raise_for_status()
+            chains = resp.json()["chains"]
+            return [[x509.load_pem_x509_certificate(c.encode()) for c in ch["certificates"]] for ch in chains]
+        except httpx.HTTPError as exc:
+            raise CAClientError(f"fetching the CA's trust bundle from {self.url}: {exc}") from None
+        except (ValueError, KeyError, TypeError):
+            raise CAClientError("the CA's trust bundle is malformed") from None
