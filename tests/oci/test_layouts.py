@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
-from ocihelpers import Registry, fresh, one_error, sigstack
+from ocihelpers import Registry, fresh, one_error
+from tests.helpers import sigstack
 
 from sigstack import keys
 from sigstack.errors import NoSignaturesError, RegistryError
