@@ -24,6 +24,7 @@ from sigstack.oci.reference import parse_reference
 from sigstack.oci.saveload import save
 from sigstack.sign.attest import attest_image
 from sigstack.sign.image import ImageSignOptions, sign_image
+from sigstack.verify.evidence import LogPolicy
 from sigstack.verify.image import ImageVerifyOptions, verify_image
 
 
@@ -94,10 +95,10 @@ def test_target_repository_is_a_parameter_not_the_environment(registry: Registry
         assert client.list_tags(parse_reference(elsewhere + ":x").repository) == [sig_tag]
         assert sig_tag not in client.list_tags(ref.repository)
         ok = verify_image(client, verifier, ref,
-                          ImageVerifyOptions(target_repository=elsewhere, insecure_ignore_tlog=True))
+                          ImageVerifyOptions(target_repository=elsewhere, log=LogPolicy(insecure_ignore_tlog=True)))
         assert len(ok.signatures) == 1
         with pytest.raises(NoSignaturesError):
-            verify_image(client, verifier, ref, ImageVerifyOptions(insecure_ignore_tlog=True))
+            verify_image(client, verifier, ref, ImageVerifyOptions(log=LogPolicy(insecure_ignore_tlog=True)))
         with pytest.raises(RegistryError, match="parsing the target repository 'UPPER/case'"):
             sign_image(client, signer, ref, ImageSignOptions(target_repository="UPPER/case"))
 
