@@ -54,7 +54,7 @@ class Runner:
 
         return _EXPR.sub(one, text)
 
-    def run(self, action: dict[str, Any]) -> None:
+    def run(self, action: dict[str, Any], only: tuple[str, ...] = ()) -> None:
         defaults = {k: str(v.get("default", "")) for k, v in action["inputs"].items()}
         self.inputs = {**defaults, **self.inputs}
         path_file, env_file = self.workdir / "github_path", self.workdir / "github_env"
@@ -62,6 +62,8 @@ class Runner:
         env_file.touch()
         for i, step in enumerate(action["runs"]["steps"]):
             sid = step.get("id", f"step{i}")
+            if only and sid not in only:
+                continue
             if "uses" in step:
                 self.skipped.append(step["uses"])
                 continue

@@ -58,6 +58,37 @@ def test_shellcheck_passes_the_action_scripts(tmp_path: Path) -> None:
         assert proc.returncode == 0, f"{sid}:\n{proc.stdout}"
 
 
+def _resolve(tmp_path: Path, **inputs: str) -> dict[str, str]:
+    runner = Runner(tmp_path, {"install-dir": "$HOME/.sigstack", **inputs},
+                    {"action_path": str(ROOT), "action_repository": "acme/sigstack"},
+                    {**clean_env(), "HOME": "/home/runner", "GITHUB_SERVER_URL": "file://" + str(tmp_path)})
+    runner.run(load_action(), only=("resolve",))
+    return runner.outputs["resolve"]
+
+
+def test_release_input_picks_pypi_a_git_ref_or_the_actions_own_source(tmp_path: Path) -> None:
+    out = _resolve(tmp_path, **{"sigstack-release": "v0.1.0", "extras": "aws,gcp"})
+    assert out["spec"] == "sigstack[aws,gcp]==0.1.0"
+    assert out["install-dir"] == "/home/runner/.sigstack"  # $HOME in the input is expanded
+    assert out["cache-key"].startswith("sigstack-Linux-X64-py3.") and out["cache-key"].endswith("-0.1.0[aws,gcp]")
+    # a git ref of the action's repository; a branch that resolves to nothing is not cached
+    out = _resolve(tmp_path, **{"sigstack-release": "main"})
+    assert out["spec"] == f"sigstack @ git+file://{tmp_path}/acme/sigstack@main"
+    assert out["cache-key"] == ""
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    assert _resolve(tmp_path, **{"sigstack-release": sha})["cache-key"].endswith(sha)
+    out = _resolve(tmp_path)
+    assert out["spec"] == str(ROOT)
+
+
+def test_bad_extras_input_fails_with_one_error(tmp_path: Path) -> None:
+    runner = Runner(tmp_path, {"extras": "aws; rm -rf /"}, {"action_path": str(ROOT), "action_repository": "a/b"},
+                    clean_env())
+    with pytest.raises(AssertionError) as info:
+        runner.run(load_action(), only=("resolve",))
+    assert "::error::extras must be comma-separated names such as aws,gcp" in str(info.value)
+
+
 def _python() -> str:
     """A Python outside any virtualenv, as on a runner (the base of this one)."""
     base = getattr(sys, "_base_executable", sys.executable)
