@@ -213,6 +213,28 @@ def test_browser_search_then_entry_proof_passes(populated: Populated, shots: Pat
         assert errors == []
 
 
+def test_browser_without_javascript_searches_and_shows_entries(populated: Populated, shots: Path) -> None:
+    """Chromium with JavaScript off: the form search and the entry page still work."""
+    with browser() as b:
+        context = b.new_context(java_script_enabled=False, viewport={"width": 1200, "height": 900})
+        page = context.new_page()
+        page.goto(populated.server.url + "/")
+        page.fill("input[name=q]", f"issuer:{GITHUB_ISSUER}")
+        page.press("input[name=q]", "Enter")
+        page.wait_for_url("**/?q=issuer*")
+        assert page.locator("table.entries tbody tr").count() == 1
+        page.click("table.entries tbody tr:first-child td:first-child a")
+        page.wait_for_url(f"**/entry/{populated.uuids[3]}")
+        assert WORKFLOW in page.inner_text("main")
+        assert "your browser checks the inclusion proof" in page.inner_text("#verify")
+        assert not page.is_visible("#check-inclusion")  # no mark claims anything
+        page.goto(populated.server.url + "/log")
+        assert not page.is_visible("#check-checkpoint") and not page.is_visible("#consistency-form")
+        assert "Consistency checks run in the browser and need JavaScript." in page.inner_text("main")
+        page.screenshot(path=str(shots / "entry-no-javascript.png"), full_page=True)
+        context.close()
+
+
 def test_browser_flags_a_proof_built_from_a_tampered_node(populated: Populated, shots: Path) -> None:
     """A Merkle node altered in the database (a log that serves a wrong proof): the page
     recomputes the root from the proof, finds it is not the one the log signed, and says

@@ -2,6 +2,7 @@
 // The entry page: recompute the leaf from the body shown, fold the inclusion proof to a
 // root, check the root is the one the log signed in its checkpoint, and check the SET.
 (async () => {
+  document.getElementById("checks").hidden = false;
   const data = JSON.parse(document.getElementById("entry-data").textContent);
   const detail = document.getElementById("verify-detail");
   const box = document.getElementById("verify");

@@ -2,6 +2,8 @@
 // The log page: check the current checkpoint's signature, and that the current tree
 // extends an older checkpoint (pasted, or remembered from this browser's last visit).
 (async () => {
+  document.getElementById("check-checkpoint").hidden = false;
+  document.getElementById("consistency").hidden = false;
   const data = JSON.parse(document.getElementById("log-data").textContent);
   const cpMark = document.getElementById("check-checkpoint");
   const consMark = document.getElementById("check-consistency");
