@@ -165,6 +165,16 @@ def test_attacker_controlled_fields_are_escaped(populated: Populated) -> None:
     assert esc(EVIL_URI) in text and esc(EVIL_EXT) in text
 
 
+def test_a_broken_database_gives_an_error_page_not_a_traceback(populated: Populated) -> None:
+    with sqlite3.connect(populated.db) as conn:
+        conn.execute("DROP TABLE search")
+    r = populated.get("/", q="alice@example.com")
+    assert r.status_code == 500
+    errors = [ln.strip() for ln in r.text.splitlines() if "Error:" in ln]
+    assert errors == ['<p class="error" role="alert">Error: internal error (OperationalError)</p>']
+    assert "Traceback" not in r.text
+
+
 def test_log_page_without_javascript(populated: Populated) -> None:
     text = populated.get("/log").text
     info = httpx.get(populated.server.url + "/api/v1/log", timeout=10).json()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from sigstack.tlog.log import Log
 from sigstack.tlog.store.base import StoredEntry
 
 T = TypeVar("T")
+logger = logging.getLogger("sigstack.tlog")
 RECENT = 20
 CHART_POINTS = 48
 _ID = re.compile(r"[0-9a-fA-F]{64}|[0-9a-fA-F]{80}")
@@ -251,12 +253,26 @@ def explorer_routes(log: Log) -> list[BaseRoute]:
         return page("log.html", head=head, chart=await read(chart, log, head.size), recent=recent, data=data,
                     key=data["key"], pem=log.signer.signer.public_key_pem().decode(), tree_id=log.store.tree_id)
 
+    def guarded(fn: Callable[[Request], Any]) -> Callable[[Request], Any]:
+        """One error line on a page for any failure, never a traceback (the log has it)."""
+        async def handler(request: Request) -> Response:
+            try:
+                response: Response = await fn(request)
+                return response
+            except SigstackError as exc:
+                return page("error.html", 500, message=exc.message)
+            except Exception as exc:
+                logger.exception("unexpected error serving %s", request.url.path)
+                return page("error.html", 500, message=f"internal error ({type(exc).__name__})")
+
+        return handler
+
     from importlib.resources import files
 
     static = StaticFiles(directory=str(files("sigstack.tlog.explorer") / "static"))
     return [
-        Route("/", index, methods=["GET"]),
-        Route("/entry/{id}", entry, methods=["GET"]),
-        Route("/log", log_page, methods=["GET"]),
+        Route("/", guarded(index), methods=["GET"]),
+        Route("/entry/{id}", guarded(entry), methods=["GET"]),
+        Route("/log", guarded(log_page), methods=["GET"]),
         Mount("/static", static, name="static"),
     ]
