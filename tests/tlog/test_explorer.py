@@ -123,6 +123,19 @@ def test_search_by_each_kind_of_term(populated: Populated) -> None:
         assert f'value="{esc(query)}"' in r.text  # the box keeps the query
 
 
+def test_dsse_and_intoto_entries_show_their_certificate_and_subjects(populated: Populated) -> None:
+    from tests.tlog.test_entries import dsse_proposal, intoto_proposal
+
+    bob = CertSigner("bob@example.com", "https://accounts.example.com")
+    uuids = [_post(populated.server, make(bob)) for make in (dsse_proposal, intoto_proposal)]  # type: ignore[arg-type]
+    subject = "sha256:" + "ab" * 32  # the in-toto statement's subject digest
+    assert _indexes(populated.get("/", q=subject).text) == [8, 7]
+    assert _indexes(populated.get("/", q="bob@example.com").text) == [8, 7]
+    for uuid, kind in zip(uuids, ("dsse 0.0.1", "intoto 0.0.2"), strict=True):
+        text = populated.get(f"/entry/{uuid}").text
+        assert kind in text and "bob@example.com" in text and "https://accounts.example.com" in text, kind
+
+
 def test_bad_queries_answer_400_with_one_error_line(populated: Populated) -> None:
     cases = {
         "sha256:ab": "Error: give at least 6 hex digits of the sha256 digest",
