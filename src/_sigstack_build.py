@@ -30,12 +30,20 @@ def _git(*args: str) -> str | None:
 
 
 def build_info_source() -> str | None:
-    """The module text from git, or the file an sdist carries, or None."""
+    """The module text from git, or the file an sdist carries, or from
+    ``SIGSTACK_GIT_COMMIT``/``SIGSTACK_GIT_TREE_STATE``, or None."""
     commit = _git("rev-parse", "HEAD") if (ROOT / ".git").exists() else None
-    if commit is None:
-        return BAKED.read_text() if BAKED.is_file() else None
-    status = _git("status", "--porcelain", "--untracked-files=no")
-    state = "dirty" if status else "clean"
+    if commit is not None:
+        state = "dirty" if _git("status", "--porcelain", "--untracked-files=no") else "clean"
+    elif BAKED.is_file():
+        return BAKED.read_text()
+    elif os.environ.get("SIGSTACK_GIT_COMMIT"):
+        # a source archive (no .git), e.g. an action fetched by the GitHub runner: the
+        # installer knows the commit it asked for
+        commit = os.environ["SIGSTACK_GIT_COMMIT"]
+        state = os.environ.get("SIGSTACK_GIT_TREE_STATE", "unknown")
+    else:
+        return None
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or time.time())
     date = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
     return (

@@ -6,6 +6,7 @@ and the ``cosign`` alias), checking the signature with the real cosign too."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -60,7 +61,7 @@ def test_shellcheck_passes_the_action_scripts(tmp_path: Path) -> None:
 
 def _resolve(tmp_path: Path, **inputs: str) -> dict[str, str]:
     runner = Runner(tmp_path, {"install-dir": "$HOME/.sigstack", **inputs},
-                    {"action_path": str(ROOT), "action_repository": "acme/sigstack"},
+                    {"action_path": str(ROOT), "action_repository": "acme/sigstack", "action_ref": "main"},
                     {**clean_env(), "HOME": "/home/runner", "GITHUB_SERVER_URL": "file://" + str(tmp_path)})
     runner.run(load_action(), only=("resolve",))
     return runner.outputs["resolve"]
@@ -82,8 +83,8 @@ def test_release_input_picks_pypi_a_git_ref_or_the_actions_own_source(tmp_path: 
 
 
 def test_bad_extras_input_fails_with_one_error(tmp_path: Path) -> None:
-    runner = Runner(tmp_path, {"extras": "aws; rm -rf /"}, {"action_path": str(ROOT), "action_repository": "a/b"},
-                    clean_env())
+    github = {"action_path": str(ROOT), "action_repository": "a/b", "action_ref": "v1"}
+    runner = Runner(tmp_path, {"extras": "aws; rm -rf /"}, github, clean_env())
     with pytest.raises(AssertionError) as info:
         runner.run(load_action(), only=("resolve",))
     assert "::error::extras must be comma-separated names such as aws,gcp" in str(info.value)
@@ -100,7 +101,7 @@ def test_action_installs_sigstack_and_the_cosign_alias_then_signs(tmp_path: Path
     work = tmp_path / "runner"
     work.mkdir()
     inputs = {"install-dir": str(tmp_path / "tools"), "cosign-alias": "true", "python": _python()}
-    github = {"action_path": str(ROOT), "action_repository": "sigstack/sigstack"}
+    github = {"action_path": str(ROOT), "action_repository": "sigstack/sigstack", "action_ref": "explorer"}
     runner = Runner(work, dict(inputs), github, clean_env())
     action = load_action()
     runner.run(action)
@@ -150,3 +151,28 @@ def test_action_installs_sigstack_and_the_cosign_alias_then_signs(tmp_path: Path
     again = Runner(work, {**inputs, "cosign-alias": "false"}, github, clean_env())
     again.run(action)
     assert not (bindir / "cosign").exists() and (bindir / "sigstack").exists()
+
+
+@pytest.mark.slow
+def test_action_fetched_as_a_source_archive_knows_its_commit(tmp_path: Path) -> None:
+    """The runner downloads an action as a source archive, without .git: the install
+    still pins the cache to the commit (the ref, a SHA here) and bakes it into the build."""
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    action_dir = tmp_path / "_actions" / "sigstack" / head
+    action_dir.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD"], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(action_dir)], input=archive, check=True)
+    assert not (action_dir / ".git").exists()
+    work = tmp_path / "runner"
+    work.mkdir()
+    runner = Runner(work, {"install-dir": str(tmp_path / "tools"), "python": _python()},
+                    {"action_path": str(action_dir), "action_repository": "sigstack/sigstack", "action_ref": head},
+                    clean_env())
+    runner.run(load_action())
+    assert runner.outputs["resolve"]["cache-key"].endswith("-" + head)
+    out = subprocess.run([str(tmp_path / "tools" / "bin" / "sigstack"), "version", "--json"], capture_output=True,
+                         text=True, env=clean_env(), check=True).stdout
+    info = json.loads(out)
+    assert (info["gitCommit"], info["gitTreeState"]) == (head, "clean")
+    assert not (tmp_path / "tools" / "bin" / "cosign").exists()  # no alias unless asked
