@@ -95,8 +95,18 @@ def _indexes(page_html: str) -> list[int]:
 
 # -- without JavaScript: plain HTTP ------------------------------------------------
 
-def test_search_by_each_kind_of_term(populated: Populated) -> None:
-    p = populated
+@pytest.fixture
+def populated_pg(tmp_path: Path, log_key: Path, pg_url: str) -> Iterator[Populated]:
+    server = TlogServer(pg_url, log_key, tmp_path).start()
+    try:
+        yield _populate(server, tmp_path / "unused")
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("backend", ["populated", "populated_pg"])
+def test_search_by_each_kind_of_term(backend: str, request: pytest.FixtureRequest) -> None:
+    p: Populated = request.getfixturevalue(backend)
     cases = {
         p.digests[3]: [3],
         p.digests[3][: len("sha256:") + 10]: [3],  # digest prefix
