@@ -162,6 +162,10 @@ class BadEntryError(LogError):
     """A proposed entry is malformed or its signature does not verify (HTTP 400)."""
 
 
+class QueryError(LogError):
+    """A log explorer search that cannot run; the message says how to write it."""
+
+
 class LogClientError(LogError):
     """Talking to a log over HTTP failed (network, unexpected status, bad response)."""
 

@@ -120,13 +120,11 @@ class _Ignored:
 
 
 def run_version(args: argparse.Namespace) -> int:
-    if args.json:
-        import json
-        import platform
+    from sigstack.cli._io import write_output
+    from sigstack.version import render, render_json, version_info
 
-        print(json.dumps({"gitVersion": __version__, "pythonVersion": platform.python_version()}))
-    else:
-        print(f"sigstack {__version__}")
+    info = version_info()
+    write_output((render_json(info) if args.json else render(info)).encode(), args.output_file)
     return 0
 
 

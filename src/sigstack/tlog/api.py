@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from sigstack.errors import BadEntryError, LogError, ProofError, SigstackError
 from sigstack.tlog import merkle
@@ -253,7 +253,7 @@ def create_app(log: Log, max_body: int = DEFAULT_MAX_BODY) -> Starlette:
 
         return handler
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/api/v1/log/entries", wrap(create_entry), methods=["POST"]),
         Route("/api/v1/log/entries", wrap(get_entries), methods=["GET"]),
         Route("/api/v1/log/entries/retrieve", wrap(retrieve), methods=["POST"]),
@@ -267,6 +267,9 @@ def create_app(log: Log, max_body: int = DEFAULT_MAX_BODY) -> Starlette:
         Route("/tile/entries/{rest:path}", wrap(entry_bundle), methods=["GET"]),
         Route("/tile/{level:str}/{rest:path}", wrap(tile), methods=["GET"]),
     ]
+    from sigstack.tlog.explorer import explorer_routes
+
+    routes += explorer_routes(log)  # the pages for people: /, /entry/<id>, /log, /static
     return Starlette(routes=routes, lifespan=lifespan)
 
 

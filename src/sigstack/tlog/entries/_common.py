@@ -59,13 +59,16 @@ class Verifier:
     key: PublicKeyTypes
     canonical_pem: bytes
     emails: tuple[str, ...]
+    #: the certificate's Fulcio OIDC issuer, filed as ``issuer:<url>`` (the explorer's
+    #: identity search; Rekor's index API never asks for it)
+    issuers: tuple[str, ...] = ()
 
     @property
     def fingerprint(self) -> str:
         return hashlib.sha256(self.canonical_pem).hexdigest()
 
     def index_keys(self) -> list[str]:
-        return [self.fingerprint, *self.emails]
+        return [self.fingerprint, *self.emails, *("issuer:" + i for i in self.issuers)]
 
 
 @lru_cache(maxsize=4096)
@@ -84,7 +87,11 @@ def parse_verifier(pem: bytes) -> Verifier:
                 emails += [u.lower() for u in san.get_values_for_type(x509.UniformResourceIdentifier)]
             except x509.ExtensionNotFound:
                 pass
-            return Verifier(key, encode_pem("CERTIFICATE", der), tuple(emails))
+            from sigstack.tlog.identity import oidc_issuer
+
+            issuer = oidc_issuer(cert)
+            return Verifier(key, encode_pem("CERTIFICATE", der), tuple(emails),
+                            (issuer.lower(),) if issuer else ())
         if label == "PUBLIC KEY":
             pub = serialization.load_pem_public_key(pem)
             der = pub.public_bytes(

@@ -13,10 +13,29 @@ from sigstack.errors import LogError
 from sigstack.tlog import merkle
 
 LEVEL_SHIFT = 56  # node id = level << 56 | index: one integer key per perfect node
+#: meta ``index_version``: 2 = the search index also files certificate issuers
+#: (``issuer:<url>``); databases of version 1 get those rows added when opened
+INDEX_VERSION = 2
+_MIGRATE_CHUNK = 2000
 
 
 def node_id(level: int, index: int) -> int:
     return (level << LEVEL_SHIFT) | index
+
+
+def prefix_bounds(prefix: str) -> tuple[str, str | None]:
+    """``[low, high)`` of the strings starting with ``prefix`` in code-point order (which is
+    UTF-8 byte order, SQLite's BINARY and PostgreSQL's "C" collation), so a prefix
+    search is a range scan of the key index; ``high`` None: no upper bound."""
+    rest = prefix
+    while rest:
+        nxt = ord(rest[-1]) + 1
+        if nxt == 0xD800:  # surrogates never occur in UTF-8 text
+            nxt = 0xE000
+        if nxt <= 0x10FFFF:
+            return prefix, rest[:-1] + chr(nxt)
+        rest = rest[:-1]
+    return prefix, None
 
 
 @dataclass(frozen=True)
@@ -52,6 +71,7 @@ class Store(ABC):
     def __init__(self) -> None:
         self._range = merkle.CompactRange()
         self._head: tuple[int, bytes] = (0, merkle.EMPTY_ROOT)
+        self._index_checked = False
 
     @property
     def head(self) -> tuple[int, bytes]:
@@ -128,6 +148,35 @@ class Store(ABC):
         """Indexes of the entries filed under ``key``."""
 
     @abstractmethod
+    def lookup(self, key: str | None, *, prefix: bool = False, since: int | None = None,
+               until: int | None = None, limit: int = 100) -> list[tuple[str, int]]:
+        """The explorer's search: (key, index) of the entries filed under ``key`` (or under any key starting
+        with it, with ``prefix``), integrated in ``[since, until)`` when given; with no
+        key, every entry of that time range (key ""). At most ``limit``, each query one bounded
+        index scan: exact keys and time ranges newest first, prefix matches by key
+        (descending) then newest first."""
+
+    @abstractmethod
+    def leaf_prefix(self, low: bytes, high: bytes, limit: int = 100) -> list[int]:
+        """Indexes of the entries whose leaf hash (the entry UUID) is in ``[low, high]``."""
+
+    @abstractmethod
+    def entries_at(self, indexes: Sequence[int]) -> dict[int, StoredEntry]:
+        """The stored entries at ``indexes`` (those that exist), in one query."""
+
+    @abstractmethod
+    def _insert_search(self, rows: Sequence[tuple[str, int]]) -> None:
+        """Add search rows, ignoring those already there (inside :meth:`_locked`)."""
+
+    @abstractmethod
+    def _set_meta(self, key: str, value: str) -> None:
+        """Insert or replace one meta row (inside :meth:`_locked`)."""
+
+    @abstractmethod
+    def _entry_rows(self, start: int, end: int) -> list[StoredEntry]:
+        """The entries of ``[start, end)``."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
     @abstractmethod
@@ -148,6 +197,30 @@ class Store(ABC):
         self._head = (size, root)
         if self._range.root() != root:
             raise LogError("the stored tree head does not match the stored Merkle nodes; database corrupt")
+        if not self._index_checked:  # once, on open (later reloads run inside a write lock)
+            self._index_checked = True
+            if meta.get("index_version") != str(INDEX_VERSION):
+                self._migrate_index()
+
+    def _migrate_index(self) -> None:
+        """Bring a database written by an older sigstack up to :data:`INDEX_VERSION`:
+        add the issuer rows of every stored certificate, in one transaction under the
+        write lock (a second server opening the same database waits, then finds the
+        work done)."""
+        import logging
+
+        from sigstack.tlog.identity import issuer_keys
+
+        with self._locked() as size:
+            if self._read_meta().get("index_version") == str(INDEX_VERSION):
+                return
+            if size:
+                logging.getLogger("sigstack.tlog").warning(
+                    "adding certificate issuers to the search index of %d entries", size)
+            for start in range(0, size, _MIGRATE_CHUNK):
+                rows = self._entry_rows(start, min(size, start + _MIGRATE_CHUNK))
+                self._insert_search([(k, e.index) for e in rows for k in issuer_keys(e.body)])
+            self._set_meta("index_version", str(INDEX_VERSION))
 
     def nodes(self, keys: Iterable[merkle.NodeKey]) -> dict[merkle.NodeKey, bytes]:
         """Perfect nodes by (level, index); level 0 are the leaf hashes."""

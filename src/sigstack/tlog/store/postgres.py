@@ -16,7 +16,7 @@ import psycopg
 
 from sigstack.errors import LogError
 from sigstack.tlog import merkle
-from sigstack.tlog.store.base import Store, StoredEntry
+from sigstack.tlog.store.base import Store, StoredEntry, prefix_bounds
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -24,6 +24,10 @@ CREATE TABLE IF NOT EXISTS entries (
     idx BIGINT PRIMARY KEY, leaf BYTEA NOT NULL UNIQUE, body BYTEA NOT NULL, itime BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS nodes (id BIGINT PRIMARY KEY, hash BYTEA NOT NULL);
 CREATE TABLE IF NOT EXISTS search (key TEXT NOT NULL, idx BIGINT NOT NULL, PRIMARY KEY (key, idx));
+-- index version 2: prefix search in byte order whatever the database's collation, and
+-- time-range search
+CREATE INDEX IF NOT EXISTS search_key_c ON search ((key COLLATE "C"), idx);
+CREATE INDEX IF NOT EXISTS entries_itime ON entries (itime, idx);
 """
 
 
@@ -144,6 +148,57 @@ class PostgresStore(Store):
             "SELECT idx FROM search WHERE key = %s ORDER BY idx LIMIT 1000", (key,)
         )
         return [r[0] for r in rows]
+
+    def lookup(self, key: str | None, *, prefix: bool = False, since: int | None = None,
+               until: int | None = None, limit: int = 100) -> list[tuple[str, int]]:
+        args: list[object] = []
+        where: list[str] = []
+        if since is not None:
+            where.append("e.itime >= %s")
+            args.append(since)
+        if until is not None:
+            where.append("e.itime < %s")
+            args.append(until)
+        if key is None:
+            cond = ("WHERE " + " AND ".join(where)) if where else ""
+            sql = f"SELECT '', e.idx FROM entries e {cond} ORDER BY e.itime DESC, e.idx DESC LIMIT %s"
+            return [(r[0], r[1]) for r in self._conn().execute(sql, [*args, limit])]
+        key_args: list[object]
+        if prefix:
+            low, high = prefix_bounds(key)
+            keyed = ['(s.key COLLATE "C") >= %s'] + (['(s.key COLLATE "C") < %s'] if high is not None else [])
+            key_args = [low, high] if high is not None else [low]
+            order = '(s.key COLLATE "C") DESC, s.idx DESC'
+        else:
+            keyed, order = ["s.key = %s"], "s.idx DESC"
+            key_args = [key]
+        join = " JOIN entries e ON e.idx = s.idx" if where else ""
+        sql = f"SELECT s.key, s.idx FROM search s{join} WHERE {' AND '.join(keyed + where)} ORDER BY {order} LIMIT %s"
+        return [(r[0], r[1]) for r in self._conn().execute(sql, [*key_args, *args, limit])]
+
+    def leaf_prefix(self, low: bytes, high: bytes, limit: int = 100) -> list[int]:
+        rows = self._conn().execute(
+            "SELECT idx FROM entries WHERE leaf >= %s AND leaf <= %s ORDER BY leaf LIMIT %s", (low, high, limit))
+        return [r[0] for r in rows]
+
+    def entries_at(self, indexes: Sequence[int]) -> dict[int, StoredEntry]:
+        rows = self._conn().execute(
+            "SELECT idx, leaf, body, itime FROM entries WHERE idx = ANY(%s)", (list(indexes),))
+        return {r[0]: StoredEntry(r[0], bytes(r[1]), bytes(r[2]), r[3]) for r in rows}
+
+    def _entry_rows(self, start: int, end: int) -> list[StoredEntry]:
+        rows = self._conn().execute(
+            "SELECT idx, leaf, body, itime FROM entries WHERE idx >= %s AND idx < %s ORDER BY idx", (start, end))
+        return [StoredEntry(r[0], bytes(r[1]), bytes(r[2]), r[3]) for r in rows]
+
+    def _insert_search(self, rows: Sequence[tuple[str, int]]) -> None:
+        if rows:
+            self._conn().cursor().executemany(
+                "INSERT INTO search VALUES (%s, %s) ON CONFLICT DO NOTHING", list(rows))
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._conn().execute(
+            "INSERT INTO meta VALUES (%s, %s) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v", (key, value))
 
     def close(self) -> None:
         with self._lock:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from sigstack.errors import LogError
 from sigstack.tlog import merkle
-from sigstack.tlog.store.base import Store, StoredEntry
+from sigstack.tlog.store.base import Store, StoredEntry, prefix_bounds
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -22,6 +22,8 @@ CREATE TABLE IF NOT EXISTS entries (
 CREATE TABLE IF NOT EXISTS nodes (id INTEGER PRIMARY KEY, hash BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS search (key TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (key, idx))
     WITHOUT ROWID;
+-- index version 2: time-range search (the index holds (itime, idx): idx is the rowid)
+CREATE INDEX IF NOT EXISTS entries_itime ON entries (itime);
 """
 _CHUNK = 500
 
@@ -142,6 +144,59 @@ class SQLiteStore(Store):
     def search(self, key: str) -> list[int]:
         rows = self._conn().execute("SELECT idx FROM search WHERE key = ? ORDER BY idx LIMIT 1000", (key,))
         return [r[0] for r in rows]
+
+    def lookup(self, key: str | None, *, prefix: bool = False, since: int | None = None,
+               until: int | None = None, limit: int = 100) -> list[tuple[str, int]]:
+        args: list[object] = []
+        where: list[str] = []
+        if since is not None:
+            where.append("e.itime >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("e.itime < ?")
+            args.append(until)
+        if key is None:
+            sql = "SELECT '', e.idx FROM entries e {} ORDER BY e.itime DESC, e.idx DESC LIMIT ?"
+            cond = ("WHERE " + " AND ".join(where)) if where else ""
+            return [(r[0], r[1]) for r in self._conn().execute(sql.format(cond), [*args, limit])]
+        key_args: list[object]
+        if prefix:
+            low, high = prefix_bounds(key)
+            keyed = ["s.key >= ?"] + (["s.key < ?"] if high is not None else [])
+            key_args = [low, high] if high is not None else [low]
+            order = "s.key DESC, s.idx DESC"
+        else:
+            keyed, order = ["s.key = ?"], "s.idx DESC"
+            key_args = [key]
+        join = " JOIN entries e ON e.idx = s.idx" if where else ""
+        sql = f"SELECT s.key, s.idx FROM search s{join} WHERE {' AND '.join(keyed + where)} ORDER BY {order} LIMIT ?"
+        return [(r[0], r[1]) for r in self._conn().execute(sql, [*key_args, *args, limit])]
+
+    def leaf_prefix(self, low: bytes, high: bytes, limit: int = 100) -> list[int]:
+        rows = self._conn().execute(
+            "SELECT idx FROM entries WHERE leaf >= ? AND leaf <= ? ORDER BY leaf LIMIT ?", (low, high, limit))
+        return [r[0] for r in rows]
+
+    def entries_at(self, indexes: Sequence[int]) -> dict[int, StoredEntry]:
+        out: dict[int, StoredEntry] = {}
+        conn = self._conn()
+        for i in range(0, len(indexes), _CHUNK):
+            chunk = list(indexes[i : i + _CHUNK])
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(f"SELECT idx, leaf, body, itime FROM entries WHERE idx IN ({marks})", chunk):
+                out[row[0]] = StoredEntry(*row)
+        return out
+
+    def _entry_rows(self, start: int, end: int) -> list[StoredEntry]:
+        rows = self._conn().execute(
+            "SELECT idx, leaf, body, itime FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx", (start, end))
+        return [StoredEntry(*r) for r in rows]
+
+    def _insert_search(self, rows: Sequence[tuple[str, int]]) -> None:
+        self._conn().executemany("INSERT OR IGNORE INTO search VALUES (?, ?)", rows)
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._conn().execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
