@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from sigstack.errors import QueryError
 from sigstack.tlog import merkle
 from sigstack.tlog.entries import canonicalize
-from sigstack.tlog.explorer.query import QueryError, parse
+from sigstack.tlog.explorer.query import parse
 from sigstack.tlog.store import open_store
 from sigstack.tlog.store.base import INDEX_VERSION, NewEntry, prefix_bounds
 from tests.tlog._explorer_support import GITHUB_ISSUER, CertSigner, fingerprint

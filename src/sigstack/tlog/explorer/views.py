@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from sigstack.errors import SigstackError
+from sigstack.errors import QueryError, SigstackError
 from sigstack.tlog.explorer import query as q
 from sigstack.tlog.identity import Identity, identity
 from sigstack.tlog.log import Log
@@ -210,7 +210,7 @@ def explorer_routes(log: Log) -> list[BaseRoute]:
         try:
             parsed = q.parse(text)
             hits, more = await read(q.run, log, parsed)
-        except q.QueryError as exc:
+        except QueryError as exc:
             return page("index.html", 400, q=text, results=None, recent=[], more=False, error=exc.message,
                         size=head.size)
         rows = await read(log.store.entries_at, [h.index for h in hits])
