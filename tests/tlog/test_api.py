@@ -21,6 +21,8 @@ from sigstack.tlog.checkpoint import verify_checkpoint
 from sigstack.tlog.client import RekorClient, TlogEntry, verify_entry
 from tests.tlog._support import Signer, TlogServer, write_key
 
+pytestmark = pytest.mark.needs_server  # every test talks to a running `sigstack tlog serve`
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlogServer]:
