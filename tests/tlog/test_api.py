@@ -22,6 +22,8 @@ from sigstack.tlog.client import RekorClient
 from sigstack.tlog.entry import TlogEntry, verify_entry
 from tests.tlog._support import Signer, TlogServer, write_key
 
+pytestmark = pytest.mark.needs_server  # every test talks to a running `sigstack tlog serve`
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlogServer]:

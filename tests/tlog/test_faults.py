@@ -22,6 +22,8 @@ from sigstack.tlog.client import RekorClient
 from sigstack.tlog.entry import TlogEntry, verify_entry
 from tests.tlog._support import Signer, TlogServer
 
+pytestmark = pytest.mark.needs_server  # every test starts `sigstack tlog serve` (and some PostgreSQL)
+
 
 def _hammer(server: TlogServer, signer: Signer, stop: threading.Event,
             acked: list[tuple[int, dict[str, Any]]], heads: list[str], worker: int) -> None:
