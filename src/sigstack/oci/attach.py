@@ -24,8 +24,7 @@ from pathlib import Path
 from sigstack.errors import NotFoundError, RegistryError, SigstackError
 from sigstack.oci import layout
 from sigstack.oci.client import INDEX_TYPES, OCI_MANIFEST, Descriptor, Manifest, RegistryClient
-from sigstack.oci.layouts import BUNDLES, LEGACY, OCI11, SignedEntity, fetch_all
-from sigstack.oci.layouts.base import layer_records
+from sigstack.oci.layouts import BUNDLES, LEGACY, OCI11, SignedEntity, fetch_all, layer_records
 from sigstack.oci.layouts.referrers import fallback_index, list_referrers, push_referrer
 from sigstack.oci.reference import Reference, Repository
 from sigstack.payload import dsse, gojson, simplesigning

@@ -18,6 +18,7 @@ from sigstack.oci.layouts.base import (
     StoredBundle,
     fetch_all,
     fetch_valid,
+    layer_records,
     target_repository,
 )
 from sigstack.oci.layouts.bundle import BUNDLES, BundleReferrers
@@ -34,6 +35,6 @@ def signatures(entity: SignedEntity, layouts: Iterable[str]) -> list[Record]:
 
 __all__ = [
     "BUNDLES", "LAYOUTS", "LEGACY", "OCI11", "BundleReferrers", "Layout", "LegacyTags", "Oci11Referrers",
-    "Record", "SignedEntity", "StoredBundle", "fetch_all", "fetch_valid", "signatures",
+    "Record", "SignedEntity", "StoredBundle", "fetch_all", "fetch_valid", "layer_records", "signatures",
     "target_repository",
 ]

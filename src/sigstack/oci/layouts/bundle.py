@@ -49,10 +49,11 @@ def _fetch(entity: SignedEntity, manifest_digest: str) -> StoredBundle:
     manifest = entity.reader.get_manifest(entity.repository.digest(manifest_digest))
     layers = parse_json(manifest.data, "referrer manifest").get("layers") or []
     if not isinstance(layers, list) or len(layers) != 1 or not isinstance(layers[0], dict) \
-            or not str(layers[0].get("mediaType", "")).startswith(_BUNDLE_PREFIX):
+            or not str(layers[0].get("mediaType", "")).startswith(_BUNDLE_PREFIX) \
+            or not isinstance(layers[0].get("digest"), str):
         raise VerificationError("not a bundle referrer")
     layer = layers[0]
-    digest = str(layer.get("digest"))
+    digest = layer["digest"]
     data = entity.reader.get_blob(entity.repository, digest)
     try:
         found = Bundle.from_json(data)
