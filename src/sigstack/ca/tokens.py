@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import jwt
 
+from sigstack._internal.proxy import proxy_for
 from sigstack.ca.config import CAConfig, IssuerConfig
 from sigstack.ca.errors import TokenError
 from sigstack.ca.identity import Principal, principal_from_claims
@@ -50,7 +51,8 @@ class JWKSCache:
     async def _fetch(self, issuer: str) -> dict[str, jwt.PyJWK]:
         url = issuer.rstrip("/") + "/.well-known/openid-configuration"
         try:
-            async with httpx.AsyncClient(timeout=self._timeout, trust_env=False) as client:
+            # Proxies by Go's rules, as for every other client here (sigstack._internal.proxy).
+            async with httpx.AsyncClient(timeout=self._timeout, trust_env=False, proxy=proxy_for(url)) as client:
                 resp = await client.get(url)
                 if resp.status_code != 200:
                     raise TokenError(f"issuer discovery at {url} answered HTTP {resp.status_code}")
