@@ -143,3 +143,35 @@ def test_ca_fails_closed_when_its_ct_log_is_down(stack: Stack, separate: tuple[S
         assert doc["message"].startswith(f"Error entering certificate in CTL: cannot reach the CT log at {ct.url}")
     finally:
         ct.start()
+
+
+def test_workers_share_one_ct_tree(stack: Stack, tmp_path: Path) -> None:
+    """``ca serve --workers 2``: two processes append to one CT tree; every issued
+    certificate's precertificate is in it, provable at the head either process serves."""
+    import asyncio
+
+    server = ca_server(tmp_path, tmp_path / "state", stack.issuer, ["--workers", "2"])
+    try:
+        async def issue_all() -> list[httpx.Response]:
+            async with httpx.AsyncClient(timeout=30) as client:
+                return await asyncio.gather(*(
+                    client.post(server.url + "/api/v2/signingCert",
+                                json=v2_request(stack.token(f"w{i}@example.com"), new_key(), f"w{i}@example.com"))
+                    for i in range(40)))
+
+        responses = asyncio.run(issue_all())
+        assert all(r.status_code == 200 for r in responses), [r.text for r in responses if r.status_code != 200]
+        heads = {get_json(server.url + "/ct/v1/get-sth")["tree_size"] for _ in range(6)}
+        assert heads == {40}
+        sth = get_json(server.url + "/ct/v1/get-sth")
+        root = base64.b64decode(sth["sha256_root_hash"])
+        for resp in responses:
+            leaf, chain = leaf_of(resp.json())
+            sct, ts = embedded_sct(leaf)
+            leaf_hash = merkle.leaf_hash(sct_signed_data(leaf, chain[0], ts, sct.extension_bytes))
+            proof = get_json(server.url + "/ct/v1/get-proof-by-hash", hash=base64.b64encode(leaf_hash).decode(),
+                             tree_size=40)
+            merkle.verify_inclusion(proof["leaf_index"], 40, leaf_hash,
+                                    [base64.b64decode(h) for h in proof["audit_path"]], root)
+    finally:
+        server.stop()
