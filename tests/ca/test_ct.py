@@ -175,3 +175,38 @@ def test_workers_share_one_ct_tree(stack: Stack, tmp_path: Path) -> None:
                                     [base64.b64decode(h) for h in proof["audit_path"]], root)
     finally:
         server.stop()
+
+
+def test_precertificate_from_another_submitter(stack: Stack) -> None:
+    """A precertificate whose poison is not the last extension (built here with the CA's
+    intermediate key): the SCT signs its TBS without the poison, byte for byte what
+    cryptography builds for the same certificate without it."""
+    import hashlib
+    import struct
+
+    key = serialization.load_pem_private_key((stack.ca_state / "intermediate.key").read_bytes(), None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    inter, root = stack.chain
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+
+    def build(poison: bool) -> x509.Certificate:
+        b = (x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(inter.subject)
+             .public_key(leaf_key.public_key()).serial_number(4242)
+             .not_valid_before(now).not_valid_after(now + datetime.timedelta(minutes=10)))
+        if poison:
+            b = b.add_extension(x509.PrecertPoison(), critical=True)
+        b = b.add_extension(x509.SubjectAlternativeName([x509.RFC822Name("x@example.com")]), critical=True)
+        return b.sign(key, hashes.SHA256())
+
+    leaf_key = new_key()
+    precert = build(True)
+    resp = httpx.post(stack.ca.url + "/ct/v1/add-pre-chain", json=_chain_body(precert, inter, root))
+    assert resp.status_code == 200, resp.text
+    doc = resp.json()
+    ds = base64.b64decode(doc["signature"])
+    issuer_hash = hashlib.sha256(inter.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).digest()
+    tbs = build(False).tbs_certificate_bytes
+    signed = (struct.pack(">BBQH", 0, 0, doc["timestamp"], 1) + issuer_hash + len(tbs).to_bytes(3, "big") + tbs
+              + b"\x00\x00")
+    stack.ct_key.verify(ds[4:], signed, ec.ECDSA(hashes.SHA256()))
