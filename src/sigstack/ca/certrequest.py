@@ -136,7 +136,8 @@ def parse_signing_certificate(doc: Any) -> SigningCertificate:
     except ValueError:
         raise errors.CAError("the CA's answer holds a malformed certificate") from None
     detached = None
-    if isinstance(body, dict) and body is doc.get("signedCertificateDetachedSct"):
-        raw = body.get("signedCertificateTimestamp")
+    detached_body = doc.get("signedCertificateDetachedSct")
+    if isinstance(detached_body, dict) and detached_body is body:
+        raw = detached_body.get("signedCertificateTimestamp")
         detached = _b64(raw, "signedCertificateTimestamp") if raw else None
     return SigningCertificate(certs, detached)
