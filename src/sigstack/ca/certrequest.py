@@ -137,7 +137,7 @@ def parse_signing_certificate(doc: Any) -> SigningCertificate:
         raise errors.CAError("the CA's answer holds a malformed certificate") from None
     detached = None
     detached_body = doc.get("signedCertificateDetachedSct")
-    if isinstance(detached_body, dict) and detached_body is body:
+    if detached_body is body and isinstance(detached_body, dict):
         raw = detached_body.get("signedCertificateTimestamp")
         detached = _b64(raw, "signedCertificateTimestamp") if raw else None
     return SigningCertificate(certs, detached)
