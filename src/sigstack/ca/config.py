@@ -243,6 +243,11 @@ class CAConfig:
             item["challengeClaim"] = cfg.challenge
             if cfg.spiffe_trust_domain:
                 item["spiffeTrustDomain"] = cfg.spiffe_trust_domain
+            item["issuerType"] = cfg.type
+            if cfg.subject_domain:
+                item["subjectDomain"] = cfg.subject_domain
+            if cfg.skip_email_verification:
+                item["skipEmailVerification"] = True
             out.append(item)
         return out
 
