@@ -15,6 +15,7 @@ raises it, and so that no subsystem imports another one for its errors.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 #: The options a ``hint`` may name: the request ``timeout``; ``insecure_ignore_tlog``
@@ -170,6 +171,10 @@ class LogClientError(LogError):
     """Talking to a log over HTTP failed (network, unexpected status, bad response)."""
 
 
+class TUFError(SigstackError):
+    """The TUF repository could not be reached or its metadata did not verify."""
+
+
 # ---- verification ------------------------------------------------------------------------
 
 class SignatureError(SigstackError):
@@ -187,6 +192,10 @@ class InvalidSignatureError(VerificationError):
 class ProofError(VerificationError):
     """An inclusion or consistency proof, a checkpoint or a SET does not verify, or a log
     entry is not evidence for what is verified."""
+
+
+class LogEntryError(ProofError):
+    """A Rekor v2 entry body does not parse or does not match the bundle."""
 
 
 class NoTrustedLogError(VerificationError):
@@ -246,6 +255,13 @@ class NoSignaturesError(VerificationError):
 
     def __init__(self, message: str = "no signatures found") -> None:
         super().__init__(message)
+
+
+class NoSavedSignaturesError(NoSignaturesError):
+    """Nothing of the kind asked for was saved with the image (cosign's wording)."""
+
+    def __init__(self, path: str | os.PathLike[str], what: str) -> None:
+        super().__init__(f"no {what} associated with the image saved in {os.fspath(path)}")
 
 
 class TagNotFoundError(VerificationError):

@@ -118,3 +118,34 @@ def test_ca_key_from_a_key_reference(stack: Stack, tmp_path: Path) -> None:
         leaf.verify_directly_issued_by(root)
     finally:
         server.stop()
+
+
+def test_state_survives_a_restart(stack: Stack, tmp_path: Path) -> None:
+    """Keys, chain and the CT tree are kept in the state directory across restarts."""
+    state = tmp_path / "state"
+    first = ca_server(tmp_path, state, stack.issuer)
+    try:
+        resp = httpx.post(first.url + "/api/v2/signingCert",
+                          json=v2_request(stack.token("r@example.com"), new_key(), "r@example.com"))
+        assert resp.status_code == 200
+        chain = resp.json()["signedCertificateEmbeddedSct"]["chain"]["certificates"][1:]
+        size = httpx.get(first.url + "/ct/v1/get-sth").json()["tree_size"]
+    finally:
+        first.stop()
+    second = ca_server(tmp_path, state, stack.issuer)
+    try:
+        assert httpx.get(second.url + "/api/v2/trustBundle").json()["chains"][0]["certificates"] == chain
+        resp = httpx.post(second.url + "/api/v2/signingCert",
+                          json=v2_request(stack.token("r@example.com"), new_key(), "r@example.com"))
+        assert resp.status_code == 200
+        assert httpx.get(second.url + "/ct/v1/get-sth").json()["tree_size"] == size + 1
+    finally:
+        second.stop()
+
+
+def test_ca_chain_must_match_the_key(stack: Stack, tmp_path: Path) -> None:
+    res = sigstack("generate-key-pair", "--output-key-prefix", tmp_path / "ca", env={"COSIGN_PASSWORD": "pw"})
+    assert res.code == 0, res.err
+    assert_clean_error(sigstack("ca", "serve", "--state", tmp_path / "s", "--ca-key", tmp_path / "ca.key",
+                                "--ca-chain", stack.ca_state / "chain.pem", env={"COSIGN_PASSWORD": "pw"}),
+                       "the CA key does not match the issuing certificate")

@@ -56,3 +56,28 @@ def test_unreachable_ca() -> None:
         with pytest.raises(CAClientError) as info:
             client.sign_with_key(token, PrivateKeySigner(new_key()))
         assert info.value.message.startswith(f"cannot reach the CA at {url}: ")
+
+
+def test_parse_signing_certificate_forms(stack: Stack) -> None:
+    """Both answers Fulcio can give, and malformed ones, as one clear error each."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+
+    from sigstack.ca.certrequest import parse_signing_certificate
+    from sigstack.ca.errors import CAError
+
+    pems = [c.public_bytes(serialization.Encoding.PEM).decode() for c in stack.chain]
+    got = parse_signing_certificate({"signedCertificateEmbeddedSct": {"chain": {"certificates": pems}}})
+    assert list(got.chain) == stack.chain and got.detached_sct is None
+    sct = base64.b64encode(b'{"sct_version":0}').decode()
+    got = parse_signing_certificate({"signedCertificateDetachedSct": {"chain": {"certificates": pems},
+                                                                      "signedCertificateTimestamp": sct}})
+    assert got.detached_sct == b'{"sct_version":0}'
+    for doc, message in (([], "the CA answered something other than a JSON object"),
+                         ({"signedCertificateDetachedSct": 3}, "the CA's answer holds no certificate chain"),
+                         ({"signedCertificateEmbeddedSct": {"chain": {"certificates": ["x"]}}},
+                          "the CA's answer holds a malformed certificate")):
+        with pytest.raises(CAError) as info:
+            parse_signing_certificate(doc)
+        assert info.value.message == message

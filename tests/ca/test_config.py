@@ -75,9 +75,11 @@ def test_lookup_exact_and_meta(config: CAConfig) -> None:
     assert config.lookup("https://evil.example.com") is None
     issuers = config.to_issuers()
     assert {"wildcardIssuerUrl": "https://oidc.eks.*.amazonaws.com/id/*", "audience": "sigstore",
-            "challengeClaim": "sub"} in issuers
+            "challengeClaim": "sub", "issuerType": "kubernetes"} in issuers
     assert {"issuerUrl": "https://spiffe.example.com", "audience": "sigstore", "challengeClaim": "sub",
-            "spiffeTrustDomain": "example.com"} in issuers
+            "spiffeTrustDomain": "example.com", "issuerType": "spiffe"} in issuers
+    assert {"issuerUrl": "https://users.example.com", "audience": "sigstore", "challengeClaim": "sub",
+            "issuerType": "username", "subjectDomain": "example.com"} in issuers
 
 
 def test_json_spelling(tmp_path: Path) -> None:

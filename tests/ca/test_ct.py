@@ -143,3 +143,70 @@ def test_ca_fails_closed_when_its_ct_log_is_down(stack: Stack, separate: tuple[S
         assert doc["message"].startswith(f"Error entering certificate in CTL: cannot reach the CT log at {ct.url}")
     finally:
         ct.start()
+
+
+def test_workers_share_one_ct_tree(stack: Stack, tmp_path: Path) -> None:
+    """``ca serve --workers 2``: two processes append to one CT tree; every issued
+    certificate's precertificate is in it, provable at the head either process serves."""
+    import asyncio
+
+    server = ca_server(tmp_path, tmp_path / "state", stack.issuer, ["--workers", "2"])
+    try:
+        async def issue_all() -> list[httpx.Response]:
+            async with httpx.AsyncClient(timeout=30) as client:
+                return await asyncio.gather(*(
+                    client.post(server.url + "/api/v2/signingCert",
+                                json=v2_request(stack.token(f"w{i}@example.com"), new_key(), f"w{i}@example.com"))
+                    for i in range(40)))
+
+        responses = asyncio.run(issue_all())
+        assert all(r.status_code == 200 for r in responses), [r.text for r in responses if r.status_code != 200]
+        heads = {get_json(server.url + "/ct/v1/get-sth")["tree_size"] for _ in range(6)}
+        assert heads == {40}
+        sth = get_json(server.url + "/ct/v1/get-sth")
+        root = base64.b64decode(sth["sha256_root_hash"])
+        for resp in responses:
+            leaf, chain = leaf_of(resp.json())
+            sct, ts = embedded_sct(leaf)
+            leaf_hash = merkle.leaf_hash(sct_signed_data(leaf, chain[0], ts, sct.extension_bytes))
+            proof = get_json(server.url + "/ct/v1/get-proof-by-hash", hash=base64.b64encode(leaf_hash).decode(),
+                             tree_size=40)
+            merkle.verify_inclusion(proof["leaf_index"], 40, leaf_hash,
+                                    [base64.b64decode(h) for h in proof["audit_path"]], root)
+    finally:
+        server.stop()
+
+
+def test_precertificate_from_another_submitter(stack: Stack) -> None:
+    """A precertificate whose poison is not the last extension (built here with the CA's
+    intermediate key): the SCT signs its TBS without the poison, byte for byte what
+    cryptography builds for the same certificate without it."""
+    import hashlib
+    import struct
+
+    key = serialization.load_pem_private_key((stack.ca_state / "intermediate.key").read_bytes(), None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    inter, root = stack.chain
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+
+    def build(poison: bool) -> x509.Certificate:
+        b = (x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(inter.subject)
+             .public_key(leaf_key.public_key()).serial_number(4242)
+             .not_valid_before(now).not_valid_after(now + datetime.timedelta(minutes=10)))
+        if poison:
+            b = b.add_extension(x509.PrecertPoison(), critical=True)
+        b = b.add_extension(x509.SubjectAlternativeName([x509.RFC822Name("x@example.com")]), critical=True)
+        return b.sign(key, hashes.SHA256())
+
+    leaf_key = new_key()
+    precert = build(True)
+    resp = httpx.post(stack.ca.url + "/ct/v1/add-pre-chain", json=_chain_body(precert, inter, root))
+    assert resp.status_code == 200, resp.text
+    doc = resp.json()
+    ds = base64.b64decode(doc["signature"])
+    issuer_hash = hashlib.sha256(inter.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).digest()
+    tbs = build(False).tbs_certificate_bytes
+    signed = (struct.pack(">BBQH", 0, 0, doc["timestamp"], 1) + issuer_hash + len(tbs).to_bytes(3, "big") + tbs
+              + b"\x00\x00")
+    stack.ct_key.verify(ds[4:], signed, ec.ECDSA(hashes.SHA256()))

@@ -186,3 +186,33 @@ def test_sigstore_python_github_ambient_and_verify_github(env: Env) -> None:
     bad = sh(SIGSTORE, "--trust-config", e.trust_config, "verify", "identity", "--cert-identity",
              workflow.replace("main", "dev"), "--cert-oidc-issuer", e.stack.issuer + "/github", art, ok=False)
     assert bad.returncode != 0
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    from tests.oci.ocihelpers import start_registry
+
+    reg = start_registry(tmp_path_factory.mktemp("registry"))
+    yield reg
+    reg.stop()
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["signing-config", "fulcio-url"])
+def test_cosign_v3_keyless_image(cosign: str, env: Env, registry: object, legacy: bool) -> None:
+    """cosign signs an image in the real registry keylessly against our CA and log, in
+    both of its ways of finding the services, and verifies it by identity."""
+    from tests.oci.ocihelpers import Registry, fresh
+
+    assert isinstance(registry, Registry)
+    e = env
+    image = fresh(registry)
+    services = (["--fulcio-url", e.stack.ca.url, "--rekor-url", e.tlog.url, "--use-signing-config=false"] if legacy
+                else ["--signing-config", str(e.signing_config)])
+    sh(cosign, "sign", "--identity-token", e.stack.token("img@example.com"), *services,
+       "--trusted-root", e.trusted_root, "--yes", image)
+    out = sh(cosign, "verify", "--trusted-root", e.trusted_root, "--certificate-identity", "img@example.com",
+             "--certificate-oidc-issuer", e.stack.issuer, image)
+    assert "The code-signing certificate was verified using trusted certificate authority certificates" in out.stderr
+    bad = sh(cosign, "verify", "--trusted-root", e.trusted_root, "--certificate-identity", "other@example.com",
+             "--certificate-oidc-issuer", e.stack.issuer, image, ok=False)
+    assert bad.returncode != 0

@@ -173,9 +173,10 @@ def test_trust_bundle_configuration_and_root_cert(stack: Stack) -> None:
     pems = bundle["chains"][0]["certificates"]
     assert [x509.load_pem_x509_certificate(p.encode()) for p in pems] == stack.chain
     config = get_json(stack.ca.url + "/api/v2/configuration")
-    assert {"issuerUrl": stack.issuer, "audience": "sigstore", "challengeClaim": "email"} in config["issuers"]
-    assert {"issuerUrl": stack.issuer + "/github", "audience": "sigstore", "challengeClaim": "sub"} \
-        in config["issuers"]
+    assert {"issuerUrl": stack.issuer, "audience": "sigstore", "challengeClaim": "email",
+            "issuerType": "email"} in config["issuers"]
+    assert {"issuerUrl": stack.issuer + "/github", "audience": "sigstore", "challengeClaim": "sub",
+            "issuerType": "ci-provider"} in config["issuers"]
     resp = httpx.get(stack.ca.url + "/api/v1/rootCert")
     assert x509.load_pem_x509_certificates(resp.content) == stack.chain
     roots = get_json(stack.ca.url + "/ct/v1/get-roots")

@@ -127,7 +127,8 @@ def parse_signing_certificate(doc: Any) -> SigningCertificate:
     if not isinstance(doc, dict):
         raise errors.CAError("the CA answered something other than a JSON object")
     body = doc.get("signedCertificateEmbeddedSct") or doc.get("signedCertificateDetachedSct")
-    chain = body.get("chain", {}).get("certificates") if isinstance(body, dict) else None
+    holder = body.get("chain") if isinstance(body, dict) else None
+    chain = holder.get("certificates") if isinstance(holder, dict) else None
     if not isinstance(chain, list) or not chain or not all(isinstance(c, str) for c in chain):
         raise errors.CAError("the CA's answer holds no certificate chain")
     try:
@@ -135,7 +136,8 @@ def parse_signing_certificate(doc: Any) -> SigningCertificate:
     except ValueError:
         raise errors.CAError("the CA's answer holds a malformed certificate") from None
     detached = None
-    if "signedCertificateDetachedSct" in doc:
-        raw = doc["signedCertificateDetachedSct"].get("signedCertificateTimestamp")
+    detached_body = doc.get("signedCertificateDetachedSct")
+    if detached_body is body and isinstance(detached_body, dict):
+        raw = detached_body.get("signedCertificateTimestamp")
         detached = _b64(raw, "signedCertificateTimestamp") if raw else None
     return SigningCertificate(certs, detached)

@@ -69,6 +69,7 @@ class IssuerConfig:
     challenge_claim: str = ""
     skip_email_verification: bool = False
     description: str = ""
+    ca_cert: str = ""  # PEM CA for the issuer's TLS certificate
 
     @property
     def challenge(self) -> str:
@@ -191,6 +192,7 @@ def _issuer(key: str, doc: Any, meta: bool) -> IssuerConfig:
         challenge_claim=_str(doc, "challenge-claim", "ChallengeClaim", where),
         skip_email_verification=bool(_get(doc, "skip-email-verification", "SkipEmailVerification", False)),
         description=_str(doc, "description", "Description", where),
+        ca_cert=_str(doc, "ca-cert", "CACert", where),
     )
     if kind in ("uri", "username") and not issuer.subject_domain:
         raise ConfigError(f"{where}: type {kind} needs subject-domain")
@@ -241,6 +243,11 @@ class CAConfig:
             item["challengeClaim"] = cfg.challenge
             if cfg.spiffe_trust_domain:
                 item["spiffeTrustDomain"] = cfg.spiffe_trust_domain
+            item["issuerType"] = cfg.type
+            if cfg.subject_domain:
+                item["subjectDomain"] = cfg.subject_domain
+            if cfg.skip_email_verification:
+                item["skipEmailVerification"] = True
             out.append(item)
         return out
 

@@ -238,10 +238,15 @@ class CTLog:
 
     @property
     def sth(self) -> SignedTreeHead:
+        """The newest durable head: other processes on the same database (``ca serve
+        --workers``) may have appended since this one last did."""
+        size, root = self.store.refresh_head()
+        if size != self._sth.tree_size:
+            self._sth = self._sign_sth(size, root)
         return self._sth
 
     def entries(self, start: int, end: int) -> list[LoggedEntry]:
-        size = self._sth.tree_size
+        size = self.sth.tree_size
         if start < 0 or end < start:
             raise _bad("start and end must satisfy 0 <= start <= end")
         if start >= size:
@@ -252,16 +257,18 @@ class CTLog:
     def proof_by_hash(self, leaf_hash: bytes, tree_size: int) -> tuple[int, list[bytes]]:
         if len(leaf_hash) != merkle.HASH_SIZE:
             raise _bad("hash must be a 32-byte SHA-256 leaf hash")
-        if not 0 < tree_size <= self._sth.tree_size:
-            raise _bad(f"tree_size must be between 1 and the current tree size {self._sth.tree_size}")
+        current = self.sth.tree_size
+        if not 0 < tree_size <= current:
+            raise _bad(f"tree_size must be between 1 and the current tree size {current}")
         entry = self.store.entry_by_leaf(leaf_hash)
         if entry is None or entry.index >= tree_size:
             raise CTError(f"no leaf with that hash in a tree of size {tree_size}", status=404, grpc_code=5)
         return entry.index, self.store.inclusion_proof(entry.index, tree_size)
 
     def consistency(self, first: int, second: int) -> list[bytes]:
-        if not 0 < first <= second <= self._sth.tree_size:
-            raise _bad(f"need 0 < first <= second <= tree size {self._sth.tree_size}")
+        current = self.sth.tree_size
+        if not 0 < first <= second <= current:
+            raise _bad(f"need 0 < first <= second <= tree size {current}")
         return self.store.consistency_proof(first, second)
 
 

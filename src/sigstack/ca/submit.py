@@ -9,6 +9,7 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from sigstack._internal.proxy import proxy_for
 from sigstack.ca import sct
 from sigstack.ca.ctlog import CTLog
 from sigstack.ca.errors import CTError
@@ -38,7 +39,7 @@ class RemoteCT:
 
     def __init__(self, base_url: str, timeout: float = 30.0) -> None:
         self.url = base_url.rstrip("/") + "/ct/v1/add-pre-chain"
-        self._client = httpx.AsyncClient(timeout=timeout, trust_env=False)
+        self._client = httpx.AsyncClient(timeout=timeout, trust_env=False, proxy=proxy_for(self.url))
 
     async def add_pre_chain(self, chain: Sequence[x509.Certificate], tbs: bytes | None = None) -> sct.SCT:
         body = {"chain": [base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode() for c in chain]}

@@ -16,6 +16,7 @@ import asyncio
 import base64
 import binascii
 import json
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from typing import Any
 import httpx
 import jwt
 
+from sigstack._internal.proxy import proxy_for
 from sigstack.ca.config import CAConfig, IssuerConfig
 from sigstack.ca.errors import TokenError
 from sigstack.ca.identity import Principal, principal_from_claims
@@ -47,10 +49,18 @@ class JWKSCache:
         self._keys: dict[str, _Keys] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def _fetch(self, issuer: str) -> dict[str, jwt.PyJWK]:
+    async def _fetch(self, issuer: str, ca_cert: str = "") -> dict[str, jwt.PyJWK]:
         url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+        verify: ssl.SSLContext | bool = True
+        if ca_cert:  # the issuer's TLS certificate is under a private CA (Fulcio's ca-cert)
+            try:
+                verify = ssl.create_default_context(cadata=ca_cert)
+            except (ssl.SSLError, ValueError):
+                raise TokenError(f"the configured ca-cert of issuer {issuer} is not a PEM certificate") from None
         try:
-            async with httpx.AsyncClient(timeout=self._timeout, trust_env=False) as client:
+            # Proxies by Go's rules, as for every other client here (sigstack._internal.proxy).
+            async with httpx.AsyncClient(timeout=self._timeout, trust_env=False, proxy=proxy_for(url),
+                                         verify=verify) as client:
                 resp = await client.get(url)
                 if resp.status_code != 200:
                     raise TokenError(f"issuer discovery at {url} answered HTTP {resp.status_code}")
@@ -77,14 +87,14 @@ class JWKSCache:
             keys[str(item.get("kid", ""))] = key
         return keys
 
-    async def key(self, issuer: str, kid: str) -> jwt.PyJWK:
+    async def key(self, issuer: str, kid: str, ca_cert: str = "") -> jwt.PyJWK:
         entry = self._keys.setdefault(issuer, _Keys())
         if kid in entry.keys:
             return entry.keys[kid]
         lock = self._locks.setdefault(issuer, asyncio.Lock())
         async with lock:
             if kid not in entry.keys and time.monotonic() - entry.fetched >= REFRESH_INTERVAL:
-                entry.keys = await self._fetch(issuer)
+                entry.keys = await self._fetch(issuer, ca_cert)
                 entry.fetched = time.monotonic()
         if kid not in entry.keys:
             if not kid and len(entry.keys) == 1:  # an issuer with one key may omit kid
@@ -129,7 +139,7 @@ class TokenVerifier:
         alg = header.get("alg")
         if alg not in ALGORITHMS:
             raise TokenError(f"unsupported token signature algorithm {alg!r}")
-        key = await self.jwks.key(iss, str(header.get("kid") or ""))
+        key = await self.jwks.key(iss, str(header.get("kid") or ""), issuer.ca_cert)
         try:
             claims = jwt.decode(
                 token, key, algorithms=[str(alg)], audience=issuer.client_id, issuer=iss,

@@ -38,7 +38,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sigstack.errors import ProofError
+from sigstack.errors import LogEntryError, ProofError
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
@@ -48,10 +48,6 @@ if TYPE_CHECKING:
 
 _HASHES = {"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512"}
 _RSA_IDENTIFIER = b"PKIX-RSA-PKCS#1v1.5"
-
-
-class LogEntryError(ProofError):
-    """A Rekor v2 entry body does not parse or does not match the bundle."""
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from sigstack.errors import SigstackError
+from sigstack.errors import TUFError
 
 if TYPE_CHECKING:
     from tuf.api.metadata import Metadata, Targets
@@ -47,10 +47,6 @@ STAGING_MIRROR = "https://tuf-repo-cdn.sigstage.dev"
 _EMBEDDED = {PRODUCTION_MIRROR: "production", STAGING_MIRROR: "staging"}
 TRUSTED_ROOT_TARGET = "trusted_root.json"
 SIGNING_CONFIG_TARGET = "signing_config.v0.2.json"
-
-
-class TUFError(SigstackError):
-    """The TUF repository could not be reached or its metadata did not verify."""
 
 
 def embedded_root(mirror: str) -> bytes | None:

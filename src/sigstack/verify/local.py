@@ -20,17 +20,10 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from sigstack.errors import NoSignaturesError
+from sigstack.errors import NoSavedSignaturesError, NoSignaturesError
 from sigstack.keys.base import Verifier
 from sigstack.verify.attestation import AttestationVerifyOptions, VerifiedAttestation, verify_attestations
 from sigstack.verify.image import ImageVerification, ImageVerifyOptions, verify_image
-
-
-class NoSavedSignaturesError(NoSignaturesError):
-    """Nothing of the kind asked for was saved with the image (cosign's wording)."""
-
-    def __init__(self, path: str | os.PathLike[str], what: str) -> None:
-        super().__init__(f"no {what} associated with the image saved in {os.fspath(path)}")
 
 
 def verify_local_image(path: str | os.PathLike[str], verifier: Verifier,
