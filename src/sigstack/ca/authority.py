@@ -29,7 +29,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes, PublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
 
-from sigstack.ca import der, errors, sct
+from sigstack._internal import der
+from sigstack.ca import errors, sct
 from sigstack.ca.identity import Principal
 from sigstack.keys.base import Signer
 from sigstack.keys.software import PrivateKeySigner

@@ -27,7 +27,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from sigstack.ca import der, sct
+from sigstack._internal import der
+from sigstack.ca import sct
 from sigstack.ca.errors import CTError
 from sigstack.errors import LogError
 from sigstack.keys.base import Signer

@@ -97,6 +97,6 @@ class SCT:
 
 def sct_list_extension_value(scts: list[SCT]) -> bytes:
     """The extnValue of 1.3.6.1.4.1.11129.2.4.2: an OCTET STRING holding the TLS list."""
-    from sigstack.ca.der import octet_string
+    from sigstack._internal.der import octet_string
 
     return octet_string(u16(b"".join(u16(s.serialize()) for s in scts)))

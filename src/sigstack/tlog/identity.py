@@ -17,6 +17,8 @@ from typing import Any
 
 from cryptography import x509
 
+from sigstack._internal import der
+
 SIGSTORE_OID = "1.3.6.1.4.1.57264.1."
 
 #: Fulcio's certificate extensions (docs/oid-info.md in sigstore/fulcio). The first six
@@ -65,24 +67,6 @@ class Identity:
     extensions: tuple[tuple[str, str, str], ...] = field(default=())
 
 
-def _der_utf8(value: bytes) -> str | None:
-    """The text of a DER UTF8String (tag 12), short or long form length."""
-    if len(value) < 2 or value[0] != 0x0C:
-        return None
-    n, pos = value[1], 2
-    if n & 0x80:
-        width = n & 0x7F
-        if width == 0 or width > 4 or len(value) < 2 + width:
-            return None
-        n, pos = int.from_bytes(value[2 : 2 + width], "big"), 2 + width
-    if pos + n != len(value):
-        return None
-    try:
-        return value[pos:].decode()
-    except UnicodeDecodeError:
-        return None
-
-
 def extension_text(dotted: str, value: bytes) -> str:
     """A Sigstore extension's value as text (hex when it is neither form)."""
     suffix = dotted.removeprefix(SIGSTORE_OID)
@@ -91,7 +75,7 @@ def extension_text(dotted: str, value: bytes) -> str:
             return value.decode()
         except UnicodeDecodeError:
             return value.hex()
-    text = _der_utf8(value)
+    text = der.decode_utf8_string(value)
     return text if text is not None else value.hex()
 
 

@@ -43,6 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
+from sigstack._internal import der
 from sigstack.errors import IdentityError
 
 if TYPE_CHECKING:
@@ -82,31 +83,7 @@ _RAW = frozenset(_ROOT + str(i) for i in range(1, 7))
 
 def der_utf8(text: str) -> bytes:
     """DER UTF8String (tag 0x0C): the encoding of the v2 extensions (…1.8 and later)."""
-    body = text.encode()
-    n = len(body)
-    if n < 0x80:
-        length = bytes([n])
-    else:
-        octets = n.to_bytes((n.bit_length() + 7) // 8, "big")
-        length = bytes([0x80 | len(octets)]) + octets
-    return b"\x0c" + length + body
-
-
-def _parse_der_utf8(value: bytes) -> str | None:
-    if len(value) < 2 or value[0] != 0x0C:
-        return None
-    n, pos = value[1], 2
-    if n & 0x80:
-        k = n & 0x7F
-        if k == 0 or k > 4 or len(value) < 2 + k:
-            return None
-        n, pos = int.from_bytes(value[2 : 2 + k], "big"), 2 + k
-    if len(value) != pos + n:
-        return None
-    try:
-        return value[pos:].decode()
-    except UnicodeDecodeError:
-        return None
+    return der.utf8_string(text)
 
 
 @dataclass(frozen=True)
@@ -155,7 +132,7 @@ class SigstoreExtensions:
                     raise IdentityError(f"identity: certificate extension {ext.oid.dotted_string} is not UTF-8"
                                         ) from None
             else:
-                text = _parse_der_utf8(raw)
+                text = der.decode_utf8_string(raw)
                 if text is None:
                     raise IdentityError(
                         f"identity: certificate extension {ext.oid.dotted_string} is not a DER UTF8String")
@@ -214,7 +191,7 @@ def subject_alternative_names(cert: x509.Certificate) -> list[str]:
     out += san.get_values_for_type(x509.UniformResourceIdentifier)
     for other in san.get_values_for_type(x509.OtherName):
         if other.type_id.dotted_string == OTHERNAME_SAN_OID:
-            text = _parse_der_utf8(other.value)
+            text = der.decode_utf8_string(other.value)
             if text is not None:
                 out.append(text)
     return out

@@ -1,4 +1,7 @@
-"""The few DER operations certificate transparency needs and ``cryptography`` lacks.
+"""The few DER operations certificates and transparency need and ``cryptography`` lacks.
+
+Shared by the CA (building Fulcio's extensions and precertificates), the verifier and the
+log explorer (reading the Sigstore extensions): UTF8String both ways, TLVs, OIDs.
 
 An SCT for a precertificate signs the precertificate's TBSCertificate *without* its
 poison extension (RFC 6962 §3.2). ``cryptography`` offers that view only for a final
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 import functools
 
-from sigstack.ca.errors import CTError
+from sigstack.errors import CTError
 
 POISON_OID = "1.3.6.1.4.1.11129.2.4.3"
 SCT_LIST_OID = "1.3.6.1.4.1.11129.2.4.2"
@@ -32,6 +35,25 @@ def tlv(tag: int, content: bytes) -> bytes:
 def utf8_string(text: str) -> bytes:
     """DER UTF8String (what Fulcio's v2 Sigstore extensions hold)."""
     return tlv(0x0C, text.encode())
+
+
+def decode_utf8_string(value: bytes) -> str | None:
+    """The text of a DER UTF8String (tag 0x0C, short or long definite length), or None
+    when ``value`` is not exactly one."""
+    if len(value) < 2 or value[0] != 0x0C:
+        return None
+    n, pos = value[1], 2
+    if n & 0x80:
+        width = n & 0x7F
+        if width == 0 or width > 4 or len(value) < 2 + width:
+            return None
+        n, pos = int.from_bytes(value[2 : 2 + width], "big"), 2 + width
+    if pos + n != len(value):
+        return None
+    try:
+        return value[pos:].decode()
+    except UnicodeDecodeError:
+        return None
 
 
 def octet_string(data: bytes) -> bytes:
