@@ -13,13 +13,10 @@ The store's entry body is ``u32 len ‖ MerkleTreeLeaf ‖ extra_data`` (the cha
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
 import struct
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -33,6 +30,7 @@ from sigstack.ca.errors import CTError
 from sigstack.errors import LogError
 from sigstack.keys.base import Signer
 from sigstack.tlog import merkle
+from sigstack.tlog.batch import BatchWriter
 from sigstack.tlog.store.base import NewEntry, Store
 
 PRECERT_SIGNING_EKU = "1.3.6.1.4.1.11129.2.4.4"
@@ -98,25 +96,18 @@ class CTLog:
         self.log_id = sct.issuer_key_hash(self.public_key_der)  # SHA-256 of the DER key
         self.roots = list(roots)
         self._root_der = {r.public_bytes(serialization.Encoding.DER) for r in self.roots}
-        self.max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[NewEntry, asyncio.Future[None]]] | None = None
-        self._writer: asyncio.Task[None] | None = None
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ct-writer")
+        self._writer: BatchWriter[NewEntry, None] = BatchWriter(
+            self._append, lambda exc: exc if isinstance(exc, CTError) else CTError(f"storing CT entries: {exc}"),
+            max_batch=max_batch, name="ct-writer")
         self._sth = self._sign_sth(*store.head)
         self._issuer_hashes: dict[x509.Certificate, bytes] = {}
 
     # -- lifecycle ----------------------------------------------------------------
     async def start(self) -> None:
-        self._queue = asyncio.Queue()
-        self._writer = asyncio.create_task(self._write_loop())
+        await self._writer.start()
 
     async def stop(self) -> None:
-        if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
-            self._writer = None
-        self._pool.shutdown(wait=True)
+        await self._writer.stop()
 
     # -- submissions --------------------------------------------------------------
     def check_chain(self, chain: Sequence[bytes], precert: bool) -> list[x509.Certificate]:
@@ -194,42 +185,22 @@ class CTLog:
                           tbs: bytes | None = None) -> sct.SCT:
         """Append a chain the caller has already checked (the CA's own precertificates);
         ``tbs`` is the precertificate's TBS without the poison, if the caller has it."""
-        if self._queue is None:
+        if not self._writer.running:
             raise CTError("the CT log is not running")
         timestamp = int(time.time() * 1000)
         leaf, extra = self._entry(certs, chain, precert, timestamp, tbs)
         signature = self.signer.sign(leaf)  # the signed input is the leaf's bytes (see sct)
         body = struct.pack(">I", len(leaf)) + leaf + extra
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put((NewEntry(merkle.leaf_hash(leaf), body, ()), fut))
-        await fut
+        await self._writer.submit(NewEntry(merkle.leaf_hash(leaf), body, ()))
         return sct.SCT(self.log_id, timestamp, signature, self.sig_alg)
 
-    async def _write_loop(self) -> None:
-        assert self._queue is not None
-        loop = asyncio.get_running_loop()
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                await loop.run_in_executor(self._pool, self._append, [e for e, _ in batch])
-            except Exception as exc:
-                err = exc if isinstance(exc, CTError) else CTError(f"storing CT entries: {exc}")
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(err)
-                continue
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_result(None)
-
-    def _append(self, entries: list[NewEntry]) -> None:
+    def _append(self, entries: list[NewEntry]) -> list[None]:
         try:
             self.store.append(entries, int(time.time()))
         except LogError as exc:
             raise CTError(exc.message) from None
         self._sth = self._sign_sth(*self.store.head)
+        return [None] * len(entries)
 
     # -- tree heads and reads -----------------------------------------------------
     def _sign_sth(self, size: int, root: bytes) -> SignedTreeHead:

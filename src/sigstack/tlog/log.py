@@ -9,16 +9,14 @@ means "durably stored at this index". A checkpoint is signed once per batch.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from sigstack.errors import BadEntryError, LogError
 from sigstack.tlog import merkle
+from sigstack.tlog.batch import BatchWriter
 from sigstack.tlog.checkpoint import Checkpoint, LogSigner
 from sigstack.tlog.entries import Canonical
 from sigstack.tlog.store.base import AppendResult, NewEntry, Store, StoredEntry
@@ -48,10 +46,9 @@ class Log:
         self.signer = signer
         self.hostname = hostname
         self.origin = f"{hostname} - {store.tree_id}"
-        self.max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[NewEntry, asyncio.Future[Added]]] | None = None
-        self._writer: asyncio.Task[None] | None = None
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tlog-writer")
+        self._writer: BatchWriter[NewEntry, Added] = BatchWriter(
+            self._append_batch, lambda exc: exc if isinstance(exc, LogError) else LogError(f"storing entries: {exc}"),
+            max_batch=max_batch, name="tlog-writer")
         self.head = self._sign_head(*store.head)
         self._latest = self.head  # the writer's view; published to ``head`` after each batch
 
@@ -67,44 +64,20 @@ class Log:
 
     # -- writing ------------------------------------------------------------------
     async def start(self) -> None:
-        self._queue = asyncio.Queue()
-        self._writer = asyncio.create_task(self._write_loop())
+        await self._writer.start()
 
     async def stop(self) -> None:
-        if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
-        self._pool.shutdown(wait=True)
+        await self._writer.stop()
 
     async def add(self, canonical: Canonical) -> Added:
         """Append (or find) an entry; returns once it is durably stored."""
-        if self._queue is None:
-            raise LogError("the log is not running")
         leaf = merkle.leaf_hash(canonical.body)
-        fut: asyncio.Future[Added] = asyncio.get_running_loop().create_future()
-        await self._queue.put((NewEntry(leaf, canonical.body, canonical.index_keys, canonical.check), fut))
-        return await fut
+        return await self._writer.submit(NewEntry(leaf, canonical.body, canonical.index_keys, canonical.check))
 
-    async def _write_loop(self) -> None:
-        assert self._queue is not None
-        loop = asyncio.get_running_loop()
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                added = await loop.run_in_executor(self._pool, self._append, [e for e, _ in batch])
-            except Exception as exc:
-                err = exc if isinstance(exc, LogError) else LogError(f"storing entries: {exc}")
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(err)
-                continue
-            self.head = self._latest
-            for (_, fut), res in zip(batch, added, strict=True):
-                if not fut.done():
-                    fut.set_result(res)
+    def _append_batch(self, entries: list[NewEntry]) -> list[Added]:
+        added = self._append(entries)
+        self.head = self._latest  # published once the batch is stored
+        return added
 
     def _append(self, entries: list[NewEntry]) -> list[Added]:
         """On the writer thread: run the deferred signature checks, commit the valid
