@@ -61,6 +61,8 @@ def _write(path: Path, text: str) -> None:
 class BuildPy(build_py):
     def run(self) -> None:
         super().run()
+        if getattr(self, "editable_mode", False):
+            return  # an editable install is a source checkout: sigstack.version asks git at run time
         text = build_info_source()
         if text is not None and not self.dry_run:
             _write(Path(self.build_lib) / "sigstack" / "_build_info.py", text)
