@@ -14,11 +14,10 @@ done back to back through OpenSSL (cryptography), with no parsing, X.509 buildin
 HTTP or storage. ratio = measured rate / floor rate (1.0 would mean everything but the
 raw cryptography is free).
 
-``--workers N`` runs the CA as N pre-forked processes appending to one CT tree. With the
-SQLite store that measured *slower* than one process (the writers take turns on the
-database's write lock and each reloads the tree the other moved), so the default is 1.
+``--postgres`` puts the in-process CT log on a private PostgreSQL; ``--remote-ct`` runs it
+as its own ``sigstack ct serve`` process (the CA submits over HTTP).
 
-    .venv/bin/python bench/ca_issue.py [--requests 6000] [--concurrency 32] [--workers 1]
+    .venv/bin/python bench/ca_issue.py [--requests 6000] [--concurrency 32] [--postgres] [--remote-ct]
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _tlog_common import SIGSTACK, _worker, free_port
+from _tlog_common import SIGSTACK, _worker, free_port, postgres
 
 
 def start(args: list[str], probe: str, cwd: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -122,16 +122,28 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=6000)
     ap.add_argument("--concurrency", type=int, default=32)
-    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--postgres", action="store_true", help="the CT log on a private PostgreSQL instead of SQLite")
+    ap.add_argument("--remote-ct", action="store_true", help="the CT log as its own `sigstack ct serve` process")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sigstack-bench-ca-"))
     procs = []
+    stack = contextlib.ExitStack()
     try:
+        extra = ["--ct-db", stack.enter_context(postgres())] if args.postgres else []
+        if args.remote_ct:
+            # the CA's root must exist before the log that accepts it starts
+            from sigstack.ca.state import ensure_state
+
+            ensure_state(work / "ca")
+            db = ["--db", stack.enter_context(postgres())] if args.postgres else []
+            ct, ct_url = start(["ct", "serve", "--state", str(work / "ct"), "--root", str(work / "ca" / "root.pem"),
+                                *db], "/ct/v1/get-sth", work)
+            procs.append(ct)
+            extra = ["--ct-url", ct_url]
         oidc, issuer = start(["oidc", "serve", "--state", str(work / "oidc")], "/.well-known/openid-configuration",
                              work)
         procs.append(oidc)
-        ca, url = start(["ca", "serve", "--state", str(work / "ca"), "--oidc-issuer", issuer,
-                         "--workers", str(args.workers)],
+        ca, url = start(["ca", "serve", "--state", str(work / "ca"), "--oidc-issuer", issuer, *extra],
                         "/api/v2/trustBundle", work)
         procs.append(ca)
         print(f"preparing {args.requests} certificate requests...", file=sys.stderr)
@@ -149,12 +161,14 @@ def main() -> None:
         print(f"ca+ct: {rate:,.0f} certificates/s with embedded SCT (ratio to the floor {rate / per_cert:.3f}; "
               f"{rate / signs * 3:.3f} of raw sign throughput)  latency p50 {statistics.median(lat) * 1000:.1f} ms, "
               f"p99 {lat[int(len(lat) * 0.99)] * 1000:.1f} ms, concurrency {args.concurrency}, "
-              f"{args.workers} CA process(es), "
+              f"CT {'remote' if args.remote_ct else 'in process'} on "
+              f"{'PostgreSQL' if args.postgres else 'SQLite'}, "
               f"{os.cpu_count()} cores shared with the load generator")
     finally:
         for proc in procs:
             os.kill(proc.pid, signal.SIGTERM)
             proc.wait(30)
+        stack.close()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -27,6 +27,7 @@ from tests.ca._support import (
     v2_request,
     verify_chain,
 )
+from tests.tlog.conftest import pg_url, postgres, postgres_server  # noqa: F401  (a private PostgreSQL)
 
 
 def _self_signed(key: ec.EllipticCurvePrivateKey, poison: bool = False) -> x509.Certificate:
@@ -145,38 +146,6 @@ def test_ca_fails_closed_when_its_ct_log_is_down(stack: Stack, separate: tuple[S
         ct.start()
 
 
-def test_workers_share_one_ct_tree(stack: Stack, tmp_path: Path) -> None:
-    """``ca serve --workers 2``: two processes append to one CT tree; every issued
-    certificate's precertificate is in it, provable at the head either process serves."""
-    import asyncio
-
-    server = ca_server(tmp_path, tmp_path / "state", stack.issuer, ["--workers", "2"])
-    try:
-        async def issue_all() -> list[httpx.Response]:
-            async with httpx.AsyncClient(timeout=30) as client:
-                return await asyncio.gather(*(
-                    client.post(server.url + "/api/v2/signingCert",
-                                json=v2_request(stack.token(f"w{i}@example.com"), new_key(), f"w{i}@example.com"))
-                    for i in range(40)))
-
-        responses = asyncio.run(issue_all())
-        assert all(r.status_code == 200 for r in responses), [r.text for r in responses if r.status_code != 200]
-        heads = {get_json(server.url + "/ct/v1/get-sth")["tree_size"] for _ in range(6)}
-        assert heads == {40}
-        sth = get_json(server.url + "/ct/v1/get-sth")
-        root = base64.b64decode(sth["sha256_root_hash"])
-        for resp in responses:
-            leaf, chain = leaf_of(resp.json())
-            sct, ts = embedded_sct(leaf)
-            leaf_hash = merkle.leaf_hash(sct_signed_data(leaf, chain[0], ts, sct.extension_bytes))
-            proof = get_json(server.url + "/ct/v1/get-proof-by-hash", hash=base64.b64encode(leaf_hash).decode(),
-                             tree_size=40)
-            merkle.verify_inclusion(proof["leaf_index"], 40, leaf_hash,
-                                    [base64.b64decode(h) for h in proof["audit_path"]], root)
-    finally:
-        server.stop()
-
-
 def test_precertificate_from_another_submitter(stack: Stack) -> None:
     """A precertificate whose poison is not the last extension (built here with the CA's
     intermediate key): the SCT signs its TBS without the poison, byte for byte what
@@ -210,3 +179,25 @@ def test_precertificate_from_another_submitter(stack: Stack) -> None:
     signed = (struct.pack(">BBQH", 0, 0, doc["timestamp"], 1) + issuer_hash + len(tbs).to_bytes(3, "big") + tbs
               + b"\x00\x00")
     stack.ct_key.verify(ds[4:], signed, ec.ECDSA(hashes.SHA256()))
+
+
+def test_ct_log_on_postgresql(stack: Stack, pg_url: str, tmp_path: Path) -> None:  # noqa: F811
+    """--ct-db postgresql://...: the same CT log on the transparency log's PostgreSQL store."""
+    server = ca_server(tmp_path, tmp_path / "state", stack.issuer, ["--ct-db", pg_url])
+    try:
+        for i in range(3):
+            resp = httpx.post(server.url + "/api/v2/signingCert",
+                              json=v2_request(stack.token(f"pg{i}@example.com"), new_key(), f"pg{i}@example.com"))
+            assert resp.status_code == 200, resp.text
+        leaf, chain = leaf_of(resp.json())
+        sth = get_json(server.url + "/ct/v1/get-sth")
+        assert sth["tree_size"] == 3
+        sct, ts = embedded_sct(leaf)
+        leaf_hash = merkle.leaf_hash(sct_signed_data(leaf, chain[0], ts, sct.extension_bytes))
+        proof = get_json(server.url + "/ct/v1/get-proof-by-hash", hash=base64.b64encode(leaf_hash).decode(),
+                         tree_size=3)
+        merkle.verify_inclusion(proof["leaf_index"], 3, leaf_hash, [base64.b64decode(h) for h in proof["audit_path"]],
+                                base64.b64decode(sth["sha256_root_hash"]))
+        assert not (tmp_path / "state" / "ct.db").exists()
+    finally:
+        server.stop()

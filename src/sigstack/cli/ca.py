@@ -24,11 +24,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="issuing key as a key reference (file, KMS, PKCS#11) instead of a generated one")
     p.add_argument("--ca-chain", metavar="FILE", help="PEM chain for --ca-key: its certificate first, root last")
     p.add_argument("--ct-url", metavar="URL", help="submit precertificates to this CT log instead of our own")
+    p.add_argument("--ct-db", metavar="URL",
+                   help="the in-process CT log's database: SQLite path or postgresql:// URL (default DIR/ct.db)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=5555, help="port to listen on (default 5555)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="processes serving requests (default 1; with the in-process SQLite CT log more "
-                        "processes contend for its write lock, so this pays off with --ct-url)")
     p.set_defaults(handler="sigstack.cli.ca:run_ca_serve")
 
     ct = sub.add_parser("ct", parents=[common], help="certificate transparency log (RFC 6962): serve")
@@ -49,10 +48,8 @@ def run_ca_serve(args: argparse.Namespace) -> int:
     import base64
     from pathlib import Path
 
-    from cryptography.hazmat.primitives import serialization
-
     from sigstack.ca.config import load_config
-    from sigstack.ca.server import build_ca, run_workers
+    from sigstack.ca.server import build_ca, run
     from sigstack.ca.state import ensure_state
     from sigstack.cli._io import Password, info
 
@@ -63,38 +60,14 @@ def run_ca_serve(args: argparse.Namespace) -> int:
         config.add(url, "ci-provider", args.client_id, "github-workflow")
     if not config.oidc_issuers and not config.meta_issuers:
         info("warning: no OIDC issuers are configured; every certificate request will be refused")
-    if args.workers < 1:
-        from sigstack.ca.errors import ConfigError
-
-        raise ConfigError("--workers must be at least 1")
-    if args.workers > 1 and args.ca_key and args.ca_key.startswith("pkcs11:"):
-        from sigstack.ca.errors import ConfigError
-
-        raise ConfigError("--workers above 1 cannot be used with a PKCS#11 key: a token session "
-                          "cannot be carried into forked processes")
     state, chain = Path(args.state), Path(args.ca_chain) if args.ca_chain else None
-    asked = Password()
-    cached: list[bytes] = []
-
-    def password(confirm: bool) -> bytes:  # asked once, before the fork; the workers reuse it
-        if not cached:
-            cached.append(asked(confirm))
-        return cached[0]
-    material = ensure_state(state, args.ca_key, chain, password)  # created once, before any fork
-
-    def make_app() -> Any:  # a forked worker loads its own key (sessions do not survive a fork)
-        loaded = material if args.workers == 1 else None
-        return build_ca(state, config, args.ca_key, chain, args.ct_url, password, loaded).app
-
+    material = ensure_state(state, args.ca_key, chain, Password())
+    built = build_ca(state, config, args.ca_key, chain, args.ct_url, material=material, ct_db=args.ct_db)
     info(f"sigstack ca listening on http://{args.host}:{args.port} (state {args.state})")
-    if args.ct_url is None:
-        from sigstack.ca.sct import issuer_key_hash
-
-        log_id = issuer_key_hash(material.ct_signer.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
-        info(f"CT log at http://{args.host}:{args.port}/ct/v1, log ID {base64.b64encode(log_id).decode()} "
+    if built.ct is not None:
+        info(f"CT log at http://{args.host}:{args.port}/ct/v1, log ID {base64.b64encode(built.ct.log_id).decode()} "
              f"(key {state / 'ct.pub'})")
-    run_workers(make_app, args.host, args.port, args.workers)
+    run(built.app, args.host, args.port)
     return 0
 
 
