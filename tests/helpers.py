@@ -94,7 +94,45 @@ def run_peer(binary: str | Path, *args: str | Path, env: dict[str, str] | None =
          cwd: Path | str | None = None, unset: tuple[str, ...] = (), inherit: Inherit = "clean",
          timeout: float = 120) -> Result:
     """Run a reference tool (``cosign``, ``rekor-cli``, ...) the same way."""
-    return _run([str(binary), *map(str, args)], _environment(env, inherit, unset), input, cwd, timeout)
+    environment = _environment(env, inherit, unset)
+    if Path(str(binary)).name == "cosign-v2":
+        environment = {**_offline_trust_for_cosign_v2(), **environment}
+    return _run([str(binary), *map(str, args)], environment, input, cwd, timeout)
+
+
+_V2_TRUST: dict[str, str] = {}
+
+
+def _offline_trust_for_cosign_v2() -> dict[str, str]:
+    """cosign v2 initialises its TUF client (a DNS lookup of the public-good CDN) before
+    any command, even ``--key`` with ``--insecure-ignore-tlog``, unless each piece of trust
+    material comes from its environment variable. Tests only run on loopback, so cosign v2
+    gets placeholder material (a throw-away key and CA, never trusted for anything a test
+    checks) unless the test sets its own."""
+    if not _V2_TRUST:
+        import datetime
+        import tempfile
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        d = Path(tempfile.mkdtemp(prefix="sigstack-cosign-v2-trust-"))
+        key = ec.generate_private_key(ec.SECP256R1())
+        pub = d / "placeholder.pub"
+        pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                      serialization.PublicFormat.SubjectPublicKeyInfo))
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sigstack test placeholder")])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+                .sign(key, hashes.SHA256()))
+        root = d / "placeholder-ca.pem"
+        root.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        _V2_TRUST.update(SIGSTORE_REKOR_PUBLIC_KEY=str(pub), SIGSTORE_CT_LOG_PUBLIC_KEY_FILE=str(pub),
+                         SIGSTORE_ROOT_FILE=str(root))
+    return dict(_V2_TRUST)
 
 
 def assert_clean_error(result: Result, fragment: str, code: int = 1) -> None:
