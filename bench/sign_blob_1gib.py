@@ -8,7 +8,10 @@ start-up time, which every CI step pays.
 
 Targets (issue 3): ratio <= 1.15, peak memory < 100 MiB, start-up < 0.15 s.
 
-Usage: .venv/bin/python bench/sign_blob_1gib.py [--size-mib 1024] [--runs 5] [--json]
+``--baseline REV`` also times the sign-blob of an earlier commit (a temporary worktree run
+by the same interpreter), interleaved with the others, and prints its ratio.
+
+Usage: .venv/bin/python bench/sign_blob_1gib.py [--size-mib 1024] [--runs 5] [--json] [--baseline REV]
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ def main() -> int:
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ap.add_argument("--baseline", metavar="REV", help="also time the sigstack of this git revision")
     args = ap.parse_args()
     if shutil.which("openssl") is None:
         sys.exit("openssl is required as the reference (apt-get install openssl)")
@@ -65,8 +69,21 @@ def main() -> int:
         make_file(blob, args.size_mib)
         timed(["cat", str(blob)])  # warm the page cache for both contenders
 
+        old: list[str] = []
+        old_env = env
+        if args.baseline:
+            tree = work / "baseline"
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), args.baseline],
+                           check=True)
+            py = str(ROOT / ".venv" / "bin" / "python")
+            subprocess.run([py, "-m", "compileall", "-q", str(tree / "src")], check=True)
+            old, old_env = [py, "-m", "sigstack.cli.main"], {**env, "PYTHONPATH": str(tree / "src")}
+        old_t: list[float] = []
         ours_t, ours_m, ref_t, ref_m = [], [], [], []
         for _ in range(args.runs):
+            if old:
+                old_t.append(timed([*old, "sign-blob", "--key", str(work / "k.key"), "--tlog-upload=false",
+                                    str(blob)], old_env)[0])
             t, m = timed(["openssl", "dgst", "-sha256", str(blob)])
             ref_t.append(t)
             ref_m.append(m)
@@ -76,6 +93,9 @@ def main() -> int:
             ours_m.append(m)
 
         starts = [timed([str(SIGSTACK), "--version"])[0] for _ in range(15)]
+        if args.baseline:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(work / "baseline")],
+                           check=False)
 
     figures = {
         "size_mib": args.size_mib,
@@ -88,6 +108,9 @@ def main() -> int:
         "startup_median_s": round(statistics.median(starts), 3),
         "startup_best_s": round(min(starts), 3),
     }
+    if old_t:
+        figures["baseline_sign_blob_s"] = round(statistics.median(old_t), 3)
+        figures["baseline_ratio"] = round(statistics.median(old_t) / statistics.median(ref_t), 3)
     figures["pass"] = (figures["ratio"] <= 1.15 and figures["sigstack_peak_mib"] < 100
                        and figures["startup_median_s"] < 0.15)
     if args.json:
@@ -99,6 +122,9 @@ def main() -> int:
         print(f"  openssl dgst       : {figures['openssl_dgst_s']:.3f} s, "
               f"peak {figures['openssl_peak_mib']:.1f} MiB")
         print(f"  ratio              : {figures['ratio']:.3f}  (target <= 1.15)")
+        if old_t:
+            print(f"  baseline {args.baseline[:10]:10}: {figures['baseline_sign_blob_s']:.3f} s, "
+                  f"ratio {figures['baseline_ratio']:.3f}")
         print(f"  sigstack --version : median {figures['startup_median_s']:.3f} s, "
               f"best {figures['startup_best_s']:.3f} s  (target < 0.15 s)")
         print(f"  targets met        : {figures['pass']}")
