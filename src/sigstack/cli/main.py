@@ -199,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 #: library names the option, the CLI names its flag.
 HINT_TEXT = {
     "timeout": " (-t/--timeout)",
+    "keyless_not_key": "; verify it with --certificate-identity and --certificate-oidc-issuer instead of --key",
     "insecure_ignore_tlog_skip": " (pass --insecure-ignore-tlog to skip the log check)",
     "insecure_ignore_tlog_accept": "; pass --insecure-ignore-tlog to accept it without",
     "insecure_ignore_tlog_alone": "; pass --insecure-ignore-tlog to check the signature alone",
