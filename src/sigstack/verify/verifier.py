@@ -83,8 +83,9 @@ class Verifier:
         # step 1: signing material -- the signature and what the bundle says of it
         if bundle is not None:
             if bundle.certificate is not None:
-                raise VerificationError("the bundle carries a signing certificate: it is verified against an "
-                                        "identity, not a key", hint="keyless_not_key")
+                # cosign's words: the certificate's time, SCT and identity would go unchecked
+                raise VerificationError("expected key signature, not certificate (the bundle carries a signing "
+                                        "certificate, which is verified against an identity)", hint="keyless_not_key")
             from sigstack.bundle.models import MessageSignature
 
             if not isinstance(bundle.content, MessageSignature):
