@@ -128,8 +128,6 @@ def establish(material: Keyless, *, certificate: bytes | None, chain: Sequence[b
     """Steps 0-3 above for the certificate a signature came with (``certificate`` from
     the bundle or the layer; else ``material.certificate``). ``entry`` is the log entry
     whose SET time may count (only when ``log_checked``: step 4 will verify that SET)."""
-    from cryptography.hazmat.primitives.serialization import Encoding
-
     from sigstack.verify.certificate import verify_certificate_chain
     from sigstack.verify.sct import verify_detached_sct, verify_embedded_sct
     from sigstack.verify.timestamp import verify_timestamps
@@ -158,4 +156,4 @@ def establish(material: Keyless, *, certificate: bytes | None, chain: Sequence[b
     elif not material.insecure_ignore_sct:
         verify_embedded_sct(path, root)
     material.policy.verify(leaf)
-    return SigningCertificate(leaf, leaf.public_bytes(Encoding.DER), tuple(path), tuple(times))
+    return SigningCertificate(leaf, der, tuple(path), tuple(times))
