@@ -256,3 +256,32 @@ def test_insecure_ignore_tlog_has_no_verified_time_without_a_timestamp() -> None
     result = sigstack(*_happy("--certificate-identity", HAPPY["certificate_identity"], "--certificate-oidc-issuer",
                               HAPPY["certificate_oidc_issuer"], "--insecure-ignore-tlog"), offline=None)
     assert_clean_error(result, "no verified time")
+
+
+# ---- verify-blob-attestation: DSSE bundles, keyless, next to cosign ----------------------------
+
+@pytest.mark.parametrize(("name", "type_", "words"), [
+    ("happy-path-intoto-in-dsse-v3", "slsaprovenance1", None),
+    ("rekor2-dsse-happy-path", None, None),
+    ("happy-path-intoto-in-dsse-v3", None, "invalid predicate type, expected custom got https://slsa.dev/provenance/v1"),
+    ("dsse-mismatch-envelope_fail", None, "log entry is for a different attestation payload"),
+])
+def test_verify_blob_attestation_agrees_with_cosign(name: str, type_: str | None, words: str | None) -> None:
+    import base64
+
+    c = case(name)
+    payload = json.loads(base64.b64decode(json.loads((CONFORMANCE / c["bundle"]).read_bytes())["dsseEnvelope"]
+                                          ["payload"]))
+    kind = type_ or ("custom" if words and "predicate" in words else payload["predicateType"])
+    argv: list[str | Path] = ["verify-blob-attestation", "--bundle", CONFORMANCE / c["bundle"], "--trusted-root",
+                              CONFORMANCE / c["trusted_root"], "--type", kind,
+                              "--certificate-identity", c["certificate_identity"],
+                              "--certificate-oidc-issuer", c["certificate_oidc_issuer"], CONFORMANCE / c["artifact"]]
+    ours = sigstack(*argv, offline=None)
+    theirs = _peer([_cosign(), *argv])
+    if words is None:
+        assert ours.code == 0 and "Verified OK" in ours.err, ours.err
+        assert theirs.returncode == 0, theirs.stderr
+    else:
+        assert_clean_error(ours, words)
+        assert theirs.returncode != 0

@@ -30,7 +30,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "sigstack.cli.blob": ("sign-blob", "verify-blob"),
     "sigstack.cli.pkcs11": ("pkcs11-tool",),
     "sigstack.cli.image": ("sign", "verify", "login", "triangulate", "tree"),
-    "sigstack.cli.attest": ("attest", "verify-attestation"),
+    "sigstack.cli.attest": ("attest", "verify-attestation", "verify-blob-attestation"),
     "sigstack.cli.attach": ("attach", "download", "clean", "copy"),
     "sigstack.cli.tlog": ("tlog",),
     "sigstack.cli.saveload": ("save", "load"),
