@@ -243,18 +243,18 @@ def keyless_verify_flags(p: argparse.ArgumentParser) -> None:
     for claim in ("trigger", "sha", "name", "repository", "ref"):
         p.add_argument(f"--certificate-github-workflow-{claim}", metavar="VALUE",
                        help=f"the GitHub workflow {claim} the certificate must carry")
-    p.add_argument("--certificate", metavar="FILE", help="the signing certificate (PEM or DER), if not in a bundle")
-    p.add_argument("--certificate-chain", metavar="FILE",
-                   help="PEM intermediates of --certificate (never trusted: only the trusted root's CAs are)")
-    p.add_argument("--ca-roots", metavar="FILE", help="PEM CA root certificates to trust instead of the root's CAs")
-    p.add_argument("--ca-intermediates", metavar="FILE", help="PEM CA intermediates, with --ca-roots")
-    p.add_argument("--sct", metavar="FILE", help="a detached SCT (CT AddChainResponse JSON) for the certificate")
+    for flag, what in (
+        ("--certificate", "the signing certificate (PEM or DER), if not in a bundle"),
+        ("--certificate-chain", "PEM intermediates of --certificate (never trusted: only the trusted root's CAs are)"),
+        ("--ca-roots", "PEM CA root certificates to trust instead of the root's CAs"),
+        ("--ca-intermediates", "PEM CA intermediates, with --ca-roots"),
+        ("--sct", "a detached SCT (CT AddChainResponse JSON) for the certificate"),
+        ("--rfc3161-timestamp", "a detached RFC 3161 timestamp of the signature (cosign's JSON, or DER)"),
+        ("--timestamp-certificate-chain", "PEM chain of the timestamp authority to trust instead of the root's TSAs"),
+    ):
+        p.add_argument(flag, metavar="FILE", help=what)
     add_bool(p, "--insecure-ignore-sct", default=False,
              help="do not check the certificate's SCT (insecure)")
-    p.add_argument("--rfc3161-timestamp", metavar="FILE",
-                   help="a detached RFC 3161 timestamp of the signature (cosign's JSON, or DER)")
-    p.add_argument("--timestamp-certificate-chain", metavar="FILE",
-                   help="PEM chain of the timestamp authority to trust instead of the root's TSAs")
     add_bool(p, "--use-signed-timestamps", default=False,
              help="require an RFC 3161 timestamp as the verified time")
     add_bool(p, "--offline", default=False, help="use only the cached trust material (no TUF refresh)")
