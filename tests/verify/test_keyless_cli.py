@@ -285,3 +285,18 @@ def test_verify_blob_attestation_agrees_with_cosign(name: str, type_: str | None
     else:
         assert_clean_error(ours, words)
         assert theirs.returncode != 0
+
+
+def test_key_refuses_a_certificate_bundle_in_every_flow() -> None:
+    """The library pipeline refuses it for DSSE bundles too (image bundle referrers and
+    attestations go through ``verify_envelope``)."""
+    from sigstack.bundle.models import Bundle
+    from sigstack.errors import VerificationError
+    from sigstack.keys import load_verifier
+    from sigstack.verify.evidence import LogPolicy
+    from sigstack.verify.verifier import Verifier
+
+    key = load_verifier(str(CONFORMANCE / case("managed-key-happy-path")["key"]))
+    bundle = Bundle.from_json((CONFORMANCE / case("happy-path-intoto-in-dsse-v3")["bundle"]).read_bytes())
+    with pytest.raises(VerificationError, match="expected key signature, not certificate"):
+        Verifier(key, LogPolicy(insecure_ignore_tlog=True)).verify_envelope(bundle.envelope, bundle=bundle)

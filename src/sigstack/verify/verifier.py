@@ -46,6 +46,12 @@ if TYPE_CHECKING:
     from sigstack.tlog.entry import TlogEntry
 
 
+# cosign's words: a key must not vouch for a certificate's signature, whose time, SCT
+# and identity would then go unchecked
+_KEY_NOT_CERTIFICATE = VerificationError("expected key signature, not certificate (the bundle carries a signing "
+                                         "certificate, which is verified against an identity)", hint="keyless_not_key")
+
+
 @dataclass(frozen=True)
 class Result:
     """A signature that verified; ``entry`` is the log entry that proved it was logged
@@ -83,9 +89,7 @@ class Verifier:
         # step 1: signing material -- the signature and what the bundle says of it
         if bundle is not None:
             if bundle.certificate is not None:
-                # cosign's words: the certificate's time, SCT and identity would go unchecked
-                raise VerificationError("expected key signature, not certificate (the bundle carries a signing "
-                                        "certificate, which is verified against an identity)", hint="keyless_not_key")
+                raise _KEY_NOT_CERTIFICATE
             from sigstack.bundle.models import MessageSignature
 
             if not isinstance(bundle.content, MessageSignature):
@@ -191,6 +195,8 @@ class Verifier:
         layer stored as ``stored`` bytes (evidence in its ``annotations`` or the log)."""
         from sigstack.payload import dsse
 
+        if bundle is not None and bundle.certificate is not None and not isinstance(self.material, Keyless):
+            raise _KEY_NOT_CERTIFICATE
         _signature_step(lambda: dsse.verify(self.key, envelope))  # step 2 (step 1: the key, given)
         if check_content is not None:  # step 3
             check_content()
