@@ -153,6 +153,8 @@ def print_header(name: str, annotations: bool, check_claims: bool, key: bool = T
         lines.append("  - Existence of the claims in the transparency log was verified offline")
     if key:
         lines.append("  - The signatures were verified against the specified public key")
+    else:  # keyless, in cosign's words
+        lines.append("  - The code-signing certificate was verified using trusted certificate authority certificates")
     info("\n".join(lines))
 
 

@@ -39,10 +39,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     registry_flags(p)
     p.set_defaults(handler="sigstack.cli.attest:run_attest")
 
-    p = sub.add_parser("verify-attestation", parents=[common], help="verify image attestations with a key",
-                       description=f"Verify the attestations of IMAGE with --key. {TLOG}")
+    p = sub.add_parser("verify-attestation", parents=[common],
+                       help="verify image attestations (a key, or keyless: who signed)",
+                       description=f"Verify the attestations of IMAGE with --key, or keyless. {TLOG} {KEYLESS}")
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--key", required=True, metavar="REF", help="public key reference")
+    p.add_argument("--key", metavar="REF", help="public key reference (omit for keyless verification)")
     p.add_argument("--type", default="custom", help=f"predicate type to check: {_TYPES}")
     p.add_argument("--policy", action="append", default=[], metavar="FILE",
                    help="Rego policy file (repeatable); must set data.signature.allow")
@@ -52,6 +53,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--max-workers", type=int, default=10, help="attestations checked concurrently")
     add_bool(p, "--local-image", default=False,
              help="IMAGE is a directory written by save (or cosign save), verified without a registry")
+    keyless_verify_flags(p)
     registry_flags(p)
     p.set_defaults(handler="sigstack.cli.attest:run_verify_attestation")
 
@@ -143,14 +145,16 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
         refs = [parse_reference(i) for i in args.images]
     prefix = tag_prefix(args)
     target = target_repository()
-    verifier = keys.load_verifier(args.key)
+    from sigstack.cli._common import keyless_log_policy, keyless_material
+
+    verifier: Any = keys.load_verifier(args.key) if args.key else keyless_material(args)
     if args.insecure_ignore_tlog:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
              "transparency and auditability verification for the attestation.")
-    log = log_policy(args)
+    log = log_policy(args) if args.key else keyless_log_policy(args)
     out = b""
     with contextlib.nullcontext() if args.local_image else client_from(args) as client, \
-            log_client(args) if log.checked else contextlib.nullcontext() as lookups:
+            log_client(args) if log.checked and args.key else contextlib.nullcontext() as lookups:
         opts = AttestationVerifyOptions(kind=args.type, policies=args.policy, check_claims=args.check_claims,
                                         max_workers=max(1, args.max_workers),
                                         log=dataclasses.replace(log, client=lookups))
@@ -171,7 +175,7 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
                 print("\n".join(lines), file=sys.stderr)
                 raise
             print_header(image if args.local_image else refs[i].name, False, args.check_claims,
-                         tlog=not args.insecure_ignore_tlog)
+                         key=bool(args.key), tlog=log.checked)
             out += b"".join(a.envelope_json + b"\n" for a in found)
     write_output(out, args.output_file)
     return 0

@@ -316,6 +316,27 @@ def keyless_blob_evidence(root: TrustedRoot, bundle: Bundle | None, entry: TlogE
     return entry
 
 
+def keyless_layer_evidence(root: TrustedRoot, annotations: Any, *, key: Verifier, certificate: bytes,
+                           signature: bytes, payload: bytes, envelope: Envelope | None = None,
+                           stored: bytes | None = None) -> TlogEntry:
+    """A keyless legacy layer's SET-form evidence (its ``dev.sigstore.cosign/bundle``
+    annotation), verified against ``root`` and bound to this signature, the payload's
+    digest (or the ``.att`` envelope as ``stored``) and the very certificate."""
+    found = layer_rekor_bundle(annotations)
+    if found is None:
+        raise MissingEvidenceError(f"the signature has no transparency log evidence (no {BUNDLE_ANNOTATION} "
+                                   "annotation)", hint="insecure_ignore_tlog_accept")
+    entry = found[0]
+    verify_root_proofs(root, entry, set_only=True)
+    if envelope is not None:
+        check_envelope_entry(entry, stored, envelope.payload, base64.b64encode(signature).decode(),
+                             key.public_key(), certificate)
+    else:
+        check_hashedrekord(entry, signature, hashlib.new(key.hash_name, payload).digest(), key.hash_name,
+                           key.public_key(), certificate)
+    return entry
+
+
 # ---- step 1: finding the entry -------------------------------------------------------------
 
 def lookup_hashedrekord(policy: LogPolicy, signature: bytes, digest: bytes, key: Verifier) -> TlogEntry:

@@ -157,3 +157,47 @@ def establish(material: Keyless, *, certificate: bytes | None, chain: Sequence[b
         verify_embedded_sct(path, root)
     material.policy.verify(leaf)
     return SigningCertificate(leaf, der, tuple(path), tuple(times))
+
+
+CERT_ANNOTATION = "dev.sigstore.cosign/certificate"
+CHAIN_ANNOTATION = "dev.sigstore.cosign/chain"
+TIMESTAMP_ANNOTATION = "dev.sigstore.cosign/rfc3161timestamp"
+
+
+def layer_certificates(annotations: dict[str, str]) -> tuple[bytes | None, tuple[bytes, ...]]:
+    """The (leaf, chain) DER of a legacy layer's certificate and chain annotations (PEM),
+    as cosign writes them; (None, ()) without a certificate annotation. cosign stores the
+    whole chain, root included: the root is dropped here (only the trusted root's CAs
+    anchor a path; a bundle, unlike a layer, must not carry one at all)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from sigstack.verify.certificate import is_self_signed
+
+    pem = annotations.get(CERT_ANNOTATION)
+    if not pem:
+        return None, ()
+    try:
+        leaf = x509.load_pem_x509_certificate(pem.encode()).public_bytes(Encoding.DER)
+        chain_pem = annotations.get(CHAIN_ANNOTATION) or ""
+        chain = x509.load_pem_x509_certificates(chain_pem.encode()) if chain_pem.strip() else []
+    except ValueError:
+        raise CertificateChainError("certificate chain: the layer's certificate or chain annotation is not PEM"
+                                    ) from None
+    return leaf, tuple(c.public_bytes(Encoding.DER) for c in chain if not is_self_signed(c))
+
+
+def layer_timestamps(annotations: dict[str, str]) -> tuple[bytes, ...]:
+    """The RFC 3161 timestamp of a legacy layer (cosign's ``rfc3161timestamp``
+    annotation: ``{"SignedRFC3161Timestamp": "<b64 DER>"}``), if any."""
+    import base64
+    import binascii
+    import json
+
+    text = annotations.get(TIMESTAMP_ANNOTATION)
+    if not text:
+        return ()
+    try:
+        return (base64.b64decode(json.loads(text)["SignedRFC3161Timestamp"], validate=True),)
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise TimestampError("timestamp: the layer's RFC 3161 timestamp annotation is malformed") from None

@@ -24,6 +24,7 @@ from sigstack.errors import NoSignaturesError
 from sigstack.keys.base import Verifier
 from sigstack.verify.attestation import AttestationVerifyOptions, VerifiedAttestation, verify_attestations
 from sigstack.verify.image import ImageVerification, ImageVerifyOptions, verify_image
+from sigstack.verify.keyless import Keyless
 
 
 class NoSavedSignaturesError(NoSignaturesError):
@@ -33,7 +34,7 @@ class NoSavedSignaturesError(NoSignaturesError):
         super().__init__(f"no {what} associated with the image saved in {os.fspath(path)}")
 
 
-def verify_local_image(path: str | os.PathLike[str], verifier: Verifier,
+def verify_local_image(path: str | os.PathLike[str], verifier: Verifier | Keyless,
                        options: ImageVerifyOptions | None = None) -> ImageVerification:
     from sigstack.oci.ocilayout import open_local_image
 
@@ -45,7 +46,7 @@ def verify_local_image(path: str | os.PathLike[str], verifier: Verifier,
         raise NoSavedSignaturesError(path, "signatures") from None
 
 
-def verify_local_attestations(path: str | os.PathLike[str], verifier: Verifier,
+def verify_local_attestations(path: str | os.PathLike[str], verifier: Verifier | Keyless,
                               options: AttestationVerifyOptions | None = None) -> list[VerifiedAttestation]:
     """:func:`~sigstack.verify.attestation.verify_attestations` over a saved directory."""
     from sigstack.oci.ocilayout import open_local_image

@@ -31,7 +31,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sigstack._internal.digest import hash_stream
 from sigstack.errors import BundleError, InvalidSignatureError, UsageError, VerificationError
@@ -177,7 +177,10 @@ class Verifier:
     def verify_payload(self, signature: bytes, payload: bytes, annotations: object,
                        check_content: Callable[[], object] | None = None) -> Result:
         """A legacy (``.sig`` tag or oci-1-1 referrer) layer: ``signature`` over the stored
-        ``payload`` bytes, its evidence in the layer's annotations (or in the log)."""
+        ``payload`` bytes, its evidence in the layer's annotations (or in the log). Keyless:
+        the certificate and chain come from the layer's annotations (cosign's)."""
+        if isinstance(self.material, Keyless):
+            return self._keyless_layer(self.material, signature, payload, annotations, check_content)
         _signature_step(lambda: self.key.verify(signature, payload))  # step 2 (step 1: the key, given)
         if check_content is not None:  # step 3
             check_content()
@@ -195,7 +198,12 @@ class Verifier:
         layer stored as ``stored`` bytes (evidence in its ``annotations`` or the log)."""
         from sigstack.payload import dsse
 
-        if bundle is not None and bundle.certificate is not None and not isinstance(self.material, Keyless):
+        if isinstance(self.material, Keyless):
+            if bundle is not None:
+                return self._keyless_envelope_bundle(self.material, envelope, bundle, check_content)
+            return self._keyless_layer(self.material, b"", b"", annotations or {}, check_content,
+                                       envelope=envelope, stored=stored)
+        if bundle is not None and bundle.certificate is not None:
             raise _KEY_NOT_CERTIFICATE
         _signature_step(lambda: dsse.verify(self.key, envelope))  # step 2 (step 1: the key, given)
         if check_content is not None:  # step 3
@@ -209,6 +217,62 @@ class Verifier:
                 entry = evidence.attestation_layer_evidence(self.log, self.key, envelope, stored, annotations or {})
         sig = envelope.signatures[0] if len(envelope.signatures) == 1 else b""
         return Result(sig, entry)
+
+
+    # ---- keyless images: bundles and legacy layers -----------------------------------------
+
+    def _keyless_envelope_bundle(self, material: Keyless, envelope: Envelope, bundle: Bundle,
+                                 check_content: Callable[[], object] | None) -> Result:
+        """An image's (or attestation's) bundle referrer: its certificate, the PAE
+        signature, the content callback, the bundle's log entry against the trusted root."""
+        from sigstack.payload import dsse
+        from sigstack.verify.keyless import establish
+
+        sig = bundle.signature
+        signing = establish(material, certificate=bundle.certificate, chain=bundle.chain, signature=sig,
+                            timestamps=bundle.timestamps, entry=bundle.tlog_entry, log_checked=self.log.checked)
+        key = signing.verifier(None)
+        _signature_step(lambda: dsse.verify(key, envelope))  # step 2
+        if check_content is not None:  # step 3
+            check_content()
+        entry = None
+        if self.log.checked:  # step 4
+            entry = evidence.keyless_blob_evidence(material.trusted_root, bundle, bundle.tlog_entry,
+                                                   key=key.public_key(), certificate=signing.der, signature=sig,
+                                                   envelope=envelope)
+        return Result(sig, entry)
+
+    def _keyless_layer(self, material: Keyless, signature: bytes, payload: bytes, annotations: object,
+                       check_content: Callable[[], object] | None, *, envelope: Envelope | None = None,
+                       stored: bytes | None = None) -> Result:
+        """A legacy ``.sig`` / oci-1-1 / ``.att`` layer signed keylessly: cosign stores the
+        certificate and chain (PEM) and the SET-form log evidence in annotations."""
+        from sigstack.payload import dsse
+        from sigstack.verify.keyless import establish, layer_certificates, layer_timestamps
+
+        notes: Any = annotations if isinstance(annotations, dict) else {}
+        if envelope is not None:
+            if len(envelope.signatures) != 1:
+                raise VerificationError("a keyless envelope must have exactly one signature")
+            signature = envelope.signatures[0]
+        certificate, chain = layer_certificates(notes)
+        found = evidence.layer_rekor_bundle(notes) if self.log.checked else None
+        signing = establish(material, certificate=certificate, chain=chain, signature=signature,
+                            timestamps=layer_timestamps(notes), entry=found[0] if found else None,
+                            log_checked=self.log.checked)
+        key = signing.verifier(None)
+        if envelope is not None:
+            _signature_step(lambda: dsse.verify(key, envelope))  # step 2
+        else:
+            _signature_step(lambda: key.verify(signature, payload))
+        if check_content is not None:  # step 3
+            check_content()
+        entry = None
+        if self.log.checked:  # step 4
+            entry = evidence.keyless_layer_evidence(material.trusted_root, notes, key=key, certificate=signing.der,
+                                                    signature=signature, payload=payload, envelope=envelope,
+                                                    stored=stored)
+        return Result(signature, entry)
 
 
 def _artifact_digest(hash_name: str, artifact: BinaryIO | None, digest: tuple[str, bytes] | None) -> bytes:
