@@ -234,3 +234,24 @@ def test_cli_initialize_errors(repo: tuple[Repo, str], tmp_path: Path) -> None:
     bad = tmp_path / "bad-root.json"
     bad.write_bytes(other.initial_root())
     assert_clean_error(sigstack("initialize", "--mirror", url, "--root", bad, env=env), "TUF:")
+
+
+def test_keyless_verify_blob_uses_the_tuf_cached_root(repo: tuple[Repo, str], tmp_path: Path) -> None:
+    """Without --trusted-root, keyless verify-blob takes the trusted root ``initialize``
+    cached under $TUF_ROOT, read from the cache (--offline: never refreshed)."""
+    r, url = repo
+    root = tmp_path / "root.json"
+    root.write_bytes(r.initial_root())
+    env = {"TUF_ROOT": str(tmp_path / "tuf")}
+    assert sigstack("initialize", "--mirror", url, "--root", root, env=env).code == 0
+    conformance = PUBLIC_GOOD.parent / "bundle-verify"
+    identity = ("https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/"
+                "extremely-dangerous-oidc-beacon.yml@refs/heads/main")
+    argv = ("verify-blob", "--bundle", conformance / "happy-path-v0.3" / "bundle.sigstore.json",
+            "--certificate-identity", identity, "--certificate-oidc-issuer",
+            "https://token.actions.githubusercontent.com", conformance / "a.txt")
+    ok = sigstack(*argv, "--offline", env=env, offline=None)
+    assert ok.code == 0 and "Verified OK" in ok.err, ok.err
+    # an empty cache with --offline: one clear error, no network
+    assert_clean_error(sigstack(*argv, "--offline", env={"TUF_ROOT": str(tmp_path / "empty")}, offline=None),
+                       "TUF:")

@@ -164,17 +164,21 @@ def _same_key(a: PublicKeyTypes, b: PublicKeyTypes) -> bool:
 def _check_logged_signer(pem: bytes, key: PublicKeyTypes, certificate: bytes | None) -> None:
     """The entry's public key (or certificate) is ``key``; for a keyless signature
     (``certificate``, DER) it is that very certificate, as sigstore-python compares it."""
+    if certificate is not None:  # the same certificate: the same key (and nothing to parse)
+        from sigstack.errors import KeyLoadError
+        from sigstack.keys.pem import pem_body
+
+        try:
+            logged = pem_body(pem, "CERTIFICATE")
+        except KeyLoadError:
+            logged = None
+        if logged == certificate:
+            return
+        if logged is None and not _same_key(_logged_key(pem), key):
+            raise ProofError("the log entry was made with a different public key")
+        raise ProofError("the log entry was made with a different certificate")
     if not _same_key(_logged_key(pem), key):
         raise ProofError("the log entry was made with a different public key")
-    if certificate is not None:
-        from cryptography import x509
-        from cryptography.hazmat.primitives.serialization import Encoding
-
-        from sigstack.keys.pem import pem_type
-
-        if pem_type(pem) != "CERTIFICATE" or \
-                x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER) != certificate:
-            raise ProofError("the log entry was made with a different certificate")
 
 
 def check_hashedrekord(entry: TlogEntry, signature: bytes, digest: bytes, algorithm: str,
