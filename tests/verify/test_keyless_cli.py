@@ -300,3 +300,46 @@ def test_key_refuses_a_certificate_bundle_in_every_flow() -> None:
     bundle = Bundle.from_json((CONFORMANCE / case("happy-path-intoto-in-dsse-v3")["bundle"]).read_bytes())
     with pytest.raises(VerificationError, match="expected key signature, not certificate"):
         Verifier(key, LogPolicy(insecure_ignore_tlog=True)).verify_envelope(bundle.envelope, bundle=bundle)
+
+
+# ---- malformed keyless input: one Error: line, never a traceback --------------------------------
+
+def _bad_file(tmp: Path, name: str, data: bytes) -> Path:
+    path = tmp / name
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(("flags", "env", "words"), [
+    (("--trusted-root", "{tmp}/missing.json"), {}, "--trusted-root: reading"),
+    (("--trusted-root", "{tmp}/garbage"), {}, "trusted root"),
+    (("--certificate", "{tmp}/garbage"), {}, "--certificate: "),
+    (("--certificate-chain", "{tmp}/garbage"), {}, "--certificate-chain: "),
+    (("--sct", "{tmp}/garbage"), {}, "SCT: the detached SCT is not JSON"),
+    (("--rfc3161-timestamp", "{tmp}/brace"), {}, "--rfc3161-timestamp: "),
+    (("--rfc3161-timestamp", "{tmp}/garbage"), {}, "timestamp"),
+    (("--ca-roots", "{tmp}/garbage"), {}, "--ca-roots: "),
+    (("--ca-intermediates", "{tmp}/garbage"), {}, "--ca-intermediates needs --ca-roots"),
+    (("--timestamp-certificate-chain", "{tmp}/garbage"), {}, "--timestamp-certificate-chain: "),
+    ((), {"SIGSTORE_REKOR_PUBLIC_KEY": "{tmp}/garbage"}, "$SIGSTORE_REKOR_PUBLIC_KEY: "),
+    ((), {"SIGSTORE_CT_LOG_PUBLIC_KEY_FILE": "{tmp}/missing.pem"}, "$SIGSTORE_CT_LOG_PUBLIC_KEY_FILE: reading"),
+    ((), {"SIGSTORE_ROOT_FILE": "{tmp}/garbage"}, "$SIGSTORE_ROOT_FILE: "),
+    (("--certificate-identity-regexp", "(", "--certificate-oidc-issuer", "https://token.actions.githubusercontent.com"),
+     {}, "malformed identity regexp"),
+])
+def test_malformed_keyless_input_is_one_error(flags: tuple[str, ...], env: dict[str, str], words: str,
+                                              tmp_path: Path) -> None:
+    _bad_file(tmp_path, "garbage", b"\x00\x01 not a certificate, key or JSON")
+    _bad_file(tmp_path, "brace", b"{not json")
+    flags = tuple(f.replace("{tmp}", str(tmp_path)) for f in flags)
+    env = {k: v.replace("{tmp}", str(tmp_path)) for k, v in env.items()}
+    argv = list(_happy(*flags))
+    if "--certificate-identity-regexp" not in flags:
+        argv[-1:-1] = ["--certificate-identity", HAPPY["certificate_identity"], "--certificate-oidc-issuer",
+                       HAPPY["certificate_oidc_issuer"]]
+    if "--trusted-root" in flags:  # the flag under test replaces the case's trusted root
+        i = argv.index("--trusted-root")
+        del argv[i:i + 2]
+        argv[1:1] = ["--trusted-root", flags[flags.index("--trusted-root") + 1]]
+    # (the variables replace parts of --trusted-root: no test ever reaches the TUF default online)
+    assert_clean_error(sigstack(*argv, env=env, offline=None), words)
