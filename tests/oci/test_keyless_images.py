@@ -133,6 +133,24 @@ def test_cosign_v2_legacy_bundle_file(cosign_v2: str, pki: PKI) -> None:
           env=pki.sigstore_env))
 
 
+def test_cosign_v2_detached_signature_and_certificate(cosign_v2: str, pki: PKI) -> None:
+    """``--signature`` + ``--certificate`` without a bundle: the entry is looked up in the
+    log at --rekor-url (ours), then verified offline against the trusted root."""
+    art, sig, cert = _artifact(pki, "detached.txt"), pki.dir / "detached.sig", pki.dir / "detached.pem"
+    ok(sh(cosign_v2, "sign-blob", "--identity-token", pki.stack.token("olivia@example.com"), "--fulcio-url",
+          pki.stack.ca.url, "--rekor-url", pki.tlog.url, "--output-signature", sig, "--output-certificate", cert,
+          "--yes", art, env=pki.sigstore_env))
+    flags = ("--signature", sig, "--certificate", cert, "--rekor-url", pki.tlog.url, "--trusted-root",
+             pki.trusted_root, *pki.identity("olivia@example.com"))
+    ours = sigstack("verify-blob", *flags, art, offline=None)
+    assert ours.code == 0 and "Verified OK" in ours.err, ours.err
+    other = _artifact(pki, "other.txt")
+    assert_clean_error(sigstack("verify-blob", *flags, other, offline=None), "invalid signature")
+    # without the log there is no verified time (the certificate has no timestamp either)
+    assert_clean_error(sigstack("verify-blob", *flags, "--insecure-ignore-tlog", art, offline=None),
+                       "no verified time")
+
+
 def test_sigstore_python_bundle(pki: PKI) -> None:
     art = _artifact(pki, "py.txt")
     bundle = pki.dir / "py.txt.sigstore.json"

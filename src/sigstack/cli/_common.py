@@ -189,7 +189,7 @@ def log_policy(args: argparse.Namespace, client: RekorClient | None = None) -> L
     ``--trusted-root`` or ``$SIGSTORE_REKOR_PUBLIC_KEY``, looking up with ``client``."""
     from sigstack.verify.evidence import LogPolicy, trusted_log_keys
 
-    if args.insecure_ignore_tlog:
+    if args.insecure_ignore_tlog or getattr(args, "private_infrastructure", False):
         return LogPolicy(insecure_ignore_tlog=True)
     return LogPolicy(trusted_logs=tuple(trusted_log_keys(args.trusted_root, rekor_public_key())), client=client)
 
@@ -290,13 +290,22 @@ def _pem_chain(flag: str, path: str) -> tuple[bytes, ...]:
 
 
 def _certificate(path: str) -> bytes:
-    """``--certificate``: one PEM or DER certificate, as DER."""
+    """``--certificate``: one PEM or DER certificate, or base64 of the PEM (what cosign's
+    ``sign-blob --output-certificate`` writes), as DER."""
+    import base64
+    import binascii
+
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
 
     from sigstack.errors import SigstackError
 
     data = _read_flag_file("--certificate", path)
+    if b"-----BEGIN" not in data and data[:1] != b"\x30":  # not PEM, not DER: base64 of the PEM?
+        try:
+            data = base64.b64decode(b"".join(data.split()), validate=True)
+        except (binascii.Error, ValueError):
+            pass
     try:
         if b"-----BEGIN" in data:
             return x509.load_pem_x509_certificate(data).public_bytes(Encoding.DER)
@@ -439,9 +448,11 @@ def keyless_material(args: argparse.Namespace) -> Any:
     )
 
 
-def keyless_log_policy(args: argparse.Namespace) -> LogPolicy:
-    """Keyless log policy: the trusted root's logs decide; --insecure-ignore-tlog or
+def keyless_log_policy(args: argparse.Namespace, client: RekorClient | None = None) -> LogPolicy:
+    """Keyless log policy: the trusted root's logs decide (a signature without stored
+    evidence is looked up with ``client``); --insecure-ignore-tlog or
     --private-infrastructure skip the log."""
     from sigstack.verify.evidence import LogPolicy
 
-    return LogPolicy(insecure_ignore_tlog=bool(args.insecure_ignore_tlog or args.private_infrastructure))
+    return LogPolicy(client=client,
+                     insecure_ignore_tlog=bool(args.insecure_ignore_tlog or args.private_infrastructure))

@@ -153,9 +153,9 @@ def run_verify_blob(args: argparse.Namespace) -> int:
             raise SigstackError(f"reading bundle {args.bundle}: {exc.strerror or exc}") from None
         bundle = Bundle.from_json(data)
     signature = _read_signature(args.signature) if args.signature else None
-    lookup = not args.insecure_ignore_tlog and bundle is None and args.key
+    lookup = not args.insecure_ignore_tlog and not args.private_infrastructure and bundle is None
     with log_client(args) if lookup else contextlib.nullcontext() as client:
-        log = log_policy(args, client) if args.key else keyless_log_policy(args)
+        log = log_policy(args, client) if args.key else keyless_log_policy(args, client)
         if signature is None and bundle is None:
             raise SigstackError("give --signature or --bundle")
         digest_arg = re.fullmatch(r"(sha256|sha384|sha512):([0-9a-f]+)", args.blob)

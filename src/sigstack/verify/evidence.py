@@ -345,11 +345,18 @@ def keyless_layer_evidence(root: TrustedRoot, annotations: Any, *, key: Verifier
 
 def lookup_hashedrekord(policy: LogPolicy, signature: bytes, digest: bytes, key: Verifier) -> TlogEntry:
     """The entry the log holds for this signature over ``digest`` (cosign's search)."""
+    return lookup_hashedrekord_pem(policy, signature, digest, key.hash_name, key.public_key_pem())
+
+
+def lookup_hashedrekord_pem(policy: LogPolicy, signature: bytes, digest: bytes, algorithm: str,
+                            pem: bytes) -> TlogEntry:
+    """The entry the log holds for this signature over ``digest`` made by the key or
+    certificate ``pem`` (cosign's search by proposed entry)."""
     from sigstack.tlog.client import hashedrekord
 
     if policy.client is None:
         raise MissingEvidenceError("no bundle and no log to look the signature up in")
-    found = policy.client.retrieve(hashedrekord(signature, digest, key.hash_name, key.public_key_pem()))
+    found = policy.client.retrieve(hashedrekord(signature, digest, algorithm, pem))
     if found is None:
         raise NotInLogError("signature not found in transparency log")
     return found

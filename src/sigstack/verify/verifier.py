@@ -138,7 +138,7 @@ class Verifier:
         from sigstack.verify.keyless import establish
 
         if bundle is None:
-            raise UsageError("keyless verification of a blob needs its bundle")
+            return self._keyless_detached(material, signature, artifact, digest)
         content = bundle.content
         envelope = None if isinstance(content, MessageSignature) else content
         if signature is not None and signature != bundle.signature:
@@ -218,6 +218,40 @@ class Verifier:
         sig = envelope.signatures[0] if len(envelope.signatures) == 1 else b""
         return Result(sig, entry)
 
+
+    def _keyless_detached(self, material: Keyless, signature: bytes | None, artifact: BinaryIO | None,
+                          digest: tuple[str, bytes] | None) -> Result:
+        """A signature and its certificate given apart (cosign's ``--signature`` and
+        ``--certificate``): the log entry is looked up with the policy's client (its SET
+        time then counts, once its proofs verify in step 4)."""
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        from sigstack.verify.keyless import establish, load_certificate
+
+        if signature is None or material.certificate is None:
+            raise UsageError("keyless verification without a bundle needs the signature and its certificate")
+        from sigstack.keys.software import PublicKeyVerifier, hash_for_public_key
+
+        leaf = load_certificate(material.certificate)
+        hash_name, prehash = hash_for_public_key(leaf.public_key())
+        if not prehash:
+            raise VerificationError("an Ed25519 signing certificate cannot sign artifact digests")
+        message_digest = _artifact_digest(hash_name, artifact, digest)
+        # step 2 first, with the certificate's key (its trust comes next): the log is only
+        # searched for a signature that verifies, as cosign does
+        _signature_step(lambda: PublicKeyVerifier(leaf.public_key()).verify_digest(signature, message_digest))
+        entry = None
+        if self.log.checked:
+            entry = evidence.lookup_hashedrekord_pem(self.log, signature, message_digest, hash_name,
+                                                     leaf.public_bytes(Encoding.PEM))
+        signing = establish(material, certificate=None, chain=(), signature=signature, timestamps=(), entry=entry,
+                            log_checked=self.log.checked)  # step 1: chain, SCT, identity at the verified times
+        key = signing.verifier(None)
+        if entry is not None:  # step 4: the entry found, verified offline and bound to this certificate
+            evidence.keyless_blob_evidence(material.trusted_root, None, entry, key=key.public_key(),
+                                           certificate=signing.der, signature=signature,
+                                           digest=(hash_name, message_digest))
+        return Result(signature, entry)
 
     # ---- keyless images: bundles and legacy layers -----------------------------------------
 
