@@ -302,10 +302,10 @@ def _certificate(path: str) -> bytes:
 
     data = _read_flag_file("--certificate", path)
     if b"-----BEGIN" not in data and data[:1] != b"\x30":  # not PEM, not DER: base64 of the PEM?
-        try:
+        import contextlib
+
+        with contextlib.suppress(binascii.Error, ValueError):
             data = base64.b64decode(b"".join(data.split()), validate=True)
-        except (binascii.Error, ValueError):
-            pass
     try:
         if b"-----BEGIN" in data:
             return x509.load_pem_x509_certificate(data).public_bytes(Encoding.DER)
