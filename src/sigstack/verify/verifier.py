@@ -48,8 +48,9 @@ if TYPE_CHECKING:
 
 # cosign's words: a key must not vouch for a certificate's signature, whose time, SCT
 # and identity would then go unchecked
-_KEY_NOT_CERTIFICATE = VerificationError("expected key signature, not certificate (the bundle carries a signing "
-                                         "certificate, which is verified against an identity)", hint="keyless_not_key")
+def _key_not_certificate() -> VerificationError:
+    return VerificationError("expected key signature, not certificate (the bundle carries a signing "
+                             "certificate, which is verified against an identity)", hint="keyless_not_key")
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class Verifier:
         # step 1: signing material -- the signature and what the bundle says of it
         if bundle is not None:
             if bundle.certificate is not None:
-                raise _KEY_NOT_CERTIFICATE
+                raise _key_not_certificate()
             from sigstack.bundle.models import MessageSignature
 
             if not isinstance(bundle.content, MessageSignature):
@@ -204,7 +205,7 @@ class Verifier:
             return self._keyless_layer(self.material, b"", b"", annotations or {}, check_content,
                                        envelope=envelope, stored=stored)
         if bundle is not None and bundle.certificate is not None:
-            raise _KEY_NOT_CERTIFICATE
+            raise _key_not_certificate()
         _signature_step(lambda: dsse.verify(self.key, envelope))  # step 2 (step 1: the key, given)
         if check_content is not None:  # step 3
             check_content()
