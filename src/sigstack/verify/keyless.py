@@ -27,7 +27,6 @@ older sigstore-python did, verifies as cosign accepts it).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,8 +42,6 @@ if TYPE_CHECKING:
     from sigstack.tlog.entry import TlogEntry
     from sigstack.verify.identity import Policy
 
-logger = logging.getLogger("sigstack")
-logger.addHandler(logging.NullHandler())
 
 #: entry kinds whose integrated time a SET vouches for (sigstore-python: hashedrekord and
 #: dsse 0.0.1; cosign also takes intoto's)
@@ -74,7 +71,9 @@ class Keyless:
 
     def __post_init__(self) -> None:
         if self.insecure_ignore_sct:
-            logger.warning("the certificate's SCT is not checked (insecure_ignore_sct)")
+            from sigstack.verify.evidence import warn
+
+            warn("the certificate's SCT is not checked (insecure_ignore_sct)")
 
 
 @dataclass(frozen=True)
