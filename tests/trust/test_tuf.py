@@ -25,7 +25,8 @@ from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Tar
 from tuf.api.serialization.json import JSONSerializer
 
 from sigstack.bundle.trustroot import SigningConfig, TrustedRoot
-from sigstack.trust.tuf import TrustUpdater, TUFError, default_mirror, embedded_root, initialize
+from sigstack.errors import TUFError
+from sigstack.trust.tuf import TrustUpdater, default_mirror, embedded_root, initialize
 from tests.helpers import assert_clean_error, sigstack
 
 PUBLIC_GOOD = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors" / "conformance" / "public-good-trust"
@@ -234,3 +235,24 @@ def test_cli_initialize_errors(repo: tuple[Repo, str], tmp_path: Path) -> None:
     bad = tmp_path / "bad-root.json"
     bad.write_bytes(other.initial_root())
     assert_clean_error(sigstack("initialize", "--mirror", url, "--root", bad, env=env), "TUF:")
+
+
+def test_keyless_verify_blob_uses_the_tuf_cached_root(repo: tuple[Repo, str], tmp_path: Path) -> None:
+    """Without --trusted-root, keyless verify-blob takes the trusted root ``initialize``
+    cached under $TUF_ROOT, read from the cache (--offline: never refreshed)."""
+    r, url = repo
+    root = tmp_path / "root.json"
+    root.write_bytes(r.initial_root())
+    env = {"TUF_ROOT": str(tmp_path / "tuf")}
+    assert sigstack("initialize", "--mirror", url, "--root", root, env=env).code == 0
+    conformance = PUBLIC_GOOD.parent / "bundle-verify"
+    identity = ("https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/"
+                "extremely-dangerous-oidc-beacon.yml@refs/heads/main")
+    argv = ("verify-blob", "--bundle", conformance / "happy-path-v0.3" / "bundle.sigstore.json",
+            "--certificate-identity", identity, "--certificate-oidc-issuer",
+            "https://token.actions.githubusercontent.com", conformance / "a.txt")
+    ok = sigstack(*argv, "--offline", env=env, offline=None)
+    assert ok.code == 0 and "Verified OK" in ok.err, ok.err
+    # an empty cache with --offline: one clear error, no network
+    assert_clean_error(sigstack(*argv, "--offline", env={"TUF_ROOT": str(tmp_path / "empty")}, offline=None),
+                       "TUF:")

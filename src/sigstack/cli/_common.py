@@ -153,6 +153,8 @@ def print_header(name: str, annotations: bool, check_claims: bool, key: bool = T
         lines.append("  - Existence of the claims in the transparency log was verified offline")
     if key:
         lines.append("  - The signatures were verified against the specified public key")
+    else:  # keyless, in cosign's words
+        lines.append("  - The code-signing certificate was verified using trusted certificate authority certificates")
     info("\n".join(lines))
 
 
@@ -187,7 +189,7 @@ def log_policy(args: argparse.Namespace, client: RekorClient | None = None) -> L
     ``--trusted-root`` or ``$SIGSTORE_REKOR_PUBLIC_KEY``, looking up with ``client``."""
     from sigstack.verify.evidence import LogPolicy, trusted_log_keys
 
-    if args.insecure_ignore_tlog:
+    if args.insecure_ignore_tlog or getattr(args, "private_infrastructure", False):
         return LogPolicy(insecure_ignore_tlog=True)
     return LogPolicy(trusted_logs=tuple(trusted_log_keys(args.trusted_root, rekor_public_key())), client=client)
 
@@ -217,3 +219,241 @@ def docker_types() -> bool:
     from sigstack.cli._args import TRUE
 
     return os.environ.get("COSIGN_DOCKER_MEDIA_TYPES", "").strip() in TRUE
+
+
+# ---- keyless verification: identity flags and trust material ---------------------------------
+
+KEYLESS = (
+    "Without --key, verification is keyless, as cosign's: the signing certificate (from the bundle, "
+    "or --certificate) must chain to a CA of the trusted root at a verified time (the log's signed "
+    "entry timestamp or an RFC 3161 timestamp), carry a valid SCT, and name the signer given by "
+    "--certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp] (both required). The "
+    "trusted root is --trusted-root, else the TUF-cached one (sigstack initialize; $TUF_ROOT), "
+    "with $SIGSTORE_ROOT_FILE / --ca-roots, $SIGSTORE_REKOR_PUBLIC_KEY, $SIGSTORE_CT_LOG_PUBLIC_KEY_FILE "
+    "and $SIGSTORE_TSA_CERTIFICATE_FILE / --timestamp-certificate-chain replacing its parts."
+)
+
+
+def keyless_verify_flags(p: argparse.ArgumentParser) -> None:
+    """cosign's certificate/identity/trust flags of its verify commands (``--trusted-root``
+    is each command's own)."""
+    p.add_argument("--certificate-identity", metavar="ID", help="the signer's identity (a certificate SAN)")
+    p.add_argument("--certificate-identity-regexp", metavar="RE",
+                   help="a regexp the signer's identity must match (searched, as cosign's)")
+    p.add_argument("--certificate-oidc-issuer", metavar="URL", help="the OIDC issuer of the signer's identity")
+    p.add_argument("--certificate-oidc-issuer-regexp", metavar="RE", help="a regexp the OIDC issuer must match")
+    for claim in ("trigger", "sha", "name", "repository", "ref"):
+        p.add_argument(f"--certificate-github-workflow-{claim}", metavar="VALUE",
+                       help=f"the GitHub workflow {claim} the certificate must carry")
+    for flag, what in (
+        ("--certificate", "the signing certificate (PEM or DER), if not in a bundle"),
+        ("--certificate-chain", "PEM intermediates of --certificate (never trusted: only the trusted root's CAs are)"),
+        ("--ca-roots", "PEM CA root certificates to trust instead of the root's CAs"),
+        ("--ca-intermediates", "PEM CA intermediates, with --ca-roots"),
+        ("--sct", "a detached SCT (CT AddChainResponse JSON) for the certificate"),
+        ("--rfc3161-timestamp", "a detached RFC 3161 timestamp of the signature (cosign's JSON, or DER)"),
+        ("--timestamp-certificate-chain", "PEM chain of the timestamp authority to trust instead of the root's TSAs"),
+    ):
+        p.add_argument(flag, metavar="FILE", help=what)
+    add_bool(p, "--insecure-ignore-sct", default=False,
+             help="do not check the certificate's SCT (insecure)")
+    add_bool(p, "--use-signed-timestamps", default=False,
+             help="require an RFC 3161 timestamp as the verified time")
+    add_bool(p, "--offline", default=False, help="use only the cached trust material (no TUF refresh)")
+    add_bool(p, "--private-infrastructure", default=False,
+             help="a private deployment without a transparency log: skip the log check")
+
+
+def _read_flag_file(flag: str, path: str) -> bytes:
+    from pathlib import Path
+
+    from sigstack.errors import SigstackError
+
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise SigstackError(f"{flag}: reading {path}: {exc.strerror or exc}") from None
+
+
+def _pem_chain(flag: str, path: str) -> tuple[bytes, ...]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from sigstack.errors import SigstackError
+
+    data = _read_flag_file(flag, path)
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise SigstackError(f"{flag}: {path} is not a PEM certificate file") from None
+    return tuple(c.public_bytes(Encoding.DER) for c in certs)
+
+
+def _certificate(path: str) -> bytes:
+    """``--certificate``: one PEM or DER certificate, or base64 of the PEM (what cosign's
+    ``sign-blob --output-certificate`` writes), as DER."""
+    import base64
+    import binascii
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from sigstack.errors import SigstackError
+
+    data = _read_flag_file("--certificate", path)
+    if b"-----BEGIN" not in data and data[:1] != b"\x30":  # not PEM, not DER: base64 of the PEM?
+        import contextlib
+
+        with contextlib.suppress(binascii.Error, ValueError):
+            data = base64.b64decode(b"".join(data.split()), validate=True)
+    try:
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_certificate(data).public_bytes(Encoding.DER)
+        return x509.load_der_x509_certificate(data).public_bytes(Encoding.DER)
+    except ValueError:
+        raise SigstackError(f"--certificate: {path} is not a PEM or DER certificate") from None
+
+
+def _timestamp(path: str) -> bytes:
+    """``--rfc3161-timestamp``: cosign's ``{"SignedRFC3161Timestamp": "<b64 DER>"}``, or DER."""
+    import base64
+    import binascii
+    import json
+
+    from sigstack.errors import SigstackError
+
+    data = _read_flag_file("--rfc3161-timestamp", path)
+    if data.lstrip()[:1] != b"{":
+        return data
+    try:
+        return base64.b64decode(json.loads(data)["SignedRFC3161Timestamp"], validate=True)
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise SigstackError(f"--rfc3161-timestamp: {path} is not cosign's timestamp JSON") from None
+
+
+def _log_instance(env: str, path: str) -> Any:
+    from cryptography.hazmat.primitives import serialization
+
+    from sigstack.bundle.trustroot import TransparencyLogInstance
+    from sigstack.errors import SigstackError
+    from sigstack.tlog.checkpoint import log_id
+
+    try:
+        key = serialization.load_pem_public_key(_read_flag_file(f"${env}", path))
+    except ValueError:
+        raise SigstackError(f"${env}: {path} is not a PEM public key") from None
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return TransparencyLogInstance(base_url="", hash_algorithm="SHA2_256", public_key_raw=der, key_details="",
+                                   valid_for=None, log_id=log_id(key))
+
+
+def _authority(certs: tuple[bytes, ...]) -> Any:
+    from datetime import UTC, datetime
+
+    from sigstack.bundle.trustroot import CertificateAuthority, TimeRange
+
+    return CertificateAuthority(certificates=certs, valid_for=TimeRange(datetime(1970, 1, 1, tzinfo=UTC)))
+
+
+def trusted_root_for(args: argparse.Namespace) -> Any:
+    """The trusted root of a keyless verify command (see :data:`KEYLESS`): ``--trusted-root``,
+    else the TUF-cached root (read offline when cached; refreshed online unless --offline),
+    with the parts the environment and flags name replaced. A private CA
+    (``$SIGSTORE_ROOT_FILE`` or ``--ca-roots``) starts from an empty root instead of TUF's."""
+    import dataclasses
+    import os
+
+    from sigstack.bundle.trustroot import TrustedRoot
+    from sigstack.errors import SigstackError
+
+    ca_file = args.ca_roots or os.environ.get("SIGSTORE_ROOT_FILE")
+    if args.trusted_root:
+        root = TrustedRoot.from_json(_read_flag_file("--trusted-root", args.trusted_root))
+    elif ca_file:
+        root = TrustedRoot("application/vnd.dev.sigstore.trustedroot+json;version=0.1")
+    else:
+        root = _tuf_root(args.offline)
+    changes: dict[str, Any] = {}
+    if ca_file:
+        flag = "--ca-roots" if args.ca_roots else "$SIGSTORE_ROOT_FILE"
+        inter = _pem_chain("--ca-intermediates", args.ca_intermediates) if args.ca_intermediates else ()
+        changes["certificate_authorities"] = (_authority(inter + _pem_chain(flag, ca_file)),)
+    elif args.ca_intermediates:
+        raise SigstackError("--ca-intermediates needs --ca-roots")
+    if path := os.environ.get("SIGSTORE_REKOR_PUBLIC_KEY"):
+        changes["tlogs"] = (_log_instance("SIGSTORE_REKOR_PUBLIC_KEY", path),)
+    if path := os.environ.get("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE"):
+        changes["ctlogs"] = (_log_instance("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE", path),)
+    tsa = args.timestamp_certificate_chain or os.environ.get("SIGSTORE_TSA_CERTIFICATE_FILE")
+    if tsa:
+        flag = "--timestamp-certificate-chain" if args.timestamp_certificate_chain else "$SIGSTORE_TSA_CERTIFICATE_FILE"
+        changes["timestamp_authorities"] = (_authority(_pem_chain(flag, tsa)),)
+    return dataclasses.replace(root, **changes) if changes else root
+
+
+def _tuf_root(offline: bool) -> Any:
+    from sigstack.cli.trust import tuf_cache_dir
+    from sigstack.errors import TUFError
+    from sigstack.trust.tuf import TrustUpdater, default_mirror
+
+    cache = tuf_cache_dir()
+    mirror = default_mirror(cache)
+    try:
+        return TrustUpdater(mirror, cache, offline=True).trusted_root()
+    except TUFError:
+        if offline:
+            raise
+    return TrustUpdater(mirror, cache).trusted_root()
+
+
+def identity_policy(args: argparse.Namespace) -> Any:
+    """The identity policy cosign builds from the ``--certificate-*`` flags (an identity
+    and an issuer are both required, with cosign's own errors)."""
+    from sigstack.errors import UsageError
+    from sigstack.verify import identity as idp
+
+    if not (args.certificate_identity or args.certificate_identity_regexp):
+        raise UsageError("--certificate-identity or --certificate-identity-regexp is required for "
+                         "verification in keyless mode")
+    if not (args.certificate_oidc_issuer or args.certificate_oidc_issuer_regexp):
+        raise UsageError("--certificate-oidc-issuer or --certificate-oidc-issuer-regexp is required for "
+                         "verification in keyless mode")
+    policies: list[idp.Policy] = [idp.IdentityRegexp(
+        identity_regexp=args.certificate_identity_regexp,
+        identity=None if args.certificate_identity_regexp else args.certificate_identity,
+        issuer=None if args.certificate_oidc_issuer_regexp else args.certificate_oidc_issuer,
+        issuer_regexp=args.certificate_oidc_issuer_regexp)]
+    for claim, cls in (("trigger", idp.GitHubWorkflowTrigger), ("sha", idp.GitHubWorkflowSHA),
+                       ("name", idp.GitHubWorkflowName), ("repository", idp.GitHubWorkflowRepository),
+                       ("ref", idp.GitHubWorkflowRef)):
+        value = getattr(args, f"certificate_github_workflow_{claim}")
+        if value:
+            policies.append(cls(value))
+    return policies[0] if len(policies) == 1 else idp.AllOf(policies)
+
+
+def keyless_material(args: argparse.Namespace) -> Any:
+    """The :class:`~sigstack.verify.keyless.Keyless` material of a verify command without --key."""
+    from sigstack.verify.keyless import Keyless
+
+    policy = identity_policy(args)  # usage errors before any file or TUF work
+    return Keyless(
+        trusted_root=trusted_root_for(args),
+        policy=policy,
+        certificate=_certificate(args.certificate) if args.certificate else None,
+        chain=_pem_chain("--certificate-chain", args.certificate_chain) if args.certificate_chain else (),
+        sct=_read_flag_file("--sct", args.sct) if args.sct else None,
+        timestamps=(_timestamp(args.rfc3161_timestamp),) if args.rfc3161_timestamp else (),
+        insecure_ignore_sct=args.insecure_ignore_sct,
+        require_timestamp=args.use_signed_timestamps,
+    )
+
+
+def keyless_log_policy(args: argparse.Namespace, client: RekorClient | None = None) -> LogPolicy:
+    """Keyless log policy: the trusted root's logs decide (a signature without stored
+    evidence is looked up with ``client``); --insecure-ignore-tlog or
+    --private-infrastructure skip the log."""
+    from sigstack.verify.evidence import LogPolicy
+
+    return LogPolicy(client=client,
+                     insecure_ignore_tlog=bool(args.insecure_ignore_tlog or args.private_infrastructure))

@@ -6,7 +6,14 @@ import argparse
 from typing import Any
 
 from sigstack.cli._args import add_bool
-from sigstack.cli._common import TLOG, registry_flags, tlog_upload_flags, tlog_verify_flags
+from sigstack.cli._common import (
+    KEYLESS,
+    TLOG,
+    keyless_verify_flags,
+    registry_flags,
+    tlog_upload_flags,
+    tlog_verify_flags,
+)
 
 _TYPES = "custom (default), slsaprovenance, slsaprovenance02, slsaprovenance1, spdx, spdxjson, " \
          "cyclonedx, link, vuln, openvex, or a predicate URI"
@@ -32,10 +39,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     registry_flags(p)
     p.set_defaults(handler="sigstack.cli.attest:run_attest")
 
-    p = sub.add_parser("verify-attestation", parents=[common], help="verify image attestations with a key",
-                       description=f"Verify the attestations of IMAGE with --key. {TLOG}")
+    p = sub.add_parser("verify-attestation", parents=[common],
+                       help="verify image attestations (a key, or keyless: who signed)",
+                       description=f"Verify the attestations of IMAGE with --key, or keyless. {TLOG} {KEYLESS}")
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--key", required=True, metavar="REF", help="public key reference")
+    p.add_argument("--key", metavar="REF", help="public key reference (omit for keyless verification)")
     p.add_argument("--type", default="custom", help=f"predicate type to check: {_TYPES}")
     p.add_argument("--policy", action="append", default=[], metavar="FILE",
                    help="Rego policy file (repeatable); must set data.signature.allow")
@@ -45,8 +53,27 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--max-workers", type=int, default=10, help="attestations checked concurrently")
     add_bool(p, "--local-image", default=False,
              help="IMAGE is a directory written by save (or cosign save), verified without a registry")
+    keyless_verify_flags(p)
     registry_flags(p)
     p.set_defaults(handler="sigstack.cli.attest:run_verify_attestation")
+
+    p = sub.add_parser("verify-blob-attestation", parents=[common],
+                       help="verify an attestation (DSSE in-toto statement) about a file",
+                       description=("Verify a DSSE attestation about FILE (or --digest) from --bundle, or from "
+                                    "--signature (an envelope file, its entry looked up at --rekor-url), with "
+                                    f"--key or keyless. {TLOG} {KEYLESS}"))
+    p.add_argument("blob", nargs="?", metavar="FILE", help="the file the attestation is about (or --digest)")
+    p.add_argument("--key", metavar="REF", help="public key reference (omit for keyless verification)")
+    p.add_argument("--bundle", metavar="FILE", help="Sigstore bundle holding the DSSE envelope")
+    p.add_argument("--signature", metavar="FILE", help="the DSSE envelope file (without --bundle)")
+    p.add_argument("--type", default="custom", help=f"predicate type the statement must have: {_TYPES}")
+    add_bool(p, "--check-claims", default=True, help="check the statement names the file's digest")
+    p.add_argument("--digest", metavar="HEX", help="the file's digest, instead of the file")
+    p.add_argument("--digestAlg", "--digest-alg", dest="digest_alg", default="sha256",
+                   choices=("sha256", "sha384", "sha512"), help="algorithm of --digest (default sha256)")
+    tlog_verify_flags(p)
+    keyless_verify_flags(p)
+    p.set_defaults(handler="sigstack.cli.attest:run_verify_blob_attestation")
 
 
 def run_attest(args: argparse.Namespace) -> int:
@@ -118,14 +145,16 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
         refs = [parse_reference(i) for i in args.images]
     prefix = tag_prefix(args)
     target = target_repository()
-    verifier = keys.load_verifier(args.key)
+    from sigstack.cli._common import keyless_log_policy, keyless_material
+
+    verifier: Any = keys.load_verifier(args.key) if args.key else keyless_material(args)
     if args.insecure_ignore_tlog:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
              "transparency and auditability verification for the attestation.")
-    log = log_policy(args)
+    log = log_policy(args) if args.key else keyless_log_policy(args)
     out = b""
     with contextlib.nullcontext() if args.local_image else client_from(args) as client, \
-            log_client(args) if log.checked else contextlib.nullcontext() as lookups:
+            log_client(args) if log.checked and args.key else contextlib.nullcontext() as lookups:
         opts = AttestationVerifyOptions(kind=args.type, policies=args.policy, check_claims=args.check_claims,
                                         max_workers=max(1, args.max_workers),
                                         log=dataclasses.replace(log, client=lookups))
@@ -146,7 +175,61 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
                 print("\n".join(lines), file=sys.stderr)
                 raise
             print_header(image if args.local_image else refs[i].name, False, args.check_claims,
-                         tlog=not args.insecure_ignore_tlog)
+                         key=bool(args.key), tlog=log.checked)
             out += b"".join(a.envelope_json + b"\n" for a in found)
     write_output(out, args.output_file)
+    return 0
+
+
+def run_verify_blob_attestation(args: argparse.Namespace) -> int:
+    import contextlib
+    import re
+    from pathlib import Path
+
+    from sigstack.cli._common import keyless_log_policy, keyless_material, log_client, log_policy
+    from sigstack.cli._io import info
+    from sigstack.errors import SigstackError, UsageError
+    from sigstack.verify.attestation import verify_blob_attestation
+
+    if bool(args.blob) == bool(args.digest):
+        raise UsageError("give the file the attestation is about, or --digest")
+    if not (args.bundle or args.signature):
+        raise UsageError("give --bundle or --signature")
+    material: Any
+    if args.key:
+        from sigstack import keys
+
+        material = keys.load_verifier(args.key)
+    else:
+        material = keyless_material(args)
+
+    def read(flag: str, path: str) -> bytes:
+        try:
+            return Path(path).read_bytes()
+        except OSError as exc:
+            raise SigstackError(f"reading {flag} {path}: {exc.strerror or exc}") from None
+
+    bundle = envelope = None
+    if args.bundle:
+        from sigstack.bundle.models import Bundle
+
+        bundle = Bundle.from_json(read("bundle", args.bundle))
+    else:
+        envelope = read("signature", args.signature)
+    if args.digest:
+        if not re.fullmatch(r"[0-9a-f]+", args.digest):
+            raise UsageError("--digest must be a hex digest")
+        digest = (args.digest_alg, bytes.fromhex(args.digest))
+    else:
+        from sigstack._internal.artifact import open_artifact
+        from sigstack._internal.digest import hash_stream
+
+        with open_artifact(args.blob) as f:
+            digest = (args.digest_alg, hash_stream(f, args.digest_alg))
+    lookup = args.key and bundle is None and not args.insecure_ignore_tlog
+    with log_client(args) if lookup else contextlib.nullcontext() as client:
+        log = log_policy(args, client) if args.key else keyless_log_policy(args)
+        verify_blob_attestation(material, log=log, digest=digest, bundle=bundle, envelope_json=envelope,
+                                kind=args.type, check_claims=args.check_claims)
+    info("Verified OK")
     return 0

@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from sigstack.cli._args import add_bool
-from sigstack.cli._common import DEFAULT_REKOR_URL, log_client, log_policy
+from sigstack.cli._common import DEFAULT_REKOR_URL, KEYLESS, keyless_verify_flags, log_client, log_policy
 
 if TYPE_CHECKING:
     from sigstack.keys import Signer
@@ -41,15 +41,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler="sigstack.cli.blob:run_sign_blob")
 
     p = sub.add_parser(
-        "verify-blob", parents=[common], help="verify a file's signature with a public key",
+        "verify-blob", parents=[common], help="verify a file's signature (a key, or keyless: who signed)",
         description=(
-            "Verify the signature of FILE with --key. Prints 'Verified OK' and exits 0, "
-            f"or prints one error line and exits 1. {_TLOG}"
+            "Verify the signature of FILE with --key, or keyless. Prints 'Verified OK' and exits 0, "
+            f"or prints one error line and exits 1. {_TLOG} {KEYLESS}"
         ),
     )
     p.add_argument("blob", metavar="FILE",
                    help="the signed file, - for stdin, or sha256:<hex> for a digest")
-    p.add_argument("--key", required=True, metavar="REF", help="public key reference")
+    p.add_argument("--key", metavar="REF", help="public key reference (omit for keyless verification)")
     p.add_argument("--signature", metavar="SIG",
                    help="the signature: a file path, env://VAR, or the base64 itself "
                         "(taken from --bundle when omitted)")
@@ -61,6 +61,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="log to search for the entry when no --bundle is given")
     add_bool(p, "--insecure-ignore-tlog", default=False,
              help="do not check transparency log evidence (insecure)")
+    keyless_verify_flags(p)
     p.set_defaults(handler="sigstack.cli.blob:run_verify_blob")
 
 
@@ -136,11 +137,12 @@ def run_verify_blob(args: argparse.Namespace) -> int:
 
     from sigstack import keys
     from sigstack._internal.artifact import open_artifact
+    from sigstack.cli._common import keyless_log_policy, keyless_material
     from sigstack.cli._io import info
     from sigstack.errors import SigstackError
     from sigstack.verify import verify_blob_evidence
 
-    verifier = keys.load_verifier(args.key)
+    verifier: Any = keys.load_verifier(args.key) if args.key else keyless_material(args)
     bundle = None
     if args.bundle:
         from sigstack.bundle.models import Bundle
@@ -151,9 +153,9 @@ def run_verify_blob(args: argparse.Namespace) -> int:
             raise SigstackError(f"reading bundle {args.bundle}: {exc.strerror or exc}") from None
         bundle = Bundle.from_json(data)
     signature = _read_signature(args.signature) if args.signature else None
-    lookup = not args.insecure_ignore_tlog and bundle is None
+    lookup = not args.insecure_ignore_tlog and not args.private_infrastructure and bundle is None
     with log_client(args) if lookup else contextlib.nullcontext() as client:
-        log = log_policy(args, client)
+        log = log_policy(args, client) if args.key else keyless_log_policy(args, client)
         if signature is None and bundle is None:
             raise SigstackError("give --signature or --bundle")
         digest_arg = re.fullmatch(r"(sha256|sha384|sha512):([0-9a-f]+)", args.blob)

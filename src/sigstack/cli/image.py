@@ -13,10 +13,12 @@ from typing import Any
 
 from sigstack.cli._args import add_bool
 from sigstack.cli._common import (
+    KEYLESS,
     TAG_WARNING,
     TLOG,
     annotation_flag,
     client_from,
+    keyless_verify_flags,
     load_signer_for,
     log_client,
     log_policy,
@@ -53,12 +55,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     registry_flags(p)
     p.set_defaults(handler="sigstack.cli.image:run_sign")
 
-    p = sub.add_parser("verify", parents=[common], help="verify image signatures with a public key",
-                       description=("Verify the signatures of IMAGE with --key; exit codes 10 (no "
+    p = sub.add_parser("verify", parents=[common], help="verify image signatures (a key, or keyless: who signed)",
+                       description=("Verify the signatures of IMAGE with --key, or keyless; exit codes 10 (no "
                                     "signatures), 11 (image not found), 12 (no matching signature). "
-                                    f"{TLOG}"))
+                                    f"{TLOG} {KEYLESS}"))
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--key", required=True, metavar="REF", help="public key reference")
+    p.add_argument("--key", metavar="REF", help="public key reference (omit for keyless verification)")
     annotation_flag(p, "annotations that must be present in the signed payload")
     tlog_verify_flags(p)
     add_bool(p, "--check-claims", default=True, help="check the claims in the signed payload")
@@ -73,6 +75,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--max-workers", type=int, default=10, help="signatures checked concurrently")
     add_bool(p, "--local-image", default=False,
              help="IMAGE is a directory written by save (or cosign save), verified without a registry")
+    keyless_verify_flags(p)
     registry_flags(p)
     p.set_defaults(handler="sigstack.cli.image:run_verify")
 
@@ -181,15 +184,18 @@ def run_verify(args: argparse.Namespace) -> int:
 
         refs = [parse_reference(i) for i in args.images]
     prefix = tag_prefix(args)
-    verifier = keys.load_verifier_on_first_use(args.key)
+    from sigstack.cli._common import keyless_log_policy, keyless_material
+
+    verifier: Any = keys.load_verifier_on_first_use(args.key) if args.key else keyless_material(args)
     if args.insecure_ignore_tlog:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
              "transparency and auditability verification for the signature.")
-    log = log_policy(args)  # the trusted keys first: their absence is reported before any request
+    # the trusted keys first: their absence is reported before any request
+    log = log_policy(args) if args.key else keyless_log_policy(args)
     target = target_repository()
     out = b""
     with contextlib.nullcontext() if args.local_image else client_from(args) as client, \
-            log_client(args) if log.checked else contextlib.nullcontext() as lookups:
+            log_client(args) if log.checked and args.key else contextlib.nullcontext() as lookups:
         opts = ImageVerifyOptions(log=dataclasses.replace(log, client=lookups),
                                   annotations=annotations, check_claims=args.check_claims,
                                   max_workers=max(1, args.max_workers),
@@ -207,10 +213,11 @@ def run_verify(args: argparse.Namespace) -> int:
                     assert client is not None  # opened above for registry references
                     result = verify_image(client, verifier, refs[i], opts)
             except SigstackError:
-                verifier.public_key()  # a key that cannot be loaded is the error cosign reports
+                if args.key:
+                    verifier.public_key()  # a key that cannot be loaded is the error cosign reports
                 raise
             print_header(image if args.local_image else refs[i].name, bool(annotations), args.check_claims,
-                         tlog=not args.insecure_ignore_tlog)
+                         key=bool(args.key), tlog=log.checked)
             if args.output == "text":
                 out += b"".join(s.payload + b"\n" for s in result.signatures)
             else:

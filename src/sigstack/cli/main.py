@@ -30,7 +30,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "sigstack.cli.blob": ("sign-blob", "verify-blob"),
     "sigstack.cli.pkcs11": ("pkcs11-tool",),
     "sigstack.cli.image": ("sign", "verify", "login", "triangulate", "tree"),
-    "sigstack.cli.attest": ("attest", "verify-attestation"),
+    "sigstack.cli.attest": ("attest", "verify-attestation", "verify-blob-attestation"),
     "sigstack.cli.attach": ("attach", "download", "clean", "copy"),
     "sigstack.cli.tlog": ("tlog",),
     "sigstack.cli.saveload": ("save", "load"),
@@ -199,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 #: library names the option, the CLI names its flag.
 HINT_TEXT = {
     "timeout": " (-t/--timeout)",
+    "keyless_not_key": "; verify it with --certificate-identity and --certificate-oidc-issuer instead of --key",
     "insecure_ignore_tlog_skip": " (pass --insecure-ignore-tlog to skip the log check)",
     "insecure_ignore_tlog_accept": "; pass --insecure-ignore-tlog to accept it without",
     "insecure_ignore_tlog_alone": "; pass --insecure-ignore-tlog to check the signature alone",

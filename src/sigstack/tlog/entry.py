@@ -113,6 +113,8 @@ def verify_entry(entry: TlogEntry, verifier: Verifier, *, require_set: bool = Fa
     proof = entry.inclusion_proof
     if proof is None:
         raise ProofError("the entry carries no inclusion proof")
+    if not proof.checkpoint:
+        raise ProofError("the entry's inclusion proof carries no checkpoint")
     merkle.verify_inclusion(proof.log_index, proof.tree_size, merkle.leaf_hash(entry.body),
                             proof.hashes, proof.root_hash)
     cp = verify_checkpoint(proof.checkpoint, verifier)

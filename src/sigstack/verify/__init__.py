@@ -1,4 +1,4 @@
-"""Verification: signatures, log evidence and (soon) identities, through one pipeline
+"""Verification: signatures, log evidence and identities (keyless), through one pipeline
 (:class:`sigstack.verify.verifier.Verifier`).
 
 Names are re-exported lazily (PEP 562): ``sigstack.verify.image`` is a sub-module
@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
+    "Keyless": "sigstack.verify.keyless",
     "LogPolicy": "sigstack.verify.evidence",
     "Verifier": "sigstack.verify.verifier",
     "decode_signature": "sigstack.verify.blob",
@@ -18,6 +19,7 @@ _EXPORTS = {
     "verify_blob_evidence": "sigstack.verify.blob",
 }
 __all__ = [
+    "Keyless",
     "LogPolicy",
     "Verifier",
     "decode_signature",
@@ -28,6 +30,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from sigstack.verify.blob import decode_signature, verify_blob, verify_blob_evidence
     from sigstack.verify.evidence import LogPolicy
+    from sigstack.verify.keyless import Keyless
     from sigstack.verify.verifier import Verifier
 
 

@@ -33,6 +33,7 @@ from sigstack.oci.reference import Reference
 from sigstack.payload import dsse, intoto
 from sigstack.verify.evidence import LogPolicy
 from sigstack.verify.image import check_statement, parallel, resolve_subject
+from sigstack.verify.keyless import Keyless
 from sigstack.verify.policy import evaluate_rego, load_policy
 from sigstack.verify.verifier import Verifier as Pipeline
 
@@ -59,11 +60,12 @@ class VerifiedAttestation:
     statement: intoto.Statement
 
 
-def verify_attestations(client: RegistryReader, verifier: Verifier, ref: Reference,
+def verify_attestations(client: RegistryReader, verifier: Verifier | Keyless, ref: Reference,
                         options: AttestationVerifyOptions | None = None) -> list[VerifiedAttestation]:
     """The attestations of ``ref`` that verify, match ``options.kind`` and pass the policies."""
     opts = options or AttestationVerifyOptions()
-    opts.log.require_logs()
+    if not isinstance(verifier, Keyless):  # keyless: the trusted root names the logs
+        opts.log.require_logs()
     layout.check_tag_prefix(opts.tag_prefix)
     loaded = [(p, load_policy(p)[1]) for p in opts.policies]
     uri = intoto.predicate_uri(opts.kind)
@@ -117,3 +119,42 @@ def verify_attestations(client: RegistryReader, verifier: Verifier, ref: Referen
     if errors:
         raise PolicyViolation(errors)
     return matching
+
+
+def verify_blob_attestation(material: Verifier | Keyless, *, log: LogPolicy, digest: tuple[str, bytes],
+                            bundle: Bundle | None = None, envelope_json: bytes | None = None,
+                            kind: str = "custom", check_claims: bool = True) -> intoto.Statement:
+    """``cosign verify-blob-attestation``: a DSSE envelope over an in-toto statement about
+    a blob whose ``(algorithm, digest)`` is given, from a bundle (its evidence inside) or
+    an envelope file (its entry looked up in the log). The statement must name the
+    digest (unless not ``check_claims``; keyless verification always checks it) and have
+    the predicate type ``kind`` names (cosign's ``--type``, default custom). Returns the statement."""
+    found: list[intoto.Statement] = []
+    name = f"{digest[0]}:{digest[1].hex()}"
+
+    def statement(env: dsse.Envelope) -> None:
+        st = intoto.parse(env.payload)
+        if check_claims and st.names_digest(name) is None:
+            raise VerificationError("the attestation's subject does not name the blob's digest "
+                                    f"({name[:80]})")
+        found.append(st)
+
+    pipeline = Pipeline(material, log)
+    if bundle is not None:
+        env = bundle.envelope
+        if isinstance(material, Keyless):
+            if digest[0] != "sha256":
+                raise VerificationError("keyless attestations name their blob by its sha256 digest")
+            pipeline.verify_blob(bundle=bundle, digest=digest)
+            statement(env)
+        else:
+            pipeline.verify_envelope(env, bundle=bundle, check_content=lambda: statement(env))
+    else:
+        if envelope_json is None:
+            raise VerificationError("a bundle or a DSSE envelope is needed")
+        env = dsse.parse(envelope_json)
+        pipeline.verify_envelope(env, stored=envelope_json, annotations={}, check_content=lambda: statement(env))
+    st = found[0]
+    if st.predicate_type != intoto.predicate_uri(kind):  # cosign's words
+        raise VerificationError(f"invalid predicate type, expected {kind[:120]} got {st.predicate_type[:120]}")
+    return st

@@ -13,6 +13,7 @@ from sigstack.keys.base import Verifier
 if TYPE_CHECKING:
     from sigstack.bundle.models import Bundle
     from sigstack.verify.evidence import LogPolicy
+    from sigstack.verify.keyless import Keyless
 
 MAX_SIGNATURE_BYTES = 64 * 1024  # RSA-4096 base64 is ~700 bytes; anything huge is not a signature
 
@@ -41,7 +42,7 @@ def verify_blob(verifier: Verifier, signature: bytes, artifact: BinaryIO | bytes
 
 
 def verify_blob_evidence(
-    verifier: Verifier,
+    verifier: Verifier | Keyless,
     *,
     log: LogPolicy,
     signature: bytes | None = None,
@@ -49,7 +50,8 @@ def verify_blob_evidence(
     artifact: BinaryIO | None = None,
     digest: tuple[str, bytes] | None = None,
 ) -> None:
-    """Verify a key-signed blob as ``cosign verify-blob --key`` does: the signature, the
+    """Verify a blob as ``cosign verify-blob`` does (``--key``, or keyless: ``verifier`` is
+    then the trusted root and identity policy): the signing material, the signature, the
     bundle's consistency with it, then the log evidence offline (the bundle's entry, or
     one looked up with ``log.client``). See :class:`sigstack.verify.verifier.Verifier`."""
     from sigstack.verify.verifier import Verifier as Pipeline

@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -49,13 +48,24 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
     from sigstack.bundle.models import Bundle
+    from sigstack.bundle.trustroot import TrustedRoot
     from sigstack.payload.dsse import Envelope
     from sigstack.tlog.client import RekorClient
 
-logger = logging.getLogger("sigstack")
-# A library's warnings reach a handler its application installs (the CLI prints its own,
-# cosign-worded warning); without one, Python's last-resort handler would print them.
-logger.addHandler(logging.NullHandler())
+
+def warn(message: str) -> None:
+    """Log a warning on the ``sigstack`` logger (a library's warnings reach a handler its
+    application installs; the CLI prints its own, cosign-worded one; without any, a
+    NullHandler keeps Python's last-resort handler from printing them). ``logging`` is
+    imported only then: with traceback, string and weakref it is ~5 ms of every verify
+    command's start-up."""
+    import logging
+
+    logger = logging.getLogger("sigstack")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+    logger.warning(message)
+
 
 BUNDLE_ANNOTATION = "dev.sigstore.cosign/bundle"
 
@@ -76,7 +86,7 @@ class LogPolicy:
 
     def __post_init__(self) -> None:
         if self.insecure_ignore_tlog:
-            logger.warning("transparency log checks are disabled (insecure_ignore_tlog)")
+            warn("transparency log checks are disabled (insecure_ignore_tlog)")
 
     @property
     def checked(self) -> bool:
@@ -160,8 +170,28 @@ def _same_key(a: PublicKeyTypes, b: PublicKeyTypes) -> bool:
     return public_key_der(a) == public_key_der(b)
 
 
+def _check_logged_signer(pem: bytes, key: PublicKeyTypes, certificate: bytes | None) -> None:
+    """The entry's public key (or certificate) is ``key``; for a keyless signature
+    (``certificate``, DER) it is that very certificate, as sigstore-python compares it."""
+    if certificate is not None:  # the same certificate: the same key (and nothing to parse)
+        from sigstack.errors import KeyLoadError
+        from sigstack.keys.pem import pem_body
+
+        try:
+            logged = pem_body(pem, "CERTIFICATE")
+        except KeyLoadError:
+            logged = None
+        if logged == certificate:
+            return
+        if logged is None and not _same_key(_logged_key(pem), key):
+            raise ProofError("the log entry was made with a different public key")
+        raise ProofError("the log entry was made with a different certificate")
+    if not _same_key(_logged_key(pem), key):
+        raise ProofError("the log entry was made with a different public key")
+
+
 def check_hashedrekord(entry: TlogEntry, signature: bytes, digest: bytes, algorithm: str,
-                       key: PublicKeyTypes) -> None:
+                       key: PublicKeyTypes, certificate: bytes | None = None) -> None:
     """The entry is a hashedrekord for exactly this signature, digest and key."""
     try:
         doc = json.loads(entry.body)
@@ -178,12 +208,11 @@ def check_hashedrekord(entry: TlogEntry, signature: bytes, digest: bytes, algori
         raise ProofError("the log entry is for a different artifact digest")
     if logged_sig != signature:
         raise ProofError("the log entry is for a different signature")
-    if not _same_key(_logged_key(logged_pem), key):
-        raise ProofError("the log entry was made with a different public key")
+    _check_logged_signer(logged_pem, key, certificate)
 
 
 def check_envelope_entry(entry: TlogEntry, envelope_json: bytes | None, payload: bytes,
-                         signature_b64: str, key: PublicKeyTypes) -> None:
+                         signature_b64: str, key: PublicKeyTypes, certificate: bytes | None = None) -> None:
     """The entry is a ``dsse`` 0.0.1 or ``intoto`` 0.0.1/0.0.2 entry for exactly this DSSE envelope
     (one signature) and key. ``envelope_json``: the envelope bytes as stored, whose SHA-256
     the entry records (cosign compares it for ``.att`` layers); None for bundles, where the
@@ -201,7 +230,8 @@ def check_envelope_entry(entry: TlogEntry, envelope_json: bytes | None, payload:
             content = spec["content"]
             recorded = content["hash"]
             payload_hash = content["payloadHash"]
-            sigs = [(base64.b64decode(s["sig"]).decode(), base64.b64decode(s["publicKey"]))
+            # the logged sig is base64 of the base64 signature; anything else is another signature
+            sigs = [(base64.b64decode(s["sig"]).decode(errors="replace"), base64.b64decode(s["publicKey"]))
                     for s in content["envelope"]["signatures"]]
         elif kind == ("intoto", "0.0.1"):
             # No signatures recorded: the envelope's hash binds them, so the envelope
@@ -224,19 +254,118 @@ def check_envelope_entry(entry: TlogEntry, envelope_json: bytes | None, payload:
         raise ProofError("the log entry is for a different envelope")
     if len(sigs) != 1 or sigs[0][0] != signature_b64:
         raise ProofError("the log entry is for a different signature")
-    if not _same_key(_logged_key(sigs[0][1]), key):
-        raise ProofError("the log entry was made with a different public key")
+    _check_logged_signer(sigs[0][1], key, certificate)
+
+
+# ---- keyless: the trusted root's logs, found by logId.keyId (Rekor v1 and v2) ---------------
+
+def verify_root_proofs(root: TrustedRoot, entry: TlogEntry, *, set_only: bool) -> None:
+    """Steps 2-3 against a trusted root: the log is the root's log whose ``logId.keyId``
+    the entry names (Rekor v2 IDs are not hashes of the key), valid at the SET's
+    integrated time; its SET (Rekor v1) verifies; unless ``set_only``, the inclusion
+    proof verifies against the root hash of a checkpoint signed by that log (its
+    signature line found by the key ID's first 4 bytes, witness lines ignored)."""
+    from datetime import UTC, datetime
+
+    from sigstack.tlog import merkle
+    from sigstack.tlog.checkpoint import verify_set
+    from sigstack.tlog.rekor_v2 import verify_log_checkpoint
+
+    log = root.tlog(entry.log_id)
+    if log is None:
+        raise ProofError("the entry was logged by a transparency log that is not in the trusted root")
+    if entry.signed_entry_timestamp:
+        when = datetime.fromtimestamp(entry.integrated_time, UTC)
+        if root.tlog(entry.log_id, when) is None:
+            raise ProofError("the transparency log's key was not valid at the entry's integrated time")
+        verify_set(entry.signed_entry_timestamp, entry.body_b64, entry.integrated_time, entry.log_index,
+                   log.verifier())
+    elif set_only:
+        raise ProofError("the bundle carries no signed entry timestamp")
+    if set_only:
+        return
+    proof = entry.inclusion_proof
+    if proof is None or not proof.checkpoint:
+        raise ProofError("the entry has no inclusion proof with a checkpoint")
+    checkpoint = verify_log_checkpoint(proof.checkpoint, log)
+    merkle.verify_inclusion(proof.log_index, proof.tree_size, merkle.leaf_hash(entry.body), proof.hashes,
+                            checkpoint.root_hash)
+
+
+def keyless_blob_evidence(root: TrustedRoot, bundle: Bundle | None, entry: TlogEntry | None, *,
+                          key: PublicKeyTypes, certificate: bytes, signature: bytes,
+                          digest: tuple[str, bytes] | None = None, envelope: Envelope | None = None) -> TlogEntry:
+    """A keyless signature's entry, verified offline against ``root`` and bound to this
+    signature, certificate, and digest (``(algorithm, digest)`` of the artifact) or DSSE
+    ``envelope``: hashedrekord 0.0.1 / dsse 0.0.1 / intoto (Rekor v1), hashedrekord
+    0.0.2 (Rekor v2; for an envelope its digest is the PAE's) or dsse 0.0.2."""
+    import hashlib
+
+    from sigstack.tlog.rekor_v2 import verify_dsse_v002, verify_hashedrekord_v002
+
+    if entry is None:
+        raise MissingEvidenceError("the bundle has no transparency log entry", hint="insecure_ignore_tlog_skip")
+    verify_root_proofs(root, entry, set_only=bundle is not None and bundle.legacy)
+    kind = entry.kind_version
+    if envelope is not None:
+        if len(envelope.signatures) != 1:
+            raise VerificationError("a logged envelope must have exactly one signature")
+        if kind == ("hashedrekord", "0.0.2"):
+            from sigstack.payload.dsse import pae
+
+            pae_digest = hashlib.sha256(pae(envelope.payload_type, envelope.payload)).digest()
+            verify_hashedrekord_v002(entry.body, digest=pae_digest, signature=signature, certificate_der=certificate)
+        elif kind == ("dsse", "0.0.2"):
+            verify_dsse_v002(entry.body, payload=envelope.payload, signature=signature, certificate_der=certificate)
+        else:
+            check_envelope_entry(entry, None, envelope.payload, base64.b64encode(signature).decode(), key,
+                                 certificate)
+        return entry
+    assert digest is not None, "a message signature's entry is matched by the artifact's digest"
+    if kind == ("hashedrekord", "0.0.2"):
+        verify_hashedrekord_v002(entry.body, digest=digest[1], signature=signature, certificate_der=certificate)
+    else:
+        check_hashedrekord(entry, signature, digest[1], digest[0], key, certificate)
+    return entry
+
+
+def keyless_layer_evidence(root: TrustedRoot, annotations: Any, *, key: Verifier, certificate: bytes,
+                           signature: bytes, payload: bytes, envelope: Envelope | None = None,
+                           stored: bytes | None = None) -> TlogEntry:
+    """A keyless legacy layer's SET-form evidence (its ``dev.sigstore.cosign/bundle``
+    annotation), verified against ``root`` and bound to this signature, the payload's
+    digest (or the ``.att`` envelope as ``stored``) and the very certificate."""
+    found = layer_rekor_bundle(annotations)
+    if found is None:
+        raise MissingEvidenceError(f"the signature has no transparency log evidence (no {BUNDLE_ANNOTATION} "
+                                   "annotation)", hint="insecure_ignore_tlog_accept")
+    entry = found[0]
+    verify_root_proofs(root, entry, set_only=True)
+    if envelope is not None:
+        check_envelope_entry(entry, stored, envelope.payload, base64.b64encode(signature).decode(),
+                             key.public_key(), certificate)
+    else:
+        check_hashedrekord(entry, signature, hashlib.new(key.hash_name, payload).digest(), key.hash_name,
+                           key.public_key(), certificate)
+    return entry
 
 
 # ---- step 1: finding the entry -------------------------------------------------------------
 
 def lookup_hashedrekord(policy: LogPolicy, signature: bytes, digest: bytes, key: Verifier) -> TlogEntry:
     """The entry the log holds for this signature over ``digest`` (cosign's search)."""
+    return lookup_hashedrekord_pem(policy, signature, digest, key.hash_name, key.public_key_pem())
+
+
+def lookup_hashedrekord_pem(policy: LogPolicy, signature: bytes, digest: bytes, algorithm: str,
+                            pem: bytes) -> TlogEntry:
+    """The entry the log holds for this signature over ``digest`` made by the key or
+    certificate ``pem`` (cosign's search by proposed entry)."""
     from sigstack.tlog.client import hashedrekord
 
     if policy.client is None:
         raise MissingEvidenceError("no bundle and no log to look the signature up in")
-    found = policy.client.retrieve(hashedrekord(signature, digest, key.hash_name, key.public_key_pem()))
+    found = policy.client.retrieve(hashedrekord(signature, digest, algorithm, pem))
     if found is None:
         raise NotInLogError("signature not found in transparency log")
     return found

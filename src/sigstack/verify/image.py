@@ -1,4 +1,4 @@
-"""Verify image signatures with a key, as ``cosign verify --key`` does (spec §3.2).
+"""Verify image signatures with a key or keyless, as ``cosign verify`` does (spec §3.2).
 
 Order: resolve the image (404 → exit 11); look for Sigstore bundles among the
 referrers (API or fallback tag); if there are none, read the legacy ``.sig`` image
@@ -40,6 +40,7 @@ from sigstack.oci.layouts import BUNDLES, LEGACY, OCI11, Record, SignedEntity, s
 from sigstack.oci.reference import Reference
 from sigstack.payload import dsse, intoto, simplesigning
 from sigstack.verify.evidence import LogPolicy, layer_rekor_bundle
+from sigstack.verify.keyless import Keyless
 from sigstack.verify.verifier import Verifier as Pipeline
 from sigstack.verify.verifier import decode_signature_b64
 
@@ -112,13 +113,15 @@ def pool_map(fn: Callable[[T], R], items: Sequence[T], workers: int,
         return list(results)
 
 
-def _load_now(verifier: Verifier) -> None:
+def _load_now(verifier: Verifier | Keyless) -> None:
     """Have a verifier that loads on first use (keys.load_verifier_on_first_use) load
     here, while the workers fetch: otherwise the first worker with a layer loads it
     and the workers behind it stop fetching until it is done. A failure is left for
     the workers' own use of the key to report."""
     import contextlib
 
+    if isinstance(verifier, Keyless):
+        return
     with contextlib.suppress(SigstackError):
         verifier.prehash  # noqa: B018 - the attribute's side effect is the point
 
@@ -185,10 +188,11 @@ def check_claims(stored: layout.StoredLayer, digest: str, opts: ImageVerifyOptio
     return payload
 
 
-def verify_image(client: RegistryReader, verifier: Verifier, ref: Reference,
+def verify_image(client: RegistryReader, verifier: Verifier | Keyless, ref: Reference,
                  options: ImageVerifyOptions | None = None) -> ImageVerification:
     opts = options or ImageVerifyOptions()
-    opts.log.require_logs()
+    if not isinstance(verifier, Keyless):  # keyless: the trusted root names the logs
+        opts.log.require_logs()
     layout.check_tag_prefix(opts.tag_prefix)
     pipeline = Pipeline(verifier, opts.log)
     subject = resolve_subject(client, ref)

@@ -24,9 +24,10 @@ from sigstack.errors import NoSavedSignaturesError, NoSignaturesError
 from sigstack.keys.base import Verifier
 from sigstack.verify.attestation import AttestationVerifyOptions, VerifiedAttestation, verify_attestations
 from sigstack.verify.image import ImageVerification, ImageVerifyOptions, verify_image
+from sigstack.verify.keyless import Keyless
 
 
-def verify_local_image(path: str | os.PathLike[str], verifier: Verifier,
+def verify_local_image(path: str | os.PathLike[str], verifier: Verifier | Keyless,
                        options: ImageVerifyOptions | None = None) -> ImageVerification:
     from sigstack.oci.ocilayout import open_local_image
 
@@ -38,7 +39,7 @@ def verify_local_image(path: str | os.PathLike[str], verifier: Verifier,
         raise NoSavedSignaturesError(path, "signatures") from None
 
 
-def verify_local_attestations(path: str | os.PathLike[str], verifier: Verifier,
+def verify_local_attestations(path: str | os.PathLike[str], verifier: Verifier | Keyless,
                               options: AttestationVerifyOptions | None = None) -> list[VerifiedAttestation]:
     """:func:`~sigstack.verify.attestation.verify_attestations` over a saved directory."""
     from sigstack.oci.ocilayout import open_local_image
