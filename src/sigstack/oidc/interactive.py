@@ -88,7 +88,7 @@ class _Callback(BaseHTTPRequestHandler):
     result: dict[str, str]
     done: threading.Event
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
         if urllib.parse.urlsplit(self.path).path != "/auth/callback":
             self.send_error(404)
@@ -134,7 +134,8 @@ def browser_flow(issuer: str, client_id: str, show: Show, *, client_secret: str 
         server.server_close()
     result: dict[str, str] = server.result  # type: ignore[attr-defined]
     if "error" in result:
-        raise IdentityTokenError(f"the OIDC issuer refused the login: {result.get('error_description') or result['error']}")
+        reason = result.get("error_description") or result["error"]
+        raise IdentityTokenError(f"the OIDC issuer refused the login: {reason}")
     if result.get("state") != state:
         raise IdentityTokenError("the login's redirect carries the wrong state (possible CSRF)")
     if not result.get("code"):

@@ -71,7 +71,8 @@ def check_jwt_shape(token: str, where: str) -> None:
 
 
 class Provider(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def enabled(self) -> bool: ...
 

@@ -75,10 +75,8 @@ def certify(ca: CAClient, token: str, *, trusted_root: TrustedRoot | None = None
 
         raise CAClientError("the CA's certificate is for another public key than the one submitted")
     if trusted_root is not None:
-        from sigstack.verify.certificate import verify_certificate_chain
+        from sigstack.verify.certificate import is_self_signed, verify_certificate_chain
         from sigstack.verify.sct import verify_embedded_sct
-
-        from sigstack.verify.certificate import is_self_signed
 
         intermediates = [c for c in issued.chain[1:] if not is_self_signed(c)]  # the anchor comes from the root
         path = verify_certificate_chain(leaf, trusted_root, leaf.not_valid_before_utc, intermediates)

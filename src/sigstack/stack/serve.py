@@ -190,8 +190,12 @@ def serve(state: Path, host: str = "127.0.0.1", ports: Ports | None = None,
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
+        def stop_all() -> None:
+            for s in servers:
+                s.stop()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, lambda: [s.stop() for s in servers])
+            loop.add_signal_handler(sig, stop_all)
         tasks = [asyncio.ensure_future(s.run()) for s in servers]
         await asyncio.sleep(0)
         while not all(s.server.started for s in servers):
