@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jwt
 import pytest
@@ -38,9 +38,9 @@ TOKEN = jwt.encode({"sub": "ci", "aud": "sigstore"}, "k" * 32, algorithm="HS256"
 class _GitHubDouble(BaseHTTPRequestHandler):
     """GitHub's ``ACTIONS_ID_TOKEN_REQUEST_URL`` endpoint, as documented."""
 
-    seen: list[tuple[str, str]] = []
+    seen: ClassVar[list[tuple[str, str]]] = []
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.seen.append((self.path, self.headers.get("Authorization", "")))
         if self.headers.get("Authorization") != "bearer request-token":
             self._send(401, {"message": "Bad credentials"})
