@@ -29,13 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-COSIGN = str(Path.home() / "go" / "bin" / "cosign")
-SIGSTACK = str(ROOT / ".venv" / "bin" / "sigstack")
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
-FLOOR = ("import sys; sys.modules['httpx._main'] = None; import httpx, httpcore, h11; "
-         "from cryptography.hazmat.primitives import serialization; "
-         "from cryptography.hazmat.primitives.asymmetric import ec")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _peers import COSIGN, FLOOR, PYTHON, SIGSTACK
+
 # No COSIGN_*/SIGSTORE_* from the caller's shell; byte-compiled modules, as users run them.
 ENV = {k: v for k, v in os.environ.items()
        if not k.startswith(("COSIGN_", "SIGSTORE_")) and k != "PYTHONDONTWRITEBYTECODE"}

@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +26,13 @@ class Served:
     tlog: str
     proc: subprocess.Popen[bytes]
     log: Path
+    trusted_root: Path = field(init=False)
+    signing_config: Path = field(init=False)
+    trust_config: Path = field(init=False)
 
-    @property
-    def trusted_root(self) -> Path:
-        return self.dir / "trusted_root.json"
-
-    @property
-    def signing_config(self) -> Path:
-        return self.dir / "signing_config.json"
-
-    @property
-    def trust_config(self) -> Path:
-        return self.dir / "trust_config.json"
+    def __post_init__(self) -> None:
+        self.trusted_root, self.signing_config, self.trust_config = (
+            self.dir / f"{n}.json" for n in ("trusted_root", "signing_config", "trust_config"))
 
     def token(self, email: str | None = "alice@example.com", github: bool = False, **kw: Any) -> str:
         """A token signed with the issuer's key from the state directory."""

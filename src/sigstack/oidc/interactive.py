@@ -42,6 +42,14 @@ class Endpoints:
     device: str | None
 
 
+def json_body(resp: httpx.Response) -> Any:
+    """The response's JSON, or None when it has none (an error page, a proxy's HTML)."""
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
 def discover(issuer: str, timeout: float = 30.0) -> Endpoints:
     url = issuer.rstrip("/") + "/.well-known/openid-configuration"
     try:
@@ -61,10 +69,7 @@ def _b64url(data: bytes) -> str:
 
 
 def _id_token(resp: httpx.Response, where: str) -> str:
-    try:
-        doc = resp.json()
-    except ValueError:
-        doc = None
+    doc = json_body(resp)
     if resp.status_code != 200 or not isinstance(doc, dict) or not isinstance(doc.get("id_token"), str):
         reason = doc.get("error_description") or doc.get("error") if isinstance(doc, dict) else None
         raise IdentityTokenError(f"{where}: the token endpoint answered HTTP {resp.status_code}"
@@ -180,13 +185,8 @@ def device_flow(issuer: str, client_id: str, show: Show, *, client_secret: str |
             answer = httpx.post(ep.token, data=poll, timeout=30)
         except httpx.HTTPError as exc:
             raise IdentityTokenError(f"polling {ep.token} failed: {exc}") from None
-        error = None
-        if answer.status_code == 400:
-            try:
-                body = answer.json()
-                error = body.get("error") if isinstance(body, dict) else None
-            except ValueError:
-                pass
+        body = json_body(answer) if answer.status_code == 400 else None
+        error = body.get("error") if isinstance(body, dict) else None
         if error == "authorization_pending" or error == "slow_down":
             if error == "slow_down":
                 interval += 5

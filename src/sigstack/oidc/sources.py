@@ -108,18 +108,17 @@ class GitHubActions:
     def provide(self, audience: str) -> str:
         import httpx
 
+        from sigstack.oidc.interactive import json_body
+
         url = f"{self.request_url}&audience={audience}"  # GitHub's URL already has a query
+        headers = {"Authorization": f"bearer {self.request_token}", "Accept": "application/json"}
         try:
-            resp = httpx.get(url, headers={"Authorization": f"bearer {self.request_token}",
-                                           "Accept": "application/json"}, timeout=self.timeout)
+            resp = httpx.get(url, headers=headers, timeout=self.timeout)
         except httpx.HTTPError as exc:
             raise IdentityTokenError(f"GitHub Actions token request to {self.request_url} failed: {exc}") from None
+        doc = json_body(resp) if resp.status_code == 200 else None
         if resp.status_code != 200:
             raise IdentityTokenError(f"GitHub Actions token request failed: HTTP {resp.status_code}")
-        try:
-            doc = resp.json()
-        except ValueError:
-            doc = None
         if not isinstance(doc, dict) or not isinstance(doc.get("value"), str):
             raise IdentityTokenError("GitHub Actions token request: the answer has no \"value\" token")
         token: str = doc["value"].strip()
