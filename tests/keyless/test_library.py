@@ -34,7 +34,8 @@ def test_services_from_picks_valid_v1_newest() -> None:
         caUrls=[service("https://old-ca", "2020-01-01T00:00:00Z"), service("https://new-ca/", "2024-01-01T00:00:00Z"),
                 service("https://future-ca", "2999-01-01T00:00:00Z"),
                 service("https://ended-ca", "2025-01-01T00:00:00Z", end="2025-06-01T00:00:00Z")],
-        rekorTlogUrls=[service("https://v2-log", "2025-01-01T00:00:00Z", 2), service("https://log", "2021-01-01T00:00:00Z")],
+        rekorTlogUrls=[service("https://v2-log", "2025-01-01T00:00:00Z", 2),
+                       service("https://log", "2021-01-01T00:00:00Z")],
     )
     got = services_from(cfg)
     assert (got.ca_url, got.rekor_url, got.oidc_url) == ("https://new-ca", "https://log", None)
