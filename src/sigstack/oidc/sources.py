@@ -27,8 +27,6 @@ with one line saying which source failed and why.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,9 +155,13 @@ class CommandToken:
     timeout: float = 60.0
 
     def enabled(self) -> bool:
+        import shutil
+
         return self.active and shutil.which(self.argv[0]) is not None
 
     def provide(self, audience: str) -> str:
+        import subprocess
+
         argv = [a.replace("{audience}", audience) for a in self.argv]
         try:
             proc = subprocess.run(argv, capture_output=True, timeout=self.timeout, check=False)
