@@ -144,3 +144,35 @@ def test_attest_blob_keyless(cosign: str, sigstore_stack: Served, artifact: Path
                    "--type", "slsaprovenance", "--certificate-identity", "eve@example.com",
                    "--certificate-oidc-issuer", s.oidc, artifact)
     assert bad.code != 0
+
+
+@pytest.mark.parametrize("provider", ["gitlab", "filesystem", "buildkite-agent", "circleci"])
+def test_ambient_providers_sign_end_to_end(cosign: str, sigstore_stack: Served, artifact: Path, tmp_path: Path,
+                                           provider: str) -> None:
+    """Each ambient source through the CLI: GitLab's SIGSTORE_ID_TOKEN, a mounted token file,
+    and the Buildkite and CircleCI agents (stub executables on PATH that print the token, as
+    the real agents do); the certificate names the token's identity."""
+    import os
+
+    s = sigstore_stack
+    email = f"{provider}@example.com"
+    token_file = tmp_path / "oidc-token"
+    token_file.write_text(s.token(email))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    env = {"gitlab": {"GITLAB_CI": "true", "SIGSTORE_ID_TOKEN": token_file.read_text()},
+           "filesystem": {"SIGSTACK_OIDC_TOKEN_FILE": str(token_file)},
+           "buildkite-agent": {"BUILDKITE_AGENT_ACCESS_TOKEN": "agent-secret", "PATH": path},
+           "circleci": {"CIRCLECI": "true", "PATH": path}}[provider]
+    if provider in ("buildkite-agent", "circleci"):
+        stub = bin_dir / provider
+        stub.write_text(f"#!/bin/sh\ncat {token_file}\n")
+        stub.chmod(0o755)
+    bundle = tmp_path / "b.json"
+    r = sigstack("sign-blob", "--signing-config", s.signing_config, "--oidc-provider", provider,
+                 "--bundle", bundle, artifact, env=env, offline=None,
+                 unset=("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
+    assert r.code == 0, r.err
+    ok = cosign_verify(cosign, s, artifact, bundle, email)
+    assert ok.code == 0, ok.err
