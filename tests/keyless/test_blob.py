@@ -108,6 +108,14 @@ def test_env_file_points_sigstack_at_the_stack(cosign: str, sigstore_stack: Serv
     ok = run_peer(cosign, "verify-blob", "--bundle", bundle, "--certificate-identity", "carol@example.com",
                   artifact, env=s.env())
     assert ok.code == 0, ok.err
+    # and the real cosign signs with nothing but DIR/env and a token
+    theirs = tmp_path / "cosign.sigstore.json"
+    signed = run_peer(cosign, "sign-blob", "--identity-token", s.token("dan@example.com"), "--bundle", theirs,
+                      "--yes", artifact, env=s.env())
+    assert signed.code == 0, signed.err
+    ok = run_peer(cosign, "verify-blob", "--bundle", theirs, "--certificate-identity", "dan@example.com",
+                  artifact, env=s.env())
+    assert ok.code == 0, ok.err
 
 
 def test_github_actions_identity(cosign: str, sigstore_stack: Served, artifact: Path, tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ def test_files_and_explorer(tmp_path: Path) -> None:
         env = s.env()
         assert env["COSIGN_TRUSTED_ROOT"] == str(s.trusted_root)
         assert env["SIGSTORE_REKOR_PUBLIC_KEY"] == str(s.dir / "tlog" / "log.pub")
+        assert "COSIGN_FULCIO_URL" not in env  # cosign refuses service URLs beside a signing config
         page = httpx.get(s.tlog + "/", timeout=10)
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
         assert "NOT FOR PRODUCTION" in s.log.read_text()

@@ -236,10 +236,10 @@ def ambient_environment() -> Any:
     env = os.environ
     return Ambient(
         env_token=env.get("SIGSTORE_ID_TOKEN") or None,
-        gitlab=env.get("GITLAB_CI", "") in TRUE or env.get("GITLAB_CI") == "true",
+        gitlab=env.get("GITLAB_CI", "") in TRUE,
         github_request_url=env.get("ACTIONS_ID_TOKEN_REQUEST_URL") or None,
         github_request_token=env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN") or None,
         filesystem_path=env.get("SIGSTACK_OIDC_TOKEN_FILE") or FILESYSTEM_TOKEN_PATH,
         buildkite=bool(env.get("BUILDKITE_AGENT_ACCESS_TOKEN")),
-        circleci=env.get("CIRCLECI", "") in TRUE or env.get("CIRCLECI") == "true",
+        circleci=env.get("CIRCLECI", "") in TRUE,
     )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from sigstack.cli._args import add_bool
 
 if TYPE_CHECKING:
+    from sigstack.bundle.trustroot import TrustedRoot
     from sigstack.keys.base import Signer
 
 DEFAULT_FULCIO_URL = "https://fulcio.sigstore.dev"
@@ -124,7 +125,7 @@ def identity_token(args: argparse.Namespace) -> str:
                         redirect_url=args.oidc_redirect_url)
 
 
-def trusted_root_for(args: argparse.Namespace) -> object | None:
+def trusted_root_for(args: argparse.Namespace) -> TrustedRoot | None:
     path = getattr(args, "trusted_root", None)
     if not path:
         return None
@@ -140,7 +141,6 @@ def trusted_root_for(args: argparse.Namespace) -> object | None:
 
 def keyless_signer(args: argparse.Namespace) -> Signer:
     """A fresh key certified by the CA for the identity token's subject."""
-    from sigstack.bundle.trustroot import TrustedRoot
     from sigstack.ca.client import CAClient
     from sigstack.cli._common import go_duration
     from sigstack.sign.keyless import certify
@@ -148,7 +148,7 @@ def keyless_signer(args: argparse.Namespace) -> Signer:
     root = trusted_root_for(args)
     token = identity_token(args)
     with CAClient(args.fulcio_url, go_duration(args.timeout)) as ca:
-        signer = certify(ca, token, trusted_root=root if isinstance(root, TrustedRoot) else None)
+        signer = certify(ca, token, trusted_root=root)
     if args.output_certificate:
         from pathlib import Path
 

@@ -122,7 +122,6 @@ def run_attest(args: argparse.Namespace) -> int:
 
 def run_attest_blob(args: argparse.Namespace) -> int:
     import contextlib
-    import hashlib
     import os
     import re
     from pathlib import Path
@@ -149,7 +148,6 @@ def run_attest_blob(args: argparse.Namespace) -> int:
     else:
         with open_artifact(args.blob) as f:
             digest = hash_stream(f, "sha256").hex()
-    del hashlib
     apply_signing_config(args)
     before_upload(args, args.tlog_upload)
     if args.key:
