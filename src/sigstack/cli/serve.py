@@ -21,6 +21,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--oidc-port", type=int, default=8080, help="OIDC issuer port (default 8080; 0: any free)")
     p.add_argument("--ca-port", type=int, default=5555, help="CA port (default 5555; 0: any free)")
     p.add_argument("--tlog-port", type=int, default=3000, help="transparency log port (default 3000; 0: any free)")
+    p.add_argument("--login-email", default="developer@example.com",
+                   help="identity of browser and device logins at the dev issuer (default developer@example.com)")
     p.set_defaults(handler="sigstack.cli.serve:run_serve")
 
 
@@ -64,6 +66,7 @@ def run_serve(args: argparse.Namespace) -> int:
     def ready(stack: Stack) -> None:
         info(USAGE.format(oidc=stack.oidc_url, ca=stack.ca_url, tlog=stack.tlog_url, dir=stack.dir))
 
-    serve(Path(args.dir), args.host, Ports(args.oidc_port, args.ca_port, args.tlog_port), ready)
+    serve(Path(args.dir), args.host, Ports(args.oidc_port, args.ca_port, args.tlog_port), ready,
+          login_email=args.login_email)
     info("sigstack serve: stopped")
     return 0

@@ -30,6 +30,7 @@ from typing import Any
 
 from sigstack._internal.fs import atomic_write_files
 from sigstack.errors import SigstackError
+from sigstack.oidc.issuer import DEFAULT_LOGIN_EMAIL
 
 
 @dataclass(frozen=True)
@@ -151,15 +152,22 @@ class _Server:
 
 
 def serve(state: Path, host: str = "127.0.0.1", ports: Ports | None = None,
-          ready: Callable[[Stack], None] | None = None) -> Stack:
+          ready: Callable[[Stack], None] | None = None, *, login_email: str = DEFAULT_LOGIN_EMAIL) -> Stack:
     """Serve until SIGINT/SIGTERM; ``ready(stack)`` runs once the sockets listen and
-    the trust material is written."""
+    the trust material is written. ``login_email`` is who the dev issuer's browser and
+    device logins sign in as."""
     from cryptography.hazmat.primitives import serialization
 
     from sigstack.ca.config import load_config
     from sigstack.ca.server import build_ca
     from sigstack.oidc.api import create_app as oidc_app
-    from sigstack.oidc.issuer import DevIssuer, GitHubWorkflow, load_or_create_key, load_or_create_request_token
+    from sigstack.oidc.issuer import (
+        DevIssuer,
+        GitHubWorkflow,
+        Logins,
+        load_or_create_key,
+        load_or_create_request_token,
+    )
     from sigstack.tlog.api import create_app as tlog_app
     from sigstack.tlog.server import build_log
 
@@ -172,7 +180,7 @@ def serve(state: Path, host: str = "127.0.0.1", ports: Ports | None = None,
 
     oidc_state = state / "oidc"
     issuer = DevIssuer(stack.oidc_url, load_or_create_key(oidc_state), GitHubWorkflow(),
-                       load_or_create_request_token(oidc_state))
+                       load_or_create_request_token(oidc_state), Logins(login_email))
     atomic_write_files([(oidc_state / "issuer-url", stack.oidc_url.encode() + b"\n", 0o644)])
     config = load_config(None)
     config.add(stack.oidc_url, "email", "sigstore")
