@@ -42,6 +42,9 @@ Sign and verify a blob keylessly:
       --certificate-identity alice@example.com --certificate-oidc-issuer {oidc} a.txt
   sigstore --trust-config {dir}/trust_config.json verify identity --offline --bundle a.sigstore.json \\
       --cert-identity alice@example.com --cert-oidc-issuer {oidc} a.txt
+GitHub Actions-style ambient credentials (the certificate names a workflow):
+  ACTIONS_ID_TOKEN_REQUEST_URL='{oidc}/github/actions-token?api-version=2.0' \\
+  ACTIONS_ID_TOKEN_REQUEST_TOKEN=$(cat {dir}/oidc/actions-request-token) sigstack sign-blob ...
 Press Ctrl-C to stop."""
 
 
