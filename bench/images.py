@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests" / "oci"), str(ROOT)]  # ocihelpers imports tests.helpers
 
+from _peers import COSIGN, FLOOR, PYTHON, SIGSTACK  # noqa: E402
 from ocihelpers import push_image  # noqa: E402
 
 from sigstack import keys  # noqa: E402
@@ -39,14 +40,6 @@ from sigstack.oci.client import RegistryClient  # noqa: E402
 from sigstack.oci.reference import parse_reference  # noqa: E402
 from sigstack.payload import simplesigning  # noqa: E402
 
-COSIGN = str(Path.home() / "go" / "bin" / "cosign")
-SIGSTACK = str(ROOT / ".venv" / "bin" / "sigstack")
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
-# What any command of a CPython tool built on these libraries pays before its first byte
-# of work; printed beside the ratios to show how far start-up alone can go.
-FLOOR = ("import sys; sys.modules['httpx._main'] = None; import httpx, httpcore, h11; "
-         "from cryptography.hazmat.primitives import serialization; "
-         "from cryptography.hazmat.primitives.asymmetric import ec")
 # Byte-compiled modules are how users run sigstack; a PYTHONDONTWRITEBYTECODE left
 # in the environment would make every run recompile our sources, so it is dropped.
 # Our sources come first on the path, as a regular (non-editable) install puts them: an

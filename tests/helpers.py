@@ -23,6 +23,12 @@ user without a log would:
 * ``"flags"``: all six commands get those flags right after the command name;
 * ``None``: nothing added (tests of the log, and of the defaults themselves).
 
+Like cosign, the signing commands ask before they publish to the log (the privacy
+statement and ``Are you sure you would like to continue? [y/N]``), and refuse without a
+terminal. Tests are about what gets signed, not that prompt, so ``yes`` (default True)
+gives ``sign``/``sign-blob``/``attest``/``attest-blob`` ``COSIGN_YES=true`` in the
+environment, as a CI script would set; the prompt's own tests pass ``yes=False``.
+
 stdin is empty unless ``input`` says otherwise: a command that would prompt sees end of
 file, never the terminal pytest was started from.
 """
@@ -44,6 +50,7 @@ _IMAGE_FLAGS = {"sign": ("--tlog-upload=false",), "attest": ("--tlog-upload=fals
                 "verify": ("--insecure-ignore-tlog",), "verify-attestation": ("--insecure-ignore-tlog",)}
 _BLOB_FLAGS = {"sign-blob": ("--tlog-upload=false",), "verify-blob": ("--insecure-ignore-tlog",)}
 _OFFLINE_FLAGS = {"flags": {**_IMAGE_FLAGS, **_BLOB_FLAGS}, "auto": _IMAGE_FLAGS}
+_SIGNING = ("sign", "sign-blob", "attest", "attest-blob")
 
 
 @dataclass(frozen=True)
@@ -77,15 +84,17 @@ def _run(argv: list[str], env: dict[str, str], input: bytes | None, cwd: Path | 
 
 def sigstack(*args: str | Path, env: dict[str, str] | None = None, input: bytes | None = b"",
              cwd: Path | str | None = None, unset: tuple[str, ...] = (), inherit: Inherit = "clean",
-             offline: Offline = "auto", timeout: float = 120) -> Result:
+             offline: Offline = "auto", timeout: float = 120, yes: bool = True) -> Result:
     """Run ``sigstack ARGS`` (this interpreter's ``python -m sigstack.cli.main``, which is
-    what the console script runs); see the module docstring for ``inherit``/``offline``."""
+    what the console script runs); see the module docstring for ``inherit``/``offline``/``yes``."""
     argv = [str(a) for a in args]
-    preset = None
+    preset: dict[str, str] = {}
     if argv and offline == "auto" and argv[0] in _BLOB_FLAGS:
-        preset = _OFFLINE_ENV
+        preset.update(_OFFLINE_ENV)
     elif argv and offline is not None:
         argv = [argv[0], *_OFFLINE_FLAGS[offline].get(argv[0], ()), *argv[1:]]
+    if argv and yes and argv[0] in _SIGNING:
+        preset["COSIGN_YES"] = "true"
     return _run([sys.executable, "-m", "sigstack.cli.main", *argv], _environment(env, inherit, unset, preset),
                 input, cwd, timeout)
 

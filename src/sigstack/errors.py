@@ -89,8 +89,8 @@ class UsageError(SigstackError):
 class UserDeclined(SigstackError):
     """The user answered no to a confirmation prompt."""
 
-    def __init__(self) -> None:
-        super().__init__("user declined the prompt")
+    def __init__(self, message: str = "user declined the prompt") -> None:
+        super().__init__(message)
 
 
 class ProxyConfigError(SigstackError):
@@ -295,6 +295,10 @@ class TrustDocError(SigstackError):
 
 class OIDCError(SigstackError):
     """A bad request to the development issuer, or its state is unusable."""
+
+class IdentityTokenError(SigstackError):
+    """No identity token could be obtained for keyless signing (an explicit token,
+    an ambient provider, or the interactive login failed); the message says which."""
 
 
 # ---- the CA, its CT log, the OIDC issuer -------------------------------------------------

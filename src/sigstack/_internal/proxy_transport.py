@@ -32,6 +32,41 @@ def _make(verify: ssl.SSLContext | bool, trust_env: bool, proxy: str | None,
                                "httpx's SOCKS support: pip install 'httpx[socks]'") from None
 
 
+class DirectTransport(httpx.BaseTransport):
+    """Direct connections, with the TLS context made on the first ``https`` request.
+
+    Building an SSL context (loading the CA bundle) costs 40-70 ms, more than a whole
+    keyless signature against local services; a plain-``http`` request (loopback
+    services, a private log) never needs one, so it goes through a transport without
+    certificate loading. ``verify`` only ever applies to TLS, so nothing is weakened."""
+
+    def __init__(self, verify: ssl.SSLContext | bool, trust_env: bool) -> None:
+        self._verify, self._trust_env = verify, trust_env
+        self._plain: httpx.HTTPTransport | None = None
+        self._tls: httpx.HTTPTransport | None = None
+        self._lock = threading.Lock()
+
+    def _for(self, scheme: str) -> httpx.HTTPTransport:
+        with self._lock:
+            if scheme == "http":
+                if self._plain is None:
+                    self._plain = httpx.HTTPTransport(verify=False, trust_env=False)
+                return self._plain
+            if self._tls is None:
+                self._tls = _make(self._verify, self._trust_env, None, "")
+            return self._tls
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._for(request.url.scheme).handle_request(request)
+
+    def close(self) -> None:
+        with self._lock:
+            made = [t for t in (self._plain, self._tls) if t is not None]
+            self._plain = self._tls = None
+        for t in made:
+            t.close()
+
+
 class ProxyRoutingTransport(httpx.BaseTransport):
     """Direct or proxied, decided per request by ``settings``."""
 
@@ -41,11 +76,11 @@ class ProxyRoutingTransport(httpx.BaseTransport):
         self._verify = verify
         self._trust_env = trust_env
         self._debug = debug
-        self._direct = _make(verify, trust_env, None, "")
+        self._direct = DirectTransport(verify, trust_env)
         self._proxied: dict[str, httpx.HTTPTransport] = {}
         self._lock = threading.Lock()
 
-    def _for(self, request: httpx.Request) -> httpx.HTTPTransport:
+    def _for(self, request: httpx.Request) -> httpx.BaseTransport:
         url = request.url
         proxy = self._settings.proxy_for_parts(url.scheme, url.host, url.port)
         if proxy is None:
@@ -65,7 +100,7 @@ class ProxyRoutingTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         with self._lock:
-            transports = [self._direct, *self._proxied.values()]
+            transports: list[httpx.BaseTransport] = [self._direct, *self._proxied.values()]
             self._proxied.clear()
         for transport in transports:
             transport.close()
@@ -78,5 +113,5 @@ def transport(settings: ProxySettings, verify: ssl.SSLContext | bool, *, trust_e
     ``trust_env`` only governs TLS settings from the environment (``SSL_CERT_FILE``,
     ``SSL_CERT_DIR``); proxies always come from ``settings``."""
     if not settings.active:
-        return _make(verify, trust_env, None, "")
+        return DirectTransport(verify, trust_env)
     return ProxyRoutingTransport(settings, verify, trust_env, debug)

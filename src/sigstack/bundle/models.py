@@ -92,19 +92,22 @@ class Bundle:
 
     @classmethod
     def for_message(cls, signature: bytes, digest: bytes, algorithm: str, public_key_der: bytes,
-                    entry: TlogEntry | None = None) -> Bundle:
-        """A v0.3 bundle for a key-signed blob, as ``cosign sign-blob --bundle`` writes it
-        (no ``tlogEntries`` when the signature was not logged)."""
+                    entry: TlogEntry | None = None, certificate: bytes | None = None) -> Bundle:
+        """A v0.3 bundle for a signed blob, as ``cosign sign-blob --bundle`` writes it
+        (no ``tlogEntries`` when the signature was not logged). With a keyless signer's
+        ``certificate`` (DER) the bundle carries it instead of a public-key hint, as
+        cosign v3 writes a keyless bundle (the leaf alone: v0.3 has no chain)."""
         return cls(BUNDLE_V03, MessageSignature(signature, algorithm, digest),
-                   public_key_hint=public_key_hint(public_key_der),
-                   tlog_entries=(entry,) if entry is not None else ())
+                   public_key_hint=None if certificate else public_key_hint(public_key_der),
+                   certificate=certificate, tlog_entries=(entry,) if entry is not None else ())
 
     @classmethod
     def for_envelope(cls, envelope: dsse.Envelope, public_key_der: bytes,
-                     entry: TlogEntry | None = None) -> Bundle:
-        """A v0.3 bundle for a key-signed DSSE envelope, as cosign v3 stores it beside an image."""
-        return cls(BUNDLE_V03, envelope, public_key_hint=public_key_hint(public_key_der),
-                   tlog_entries=(entry,) if entry is not None else ())
+                     entry: TlogEntry | None = None, certificate: bytes | None = None) -> Bundle:
+        """A v0.3 bundle for a signed DSSE envelope, as cosign v3 stores it beside an image
+        (with the signing ``certificate`` instead of a key hint when keyless)."""
+        return cls(BUNDLE_V03, envelope, public_key_hint=None if certificate else public_key_hint(public_key_der),
+                   certificate=certificate, tlog_entries=(entry,) if entry is not None else ())
 
     def to_dict(self) -> dict[str, Any]:
         vm: dict[str, Any] = {}

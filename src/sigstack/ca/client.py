@@ -12,7 +12,6 @@ import base64
 from typing import Any
 
 import httpx
-import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -25,11 +24,22 @@ from sigstack.keys.base import Signer
 
 def challenge_subject(token: str) -> str:
     """What the proof of possession signs: the token's ``email`` if present, else ``sub``
-    (read without verifying: the CA verifies the token)."""
+    (read without verifying: the CA verifies the token). Reading unverified claims is a
+    base64url decode of the middle part, done here rather than with PyJWT, whose import
+    (it pulls in ``urllib.request`` and ``inspect``) is about 15 ms of every keyless
+    signature."""
+    import binascii
+    import json
+
+    parts = token.split(".")
     try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
+        if len(parts) != 3:
+            raise ValueError
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
         raise CAClientError("the identity token is not a well-formed JWT") from None
+    if not isinstance(claims, dict):
+        raise CAClientError("the identity token is not a well-formed JWT")
     value = claims.get("email") or claims.get("sub")
     if not isinstance(value, str) or not value:
         raise CAClientError("the identity token has neither an email nor a sub claim")

@@ -457,3 +457,29 @@ def keyless_log_policy(args: argparse.Namespace, client: RekorClient | None = No
 
     return LogPolicy(client=client,
                      insecure_ignore_tlog=bool(args.insecure_ignore_tlog or args.private_infrastructure))
+
+
+# ---- keyless signing: the environment's identity tokens ---------------------------------
+
+
+def ambient_environment() -> Any:
+    """What the environment offers keyless signing (:class:`sigstack.oidc.sources.Ambient`):
+    ``SIGSTORE_ID_TOKEN`` (GitLab CI's documented ``id_tokens`` name; ``GITLAB_CI``),
+    GitHub Actions' ``ACTIONS_ID_TOKEN_REQUEST_URL``/``_TOKEN``, Buildkite's
+    ``BUILDKITE_AGENT_ACCESS_TOKEN`` and CircleCI's ``CIRCLECI``. The filesystem
+    provider's path is cosign's fixed one unless ``SIGSTACK_OIDC_TOKEN_FILE`` moves it."""
+    import os
+
+    from sigstack.cli._args import TRUE
+    from sigstack.oidc.sources import FILESYSTEM_TOKEN_PATH, Ambient
+
+    env = os.environ
+    return Ambient(
+        env_token=env.get("SIGSTORE_ID_TOKEN") or None,
+        gitlab=env.get("GITLAB_CI", "") in TRUE,
+        github_request_url=env.get("ACTIONS_ID_TOKEN_REQUEST_URL") or None,
+        github_request_token=env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN") or None,
+        filesystem_path=env.get("SIGSTACK_OIDC_TOKEN_FILE") or FILESYSTEM_TOKEN_PATH,
+        buildkite=bool(env.get("BUILDKITE_AGENT_ACCESS_TOKEN")),
+        circleci=env.get("CIRCLECI", "") in TRUE,
+    )

@@ -25,8 +25,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                                     f".att tag (or as a bundle referrer). {TLOG} Attestations are logged as "
                                     "dsse entries, as cosign does (intoto 0.0.1 with --rekor-entry-type "
                                     "intoto, as cosign v2 can)."))
+    from sigstack.cli._keyless import keyless_flags
+
     p.add_argument("image", metavar="IMAGE")
-    p.add_argument("--key", required=True, metavar="REF", help="private key reference")
+    p.add_argument("--key", metavar="REF", help="private key reference (none: keyless, see --identity-token)")
     p.add_argument("--predicate", metavar="FILE", help="the predicate file (required)")
     p.add_argument("--type", default="custom", help=f"predicate type: {_TYPES}")
     tlog_upload_flags(p)
@@ -36,8 +38,27 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--rekor-entry-type", default="dsse", choices=("dsse", "intoto"),
                    help="log entry kind for the attestation (cosign v2's flag; default dsse)")
     p.add_argument("-y", "--yes", action="store_true", help="skip confirmation prompts")
+    keyless_flags(p)
     registry_flags(p)
     p.set_defaults(handler="sigstack.cli.attest:run_attest")
+
+    p = sub.add_parser("attest-blob", parents=[common], help="attest a file with a predicate",
+                       description=("Sign an in-toto statement whose subject is FILE (its name and SHA-256) "
+                                    "as a DSSE envelope, with --key or keylessly; prints the envelope, or "
+                                    "writes --output-signature / --bundle. As cosign does, the envelope is "
+                                    "logged as a dsse entry at --rekor-url unless --tlog-upload=false."))
+    p.add_argument("blob", metavar="FILE", help="the file the statement is about")
+    p.add_argument("--key", metavar="REF", help="private key reference (none: keyless, see --identity-token)")
+    p.add_argument("--predicate", metavar="FILE", help="the predicate file (required)")
+    p.add_argument("--type", default="custom", help=f"predicate type: {_TYPES}")
+    p.add_argument("--hash", metavar="HEX", help="the file's SHA-256 (hex) instead of reading FILE")
+    p.add_argument("--bundle", metavar="FILE", help="write a Sigstore bundle (v0.3 JSON) with the envelope")
+    p.add_argument("--output-signature", metavar="FILE", help="write the DSSE envelope to FILE instead of stdout")
+    p.add_argument("--output-attestation", metavar="FILE", help="write the in-toto statement to FILE")
+    tlog_upload_flags(p)
+    p.add_argument("-y", "--yes", action="store_true", help="skip confirmation prompts")
+    keyless_flags(p)
+    p.set_defaults(handler="sigstack.cli.attest:run_attest_blob")
 
     p = sub.add_parser("verify-attestation", parents=[common],
                        help="verify image attestations (a key, or keyless: who signed)",
@@ -104,9 +125,14 @@ def run_attest(args: argparse.Namespace) -> int:
         predicate = Path(args.predicate).read_bytes()
     except OSError as exc:
         raise ArtifactError(f"reading predicate {args.predicate}: {exc.strerror or exc}") from None
+    from sigstack.cli._keyless import apply_signing_config, before_upload, keyless_signer
+
     ref = parse_reference(args.image)
     prefix = tag_prefix(args)
-    signer = load_signer_for(args)  # loads while the registry is asked
+    apply_signing_config(args)
+    before_upload(args, args.tlog_upload)
+    # a key loads while the registry is asked; keyless needs the certificate first
+    signer = load_signer_for(args) if args.key else keyless_signer(args)
     if not ref.digest:
         info(TAG_WARNING.format(ref=args.image, verb="attest"))
     target = target_repository()
@@ -118,6 +144,62 @@ def run_attest(args: argparse.Namespace) -> int:
                             log=log, rekor_entry_type=args.rekor_entry_type)
     if done.tlog_entry is not None:
         info(f"tlog entry created with index: {done.tlog_entry.log_index}")
+    return 0
+
+
+def run_attest_blob(args: argparse.Namespace) -> int:
+    import contextlib
+    import os
+    import re
+    from pathlib import Path
+
+    from sigstack._internal.artifact import open_artifact
+    from sigstack._internal.digest import hash_stream
+    from sigstack._internal.fs import atomic_write
+    from sigstack.cli._common import log_client
+    from sigstack.cli._io import Password, info, write_output
+    from sigstack.cli._keyless import apply_signing_config, before_upload, keyless_signer
+    from sigstack.errors import ArtifactError, SigstackError
+    from sigstack.sign.attest import attest_blob
+
+    if not args.predicate:
+        raise SigstackError("predicate cannot be empty")
+    try:
+        predicate = Path(args.predicate).read_bytes()
+    except OSError as exc:
+        raise ArtifactError(f"reading predicate {args.predicate}: {exc.strerror or exc}") from None
+    if args.hash:
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", args.hash):
+            raise SigstackError("--hash must be a SHA-256 digest in hex (64 characters)")
+        digest = args.hash.lower()
+    else:
+        with open_artifact(args.blob) as f:
+            digest = hash_stream(f, "sha256").hex()
+    apply_signing_config(args)
+    before_upload(args, args.tlog_upload)
+    if args.key:
+        from sigstack import keys
+
+        signer = keys.load_signer(args.key, Password())
+    else:
+        signer = keyless_signer(args)
+    with log_client(args) if args.tlog_upload else contextlib.nullcontext() as log:
+        done = attest_blob(signer, os.path.basename(args.blob), f"sha256:{digest}", predicate, args.type,
+                           log=log, bundle=bool(args.bundle))
+    if done.tlog_entry is not None:
+        info(f"tlog entry created with index: {done.tlog_entry.log_index}")
+    if args.bundle and done.bundle is not None:
+        atomic_write(Path(args.bundle), done.bundle.to_json(), 0o644)
+        info(f"Wrote bundle to file {args.bundle}")
+    if args.output_attestation:
+        atomic_write(Path(args.output_attestation), done.statement, 0o644)
+        info(f"Attestation written in {args.output_attestation}")
+    envelope = done.envelope.to_json()
+    if args.output_signature:
+        atomic_write(Path(args.output_signature), envelope, 0o644)
+        info(f"Signature written in {args.output_signature}")
+    elif not args.bundle:
+        write_output(envelope + b"\n", args.output_file)
     return 0
 
 

@@ -22,13 +22,17 @@ _TLOG = (
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    from sigstack.cli._keyless import keyless_flags
+
     p = sub.add_parser(
-        "sign-blob", parents=[common], help="sign a file with a key",
-        description=f"Sign FILE (or - for stdin) with --key; prints the base64 signature. {_TLOG}",
+        "sign-blob", parents=[common], help="sign a file with a key or keylessly (an OIDC identity)",
+        description=(f"Sign FILE (or - for stdin) with --key, or without one keylessly: an identity token "
+                     f"(see --identity-token) gets a short-lived certificate from the CA at --fulcio-url for "
+                     f"a fresh key. Prints the base64 signature. {_TLOG}"),
     )
     p.add_argument("blob", metavar="FILE", help="the file to sign, or - for stdin")
-    p.add_argument("--key", required=True, metavar="REF",
-                   help="private key reference: a path, env://VAR, ...")
+    p.add_argument("--key", metavar="REF",
+                   help="private key reference: a path, env://VAR, ... (none: keyless)")
     p.add_argument("--output-signature", "--output", dest="output_signature", metavar="FILE",
                    help="write the signature to FILE instead of stdout")
     p.add_argument("--bundle", metavar="FILE",
@@ -38,6 +42,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--rekor-url", default=DEFAULT_REKOR_URL,
                    help=f"transparency log base URL (default {DEFAULT_REKOR_URL})")
     p.add_argument("-y", "--yes", action="store_true", help="skip confirmation prompts")
+    keyless_flags(p)
     p.set_defaults(handler="sigstack.cli.blob:run_sign_blob")
 
     p = sub.add_parser(
@@ -73,9 +78,15 @@ def run_sign_blob(args: argparse.Namespace) -> int:
     from sigstack._internal.artifact import open_artifact
     from sigstack._internal.fs import atomic_write
     from sigstack.cli._io import Password, info, write_output
+    from sigstack.cli._keyless import apply_signing_config, before_upload, keyless_signer
     from sigstack.sign import sign_blob_to_log
 
-    def load() -> Signer:  # imports the crypto stack while the file is already being hashed
+    apply_signing_config(args)
+    before_upload(args, args.tlog_upload)
+
+    def load() -> Signer:  # imports the crypto stack (or asks the CA) while the file is already being hashed
+        if not args.key:
+            return keyless_signer(args)
         from sigstack import keys
 
         return keys.load_signer(args.key, Password())

@@ -34,8 +34,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("sign", parents=[common], help="sign container images in a registry",
                        description=("Sign IMAGE with --key and store the signature beside it in the "
                                     f"registry (the .sig tag by default). {TLOG}"))
+    from sigstack.cli._keyless import keyless_flags
+
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--key", required=True, metavar="REF", help="private key reference")
+    p.add_argument("--key", metavar="REF", help="private key reference (none: keyless, see --identity-token)")
     annotation_flag(p, "extra key=value pairs to sign (repeatable, comma-separated)")
     p.add_argument("-r", "--recursive", action="store_true",
                    help="if IMAGE is a multi-platform index, also sign each platform image")
@@ -52,6 +54,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="oci-1-1 stores the .sig-style image as an OCI 1.1 referrer "
                         "(needs COSIGN_EXPERIMENTAL=1)")
     p.add_argument("-y", "--yes", action="store_true", help="skip confirmation prompts")
+    keyless_flags(p)
     registry_flags(p)
     p.set_defaults(handler="sigstack.cli.image:run_sign")
 
@@ -118,9 +121,18 @@ def run_sign(args: argparse.Namespace) -> int:
                             "(otherwise the signature would be thrown away)")
     if args.registry_referrers_mode == "oci-1-1" and os.environ.get("COSIGN_EXPERIMENTAL", "") not in TRUE:
         raise SigstackError('in order to use  mode "oci-1-1", you must set COSIGN_EXPERIMENTAL=1')
-    # First: the key loads while everything below runs (the prefix is checked before any prompt).
-    signer = load_signer_for(args, before_prompt=lambda: tag_prefix(args))
-    prefix = tag_prefix(args)
+    from sigstack.cli._keyless import apply_signing_config, before_upload, keyless_signer
+
+    apply_signing_config(args)
+    if args.key:
+        # First: the key loads while everything below runs (the prefix is checked before any prompt).
+        signer = load_signer_for(args, before_prompt=lambda: tag_prefix(args))
+        prefix = tag_prefix(args)
+        before_upload(args, args.tlog_upload)
+    else:  # keyless: ask before the identity is certified, then certify
+        prefix = tag_prefix(args)
+        before_upload(args, args.tlog_upload)
+        signer = keyless_signer(args)
 
     from sigstack._internal.fs import atomic_write
     from sigstack.cli._common import docker_types, target_repository

@@ -30,7 +30,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "sigstack.cli.blob": ("sign-blob", "verify-blob"),
     "sigstack.cli.pkcs11": ("pkcs11-tool",),
     "sigstack.cli.image": ("sign", "verify", "login", "triangulate", "tree"),
-    "sigstack.cli.attest": ("attest", "verify-attestation", "verify-blob-attestation"),
+    "sigstack.cli.attest": ("attest", "attest-blob", "verify-attestation", "verify-blob-attestation"),
     "sigstack.cli.attach": ("attach", "download", "clean", "copy"),
     "sigstack.cli.tlog": ("tlog",),
     "sigstack.cli.saveload": ("save", "load"),
@@ -38,6 +38,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "sigstack.cli.ca": ("ca", "ct"),
     "sigstack.cli.oidc": ("oidc",),
     "sigstack.cli.trustmaterial": ("trusted-root", "signing-config"),
+    "sigstack.cli.serve": ("serve",),
 }
 # Top-level options that take a value, so the command name can be found before parsing.
 _VALUE_OPTIONS = frozenset({"--output-file", "-t", "--timeout"})

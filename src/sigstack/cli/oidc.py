@@ -25,6 +25,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--url", help="the issuer URL tokens name (default http://HOST:PORT)")
     p.add_argument("--insecure-allow-remote", action="store_true",
                    help="allow listening on a non-loopback address (anyone reaching it gets tokens)")
+    p.add_argument("--login-email", default="developer@example.com",
+                   help="identity of browser and device logins without a login_hint (default developer@example.com)")
     p.add_argument("--github-repository", default="octo-org/octo-repo", help="GitHub tokens' repository")
     p.add_argument("--github-ref", default="refs/heads/main", help="GitHub tokens' ref")
     p.add_argument("--github-sha", default="0123456789abcdef0123456789abcdef01234567", help="commit SHA")
@@ -58,6 +60,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from sigstack.oidc.issuer import (
         DevIssuer,
         GitHubWorkflow,
+        Logins,
         load_or_create_key,
         load_or_create_request_token,
     )
@@ -75,7 +78,8 @@ def run_serve(args: argparse.Namespace) -> int:
     url = args.url or f"http://{args.host}:{args.port}"
     workflow = GitHubWorkflow(repository=args.github_repository, ref=args.github_ref, sha=args.github_sha,
                               workflow_path=args.github_workflow, immutable_sub=not args.github_legacy_sub)
-    issuer = DevIssuer(url, load_or_create_key(state), workflow, load_or_create_request_token(state))
+    issuer = DevIssuer(url, load_or_create_key(state), workflow, load_or_create_request_token(state),
+                       Logins(args.login_email))
     atomic_write_files([(state / "issuer-url", url.encode() + b"\n", 0o644)])
     info(f"sigstack oidc issuing email tokens as {url} and GitHub Actions tokens as {url}/github")
     info(f"  ACTIONS_ID_TOKEN_REQUEST_URL={url}/github/actions-token?api-version=2.0")

@@ -47,7 +47,26 @@ class _KeyHolder(ABC):
 
 
 class Signer(_KeyHolder):
-    """Something that can produce signatures cosign accepts."""
+    """Something that can produce signatures cosign accepts.
+
+    A keyless signer (``sigstack.sign.keyless``) also holds the short-lived signing
+    certificate the CA issued for its key; every flow names it as the verifier in the
+    log and stores it beside the signature, so the flows need no keyless branch."""
+
+    #: the signing certificate (DER) of a keyless signer; None for a key
+    certificate: bytes | None = None
+    #: the rest of that certificate's chain (DER, intermediates then root)
+    chain: tuple[bytes, ...] = ()
+
+    def verifier_pem(self) -> bytes:
+        """What a log entry names as the verifier: the certificate PEM when there is
+        one (Rekor binds the identity to the entry), else the public key PEM."""
+        if self.certificate is None:
+            return self.public_key_pem()
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
+        return x509.load_der_x509_certificate(self.certificate).public_bytes(serialization.Encoding.PEM)
 
     @abstractmethod
     def sign_digest(self, digest: bytes) -> bytes:

@@ -3,6 +3,12 @@
 For each issuer (``/`` email, ``/github`` GitHub Actions):
 ``/.well-known/openid-configuration``, ``/jwks``, and ``POST /token`` (JSON or form:
 ``subject``, ``email``, ``audience``, ``ttl``) answering ``{"id_token": JWT}``.
+The email issuer also serves dev-only interactive logins, so the browser and device
+flows of keyless clients can be exercised: ``GET /auth`` (authorization code + PKCE
+S256, loopback ``redirect_uri`` only) approves at once and redirects with the code,
+for ``login_hint`` or the default identity; ``POST /device/code`` starts a device
+login that ``GET /device?user_code=...`` approves; ``POST /token`` redeems both
+(``grant_type`` ``authorization_code`` or the device grant). Nobody is authenticated.
 GitHub's token-request protocol is served at ``/github/actions-token``: ``GET`` with
 ``Authorization: bearer <ACTIONS_ID_TOKEN_REQUEST_TOKEN>`` and an ``audience`` query
 parameter, answering ``{"value": JWT}``. Clients append the audience differently
@@ -20,7 +26,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from sigstack.errors import OIDCError
@@ -29,6 +35,29 @@ from sigstack.oidc.issuer import DevIssuer
 
 def _error(status: int, message: str) -> Response:
     return JSONResponse({"error": "invalid_request", "error_description": message}, status_code=status)
+
+
+def _redeem(issuer: DevIssuer, params: dict[str, str]) -> Response:
+    """The token endpoint's interactive grants (dev-only; see the module docstring)."""
+    from sigstack.oidc.interactive import DEVICE_GRANT
+
+    grant = params.get("grant_type")
+    try:
+        if grant == "authorization_code":
+            login = issuer.logins.redeem_code(params)
+        elif grant == DEVICE_GRANT:
+            pending = issuer.logins.redeem_device(params.get("device_code", ""))
+            if pending is None:
+                return JSONResponse({"error": "authorization_pending"}, status_code=400)
+            login = pending
+        else:
+            return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+    except OIDCError as exc:
+        error, _, description = str(exc).partition(": ")
+        return JSONResponse({"error": error, "error_description": description}, status_code=400)
+    extra = {"nonce": login.nonce} if login.nonce else None
+    token = issuer.mint(None, login.email, login.client_id or "sigstore", False, 600, extra)
+    return JSONResponse({"id_token": token, "access_token": token, "token_type": "Bearer", "expires_in": 600})
 
 
 def create_app(issuer: DevIssuer) -> Starlette:
@@ -56,6 +85,9 @@ def create_app(issuer: DevIssuer) -> Starlette:
                     params = dict(urllib.parse.parse_qsl(raw.decode()))
                 except UnicodeDecodeError:
                     return _error(400, "the request body is not UTF-8")
+            grant = params.get("grant_type")
+            if grant is not None and not github:
+                return _redeem(issuer, {k: str(v) for k, v in params.items()})
             try:
                 ttl = int(params.get("ttl", 600))
                 extra = params.get("claims")
@@ -73,6 +105,30 @@ def create_app(issuer: DevIssuer) -> Starlette:
             Route(prefix + "/token", token, methods=["POST"]),
         ]
 
+    async def authorize(request: Request) -> Response:
+        params = dict(request.query_params)
+        try:
+            code = issuer.logins.authorize(params)
+        except OIDCError as exc:
+            return _error(400, str(exc))
+        query = urllib.parse.urlencode({"code": code, **({"state": params["state"]} if "state" in params else {})})
+        return RedirectResponse(params["redirect_uri"] + ("&" if "?" in params["redirect_uri"] else "?") + query,
+                                status_code=302)
+
+    async def device_code(request: Request) -> Response:
+        params = dict(urllib.parse.parse_qsl((await request.body()).decode("utf-8", "replace")))
+        device, user = issuer.logins.start_device(params.get("client_id", ""))
+        verify = issuer.issuer_url(False) + "/device"
+        return JSONResponse({"device_code": device, "user_code": user, "verification_uri": verify,
+                             "verification_uri_complete": f"{verify}?user_code={user}",
+                             "expires_in": 600, "interval": 1})
+
+    async def device_page(request: Request) -> Response:
+        user = request.query_params.get("user_code", "")
+        if not issuer.logins.approve_device(user, request.query_params.get("login_hint")):
+            return _error(400, "unknown user_code")
+        return HTMLResponse("<html><body>Device login approved (development issuer).</body></html>")
+
     async def actions_token(request: Request) -> Response:
         auth = request.headers.get("authorization", "")
         scheme, _, value = auth.partition(" ")
@@ -86,6 +142,9 @@ def create_app(issuer: DevIssuer) -> Starlette:
 
     return Starlette(routes=[
         *routes_for(False), *routes_for(True),
+        Route("/auth", authorize, methods=["GET"]),
+        Route("/device/code", device_code, methods=["POST"]),
+        Route("/device", device_page, methods=["GET"]),
         Route("/github/actions-token", actions_token, methods=["GET"]),
         Route("/github/actions-token{rest:path}", actions_token, methods=["GET"]),
     ])

@@ -86,12 +86,99 @@ class GitHubWorkflow:
         return claims
 
 
+#: the identity an interactive (browser or device) login gets unless ``login_hint`` names one
+DEFAULT_LOGIN_EMAIL = "developer@example.com"
+
+
+@dataclass
+class PendingLogin:
+    """An authorization code or device code waiting to be exchanged (in memory, 10 minutes)."""
+
+    email: str | None
+    client_id: str
+    expires: float
+    redirect_uri: str = ""
+    challenge: str = ""
+    nonce: str | None = None
+    user_code: str = ""
+
+
+@dataclass
+class Logins:
+    """Interactive logins of the development issuer. NOT FOR PRODUCTION: nobody is
+    authenticated; a browser login is approved at once for ``login_hint`` (or the
+    issuer's default identity), a device login when its verification URL is visited."""
+
+    default_email: str = DEFAULT_LOGIN_EMAIL
+    codes: dict[str, PendingLogin] = field(default_factory=dict)
+    devices: dict[str, PendingLogin] = field(default_factory=dict)
+
+    def _sweep(self) -> None:
+        now = time.time()
+        for table in (self.codes, self.devices):
+            for k in [k for k, v in table.items() if v.expires < now]:
+                del table[k]
+
+    def authorize(self, params: dict[str, str]) -> str:
+        """The authorization code for an authorization request (PKCE S256 required)."""
+        self._sweep()
+        if params.get("response_type") != "code":
+            raise OIDCError("response_type must be code")
+        if params.get("code_challenge_method") != "S256" or not params.get("code_challenge"):
+            raise OIDCError("PKCE with code_challenge_method S256 is required")
+        redirect = params.get("redirect_uri", "")
+        host = redirect.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+        if not redirect.startswith("http://") or host not in ("localhost", "127.0.0.1", "[::1]"):
+            raise OIDCError("redirect_uri must be a loopback http:// URL")
+        code = secrets.token_urlsafe(24)
+        self.codes[code] = PendingLogin(params.get("login_hint") or self.default_email, params.get("client_id", ""),
+                                        time.time() + 600, redirect, params["code_challenge"], params.get("nonce"))
+        return code
+
+    def redeem_code(self, params: dict[str, str]) -> PendingLogin:
+        login = self.codes.pop(params.get("code", ""), None)
+        if login is None or login.expires < time.time():
+            raise OIDCError("invalid_grant: unknown or expired authorization code")
+        verifier = params.get("code_verifier", "")
+        if _b64url(hashlib.sha256(verifier.encode()).digest()) != login.challenge:
+            raise OIDCError("invalid_grant: the code_verifier does not match the code_challenge")
+        if params.get("redirect_uri") != login.redirect_uri:
+            raise OIDCError("invalid_grant: redirect_uri differs from the authorization request's")
+        return login
+
+    def start_device(self, client_id: str) -> tuple[str, str]:
+        """(device code, user code) for a device authorization request."""
+        self._sweep()
+        device = secrets.token_urlsafe(24)
+        user = "-".join(secrets.token_hex(2).upper() for _ in range(2))
+        self.devices[device] = PendingLogin(None, client_id, time.time() + 600, user_code=user)
+        return device, user
+
+    def approve_device(self, user_code: str, email: str | None) -> bool:
+        for login in self.devices.values():
+            if login.user_code == user_code:
+                login.email = email or self.default_email
+                return True
+        return False
+
+    def redeem_device(self, device_code: str) -> PendingLogin | None:
+        """The approved login, None while it is pending; OIDCError when unknown."""
+        login = self.devices.get(device_code)
+        if login is None or login.expires < time.time():
+            raise OIDCError("expired_token: unknown or expired device code")
+        if login.email is None:
+            return None
+        del self.devices[device_code]
+        return login
+
+
 @dataclass
 class DevIssuer:
     base_url: str
     key: rsa.RSAPrivateKey
     github: GitHubWorkflow = field(default_factory=GitHubWorkflow)
     request_token: str = ""
+    logins: Logins = field(default_factory=Logins)
 
     @property
     def kid(self) -> str:
@@ -116,9 +203,14 @@ class DevIssuer:
         iss = self.issuer_url(github)
         return {
             "issuer": iss, "jwks_uri": iss + "/jwks", "token_endpoint": iss + "/token",
-            "response_types_supported": ["id_token"], "subject_types_supported": ["public"],
+            "response_types_supported": ["code", "id_token"], "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "claims_supported": ["sub", "aud", "exp", "iat", "iss", "email", "email_verified"],
+            **({} if github else {
+                "authorization_endpoint": iss + "/auth", "device_authorization_endpoint": iss + "/device/code",
+                "code_challenge_methods_supported": ["S256"],
+                "grant_types_supported": ["authorization_code", "urn:ietf:params:oauth:grant-type:device_code"],
+            }),
         }
 
     def mint(self, subject: str | None = None, email: str | None = None, audience: str = "sigstore",

@@ -1,4 +1,4 @@
-"""Attest images, as ``cosign attest --key`` does (spec §2.7, §3.5).
+"""Attest images and blobs, as ``cosign attest`` / ``cosign attest-blob`` do (spec §2.7, §3.5).
 
 The predicate becomes an in-toto statement naming the image digest; it is signed
 as a DSSE envelope and appended to the ``.att`` image (legacy, the default), or
@@ -20,9 +20,17 @@ from sigstack.oci.client import RegistryClient
 from sigstack.oci.layouts import LEGACY, SignedEntity
 from sigstack.oci.reference import Reference
 from sigstack.payload import dsse, intoto
-from sigstack.sign.image import bundle_annotation, log_envelope, loggable, push_bundle, resolve_digests
+from sigstack.sign.image import (
+    bundle_annotation,
+    certificate_annotations,
+    log_envelope,
+    loggable,
+    push_bundle,
+    resolve_digests,
+)
 
 if TYPE_CHECKING:  # the log client is imported only when an attestation is logged
+    from sigstack.bundle.models import Bundle
     from sigstack.tlog.client import RekorClient
     from sigstack.tlog.entry import TlogEntry
 
@@ -67,7 +75,7 @@ def attest_image(client: RegistryClient, signer: Signer, ref: Reference, predica
     if new_bundle_format:
         where = push_bundle(entity, signer, envelope, uri, entry)
         return Attested(desc.digest, uri, where, envelope.to_json(), entry)
-    annotations = {layout.SIGNATURE_ANNOTATION: "", "predicateType": uri}
+    annotations = {layout.SIGNATURE_ANNOTATION: "", "predicateType": uri, **certificate_annotations(signer)}
     if entry is not None:
         annotations[layout.BUNDLE_ANNOTATION] = bundle_annotation(entry)
     layer = layout.Layer(layout.DSSE_MEDIA, envelope.to_json(), annotations)
@@ -83,3 +91,33 @@ def _predicate_type(stored: layout.StoredLayer) -> str | None:
         return intoto.parse(dsse.parse(stored.data).payload).predicate_type
     except VerificationError:
         return stored.annotations.get("predicateType")
+
+
+@dataclass(frozen=True)
+class AttestedBlob:
+    """``attest-blob``'s result: the statement, its signed envelope, the log entry and
+    the v0.3 bundle (envelope + entry + key hint or certificate) when asked for."""
+
+    statement: bytes
+    envelope: dsse.Envelope
+    tlog_entry: TlogEntry | None
+    bundle: Bundle | None
+
+
+def attest_blob(signer: Signer, name: str, digest: str, predicate: bytes, kind: str = "custom", *,
+                log: RekorClient | None = None, bundle: bool = False) -> AttestedBlob:
+    """``cosign attest-blob``: an in-toto statement whose subject is ``name`` with
+    ``digest`` (``sha256:<hex>``), signed as a DSSE envelope and, with ``log``, logged
+    as a ``dsse`` 0.0.1 entry (what cosign logs for attestations)."""
+    from sigstack.bundle.models import Bundle
+    from sigstack.tlog.checkpoint import public_key_der
+
+    statement = intoto.statement(intoto.predicate_uri(kind), intoto.predicate_from_file(kind, predicate),
+                                 digest, name=name)
+    if log is not None:
+        loggable(signer)
+    envelope = dsse.sign(signer, statement)
+    entry = log_envelope(log, signer, envelope) if log is not None else None
+    made = Bundle.for_envelope(envelope, public_key_der(signer.public_key()), entry,
+                               signer.certificate) if bundle else None
+    return AttestedBlob(statement, envelope, entry, made)

@@ -125,12 +125,12 @@ def sign_blob_to_log(load: Callable[[], Signer], artifact: BinaryIO, *, log: Rek
     if log is not None:
         from sigstack.tlog.client import hashedrekord
 
-        entry = log.upload(hashedrekord(signed.signature, digest, signer.hash_name, signer.public_key_pem()))
+        entry = log.upload(hashedrekord(signed.signature, digest, signer.hash_name, signer.verifier_pem()))
     made = None
     if bundle:
         from sigstack.bundle.models import Bundle
         from sigstack.tlog.checkpoint import public_key_der
 
         made = Bundle.for_message(signed.signature, digest, signer.hash_name, public_key_der(signer.public_key()),
-                                  entry)
+                                  entry, signer.certificate)
     return LoggedBlob(signed.signature, signer, entry, made)

@@ -118,7 +118,23 @@ def log_rekord(log: RekorClient, signer: Signer, payload: bytes) -> tuple[bytes,
 
     digest = hashlib.new(signer.hash_name, payload).digest()
     sig = signer.sign_digest(digest)
-    return sig, log.upload(hashedrekord(sig, digest, signer.hash_name, signer.public_key_pem()))
+    return sig, log.upload(hashedrekord(sig, digest, signer.hash_name, signer.verifier_pem()))
+
+
+def certificate_annotations(signer: Signer) -> dict[str, str]:
+    """A keyless signer's certificate and chain, as cosign annotates a legacy layer
+    (``dev.sigstore.cosign/certificate``: the leaf PEM; ``dev.sigstore.cosign/chain``:
+    the intermediates and root, PEM one after another); nothing for a key."""
+    if signer.certificate is None:
+        return {}
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    out = {layout.CERT_ANNOTATION: signer.verifier_pem().decode()}
+    if signer.chain:
+        out[layout.CHAIN_ANNOTATION] = b"".join(
+            x509.load_der_x509_certificate(c).public_bytes(serialization.Encoding.PEM) for c in signer.chain).decode()
+    return out
 
 
 def bundle_annotation(entry: TlogEntry) -> str:
@@ -158,7 +174,8 @@ def _sign_legacy(entity: SignedEntity, signer: Signer, opts: ImageSignOptions) -
 
         def finalize(layer: layout.Layer) -> dict[str, str]:
             signed.append(signer.sign(layer.data))
-            return {layout.SIGNATURE_ANNOTATION: base64.b64encode(signed[-1]).decode()}
+            return {layout.SIGNATURE_ANNOTATION: base64.b64encode(signed[-1]).decode(),
+                    **certificate_annotations(signer)}
 
         where = LEGACY.add_signature(entity, layout.Layer(layout.SIMPLESIGNING_MEDIA, payload),
                                      duplicate=_same_signature(signer), finalize=finalize)
@@ -170,7 +187,7 @@ def _sign_legacy(entity: SignedEntity, signer: Signer, opts: ImageSignOptions) -
         sig = signer.sign(payload)
     if not opts.upload:
         return SignedDigest(entity.digest, None, payload, sig, entry)
-    annotations = {layout.SIGNATURE_ANNOTATION: base64.b64encode(sig).decode()}
+    annotations = {layout.SIGNATURE_ANNOTATION: base64.b64encode(sig).decode(), **certificate_annotations(signer)}
     if entry is not None:
         annotations[layout.BUNDLE_ANNOTATION] = bundle_annotation(entry)
     layer = layout.Layer(layout.SIMPLESIGNING_MEDIA, payload, annotations)
@@ -198,7 +215,7 @@ def log_envelope(log: RekorClient, signer: Signer, envelope: dsse.Envelope, entr
     from sigstack.tlog.client import dsse_proposal, intoto_proposal
 
     propose = intoto_proposal if entry_type == "intoto" else dsse_proposal
-    return log.upload(propose(envelope.to_json(), signer.public_key_pem()))
+    return log.upload(propose(envelope.to_json(), signer.verifier_pem()))
 
 
 def push_bundle(entity: SignedEntity, signer: Signer, envelope: dsse.Envelope, predicate_type: str,
@@ -207,5 +224,5 @@ def push_bundle(entity: SignedEntity, signer: Signer, envelope: dsse.Envelope, p
     from sigstack.bundle.models import Bundle
     from sigstack.tlog.checkpoint import public_key_der
 
-    data = Bundle.for_envelope(envelope, public_key_der(signer.public_key()), entry).to_json()
+    data = Bundle.for_envelope(envelope, public_key_der(signer.public_key()), entry, signer.certificate).to_json()
     return BUNDLES.add(entity, data, predicate_type)
