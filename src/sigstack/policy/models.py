@@ -671,8 +671,8 @@ def parse_documents(text: str) -> PolicyDocuments:
             errs = validate(cip)
             if errs.filter(fe.WARNING):
                 warnings.append(errs.filter(fe.WARNING).text())
-            if errs.filter(fe.ERROR):
-                raise PolicyError(errs.filter(fe.ERROR).text())
+            if errs.filter(fe.ERROR):  # one line: knative's line breaks become "; "
+                raise PolicyError(errs.filter(fe.ERROR).text().replace("\n", "; "))
             policies.append(cip)
         elif api in (f"{GROUP}/v1alpha1", f"{SIGSTACK_GROUP}/v1alpha1") and kind == "TrustRoot":
             roots.append(_trust_root(obj))
