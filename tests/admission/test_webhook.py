@@ -341,3 +341,32 @@ def test_kubernetes_api_failures_deny(images: Images, keypair: tuple[Path, Path]
         'validation failed: kubernetes: reading secret shop/regcred: secrets "regcred" is forbidden: User '
         '"system:serviceaccount:default:signer" cannot get resource "secrets" in API group "" in the namespace '
         '"shop": spec')
+
+
+def test_policies_from_the_cluster_crds_are_enforced_and_followed(images: Images, registry: Registry,
+                                                                  cluster: Cluster) -> None:
+    """ClusterImagePolicy and sigstack ImagePolicy objects listed from the API: a change
+    (new resourceVersion) is picked up at the next poll; an ImagePolicy binds its namespace only."""
+    def static(name: str, action: str, kind: str = "ClusterImagePolicy", **meta: str) -> dict[str, object]:
+        api = "policy.sigstore.dev/v1beta1" if kind == "ClusterImagePolicy" else "policy.sigstack.dev/v1alpha1"
+        return {"apiVersion": api, "kind": kind,
+                "metadata": {"name": name, "uid": f"uid-{name}", "resourceVersion": "1", **meta},
+                "spec": {"images": [{"glob": f"{registry.host}/**"}],
+                         "authorities": [{"static": {"action": action, "message": f"{name} says no"}}]}}
+
+    cips = ("policy.sigstore.dev", "v1beta1", "clusterimagepolicies")
+    ips = ("policy.sigstack.dev", "v1alpha1", "imagepolicies")
+    cluster.state.custom[cips] = [static("cluster-wide", "pass")]
+    cluster.state.custom[ips] = [static("shop-only", "fail", "ImagePolicy", namespace="shop")]
+    settings = AdmissionSettings(registry=RegistryOptions(timeout=2.0, attempts=1))
+    reader = cluster.reader()
+    adm = Admission(PolicyFiles([], settings, cluster=reader, interval=0.0, cluster_interval=0.0), settings,
+                    kube=reader)
+    shop = response(adm.review(review("pod", pod_images(images)), mutating=False))
+    assert shop["allowed"] is False
+    assert shop["status"]["message"].startswith("validation failed: failed policy: shop/shop-only: ")
+    cluster.state.namespaces["other"] = {"policy.sigstore.dev/include": "true"}
+    assert response(adm.review(review("pod", pod_images(images), namespace="other"), mutating=False))["allowed"]
+    cluster.state.custom[ips] = []
+    cluster.state.custom_version += 1
+    assert response(adm.review(review("pod", pod_images(images)), mutating=False))["allowed"] is True

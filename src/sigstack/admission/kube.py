@@ -94,3 +94,42 @@ class KubeReader:
             if s is not None:
                 out.append(s)
         return out
+
+
+#: the policy CRDs listed from the cluster: (group, version, plural)
+POLICY_CRDS = (
+    ("policy.sigstore.dev", "v1beta1", "clusterimagepolicies"),
+    ("policy.sigstore.dev", "v1alpha1", "trustroots"),
+    ("policy.sigstack.dev", "v1alpha1", "imagepolicies"),
+)
+
+
+def list_policy_objects(reader: KubeReader) -> tuple[str, list[dict[str, Any]]]:
+    """Every ClusterImagePolicy, TrustRoot and ImagePolicy in the cluster, and a stamp
+    (the lists' resourceVersions) that changes whenever any of them changes. A CRD that
+    is not installed lists nothing."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    api = client.CustomObjectsApi(reader.api.api_client)
+    stamp: list[str] = []
+    objs: list[dict[str, Any]] = []
+    for group, version, plural in POLICY_CRDS:
+        try:
+            listed: Any = api.list_cluster_custom_object(group, version, plural)
+        except ApiException as exc:
+            if exc.status == 404:
+                stamp.append(f"{plural}:-")
+                continue
+            raise CredentialError(f"kubernetes: listing {plural}.{group}: HTTP {exc.status} {exc.reason}") from None
+        except HTTPError as exc:
+            raise CredentialError(f"kubernetes: cannot reach the API server listing {plural}.{group}: {exc}") from None
+        stamp.append(f"{plural}:{(listed.get('metadata') or {}).get('resourceVersion', '')}")
+        for item in listed.get("items") or []:
+            if isinstance(item, dict):
+                item.setdefault("apiVersion", f"{group}/{version}")
+                item.setdefault("kind", {"clusterimagepolicies": "ClusterImagePolicy", "trustroots": "TrustRoot",
+                                         "imagepolicies": "ImagePolicy"}[plural])
+                objs.append(item)
+    return ",".join(stamp), objs

@@ -55,7 +55,14 @@ from sigstack.policy.engine import (
     compile_policies,
 )
 from sigstack.policy.fielderror import FieldError
-from sigstack.policy.models import ClusterImagePolicy, PolicyDocuments, Secret, TrustRoot, parse_documents
+from sigstack.policy.models import (
+    ClusterImagePolicy,
+    PolicyDocuments,
+    Secret,
+    TrustRoot,
+    parse_documents,
+    parse_objects,
+)
 from sigstack.policy.secrets import credentials_of
 
 INCLUDE_LABEL = "policy.sigstore.dev/include"
@@ -79,14 +86,22 @@ class AdmissionSettings:
 
 class PolicyFiles:
     """The policy documents in ``paths`` (files, or directories of ``*.yaml``/``*.yml``/
-    ``*.json``), compiled into an :class:`Engine`; :meth:`engine` re-reads them when a
+    ``*.json``) and, with ``cluster``, the ClusterImagePolicy, TrustRoot and ImagePolicy
+    objects listed from the cluster every ``cluster_interval`` seconds, compiled into an
+    :class:`Engine`; :meth:`engine` re-reads them when a
     file's size or mtime changed (checked at most every ``interval`` seconds). A file's
     policies get its content digest as their resourceVersion, so an edit also
     invalidates their cached decisions. A reload that fails keeps the last good policies."""
 
     def __init__(self, paths: Sequence[str], settings: AdmissionSettings, *, secrets: Any = None,
-                 keyless: KeylessVerifier | None = None, interval: float = 1.0) -> None:
+                 keyless: KeylessVerifier | None = None, interval: float = 1.0,
+                 cluster: KubeReader | None = None, cluster_interval: float = 10.0) -> None:
         self.paths = [Path(p) for p in paths]
+        self.cluster = cluster
+        self.cluster_interval = cluster_interval
+        self._cluster_checked = -1e9
+        self._cluster_stamp = ""
+        self._cluster_objs: list[dict[str, Any]] = []
         self.settings = settings
         self.secrets = secrets
         self.keyless = keyless
@@ -97,6 +112,7 @@ class PolicyFiles:
         self._checked = 0.0
         self._engine: Engine | None = None
         self.reloads = 0
+        self._poll_cluster(time.monotonic())
         self._load()
         if self._engine is None:
             raise PolicyError(self.last_error or "no policies")
@@ -110,8 +126,20 @@ class PolicyFiles:
                 out.append(p)
         return out
 
+    def _poll_cluster(self, now: float) -> None:
+        """List the CRDs again when ``cluster_interval`` has passed (a failure keeps the last list)."""
+        if self.cluster is None or now - self._cluster_checked < self.cluster_interval:
+            return
+        self._cluster_checked = now
+        from sigstack.admission.kube import list_policy_objects
+
+        try:
+            self._cluster_stamp, self._cluster_objs = list_policy_objects(self.cluster)
+        except SigstackError as exc:
+            self.last_error = exc.message
+
     def _stamp_now(self) -> tuple[tuple[str, int, int], ...]:
-        out = []
+        out = [("cluster:" + self._cluster_stamp, 0, 0)]
         for f in self._files():
             try:
                 st = f.stat()
@@ -122,6 +150,7 @@ class PolicyFiles:
 
     def _load(self) -> None:
         stamp = self._stamp_now()
+        skipped: str | None = None
         try:
             policies: list[ClusterImagePolicy] = []
             roots: list[TrustRoot] = []
@@ -142,6 +171,15 @@ class PolicyFiles:
                 roots += docs.trust_roots
                 secrets += docs.secrets
                 warnings += docs.warnings
+            for obj in self._cluster_objs:  # one invalid object is skipped, not the whole cluster
+                try:
+                    found = parse_objects([obj])
+                except PolicyError as exc:
+                    name = (obj.get("metadata") or {}).get("name")
+                    skipped = f"{obj.get('kind')} {name}: {exc.message}"
+                    continue
+                policies += found.policies
+                roots += found.trust_roots
             docs = PolicyDocuments(tuple(policies), tuple(roots), tuple(secrets), tuple(warnings))
             compiled = compile_policies(docs, self.secrets, self.settings.controller_namespace)
             engine = Engine(compiled, self.settings.policy, trust_roots=roots, keyless=self.keyless)
@@ -149,7 +187,7 @@ class PolicyFiles:
             self.last_error = exc.message
             self._stamp = stamp
             return
-        self._engine, self._stamp, self.last_error = engine, stamp, None
+        self._engine, self._stamp, self.last_error = engine, stamp, skipped
         self.reloads += 1
 
     def engine(self) -> Engine:
@@ -157,6 +195,7 @@ class PolicyFiles:
         with self._lock:
             if now - self._checked >= self.interval:
                 self._checked = now
+                self._poll_cluster(now)
                 if self._stamp_now() != self._stamp:
                     self._load()
             assert self._engine is not None

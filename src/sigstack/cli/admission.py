@@ -24,7 +24,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                          description=("Serve POST /validations and POST /mutations (AdmissionReview v1) and "
                                       "GET /healthz over HTTPS, enforcing ClusterImagePolicies (and sigstack "
                                       "ImagePolicies) with policy-controller's semantics."))
-    s.add_argument("--policy", action="append", required=True, metavar="FILE|DIR",
+    s.add_argument("--policy", action="append", default=[], metavar="FILE|DIR",
                    help="policy document or directory of them (repeatable); reloaded on change")
     s.add_argument("--tls-cert", required=True, metavar="FILE", help="server certificate chain (PEM)")
     s.add_argument("--tls-key", required=True, metavar="FILE", help="server private key (PEM)")
@@ -35,6 +35,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     add_bool(s, "--enable-oci11", default=False, help="look for OCI 1.1 referrers too")
     add_bool(s, "--kubernetes", default=True,
              help="read pull secrets, service accounts and namespaces through the Kubernetes API")
+    add_bool(s, "--cluster-policies", default=True,
+             help="also enforce the ClusterImagePolicy/TrustRoot/ImagePolicy objects in the cluster (needs "
+                  "--kubernetes; listed every --cluster-poll)")
+    s.add_argument("--cluster-poll", default="10s", help="how often to list the policy CRDs (default 10s)")
     add_bool(s, "--check-namespace-label", default=True,
              help="skip namespaces without policy.sigstore.dev/include=true (needs --kubernetes)")
     s.add_argument("--controller-namespace", default="cosign-system",
@@ -107,10 +111,17 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from sigstack.admission.server import create_app, serve
     from sigstack.admission.webhook import Admission, PolicyFiles
+    from sigstack.cli._common import go_duration
+    from sigstack.errors import UsageError
 
     kube = kube_reader(args.kubernetes)
+    cluster = kube if args.cluster_policies else None
+    if not args.policy and cluster is None:
+        raise UsageError("no policies: give --policy FILE|DIR, or run with the Kubernetes API (--kubernetes) to "
+                         "enforce the cluster's ClusterImagePolicies")
     settings = admission_settings(args, kube)
-    policies = PolicyFiles(args.policy, settings, secrets=secret_source(kube))
+    policies = PolicyFiles(args.policy, settings, secrets=secret_source(kube), cluster=cluster,
+                           cluster_interval=go_duration(args.cluster_poll))
     admission = Admission(policies, settings, kube=kube)
     count = len(policies.engine().policies)
     print(f"sigstack admission: {count} polic{'y' if count == 1 else 'ies'} loaded; serving https://"

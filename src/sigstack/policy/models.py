@@ -644,10 +644,7 @@ def parse_documents(text: str) -> PolicyDocuments:
 
     if not text:
         raise PolicyError("document is required to create policy")
-    policies: list[ClusterImagePolicy] = []
-    roots: list[TrustRoot] = []
-    secrets: list[Secret] = []
-    warnings: list[str] = []
+    objs: list[dict[str, Any]] = []
     for i, doc in enumerate(text.split("\n---\n")):
         doc = doc.strip()
         if not doc:
@@ -664,7 +661,18 @@ def parse_documents(text: str) -> PolicyDocuments:
             raise PolicyError(f"missing field(s): [{i}].apiVersion")
         if not (obj.get("metadata") or {}).get("name"):
             raise PolicyError(f"missing field(s): [{i}].metadata.name")
-        api, kind = str(obj["apiVersion"]), str(obj.get("kind") or "")
+        objs.append(obj)
+    return parse_objects(objs)
+
+
+def parse_objects(objs: Sequence[Mapping[str, Any]]) -> PolicyDocuments:
+    """Decoded objects (from a file, or listed from the cluster's CRDs), validated."""
+    policies: list[ClusterImagePolicy] = []
+    roots: list[TrustRoot] = []
+    secrets: list[Secret] = []
+    warnings: list[str] = []
+    for obj in objs:
+        api, kind = str(obj.get("apiVersion") or ""), str(obj.get("kind") or "")
         if (api in CIP_VERSIONS and kind == "ClusterImagePolicy") or \
                 (api in IMAGE_POLICY_VERSIONS and kind == "ImagePolicy"):
             cip = parse_policy_object(obj)
