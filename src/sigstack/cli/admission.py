@@ -120,8 +120,10 @@ def run_serve(args: argparse.Namespace) -> int:
         raise UsageError("no policies: give --policy FILE|DIR, or run with the Kubernetes API (--kubernetes) to "
                          "enforce the cluster's ClusterImagePolicies")
     settings = admission_settings(args, kube)
+    from sigstack.policy.keyless import verify_keyless
+
     policies = PolicyFiles(args.policy, settings, secrets=secret_source(kube), cluster=cluster,
-                           cluster_interval=go_duration(args.cluster_poll))
+                           cluster_interval=go_duration(args.cluster_poll), keyless=verify_keyless)
     admission = Admission(policies, settings, kube=kube)
     count = len(policies.engine().policies)
     print(f"sigstack admission: {count} polic{'y' if count == 1 else 'ies'} loaded; serving https://"

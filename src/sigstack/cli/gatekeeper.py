@@ -47,7 +47,9 @@ def run_serve(args: argparse.Namespace) -> int:
     args.check_namespace_label = False
     args.controller_namespace = "cosign-system"
     settings = admission_settings(args, None)
-    policies = PolicyFiles(args.policy, settings)
+    from sigstack.policy.keyless import verify_keyless
+
+    policies = PolicyFiles(args.policy, settings, keyless=verify_keyless)
     with RegistryClient(settings.registry) as client:
         provider = Provider(policies.engine, client)
         count = len(policies.engine().policies)

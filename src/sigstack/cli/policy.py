@@ -109,12 +109,13 @@ def run_test(args: argparse.Namespace) -> int:
             trust_root = parse_trust_root(Path(args.trustroot).read_text())
         except (OSError, UnicodeDecodeError) as exc:
             raise PolicyError(f"open {args.trustroot}: {getattr(exc, 'strerror', None) or exc}") from None
+    from sigstack.policy.keyless import verify_keyless
     from sigstack.policy.secrets import pull_secret_clients
 
     with client_from(args) as client:
         clients = pull_secret_clients(client, docs.secrets, lambda creds: client_with(args, creds))
         result = tester.run(docs, args.image, clients, resource=resource, trust_root=trust_root,
-                            enable_oci11=args.enable_oci11)
+                            enable_oci11=args.enable_oci11, keyless=verify_keyless)
     if result.passed:
         return 0
     sys.stdout.write(result.to_json().decode() + "\n")

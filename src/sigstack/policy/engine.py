@@ -16,8 +16,9 @@ its namespace (#810, #298); results are deterministic (policies in name order, n
 Go's random map order).
 
 Keyless authorities go through one seam, :class:`KeylessVerifier` (a TrustedRoot and
-identity policies in, verified signatures out), which the keyless pipeline provides;
-without one, a keyless authority fails with a message saying so (it never passes).
+identity policies in, verified signatures out; implemented by
+:func:`sigstack.policy.keyless.verify_keyless`, which the CLI and servers pass in);
+an engine built without one fails keyless authorities with a message saying so.
 """
 
 from __future__ import annotations
@@ -357,6 +358,9 @@ class Engine:
             if a.static.action == "fail":
                 raise VerificationError(f"disallowed by static policy: {a.static.message}")
             return {"static": True}
+        if a.rfc3161_trust_root_ref is not None:  # refused, never silently weaker than asked
+            raise VerificationError(f"authority {a.name}: rfc3161timestamp (signed timestamps instead of the log) is "
+                                    "not supported by sigstack yet")
         source = a.sources[0] if a.sources else None
         client = client_for(source.signature_pull_secrets if source else ())
         target = source.oci if source and source.oci else None
@@ -551,27 +555,53 @@ def _configs(client: RegistryReader, ref: Reference) -> dict[str, Any]:
 
 
 def sigstore_keys_to_trusted_root(keys: Mapping[str, Any]) -> bytes:
-    """A TrustRoot's ``sigstoreKeys`` (the CRD's protobuf-shaped fields, PEM keys in
-    base64) as a TrustedRoot JSON document (the ``tlogs`` sigstack reads)."""
+    """A TrustRoot's ``sigstoreKeys`` (the CRD's protobuf-shaped fields: PEM chains and
+    keys, base64-encoded as Go encodes ``[]byte``) as a TrustedRoot JSON document:
+    ``certificateAuthorities``, ``tLogs`` and ``ctLogs``."""
     import base64
 
-    from sigstack.bundle.trustroot import trusted_root_for_log
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
 
-    tlogs = keys.get("tLogs") or keys.get("tlogs") or []
-    if not tlogs:
-        raise PolicyError("the TrustRoot's sigstoreKeys list no tLogs")
-    docs = []
-    for t in tlogs:
-        pem = t.get("publicKey") or ""
+    from sigstack.bundle.trustroot import TRUSTED_ROOT_V01, trusted_root_for_log
+
+    def pem_of(value: Any, what: str) -> bytes:
+        text = str(value or "")
         try:
-            raw = base64.b64decode(pem, validate=True)
+            raw = base64.b64decode(text, validate=True)
         except ValueError:
-            raw = str(pem).encode()
-        docs.append(json.loads(trusted_root_for_log(raw, str(t.get("baseURL") or t.get("baseUrl") or ""))))
-    merged = docs[0]
-    for d in docs[1:]:
-        merged["tlogs"].extend(d["tlogs"])
-    return json.dumps(merged).encode()
+            raw = text.encode()
+        if b"-----BEGIN" not in raw:
+            raise PolicyError(f"the TrustRoot's {what} is not a (base64) PEM document")
+        return raw
+
+    def logs(items: Any, what: str) -> list[Any]:
+        out = []
+        for i, t in enumerate(items or []):
+            doc = json.loads(trusted_root_for_log(pem_of(t.get("publicKey"), f"{what}[{i}].publicKey"),
+                                                  str(t.get("baseURL") or t.get("baseUrl") or "")))
+            out += doc["tlogs"]
+        return out
+
+    cas = []
+    for i, ca in enumerate(keys.get("certificateAuthorities") or []):
+        try:
+            certs = x509.load_pem_x509_certificates(pem_of(ca.get("certChain"), f"certificateAuthorities[{i}]"))
+        except ValueError:
+            raise PolicyError(f"the TrustRoot's certificateAuthorities[{i}].certChain holds no certificate") from None
+        subject = ca.get("subject") or {}
+        cas.append({"subject": {"organization": str(subject.get("organization") or ""),
+                                "commonName": str(subject.get("commonName") or "")},
+                    "uri": str(ca.get("uri") or ""),
+                    "certChain": {"certificates": [{"rawBytes": base64.b64encode(c.public_bytes(Encoding.DER)).decode()}
+                                                   for c in certs]},
+                    "validFor": {"start": "1970-01-01T00:00:00Z"}})
+    root = {"mediaType": TRUSTED_ROOT_V01, "tlogs": logs(keys.get("tLogs") or keys.get("tlogs"), "tLogs"),
+            "certificateAuthorities": cas, "ctlogs": logs(keys.get("ctLogs") or keys.get("ctlogs"), "ctLogs"),
+            "timestampAuthorities": []}
+    if not root["tlogs"] and not cas:
+        raise PolicyError("the TrustRoot's sigstoreKeys list no tLogs and no certificateAuthorities")
+    return json.dumps(root).encode()
 
 
 # ---- attestations with a key ---------------------------------------------------------------
