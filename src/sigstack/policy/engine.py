@@ -287,7 +287,7 @@ class Engine:
         resource = resource or Resource()
         try:
             ref = parse_reference(image)
-            found = self.matching(image, resource)
+            found = self.matching(ref.name, resource)  # GetMatchingPolicies(ref.Name(), ...)
         except SigstackError as exc:
             return Verdict(image, (), match_error=exc.message)
         if not found:
