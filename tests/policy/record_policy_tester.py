@@ -19,7 +19,32 @@ import tempfile
 from pathlib import Path
 
 from tests.oci.ocihelpers import start_registry
-from tests.policy.tester_cases import CASES, RECORDING, build_world, run_policy_tester, run_sigstack
+from tests.policy.tester_cases import (
+    CASES,
+    RECORDING,
+    World,
+    build_world,
+    keyless_services,
+    run_policy_tester,
+    run_sigstack,
+)
+
+
+def record(world: World, tester: str, version: str, tmp: Path) -> None:
+    verdicts = {}
+    differ = 0
+    for case in CASES:
+        theirs = run_policy_tester(tester, case, world, tmp)
+        ours = run_sigstack(case, world, tmp)
+        verdicts[case.name] = theirs.to_json()
+        if ours != theirs:
+            differ += 1
+            print(f"DIFF {case.name}{' (divergence: ' + case.divergence + ')' if case.divergence else ''}\n"
+                  f"  policy-tester: {theirs}\n  sigstack:      {ours}")
+    RECORDING.parent.mkdir(parents=True, exist_ok=True)
+    RECORDING.write_text(json.dumps({"policy_tester_version": version, "verdicts": verdicts},
+                                    indent=1, sort_keys=True) + "\n")
+    print(f"recorded {len(verdicts)} cases in {RECORDING}; {differ} differ")
 
 
 def main() -> int:
@@ -31,23 +56,11 @@ def main() -> int:
         if (bin_dir / ".policy-tester-version").exists() else "unknown"
     tmp = Path(tempfile.mkdtemp(prefix="record-policy-tester-"))
     registry = start_registry(tmp / "registry", "")
+    (tmp / "keyless").mkdir()
     try:
-        world = build_world(registry, tmp, str(bin_dir / "cosign"), str(bin_dir / "cosign-v2"))
-        verdicts = {}
-        differ = 0
-        for case in CASES:
-            theirs = run_policy_tester(args.tester, case, world, tmp)
-            ours = run_sigstack(case, world, tmp)
-            verdicts[case.name] = theirs.to_json()
-            same = ours == theirs
-            if not same:
-                differ += 1
-                print(f"DIFF {case.name}{' (divergence: ' + case.divergence + ')' if case.divergence else ''}\n"
-                      f"  policy-tester: {theirs}\n  sigstack:      {ours}")
-        RECORDING.parent.mkdir(parents=True, exist_ok=True)
-        RECORDING.write_text(json.dumps({"policy_tester_version": version, "verdicts": verdicts},
-                                        indent=1, sort_keys=True) + "\n")
-        print(f"recorded {len(verdicts)} cases in {RECORDING}; {differ} differ")
+        with keyless_services(tmp / "keyless") as services:
+            world = build_world(registry, tmp, str(bin_dir / "cosign"), str(bin_dir / "cosign-v2"), services)
+            record(world, args.tester, version, tmp)
     finally:
         registry.stop()
         subprocess.run(["rm", "-rf", str(tmp)], check=False)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,11 +60,67 @@ SLSA = {"builder": {"id": "https://example.com/builder"}, "buildType": "https://
 
 
 @dataclass
+class KeylessServices:
+    """A development OIDC issuer, our CA (with its CT log) and ``sigstack tlog serve``,
+    and a TrustRoot resource (``sigstoreKeys``) naming all three."""
+
+    issuer: str
+    ca_url: str
+    tlog_url: str
+    trustroot: Path
+    trusted_root: Path
+    token: Any  # (email) -> an identity token from the issuer
+
+
+@contextmanager
+def keyless_services(work: Path) -> Iterator[KeylessServices]:
+    import base64
+    import subprocess
+
+    import yaml
+
+    from tests.ca._support import Stack, ca_server, oidc_server
+    from tests.tlog._support import SIGSTACK, TlogServer, write_key
+
+    oidc = oidc_server(work, work / "oidc")
+    ca = ca_server(work, work / "ca", oidc.url)
+    tlog = TlogServer(str(work / "log.db"), write_key(work / "log.key"), work).start()
+    try:
+        stack = Stack(oidc, ca, work / "oidc", work / "ca")
+        root = work / "trusted_root.json"
+        start = "start-time=2020-01-01T00:00:00Z"
+        subprocess.run([SIGSTACK, "trusted-root", "create",
+                        "--fulcio", f"url={ca.url},certificate-chain={stack.ca_state / 'chain.pem'}",
+                        "--rekor", f"url={tlog.url},public-key={tlog.public_key},{start}",
+                        "--ctfe", f"url={ca.url},public-key={stack.ca_state / 'ct.pub'},{start}",
+                        "--out", str(root)], check=True, capture_output=True)
+
+        def b64(p: Path) -> str:
+            return base64.b64encode(p.read_bytes()).decode()
+
+        crd = work / "trustroot.yaml"
+        crd.write_text(yaml.safe_dump({
+            "apiVersion": "policy.sigstore.dev/v1alpha1", "kind": "TrustRoot", "metadata": {"name": "ours"},
+            "spec": {"sigstoreKeys": {
+                "certificateAuthorities": [{"subject": {"organization": "sigstack", "commonName": "test"},
+                                            "uri": ca.url, "certChain": b64(stack.ca_state / "chain.pem")}],
+                "tLogs": [{"baseURL": tlog.url, "hashAlgorithm": "sha-256", "publicKey": b64(tlog.public_key)}],
+                "ctLogs": [{"baseURL": ca.url, "hashAlgorithm": "sha-256",
+                            "publicKey": b64(stack.ca_state / "ct.pub")}]}}}))
+        yield KeylessServices(stack.issuer, ca.url, tlog.url, crd, root, stack.token)
+    finally:
+        tlog.stop()
+        ca.stop()
+        oidc.stop()
+
+
+@dataclass
 class World:
     registry: Registry
     pub_a: str
     pub_b: str
     images: dict[str, str] = field(default_factory=dict)  # variant -> repo@digest
+    keyless: KeylessServices | None = None
 
 
 
@@ -71,9 +129,11 @@ def _run(cmd: list[str], env: dict[str, str] | None = None) -> None:
     assert r.code == 0, r.err
 
 
-def build_world(registry: Registry, tmp: Path, cosign: str | None, cosign_v2: str | None) -> World:
+def build_world(registry: Registry, tmp: Path, cosign: str | None, cosign_v2: str | None,
+                keyless: KeylessServices | None = None) -> World:
     """Keys A and B; images: unsigned, signed (sigstack, cosign v3, cosign v2, key B,
-    cosign v3 bundle format), attested (sigstack, cosign), signed and attested."""
+    cosign v3 bundle format), attested (sigstack, cosign), signed and attested, and
+    signed keylessly by cosign v3 as img@example.com against ``keyless``."""
     from tests.helpers import run_peer
 
     keys = {}
@@ -83,7 +143,16 @@ def build_world(registry: Registry, tmp: Path, cosign: str | None, cosign_v2: st
         r = sigstack("generate-key-pair", env=PW, cwd=d)
         assert r.code == 0, r.err
         keys[name] = d
-    world = World(registry, (keys["a"] / "cosign.pub").read_text(), (keys["b"] / "cosign.pub").read_text())
+    world = World(registry, (keys["a"] / "cosign.pub").read_text(), (keys["b"] / "cosign.pub").read_text(),
+                  keyless=keyless)
+    if keyless is not None:
+        assert cosign is not None
+        img = fresh(registry)
+        world.images["keyless"] = img
+        r = run_peer(cosign, "sign", "--identity-token", keyless.token("img@example.com"), "--fulcio-url",
+                     keyless.ca_url, "--rekor-url", keyless.tlog_url, "--use-signing-config=false",
+                     "--new-bundle-format=false", "--trusted-root", str(keyless.trusted_root), "--yes", img)
+        assert r.code == 0, r.err
     key_a, key_b = str(keys["a"] / "cosign.key"), str(keys["b"] / "cosign.key")
     pred = tmp / "slsa.json"
     pred.write_text(json.dumps(SLSA))
@@ -126,6 +195,9 @@ def normalise(text: str, world: World) -> str:
         tag_ref = f"{repo}:v1"
         text = text.replace(img, "{image}").replace(tag_ref, "{image_tag}").replace(digest, "{digest}")
         text = text.replace(repo, "{repo}")
+    if world.keyless is not None:
+        k = world.keyless
+        text = text.replace(k.issuer, "{issuer}").replace(k.ca_url, "{ca_url}").replace(k.tlog_url, "{tlog_url}")
     text = text.replace(world.registry.host, "{registry}")
     return re.sub(r"sha256:[0-9a-f]{64}", "{sha256}", text)
 
@@ -139,6 +211,14 @@ def _cip(name: str, authorities: list[dict[str, Any]], globs: tuple[str, ...] = 
     return {"apiVersion": f"policy.sigstore.dev/{version}", "kind": "ClusterImagePolicy",
             "metadata": {"name": name},
             "spec": {"images": [{"glob": g} for g in globs], "authorities": authorities, **spec}}
+
+
+def _keyless(**identity: str) -> dict[str, Any]:
+    ident = {"issuer": "{issuer}", "subject": "img@example.com", **identity}
+    if "subjectRegExp" in ident:
+        del ident["subject"]
+    return {"keyless": {"url": "{ca_url}", "trustRootRef": "ours", "identities": [ident]},
+            "ctlog": {"url": "{tlog_url}", "trustRootRef": "ours"}}
 
 
 def _att(name: str, ptype: str, policy: str | None = None) -> dict[str, Any]:
@@ -165,6 +245,7 @@ class Case:
     # the tester visits policies in Go's random map order and stops at the first error,
     # so the warnings it prints beside that error vary from run to run
     random_order: bool = False
+    trustroot: bool = False  # pass the world's TrustRoot resource (-trustroot)
 
 
 def _a(*authorities: dict[str, Any]) -> list[dict[str, Any]]:
@@ -235,6 +316,16 @@ CASES: tuple[Case, ...] = (
                                                                 "source": [{"oci": "{registry}/sigs"}]})),)),
     Case("invalid-mode", "signed", (_cip("p", _a(_key()), mode="audit"),)),
     Case("invalid-no-authority-kind", "signed", (_cip("p", _a({"name": "empty"})),)),
+    Case("keyless-identity", "keyless", (_cip("p", _a(_keyless())),), trustroot=True),
+    Case("keyless-subject-regexp", "keyless", (_cip("p", _a(_keyless(subjectRegExp=".*@example.com"))),),
+         trustroot=True),
+    Case("keyless-wrong-subject", "keyless", (_cip("p", _a(_keyless(subject="mallory@example.com"))),),
+         trustroot=True),
+    Case("keyless-wrong-issuer", "keyless", (_cip("p", _a(_keyless(issuer="https://accounts.example.com"))),),
+         trustroot=True),
+    Case("keyless-unsigned", "unsigned", (_cip("p", _a(_keyless())),), trustroot=True),
+    Case("keyless-or-key", "signed", (_cip("p", _a(_keyless(), _key())),), trustroot=True),
+    Case("keyless-warn", "unsigned", (_cip("p", _a(_keyless()), mode="warn"),), trustroot=True),
 )
 
 
@@ -244,8 +335,12 @@ def _deep(value: Any, world: World) -> Any:
     if isinstance(value, list):
         return [_deep(v, world) for v in value]
     if isinstance(value, str):
-        return (value.replace("{pub_a}", world.pub_a).replace("{pub_b}", world.pub_b)
-                .replace("{registry}", world.registry.host))
+        value = value.replace("{pub_a}", world.pub_a).replace("{pub_b}", world.pub_b)
+        if world.keyless is not None:
+            k = world.keyless
+            value = value.replace("{issuer}", k.issuer).replace("{ca_url}", k.ca_url).replace("{tlog_url}",
+                                                                                               k.tlog_url)
+        return value.replace("{registry}", world.registry.host)
     return value
 
 
@@ -300,6 +395,8 @@ def run_policy_tester(exe: str, case: Case, world: World, tmp: Path) -> Outcome:
     args = ["-policy", str(pol), "-image", image_of(case, world), "-log-level", "error"]
     if res is not None:
         args += ["-resource", str(res)]
+    if case.trustroot and world.keyless is not None:
+        args += ["-trustroot", str(world.keyless.trustroot)]
     r = run_peer(exe, *args)
     fatal = ""
     if r.code != 0 and not r.stdout.strip():
@@ -317,6 +414,8 @@ def run_sigstack(case: Case, world: World, tmp: Path) -> Outcome:
     args = ["policy", "test", "--policy", str(pol), "--image", image_of(case, world)]
     if res is not None:
         args += ["--resource", str(res)]
+    if case.trustroot and world.keyless is not None:
+        args += ["--trustroot", str(world.keyless.trustroot)]
     r = sigstack(*args)
     fatal = ""
     errors = [line for line in r.err.splitlines() if line.startswith("Error: ")]
