@@ -370,3 +370,36 @@ def test_policies_from_the_cluster_crds_are_enforced_and_followed(images: Images
     cluster.state.custom[ips] = []
     cluster.state.custom_version += 1
     assert response(adm.review(review("pod", pod_images(images)), mutating=False))["allowed"] is True
+
+
+def test_signature_pull_secrets_reach_signatures_in_a_private_repository(
+        images: Images, registry: Registry, tls_registry: Registry, keypair: tuple[Path, Path], cluster: Cluster,
+        tmp_path: Path) -> None:
+    """``source.oci`` names a private repository holding the signatures; its
+    ``signaturePullSecrets`` (read from the pod's namespace) are the only way in
+    (policy-controller#375, #1625)."""
+    img = fresh(registry)
+    sigs = f"{tls_registry.host}/signatures/app"
+    config = tmp_path / "docker"
+    config.mkdir()
+    auth = base64.b64encode(f"{tls_registry.user}:{tls_registry.password}".encode()).decode()
+    (config / "config.json").write_text(json.dumps({"auths": {tls_registry.host: {"auth": auth}}}))
+    signed = sigstack("sign", "--key", str(keypair[0]), "--tlog-upload=false", "--registry-cacert",
+                      str(tls_registry.ca), img,
+                      env={**PW, "DOCKER_CONFIG": str(config), "COSIGN_REPOSITORY": sigs})
+    assert signed.code == 0, signed.err
+    f = tmp_path / "p.yaml"
+    authority = {"key": {"data": keypair[1].read_text()},
+                 "source": [{"oci": sigs, "signaturePullSecrets": [{"name": "sigcred"}]}]}
+    f.write_text(yaml.safe_dump({"apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+                                 "metadata": {"name": "mirrored-sigs"},
+                                 "spec": {"images": [{"glob": f"{registry.host}/**"}], "authorities": [authority]}}))
+    settings = AdmissionSettings(registry=RegistryOptions(ca_file=str(tls_registry.ca), timeout=5.0, attempts=1,
+                                                          docker_config=str(tmp_path / "empty-docker")))
+    adm = Admission(PolicyFiles([str(f)], settings), settings, kube=cluster.reader())
+    one = {"INIT_IMAGE": img, "APP_IMAGE": img, "SIDECAR_IMAGE": img}
+    missing = response(adm.review(review("pod", one), mutating=False))
+    assert missing["allowed"] is False
+    assert 'secrets "sigcred" not found' in missing["status"]["message"]  # and, not a verdict, not cached
+    cluster.add_pull_secret("shop", "sigcred", tls_registry.host, tls_registry.user, tls_registry.password)
+    assert response(adm.review(review("pod", one), mutating=False))["allowed"] is True

@@ -322,6 +322,9 @@ class Engine:
                 errors.append(_field(f"{auth.spec.name}: registry unavailable: {exc.message}", warn))
                 continue
             except SigstackError as exc:
+                # only a verdict about the image is cached; a missing Secret or an API
+                # failure is about the environment, and may be fixed a second later
+                transient = transient or not isinstance(exc, VerificationError)
                 errors.append(_field(exc.message, warn))
                 continue
             matches_[auth.spec.name] = match
