@@ -1,5 +1,5 @@
 """``sigstack policy test`` against policy-controller's own ``policy-tester`` on the case
-table of tests/policy/tester_cases.py (52 cases: key authorities with images signed by
+table of tests/policy/tester_cases.py (56 cases: key authorities with images signed by
 sigstack, cosign v3 and cosign v2; keyless authorities with a TrustRoot listing our CA,
 CT log and transparency log, the image signed keylessly by cosign v3; static; warn;
 globs; no-match; several policies; attestations with Rego; CIP-level policies; match on

@@ -153,6 +153,15 @@ def build_world(registry: Registry, tmp: Path, cosign: str | None, cosign_v2: st
                      keyless.ca_url, "--rekor-url", keyless.tlog_url, "--use-signing-config=false",
                      "--new-bundle-format=false", "--trusted-root", str(keyless.trusted_root), "--yes", img)
         assert r.code == 0, r.err
+        img = fresh(registry)
+        world.images["keyless_attested"] = img
+        pred = tmp / "slsa-keyless.json"
+        pred.write_text(json.dumps(SLSA))
+        r = run_peer(cosign, "attest", "--identity-token", keyless.token("img@example.com"), "--fulcio-url",
+                     keyless.ca_url, "--rekor-url", keyless.tlog_url, "--use-signing-config=false",
+                     "--new-bundle-format=false", "--trusted-root", str(keyless.trusted_root), "--yes",
+                     "--predicate", str(pred), "--type", "slsaprovenance", img)
+        assert r.code == 0, r.err
     key_a, key_b = str(keys["a"] / "cosign.key"), str(keys["b"] / "cosign.key")
     pred = tmp / "slsa.json"
     pred.write_text(json.dumps(SLSA))
@@ -326,6 +335,14 @@ CASES: tuple[Case, ...] = (
     Case("keyless-unsigned", "unsigned", (_cip("p", _a(_keyless())),), trustroot=True),
     Case("keyless-or-key", "signed", (_cip("p", _a(_keyless(), _key())),), trustroot=True),
     Case("keyless-warn", "unsigned", (_cip("p", _a(_keyless()), mode="warn"),), trustroot=True),
+    Case("keyless-attestation-rego-pass", "keyless_attested", (_cip("p", _a({**_keyless(), "attestations": [
+        _att("slsa", SLSA02, ALLOW_SLSA)]})),), trustroot=True),
+    Case("keyless-attestation-rego-deny", "keyless_attested", (_cip("p", _a({**_keyless(), "attestations": [
+        _att("slsa", SLSA02, DENY_SLSA)]})),), trustroot=True),
+    Case("keyless-attestation-wrong-subject", "keyless_attested", (_cip("p", _a({
+        **_keyless(subject="mallory@example.com"), "attestations": [_att("slsa", SLSA02)]})),), trustroot=True),
+    Case("keyless-attestation-missing", "keyless", (_cip("p", _a({**_keyless(), "attestations": [
+        _att("slsa", SLSA02)]})),), trustroot=True),
 )
 
 
