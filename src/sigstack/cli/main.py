@@ -39,6 +39,9 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "sigstack.cli.oidc": ("oidc",),
     "sigstack.cli.trustmaterial": ("trusted-root", "signing-config"),
     "sigstack.cli.serve": ("serve",),
+    "sigstack.cli.policy": ("policy",),
+    "sigstack.cli.admission": ("admission",),
+    "sigstack.cli.gatekeeper": ("gatekeeper",),
 }
 # Top-level options that take a value, so the command name can be found before parsing.
 _VALUE_OPTIONS = frozenset({"--output-file", "-t", "--timeout"})

@@ -176,3 +176,9 @@ def _already_exists(sref: SecretRef) -> KeyLoadError:
 
 
 BACKEND = KubernetesBackend()
+
+
+def core_api() -> Any:
+    """The ``CoreV1Api`` of the current kubeconfig context, else the in-cluster config
+    (the admission webhook reads pull secrets and service accounts with it)."""
+    return _core_api()

@@ -17,6 +17,7 @@ import binascii
 import json
 import os
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +115,35 @@ def resolve(host: str, directory: str | None = None) -> Credentials:
             if isinstance(entry, dict):
                 return _from_entry(entry, host)
     return ANONYMOUS
+
+
+def lookup(credentials: Mapping[str, Credentials], host: str) -> Credentials | None:
+    """The entry of ``credentials`` for ``host`` under any of the names docker uses for it."""
+    for key in _keys_for(host):
+        if key in credentials:
+            return credentials[key]
+    return None
+
+
+def from_docker_config_json(data: bytes) -> dict[str, Credentials]:
+    """Credentials by host from a ``kubernetes.io/dockerconfigjson`` Secret's
+    ``.dockerconfigjson`` (``{"auths": {...}}``) or a legacy ``.dockercfg`` (the map
+    itself), as k8schain reads image pull secrets."""
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        raise CredentialError("the pull secret is not a docker config JSON document") from None
+    if not isinstance(doc, dict):
+        raise CredentialError("the pull secret is not a docker config JSON object")
+    auths = doc.get("auths", doc)
+    if not isinstance(auths, dict):
+        raise CredentialError("the pull secret's auths is not an object")
+    out: dict[str, Credentials] = {}
+    for host, entry in auths.items():
+        if isinstance(entry, dict):
+            name = str(host).removeprefix("https://").removeprefix("http://").split("/")[0]
+            out[name] = _from_entry(entry, name)
+    return out
 
 
 def _from_entry(entry: dict[str, object], host: str) -> Credentials:

@@ -99,6 +99,9 @@ class RegistryOptions:
     debug: Callable[[str], None] | None = None  # receives one line per HTTP request/response (-d)
     # HTTP(S)_PROXY / NO_PROXY with Go's rules; None reads them from the environment
     proxies: _proxy.ProxySettings | None = None
+    # credentials by registry host, tried before the docker config (the admission
+    # webhook passes a pod's imagePullSecrets here, as k8schain does)
+    credentials: Mapping[str, _auth.Credentials] | None = None
 
 
 @dataclass(frozen=True)
@@ -284,7 +287,8 @@ class RegistryClient:
 
     def _credentials(self, host: str) -> _auth.Credentials:
         if host not in self._creds:
-            self._creds[host] = _auth.resolve(host, self.options.docker_config)
+            given = _auth.lookup(self.options.credentials, host) if self.options.credentials else None
+            self._creds[host] = given or _auth.resolve(host, self.options.docker_config)
         return self._creds[host]
 
     def _api_host(self, host: str) -> str:

@@ -1,0 +1,135 @@
+"""Reading the Kubernetes API for the webhook: Secrets, ServiceAccounts, Namespaces.
+
+The official ``kubernetes`` client, configured as ``k8s://`` keys are (the kubeconfig's
+current context, else the in-cluster service account). Reads are what k8schain does
+for a pod: the pod's ``imagePullSecrets`` plus its service account's, in the pod's
+namespace; a Secret or ServiceAccount that does not exist is skipped, as k8schain
+skips it; any other API failure is an error (the webhook then denies: fail closed).
+Namespace labels are cached for a few seconds (the opt-in label is read per request).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import threading
+import time
+from typing import Any
+
+from sigstack.errors import CredentialError
+from sigstack.policy.models import Secret
+
+
+class KubeReader:
+    """Reads through ``api`` (a ``kubernetes.client.CoreV1Api``)."""
+
+    def __init__(self, api: Any, namespace_ttl: float = 5.0) -> None:
+        self.api = api
+        self._ns: dict[str, tuple[float, dict[str, str]]] = {}
+        self._ttl = namespace_ttl
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_environment(cls) -> KubeReader:
+        from sigstack.keys.k8s import core_api
+
+        return cls(core_api())
+
+    def _call(self, what: str, fn: Any, *args: Any) -> Any:
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        try:
+            return fn(*args)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            message = ""
+            with contextlib.suppress(ValueError, AttributeError):
+                message = json.loads(exc.body or "{}").get("message", "")
+            detail = message or f"HTTP {exc.status} {exc.reason}"
+            raise CredentialError(f"kubernetes: reading {what}: {detail}") from None
+        except HTTPError as exc:
+            raise CredentialError(f"kubernetes: cannot reach the API server reading {what}: {exc}") from None
+
+    def secret(self, namespace: str, name: str) -> Secret | None:
+        raw = self._call(f"secret {namespace}/{name}", self.api.read_namespaced_secret, name, namespace)
+        if raw is None:
+            return None
+        data = {}
+        for k, v in (raw.data or {}).items():
+            try:
+                data[k] = base64.b64decode(v, validate=True)
+            except ValueError:
+                raise CredentialError(f"kubernetes: secret {namespace}/{name} field {k} is not valid base64") from None
+        return Secret(name, namespace, data, raw.type or "Opaque")
+
+    def service_account_pull_secrets(self, namespace: str, name: str) -> list[str]:
+        sa = self._call(f"service account {namespace}/{name}", self.api.read_namespaced_service_account, name,
+                        namespace)
+        if sa is None:
+            return []
+        return [s.name for s in (sa.image_pull_secrets or []) if s.name]
+
+    def namespace_labels(self, namespace: str) -> dict[str, str]:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._ns.get(namespace)
+            if hit is not None and now - hit[0] < self._ttl:
+                return hit[1]
+        ns = self._call(f"namespace {namespace}", self.api.read_namespace, namespace)
+        labels = dict((ns.metadata.labels or {}) if ns is not None and ns.metadata is not None else {})
+        with self._lock:
+            self._ns[namespace] = (now, labels)
+        return labels
+
+    def pull_secrets(self, namespace: str, names: list[str], service_account: str) -> list[Secret]:
+        """The pod's pull secrets then its service account's (k8schain's order)."""
+        wanted = list(names) + [n for n in self.service_account_pull_secrets(namespace, service_account)
+                                if n not in names]
+        out = []
+        for n in wanted:
+            s = self.secret(namespace, n)
+            if s is not None:
+                out.append(s)
+        return out
+
+
+#: the policy CRDs listed from the cluster: (group, version, plural)
+POLICY_CRDS = (
+    ("policy.sigstore.dev", "v1beta1", "clusterimagepolicies"),
+    ("policy.sigstore.dev", "v1alpha1", "trustroots"),
+    ("policy.sigstack.dev", "v1alpha1", "imagepolicies"),
+)
+
+
+def list_policy_objects(reader: KubeReader) -> tuple[str, list[dict[str, Any]]]:
+    """Every ClusterImagePolicy, TrustRoot and ImagePolicy in the cluster, and a stamp
+    (the lists' resourceVersions) that changes whenever any of them changes. A CRD that
+    is not installed lists nothing."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    api = client.CustomObjectsApi(reader.api.api_client)
+    stamp: list[str] = []
+    objs: list[dict[str, Any]] = []
+    for group, version, plural in POLICY_CRDS:
+        try:
+            listed: Any = api.list_cluster_custom_object(group, version, plural)
+        except ApiException as exc:
+            if exc.status == 404:
+                stamp.append(f"{plural}:-")
+                continue
+            raise CredentialError(f"kubernetes: listing {plural}.{group}: HTTP {exc.status} {exc.reason}") from None
+        except HTTPError as exc:
+            raise CredentialError(f"kubernetes: cannot reach the API server listing {plural}.{group}: {exc}") from None
+        stamp.append(f"{plural}:{(listed.get('metadata') or {}).get('resourceVersion', '')}")
+        for item in listed.get("items") or []:
+            if isinstance(item, dict):
+                item.setdefault("apiVersion", f"{group}/{version}")
+                item.setdefault("kind", {"clusterimagepolicies": "ClusterImagePolicy", "trustroots": "TrustRoot",
+                                         "imagepolicies": "ImagePolicy"}[plural])
+                objs.append(item)
+    return ",".join(stamp), objs

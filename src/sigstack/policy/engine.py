@@ -1,0 +1,693 @@
+"""Evaluating images against ClusterImagePolicies, as policy-controller does.
+
+``pkg/webhook/validator.go`` is the reference: every policy whose globs (and
+``match``) select the image must pass; a policy passes when **one** of its
+authorities passes and then its CIP-level ``policy`` (if any) accepts the
+authorities' matches; the errors of a failing policy are every authority's error,
+each a knative field error at the current field (so it prints as ``"<message>: "``),
+downgraded to warnings under ``mode: warn``. The error strings are policy-controller's
+and cosign's, byte for byte, because kubectl shows them and people grep for them.
+
+Where this goes past policy-controller (its open issues), the difference is named:
+``key.secretRef`` is read in any namespace (#307); ``key.kms`` loads any sigstack key
+reference; ``signatureFormat: bundle`` works with key authorities too (cosign v3's
+default format; #1958, #1899); a namespaced ``ImagePolicy`` covers only workloads in
+its namespace (#810, #298); results are deterministic (policies in name order, not
+Go's random map order).
+
+Keyless authorities go through one seam, :class:`KeylessVerifier` (a TrustedRoot and
+identity policies in, verified signatures out; implemented by
+:func:`sigstack.policy.keyless.verify_keyless`, which the CLI and servers pass in);
+an engine built without one fails keyless authorities with a message saying so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sigstack.errors import PolicyError, RegistryError, SigstackError, VerificationError
+from sigstack.keys.base import Verifier as KeyVerifier
+from sigstack.oci.client import RegistryReader
+from sigstack.oci.reference import Reference, parse_reference
+from sigstack.policy import fielderror as fe
+from sigstack.policy import rego
+from sigstack.policy.fielderror import FieldError
+from sigstack.policy.glob import matches
+from sigstack.policy.models import (
+    Authority,
+    ClusterImagePolicy,
+    KeyRef,
+    PolicyDocuments,
+    Secret,
+    TrustRoot,
+)
+
+NO_MATCH_POLICIES = ("deny", "allow", "warn")
+
+
+# ---- inputs ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Settings:
+    """``config-policy-controller``: ``no-match-policy``, ``enable-oci11``,
+    ``fail-on-empty-authorities``."""
+
+    no_match_policy: str = "deny"
+    enable_oci11: bool = False
+    fail_on_empty_authorities: bool = True
+    max_workers: int = 4
+
+    def __post_init__(self) -> None:
+        if self.no_match_policy not in NO_MATCH_POLICIES:
+            raise PolicyError(f'unsupported noMatchPolicy: "{self.no_match_policy}"')
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What the image is deployed by: the kind and labels ``match`` selects on, the
+    namespace (for ImagePolicies and pull secrets), and what ``includeSpec``,
+    ``includeObjectMeta`` and ``includeTypeMeta`` hand the CIP-level policy."""
+
+    kind: str = ""
+    api_version: str = ""
+    namespace: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    spec: Any = None
+    object_meta: Any = None
+    type_meta: Any = None
+
+
+#: reads a Secret by (namespace, name); the admission server reads the Kubernetes API
+SecretSource = Callable[[str, str], Secret]
+
+
+class KeylessVerifier(Protocol):
+    """The keyless seam: verify ``ref``'s signatures (``attestations=False``) or
+    attestation envelopes (``True``) against ``trusted_root`` (a TrustedRoot JSON
+    document; None: the public-good root) and the authority's identities (dicts with
+    ``issuer``/``subject``/``issuerRegExp``/``subjectRegExp``). Returns, per verified
+    item, ``(signed payload, {"subject", "issuer", githubWorkflow*})``; raises
+    :class:`~sigstack.errors.VerificationError` worded as cosign's."""
+
+    def __call__(self, client: RegistryReader, ref: Reference, *, trusted_root: bytes | None,
+                 identities: Sequence[Mapping[str, str]], attestations: bool,
+                 target_repository: str | None, tag_prefix: str, insecure_ignore_sct: bool,
+                 bundles: bool) -> list[tuple[bytes, dict[str, str]]]: ...
+
+
+#: a registry reader for an authority: given its ``signaturePullSecrets`` (empty: the pod's)
+ClientFor = Callable[[Sequence[str]], RegistryReader]
+
+
+# ---- compiled policies ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CompiledAuthority:
+    spec: Authority
+    verifier: KeyVerifier | None = None
+    problem: str | None = None  # why the key could not be loaded (reported when evaluated)
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    spec: ClusterImagePolicy
+    authorities: tuple[CompiledAuthority, ...]
+    policy_text: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.key
+
+
+def _secret_key(secret: Secret) -> bytes:
+    if len(secret.data) != 1:
+        raise PolicyError(f"secret {secret.name!r} in namespace {secret.namespace!r} must have exactly one "
+                          f"data entry (the public key), it has {len(secret.data)}")
+    return next(iter(secret.data.values()))
+
+
+def _load_key(key: KeyRef, secrets: SecretSource | None, default_ns: str) -> KeyVerifier:
+    from sigstack.keys.software import PublicKeyVerifier
+
+    if key.data:
+        from sigstack.keys.pem import load_public_key_pem
+
+        return PublicKeyVerifier(load_public_key_pem(key.data.encode()))
+    if key.secret_ref is not None:
+        if secrets is None:
+            raise PolicyError(f"key.secretRef {key.secret_ref.name}: no Secret source (give the Secret with the "
+                              "policies, or run in a cluster)")
+        ns = key.secret_ref.namespace or default_ns
+        from sigstack.keys.pem import load_public_key_pem
+
+        return PublicKeyVerifier(load_public_key_pem(_secret_key(secrets(ns, key.secret_ref.name))))
+    from sigstack.keys.refs import load_verifier
+
+    return load_verifier(key.kms)
+
+
+def compile_policies(docs: PolicyDocuments, secrets: SecretSource | None = None,
+                     controller_namespace: str = "cosign-system",
+                     fetch_remote: Callable[[str, str], str] | None = None) -> list[CompiledPolicy]:
+    """Load every authority's key once (failures kept, to be reported when the
+    authority is evaluated, as policy-controller reports a key it could not load)."""
+    given = {(s.namespace, s.name): s for s in docs.secrets}
+
+    def secret(ns: str, name: str) -> Secret:
+        if (ns, name) in given:
+            return given[(ns, name)]
+        if secrets is None:
+            raise PolicyError(f'secrets "{name}" not found in namespace "{ns}"')
+        return secrets(ns, name)
+
+    out = []
+    seen: set[str] = set()
+    for cip in docs.policies:
+        if cip.key in seen:
+            continue  # policy-tester: duplicate policy named ..., skipping
+        seen.add(cip.key)
+        auths = []
+        for a in cip.authorities:
+            if a.key is None:
+                auths.append(CompiledAuthority(a))
+                continue
+            try:
+                auths.append(CompiledAuthority(a, _load_key(a.key, secret, cip.namespace or controller_namespace)))
+            except SigstackError as exc:
+                auths.append(CompiledAuthority(a, problem=exc.message))
+        text = None
+        if cip.policy is not None:
+            text = _policy_text(cip.policy.data, cip.policy.remote.url if cip.policy.remote else "",
+                                cip.policy.remote.sha256sum if cip.policy.remote else "", fetch_remote)
+        out.append(CompiledPolicy(cip, tuple(auths), text))
+    return out
+
+
+def _policy_text(data: str, url: str, sha256sum: str, fetch: Callable[[str, str], str] | None) -> str | None:
+    if data:
+        return data
+    if url and fetch is not None:
+        return fetch(url, sha256sum)
+    return None
+
+
+# ---- results -----------------------------------------------------------------------------
+
+@dataclass
+class PolicyOutcome:
+    """One policy's verdict for one image: ``result`` (the CIP-level policy's input)
+    when it passed, else ``errors`` (field errors; warnings under ``mode: warn``)."""
+
+    policy: CompiledPolicy
+    result: dict[str, Any] | None
+    errors: list[FieldError]
+    transient: bool = False  # a registry failure decided it: not cached
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """An image against all policies: ``outcomes`` of the matching ones; ``no_match``
+    is the no-match error (a warning under ``warn``) when none matched."""
+
+    image: str
+    outcomes: tuple[PolicyOutcome, ...]
+    no_match: FieldError | None = None
+    match_error: str | None = None
+
+    @property
+    def allowed(self) -> bool:
+        if self.match_error is not None:
+            return False
+        if self.no_match is not None:
+            return self.no_match.level == fe.WARNING
+        return all(o.result is not None or all(e.level == fe.WARNING for e in o.errors) for o in self.outcomes)
+
+
+def _field(message: str, warn: bool) -> FieldError:
+    return FieldError(message, ("",), "", fe.WARNING if warn else fe.ERROR)
+
+
+# ---- the engine ----------------------------------------------------------------------------
+
+class Engine:
+    """Compiled policies plus settings; :meth:`evaluate` is one image's verdict."""
+
+    def __init__(self, policies: Sequence[CompiledPolicy], settings: Settings | None = None, *,
+                 trust_roots: Sequence[TrustRoot] = (), keyless: KeylessVerifier | None = None) -> None:
+        self.policies = sorted(policies, key=lambda p: p.name)
+        self.settings = settings or Settings()
+        self.trust_roots = {t.name: t for t in trust_roots}
+        self.keyless = keyless
+
+    # -- matching
+
+    def matching(self, image: str, resource: Resource) -> list[CompiledPolicy]:
+        """``GetMatchingPolicies``: globs, then ``match`` on kind/version/labels; an
+        ImagePolicy only for its own namespace. A bad glob or reference is a
+        :class:`PolicyError` (policy-controller returns the last one)."""
+        out = []
+        last: PolicyError | None = None
+        resource_name, group, version = _resource_of(resource)
+        for p in self.policies:
+            cip = p.spec
+            if cip.namespace is not None and cip.namespace != resource.namespace:
+                continue
+            if cip.match:
+                found = False
+                for m in cip.match:
+                    if m.resource != resource_name or (m.version != version and m.version != "*") or m.group != group:
+                        continue
+                    if m.selector is not None and not m.selector.matches(resource.labels):
+                        continue
+                    found = True
+                    break
+                if not found:
+                    continue
+            for g in cip.images:
+                try:
+                    if matches(g, image):
+                        out.append(p)
+                        break
+                except SigstackError as exc:
+                    last = PolicyError(exc.message)
+        if last is not None:
+            raise last
+        return out
+
+    # -- evaluation
+
+    def evaluate(self, image: str, client_for: ClientFor, resource: Resource | None = None,
+                 cache: DecisionCache | None = None) -> Verdict:
+        """Every matching policy's outcome for ``image`` (a reference as written;
+        policy-controller's tester accepts tags, the webhook requires digests first)."""
+        resource = resource or Resource()
+        try:
+            ref = parse_reference(image)
+            found = self.matching(ref.name, resource)  # GetMatchingPolicies(ref.Name(), ...)
+        except SigstackError as exc:
+            return Verdict(image, (), match_error=exc.message)
+        if not found:
+            nm = self.settings.no_match_policy
+            if nm == "allow":
+                return Verdict(image, ())
+            return Verdict(image, (), no_match=FieldError("no matching policies", ("image",), image,
+                                                           fe.WARNING if nm == "warn" else fe.ERROR))
+        outcomes = []
+        for p in found:
+            key = (ref.name, p.name, p.spec.uid, p.spec.resource_version, resource.namespace)
+            hit = cache.get(key) if cache is not None and not _uses_resource(p) else None
+            if hit is None:
+                hit = self.evaluate_policy(p, ref, client_for, resource)
+                if cache is not None and not _uses_resource(p) and not _transient(hit):
+                    cache.put(key, hit)
+            outcomes.append(hit)
+        return Verdict(image, tuple(outcomes))
+
+    def evaluate_policy(self, p: CompiledPolicy, ref: Reference, client_for: ClientFor,
+                        resource: Resource) -> PolicyOutcome:
+        """``ValidatePolicy``: one authority suffices, then the CIP-level policy."""
+        warn = p.spec.mode == "warn"
+        errors: list[FieldError] = []
+        matches_: dict[str, Any] = {}
+        transient = False
+        for auth in p.authorities:
+            try:
+                match = self._authority(auth, ref, client_for, resource)
+            except RegistryError as exc:  # fail closed, and do not cache: the registry may come back
+                transient = True
+                errors.append(_field(f"{auth.spec.name}: registry unavailable: {exc.message}", warn))
+                continue
+            except SigstackError as exc:
+                # only a verdict about the image is cached; a missing Secret or an API
+                # failure is about the environment, and may be fixed a second later
+                transient = transient or not isinstance(exc, VerificationError)
+                errors.append(_field(exc.message, warn))
+                continue
+            matches_[auth.spec.name] = match
+        if not matches_:
+            return PolicyOutcome(p, None, errors, transient)
+        result: dict[str, Any] = {"authorityMatches": matches_}
+        if p.spec.policy is not None:
+            cp = p.spec.policy
+            if cp.fetch_config_file:
+                try:
+                    result["config"] = _configs(client_for(()), ref)
+                except SigstackError as exc:
+                    return PolicyOutcome(p, None, [*errors, _field(exc.message, warn)])
+            if cp.include_spec and resource.spec is not None:
+                result["spec"] = resource.spec
+            if cp.include_object_meta and resource.object_meta is not None:
+                result["metadata"] = resource.object_meta
+            if cp.include_type_meta and resource.type_meta is not None:
+                result["typemeta"] = resource.type_meta
+            if p.policy_text is None:
+                return PolicyOutcome(p, None, [*errors, _field(
+                    "the CIP-level policy's text is not available (configMapRef or remote could not be read)", warn)])
+            out = rego.evaluate("ClusterImagePolicy", cp.type, p.policy_text, result)
+            if out.error is not None or out.warning is not None:
+                return PolicyOutcome(p, None, [*errors, _field(out.error or out.warning or "", warn)])
+        return PolicyOutcome(p, result, errors)
+
+    # -- one authority
+
+    def _authority(self, auth: CompiledAuthority, ref: Reference, client_for: ClientFor,
+                   resource: Resource) -> dict[str, Any]:
+        a = auth.spec
+        if a.static is not None:
+            if a.static.action == "fail":
+                raise VerificationError(f"disallowed by static policy: {a.static.message}")
+            return {"static": True}
+        if a.rfc3161_trust_root_ref is not None:  # refused, never silently weaker than asked
+            raise VerificationError(f"authority {a.name}: rfc3161timestamp (signed timestamps instead of the log) is "
+                                    "not supported by sigstack yet")
+        source = a.sources[0] if a.sources else None
+        client = client_for(source.signature_pull_secrets if source else ())
+        target = source.oci if source and source.oci else None
+        prefix = source.tag_prefix if source else ""
+        bundles = a.signature_format == "bundle"  # with a key too: past policy-controller (#1958)
+        if a.keyless is not None:
+            return self._keyless(a, ref, client, target, prefix, bundles)
+        if auth.verifier is None:
+            raise VerificationError(f"there are no public keys for authority {a.name}"
+                                    + (f" ({auth.problem})" if auth.problem else ""))
+        log = self._log_policy(a)
+        if a.attestations:
+            try:
+                verified = verified_attestations(client, auth.verifier, ref, log=log, target_repository=target,
+                                                 tag_prefix=prefix, bundles=bundles,
+                                                 workers=self.settings.max_workers)
+            except VerificationError as exc:
+                raise VerificationError(f"attestation key validation failed for authority {a.name} for "
+                                        f"{ref.name}: {exc.message}") from None
+            return {"attestations": self._check_attestations(a, [(raw, {}) for raw in verified])}
+        from sigstack.verify.image import ImageVerifyOptions, verify_image
+
+        opts = ImageVerifyOptions(check_reference=False, target_repository=target, tag_prefix=prefix,
+                                  max_workers=self.settings.max_workers, bundles=bundles,
+                                  experimental_oci11=self.settings.enable_oci11, log=log)
+        try:
+            found = verify_image(client, auth.verifier, ref, opts)
+        except VerificationError as exc:
+            raise VerificationError(f"signature key validation failed for authority {a.name} for {ref.name}: "
+                                    f"{exc.message}") from None
+        return {"signatures": [{"id": hashlib.sha256(s.payload).hexdigest()} for s in found.signatures]}
+
+    def _keyless(self, a: Authority, ref: Reference, client: RegistryReader, target: str | None, prefix: str,
+                 bundles: bool) -> dict[str, Any]:
+        k = a.keyless
+        assert k is not None
+        what = "attestation" if a.attestations else "signature"
+        if self.keyless is None:
+            raise VerificationError(f"{what} keyless validation failed for authority {a.name} for {ref.name}: "
+                                    "keyless verification is not connected to this policy engine")
+        root = None
+        if k.trust_root_ref:
+            root = self._trusted_root_json(k.trust_root_ref)
+        ids = [{"issuer": i.issuer, "subject": i.subject, "issuerRegExp": i.issuer_regexp,
+                "subjectRegExp": i.subject_regexp} for i in k.identities]
+        try:
+            found = self.keyless(client, ref, trusted_root=root, identities=ids, attestations=bool(a.attestations),
+                                 target_repository=target, tag_prefix=prefix,
+                                 insecure_ignore_sct=k.insecure_ignore_sct, bundles=bundles)
+        except VerificationError as exc:
+            raise VerificationError(f"{what} keyless validation failed for authority {a.name} for {ref.name}: "
+                                    f"{exc.message}") from None
+        if a.attestations:
+            return {"attestations": self._check_attestations(a, found)}
+        return {"signatures": [{"id": hashlib.sha256(payload).hexdigest(), **claims} for payload, claims in found]}
+
+    def _check_attestations(self, a: Authority, verified: Sequence[tuple[bytes, dict[str, str]]]) -> dict[str, Any]:
+        """Each wanted attestation needs one verified statement of its predicate type
+        that its policy accepts (``ValidatePolicyAttestationsForAuthority``)."""
+        from sigstack.payload import intoto
+
+        out: dict[str, Any] = {}
+        checked_types: dict[str, None] = {}
+        for wanted in a.attestations:
+            try:
+                uri = intoto.predicate_uri(wanted.predicate_type)
+            except SigstackError:
+                uri = wanted.predicate_type
+            first_error: str | None = None
+            passed = []
+            for payload, claims in verified:
+                try:
+                    statement = json.loads(payload)
+                    got = str(statement.get("predicateType") or "")
+                except (ValueError, AttributeError):
+                    first_error = first_error or "unmarshal in-toto statement: invalid JSON"
+                    continue
+                if got:
+                    checked_types[got] = None
+                if got != uri:
+                    continue
+                if wanted.policy is not None:
+                    outcome = rego.evaluate(wanted.name, wanted.policy.type, wanted.policy.data, statement)
+                    if outcome.error is not None or outcome.warning is not None:
+                        first_error = first_error or outcome.error or outcome.warning
+                        continue
+                passed.append({"id": hashlib.sha256(payload).hexdigest(), **claims,
+                               "predicateType": wanted.predicate_type,
+                               "digest": "sha256:" + hashlib.sha256(payload).hexdigest()})
+            if not passed:
+                if first_error is not None:
+                    raise VerificationError(first_error)
+                joined = ",".join(checked_types)
+                raise VerificationError(f"no matching attestations with type {wanted.predicate_type}, checked the "
+                                        f"following predicateTypes: {_go_quote(joined)}")
+            out[wanted.name] = passed
+        return out
+
+    # -- logs and trust roots
+
+    def _log_policy(self, a: Authority) -> Any:
+        from sigstack.verify.evidence import LogPolicy
+
+        if a.ctlog is None:
+            # policy-controller: no ctlog and no keyless -> the log is not consulted
+            return _NO_LOG.get()
+        from sigstack.bundle.trustroot import parse_trusted_root
+        from sigstack.tlog.client import RekorClient
+
+        if not a.ctlog.trust_root_ref:
+            raise PolicyError(f"authority {a.name}: ctlog needs a trustRootRef naming the log's key "
+                              "(sigstack trusts no log by default)")
+        root = self._trusted_root_json(a.ctlog.trust_root_ref)
+        logs = parse_trusted_root(root)
+        url = a.ctlog.url or logs[0].base_url
+        return LogPolicy(trusted_logs=[t.verifier for t in logs], client=RekorClient(url))
+
+    def _trusted_root_json(self, name: str) -> bytes:
+        tr = self.trust_roots.get(name)
+        if tr is None:
+            raise PolicyError(f"trustRootRef {name} not found")
+        if tr.trusted_root_json is not None:
+            return tr.trusted_root_json
+        if tr.sigstore_keys is not None:
+            return sigstore_keys_to_trusted_root(tr.sigstore_keys)
+        raise PolicyError(f"trustRootRef {name}: TUF remote and repository trust roots are not read by sigstack; "
+                          "give sigstoreKeys or trustedRoot")
+
+
+class _LazyNoLog:
+    """One ``LogPolicy`` that skips the log, made on first use: policy-controller does
+    not consult a log for a key authority without ``ctlog``; that is the policy's
+    choice, so the warning ``insecure_ignore_tlog`` logs is emitted once, not per image."""
+
+    def __init__(self) -> None:
+        self._value: Any = None
+
+    def get(self) -> Any:
+        if self._value is None:
+            from sigstack.verify.evidence import LogPolicy
+
+            self._value = LogPolicy(insecure_ignore_tlog=True)
+        return self._value
+
+
+_NO_LOG = _LazyNoLog()
+
+
+def _go_quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _uses_resource(p: CompiledPolicy) -> bool:
+    cp = p.spec.policy
+    return cp is not None and bool(cp.include_spec or cp.include_object_meta or cp.include_type_meta)
+
+
+def _transient(outcome: PolicyOutcome) -> bool:
+    return outcome.transient
+
+
+def _resource_of(resource: Resource) -> tuple[str, str, str]:
+    """``meta.UnsafeGuessKindToResource``: Pod -> pods; group/version of apiVersion."""
+    group, _, version = resource.api_version.rpartition("/")
+    kind = resource.kind.lower()
+    if not kind:
+        return "", group, version
+    if kind.endswith("s"):
+        plural = kind + "es"
+    elif kind.endswith("y"):
+        plural = kind[:-1] + "ies"
+    else:
+        plural = kind + "s"
+    return plural, group, version
+
+
+def _configs(client: RegistryReader, ref: Reference) -> dict[str, Any]:
+    """``getConfigs``: the image's config file per ``os/arch[/variant]`` (an index: each child's)."""
+    from sigstack.oci.client import INDEX_TYPES
+
+    manifest = client.get_manifest(ref)
+    doc = manifest.json()
+    if manifest.media_type in INDEX_TYPES or doc.get("manifests") is not None:
+        out: dict[str, Any] = {}
+        for child in doc.get("manifests") or []:
+            out.update(_configs(client, ref.with_digest(str(child["digest"]))))
+        return out
+    config_desc = doc.get("config") or {}
+    cfg = json.loads(client.get_blob(ref.repository, str(config_desc.get("digest"))))
+    platform = "/".join(x for x in (cfg.get("os", ""), cfg.get("architecture", ""), cfg.get("variant", "")) if x)
+    return {platform: cfg}
+
+
+def sigstore_keys_to_trusted_root(keys: Mapping[str, Any]) -> bytes:
+    """A TrustRoot's ``sigstoreKeys`` (the CRD's protobuf-shaped fields: PEM chains and
+    keys, base64-encoded as Go encodes ``[]byte``) as a TrustedRoot JSON document:
+    ``certificateAuthorities``, ``tLogs`` and ``ctLogs``."""
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from sigstack.bundle.trustroot import TRUSTED_ROOT_V01, trusted_root_for_log
+
+    def pem_of(value: Any, what: str) -> bytes:
+        text = str(value or "")
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except ValueError:
+            raw = text.encode()
+        if b"-----BEGIN" not in raw:
+            raise PolicyError(f"the TrustRoot's {what} is not a (base64) PEM document")
+        return raw
+
+    def logs(items: Any, what: str) -> list[Any]:
+        out = []
+        for i, t in enumerate(items or []):
+            doc = json.loads(trusted_root_for_log(pem_of(t.get("publicKey"), f"{what}[{i}].publicKey"),
+                                                  str(t.get("baseURL") or t.get("baseUrl") or "")))
+            out += doc["tlogs"]
+        return out
+
+    cas = []
+    for i, ca in enumerate(keys.get("certificateAuthorities") or []):
+        try:
+            certs = x509.load_pem_x509_certificates(pem_of(ca.get("certChain"), f"certificateAuthorities[{i}]"))
+        except ValueError:
+            raise PolicyError(f"the TrustRoot's certificateAuthorities[{i}].certChain holds no certificate") from None
+        subject = ca.get("subject") or {}
+        cas.append({"subject": {"organization": str(subject.get("organization") or ""),
+                                "commonName": str(subject.get("commonName") or "")},
+                    "uri": str(ca.get("uri") or ""),
+                    "certChain": {"certificates": [{"rawBytes": base64.b64encode(c.public_bytes(Encoding.DER)).decode()}
+                                                   for c in certs]},
+                    "validFor": {"start": "1970-01-01T00:00:00Z"}})
+    root = {"mediaType": TRUSTED_ROOT_V01, "tlogs": logs(keys.get("tLogs") or keys.get("tlogs"), "tLogs"),
+            "certificateAuthorities": cas, "ctlogs": logs(keys.get("ctLogs") or keys.get("ctlogs"), "ctLogs"),
+            "timestampAuthorities": []}
+    if not root["tlogs"] and not cas:
+        raise PolicyError("the TrustRoot's sigstoreKeys list no tLogs and no certificateAuthorities")
+    return json.dumps(root).encode()
+
+
+# ---- attestations with a key ---------------------------------------------------------------
+
+def verified_attestations(client: RegistryReader, verifier: KeyVerifier, ref: Reference, *, log: Any,
+                          target_repository: str | None, tag_prefix: str, bundles: bool,
+                          workers: int) -> list[bytes]:
+    """The in-toto statements (payload bytes) of ``ref``'s attestations whose DSSE
+    signature verifies with ``verifier`` and whose subject names the image digest
+    (cosign's ``VerifyImageAttestations`` with ``IntotoSubjectClaimVerifier``). The
+    ``.att`` image (or, with ``bundles``, the bundle referrers) is read; none that
+    verify is cosign's ``no matching attestations: <reasons>``."""
+    from sigstack.bundle.models import Bundle
+    from sigstack.oci import layout
+    from sigstack.oci.layouts import BUNDLES, LEGACY, SignedEntity
+    from sigstack.payload import dsse
+    from sigstack.verify.image import check_statement, parallel, resolve_subject
+    from sigstack.verify.verifier import Verifier as Pipeline
+
+    digest = resolve_subject(client, ref).digest
+    entity = SignedEntity.at(client, ref.repository, digest, target_repository=target_repository,
+                             tag_prefix=tag_prefix)
+    pipeline = Pipeline(verifier, log)
+    items: list[tuple[dsse.Envelope, Bundle | layout.StoredLayer]] = []
+    if bundles:
+        items = [(s.bundle.envelope, s.bundle) for s in BUNDLES.read(entity, workers)]
+    else:
+        for stored in LEGACY.read(entity, "att", workers):
+            try:
+                items.append((dsse.parse(stored.data), stored))
+            except VerificationError:
+                continue
+
+    def check(item: tuple[dsse.Envelope, Bundle | layout.StoredLayer]) -> bytes:
+        env, source = item
+        if isinstance(source, Bundle):
+            pipeline.verify_envelope(env, bundle=source, check_content=lambda: check_statement(env, digest, {}))
+        else:
+            pipeline.verify_envelope(env, stored=source.data, annotations=source.annotations,
+                                     check_content=lambda: check_statement(env, digest, {}))
+        return env.payload
+
+    results = parallel(items, check, workers)
+    good = [r for r in results if isinstance(r, bytes)]
+    if not good:
+        raise VerificationError("no matching attestations: " + "\n ".join(
+            r.message for r in results if isinstance(r, VerificationError)))
+    return good
+
+
+# ---- a decision cache ------------------------------------------------------------------------
+
+class DecisionCache:
+    """Outcomes keyed by (image, policy, policy UID, resourceVersion, namespace), as
+    policy-controller caches them; bounded (least recently used goes first), thread-safe.
+    A policy edit changes its resourceVersion, so stale entries are never read; outcomes
+    caused by an unreachable registry are not cached."""
+
+    def __init__(self, size: int = 10000) -> None:
+        import threading
+        from collections import OrderedDict
+
+        self._items: OrderedDict[tuple[str, ...], PolicyOutcome] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...]) -> PolicyOutcome | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple[str, ...], value: PolicyOutcome) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
