@@ -25,7 +25,7 @@ from typing import Any
 
 from sigstack.errors import RegistryError, SigstackError
 from sigstack.oci.client import RegistryReader
-from sigstack.oci.reference import parse_reference
+from sigstack.oci.reference import Reference, parse_reference
 from sigstack.policy import fielderror as fe
 from sigstack.policy.engine import DecisionCache, Engine, Resource, Verdict
 
@@ -95,22 +95,31 @@ class Provider:
         e: Engine = self._engine() if callable(self._engine) else self._engine
         return e
 
+    def _digest(self, key: str) -> tuple[Reference, str] | dict[str, Any] | str:
+        """The key's reference and digest (a tag is resolved); else its per-key error item,
+        or the system error (a transient registry failure, which Gatekeeper must not cache)."""
+        try:
+            ref = parse_reference(key)
+            return ref, ref.digest or self.client.get_manifest(ref).descriptor().digest
+        except RegistryError as exc:
+            if exc.status == 404:
+                return {"key": key, "error": f"image not found: {exc.message}"}
+            return f"{key}: registry unavailable: {exc.message}"
+        except SigstackError as exc:
+            return {"key": key, "error": exc.message}
+
     def verify(self, body: Any) -> dict[str, Any]:
         version, keys = parse_request(body)
         engine = self.engine()
         items: list[dict[str, Any]] = []
         for key in keys:
-            try:
-                ref = parse_reference(key)
-                digest = ref.digest or self.client.get_manifest(ref).descriptor().digest
-            except RegistryError as exc:
-                if exc.status == 404:
-                    items.append({"key": key, "error": f"image not found: {exc.message}"})
-                    continue
-                return response(version, [], f"{key}: registry unavailable: {exc.message}")
-            except SigstackError as exc:
-                items.append({"key": key, "error": exc.message})
+            found = self._digest(key)
+            if isinstance(found, str):
+                return response(version, [], found)
+            if isinstance(found, dict):
+                items.append(found)
                 continue
+            ref, digest = found
             # by digest: a tag may move, and the cache is keyed by the reference
             verdict = engine.evaluate(f"{ref.repository.name}@{digest}", lambda _names: self.client, Resource(),
                                       self.cache)
@@ -130,19 +139,12 @@ class Provider:
         version, keys = parse_request(body)
         items: list[dict[str, Any]] = []
         for key in keys:
-            try:
-                ref = parse_reference(key)
-                if ref.digest:
-                    items.append({"key": key, "value": f"{ref.repository.name}@{ref.digest}"})
-                    continue
-                digest = self.client.get_manifest(ref).descriptor().digest
-            except RegistryError as exc:
-                if exc.status == 404:
-                    items.append({"key": key, "error": f"image not found: {exc.message}"})
-                    continue
-                return response(version, [], f"{key}: registry unavailable: {exc.message}")
-            except SigstackError as exc:
-                items.append({"key": key, "error": exc.message})
+            found = self._digest(key)
+            if isinstance(found, str):
+                return response(version, [], found)
+            if isinstance(found, dict):
+                items.append(found)
                 continue
+            ref, digest = found
             items.append({"key": key, "value": f"{ref.repository.name}@{digest}"})
         return response(version, items)

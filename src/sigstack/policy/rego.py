@@ -18,14 +18,12 @@ evaluate on many threads).
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from sigstack._internal.quiet import quiet_stdout
 from sigstack.errors import MissingExtraError
 
 QUERY = "isCompliant = data.sigstore.isCompliant"
@@ -38,22 +36,6 @@ class Outcome:
 
     error: str | None = None
     warning: str | None = None
-
-
-@contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    import sys
-
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
 
 
 def _results(binding: Any) -> list[Any] | None:
@@ -80,7 +62,7 @@ def evaluate_rego(text: str, document: Any) -> Outcome:
     with _LOCK:
         interp = regopy.Interpreter()
         try:
-            with _quiet_stdout():
+            with quiet_stdout():
                 interp.add_module("sigstore.rego", text)
                 interp.set_input(regopy.Input(document))
                 out = str(interp.query(QUERY))

@@ -12,31 +12,13 @@ with fd 1 pointed at /dev/null for its duration.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sigstack._internal.quiet import quiet_stdout
 from sigstack.errors import MissingExtraError, PolicyError
-
-
-@contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    import sys
-
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
 
 
 def _rego_message(exc: Exception) -> str:
@@ -67,7 +49,7 @@ def evaluate_rego(name: str, text: str, statement: Any) -> str | None:
         raise MissingExtraError("Rego policies", "policy") from None
     interp = regopy.Interpreter()
     try:
-        with _quiet_stdout():
+        with quiet_stdout():
             interp.add_module(Path(name).stem or "policy", text)
             interp.set_input(regopy.Input(statement))
             out = interp.query("data.signature.allow")
