@@ -48,6 +48,7 @@ _LAZY = {
     "parse_reference": "sigstack.oci.reference",
     "ImageSignOptions": "sigstack.sign.image",
     "sign_image": "sigstack.sign.image",
+    "AttestOptions": "sigstack.sign.attest",
     "attest_image": "sigstack.sign.attest",
     "ImageVerifyOptions": "sigstack.verify.image",
     "verify_image": "sigstack.verify.image",
@@ -56,6 +57,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "AttestOptions",
     "AttestationVerifyOptions",
     "Bundle",
     "ImageSignOptions",
@@ -101,7 +103,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from sigstack.oci.client import RegistryClient, RegistryOptions
     from sigstack.oci.reference import parse_reference
     from sigstack.sign import sign_blob, sign_blob_to_log
-    from sigstack.sign.attest import attest_image
+    from sigstack.sign.attest import AttestOptions, attest_image
     from sigstack.sign.image import ImageSignOptions, sign_image
     from sigstack.tlog.client import RekorClient
     from sigstack.verify import verify_blob, verify_blob_evidence

@@ -378,7 +378,7 @@ def test_bad_prefix_on_every_command(command, registry, keypair, tmp_path: Path)
 
 def _library_calls(ref: Reference, prefix: str) -> dict[str, object]:
     from sigstack import keys
-    from sigstack.sign.attest import attest_image
+    from sigstack.sign.attest import AttestOptions, attest_image
     from sigstack.sign.image import ImageSignOptions, sign_image
     from sigstack.verify.attestation import AttestationVerifyOptions, verify_attestations
     from sigstack.verify.evidence import LogPolicy
@@ -387,8 +387,8 @@ def _library_calls(ref: Reference, prefix: str) -> dict[str, object]:
     return {
         "sign_image": lambda c, k: sign_image(c, keys.load_signer(str(k[0]), b"pw"), ref,
                                               ImageSignOptions(tag_prefix=prefix)),
-        "attest_image": lambda c, k: attest_image(c, keys.load_signer(str(k[0]), b"pw"), ref, b"{}",
-                                                  tag_prefix=prefix),
+        "attest_image": lambda c, k: attest_image(c, keys.load_signer(str(k[0]), b"pw"), ref, b"{}", "custom",
+                                                  AttestOptions(tag_prefix=prefix)),
         "verify_image": lambda c, k: verify_image(c, keys.load_verifier(str(k[1])), ref,
                                                   ImageVerifyOptions(tag_prefix=prefix,
                                                                      log=LogPolicy(insecure_ignore_tlog=True))),

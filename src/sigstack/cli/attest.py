@@ -114,7 +114,7 @@ def run_attest(args: argparse.Namespace) -> int:
     from sigstack.errors import ArtifactError, SigstackError
     from sigstack.oci.layouts import target_repository as resolve_target
     from sigstack.oci.reference import parse_reference
-    from sigstack.sign.attest import attest_image
+    from sigstack.sign.attest import AttestOptions, attest_image
 
     if not args.predicate:
         raise SigstackError("predicate cannot be empty")
@@ -138,10 +138,9 @@ def run_attest(args: argparse.Namespace) -> int:
     target = target_repository()
     with client_from(args) as client, log_client(args) if args.tlog_upload else contextlib.nullcontext() as log:
         info(f"Pushing attestation to: {resolve_target(ref.repository, target).name}")
-        done = attest_image(client, signer, ref, predicate, args.type,
-                            new_bundle_format=args.new_bundle_format, replace=args.replace,
-                            tag_prefix=prefix, target_repository=target, docker_types=docker_types(),
-                            log=log, rekor_entry_type=args.rekor_entry_type)
+        done = attest_image(client, signer, ref, predicate, args.type, AttestOptions(
+            new_bundle_format=args.new_bundle_format, replace=args.replace, tag_prefix=prefix,
+            target_repository=target, docker_types=docker_types(), log=log, rekor_entry_type=args.rekor_entry_type))
     if done.tlog_entry is not None:
         info(f"tlog entry created with index: {done.tlog_entry.log_index}")
     return 0

@@ -44,18 +44,32 @@ class Attested:
     tlog_entry: TlogEntry | None = None
 
 
+@dataclass(frozen=True)
+class AttestOptions:
+    """How ``attest`` stores and logs: ``new_bundle_format`` (a bundle referrer, else the
+    ``.att`` image), ``replace`` (drop same-type attestations), ``target_repository``
+    (cosign's ``COSIGN_REPOSITORY``; None: the image's), ``tag_prefix`` (cosign's
+    ``--attachment-tag-prefix``: the ``[prefix]sha256-<hex>.att`` tag; bundles are
+    referrers and do not use it), ``docker_types`` (a new ``.att`` image with Docker media
+    types), ``log`` (log the envelope there first; None: not logged) and
+    ``rekor_entry_type`` (``dsse`` 0.0.1, or ``intoto`` 0.0.1 for the legacy layout only:
+    that entry keeps no signature, only the hash of the envelope stored beside the image)."""
+
+    new_bundle_format: bool = False
+    replace: bool = False
+    target_repository: str | None = None
+    tag_prefix: str = ""
+    docker_types: bool = False
+    log: RekorClient | None = None
+    rekor_entry_type: str = "dsse"
+
+
 def attest_image(client: RegistryClient, signer: Signer, ref: Reference, predicate: bytes,
-                 kind: str = "custom", *, new_bundle_format: bool = False,
-                 replace: bool = False, target_repository: str | None = None,
-                 tag_prefix: str = "", docker_types: bool = False, log: RekorClient | None = None,
-                 rekor_entry_type: str = "dsse") -> Attested:
-    """Attest ``ref``; with a ``log`` client the envelope is logged first, as a ``dsse``
-    0.0.1 entry or (``rekor_entry_type="intoto"``, legacy layout only: the entry keeps no
-    signature, only the hash of the envelope stored beside the image) ``intoto`` 0.0.1.
-    ``tag_prefix`` (cosign's ``--attachment-tag-prefix``) names the ``.att`` tag
-    ``[prefix]sha256-<hex>.att``; bundles are referrers and do not use it.
-    ``target_repository`` (cosign's ``COSIGN_REPOSITORY``; None: the image's) is where
-    the attestation goes; ``docker_types`` gives a new ``.att`` image Docker media types."""
+                 kind: str = "custom", options: AttestOptions | None = None) -> Attested:
+    """Attest ``ref`` with the predicate ``kind`` (cosign's ``--type``), as ``options`` says."""
+    opts = options or AttestOptions()
+    new_bundle_format, replace, rekor_entry_type = opts.new_bundle_format, opts.replace, opts.rekor_entry_type
+    tag_prefix, log = opts.tag_prefix, opts.log
     layout.check_tag_prefix(tag_prefix)
     if rekor_entry_type not in ("dsse", "intoto"):
         raise UsageError(f"invalid rekor entry type {rekor_entry_type!r}: use dsse or intoto")
@@ -67,8 +81,8 @@ def attest_image(client: RegistryClient, signer: Signer, ref: Reference, predica
     desc = resolve_digests(client, ref, recursive=False)[0]
     if log is not None:  # after the look-up: the signer may still be loading (keys.background)
         loggable(signer)
-    entity = SignedEntity.at(client, ref.repository, desc.digest, target_repository=target_repository,
-                             tag_prefix=tag_prefix, docker_types=docker_types, subject=desc)
+    entity = SignedEntity.at(client, ref.repository, desc.digest, target_repository=opts.target_repository,
+                             tag_prefix=tag_prefix, docker_types=opts.docker_types, subject=desc)
     statement = intoto.statement(uri, body, desc.digest, name=ref.repository.name)
     envelope = dsse.sign(signer, statement)
     entry = log_envelope(log, signer, envelope, rekor_entry_type) if log is not None else None
