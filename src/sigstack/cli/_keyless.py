@@ -160,6 +160,13 @@ def keyless_signer(args: argparse.Namespace) -> Signer:
     return signer
 
 
+def will_ask(args: argparse.Namespace, uploading: bool) -> bool:
+    """Whether :func:`before_upload` will prompt (an upload without ``--yes``). cosign asks a
+    key-based signer after its key has loaded, so a key that cannot load is the error it
+    reports; callers with a key load it first when this is true."""
+    return uploading and not args.yes
+
+
 def before_upload(args: argparse.Namespace, uploading: bool) -> None:
     """Ask before anything naming the signer goes to the log (cosign's rule: key or keyless)."""
     if uploading:

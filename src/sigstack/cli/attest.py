@@ -125,14 +125,19 @@ def run_attest(args: argparse.Namespace) -> int:
         predicate = Path(args.predicate).read_bytes()
     except OSError as exc:
         raise ArtifactError(f"reading predicate {args.predicate}: {exc.strerror or exc}") from None
-    from sigstack.cli._keyless import apply_signing_config, before_upload, keyless_signer
+    from sigstack.cli._keyless import apply_signing_config, before_upload, keyless_signer, will_ask
 
     ref = parse_reference(args.image)
     prefix = tag_prefix(args)
     apply_signing_config(args)
-    before_upload(args, args.tlog_upload)
-    # a key loads while the registry is asked; keyless needs the certificate first
-    signer = load_signer_for(args) if args.key else keyless_signer(args)
+    if args.key:  # a key loads while the registry is asked (as cosign: before any question)
+        signer = load_signer_for(args)
+        if will_ask(args, args.tlog_upload):
+            signer.public_key()
+        before_upload(args, args.tlog_upload)
+    else:  # keyless: ask before the identity is certified, then certify
+        before_upload(args, args.tlog_upload)
+        signer = keyless_signer(args)
     if not ref.digest:
         info(TAG_WARNING.format(ref=args.image, verb="attest"))
     target = target_repository()
@@ -175,12 +180,13 @@ def run_attest_blob(args: argparse.Namespace) -> int:
         with open_artifact(args.blob) as f:
             digest = hash_stream(f, "sha256").hex()
     apply_signing_config(args)
-    before_upload(args, args.tlog_upload)
     if args.key:
         from sigstack import keys
 
         signer = keys.load_signer(args.key, Password())
-    else:
+        before_upload(args, args.tlog_upload)
+    else:  # keyless: ask before the identity is certified
+        before_upload(args, args.tlog_upload)
         signer = keyless_signer(args)
     with log_client(args) if args.tlog_upload else contextlib.nullcontext() as log:
         done = attest_blob(signer, os.path.basename(args.blob), f"sha256:{digest}", predicate, args.type,
