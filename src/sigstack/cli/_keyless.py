@@ -160,15 +160,11 @@ def keyless_signer(args: argparse.Namespace) -> Signer:
     return signer
 
 
-def will_ask(args: argparse.Namespace, uploading: bool) -> bool:
-    """Whether :func:`before_upload` will prompt (an upload without ``--yes``). cosign asks a
-    key-based signer after its key has loaded, so a key that cannot load is the error it
-    reports; callers with a key load it first when this is true."""
-    return uploading and not args.yes
-
-
 def before_upload(args: argparse.Namespace, uploading: bool) -> None:
-    """Ask before anything naming the signer goes to the log (cosign's rule: key or keyless)."""
+    """Ask before anything naming the signer goes to the log (cosign's rule: key or keyless).
+    cosign prints its statement (and asks, without ``--yes``) once a key-based signer's key
+    has loaded, so callers with a key load it first and a key that cannot load is the error
+    reported; a keyless signer is asked before its identity token is used."""
     if uploading:
         from sigstack.cli._io import confirm_log_upload
 

@@ -125,14 +125,14 @@ def run_attest(args: argparse.Namespace) -> int:
         predicate = Path(args.predicate).read_bytes()
     except OSError as exc:
         raise ArtifactError(f"reading predicate {args.predicate}: {exc.strerror or exc}") from None
-    from sigstack.cli._keyless import apply_signing_config, before_upload, keyless_signer, will_ask
+    from sigstack.cli._keyless import apply_signing_config, before_upload, keyless_signer
 
     ref = parse_reference(args.image)
     prefix = tag_prefix(args)
     apply_signing_config(args)
     if args.key:  # a key loads while the registry is asked (as cosign: before any question)
         signer = load_signer_for(args)
-        if will_ask(args, args.tlog_upload):
+        if args.tlog_upload:
             signer.public_key()
         before_upload(args, args.tlog_upload)
     else:  # keyless: ask before the identity is certified, then certify

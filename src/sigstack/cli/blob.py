@@ -78,12 +78,12 @@ def run_sign_blob(args: argparse.Namespace) -> int:
     from sigstack._internal.artifact import open_artifact
     from sigstack._internal.fs import atomic_write
     from sigstack.cli._io import Password, info, write_output
-    from sigstack.cli._keyless import apply_signing_config, before_upload, keyless_signer, will_ask
+    from sigstack.cli._keyless import apply_signing_config, before_upload, keyless_signer
     from sigstack.sign import sign_blob_to_log
 
     apply_signing_config(args)
     loaded: Signer | None = None
-    if args.key and will_ask(args, args.tlog_upload):  # as cosign: the key first, then the question
+    if args.key and args.tlog_upload:  # as cosign: the key loads before the log statement
         from sigstack import keys
 
         loaded = keys.load_signer(args.key, Password())

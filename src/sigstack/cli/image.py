@@ -121,15 +121,15 @@ def run_sign(args: argparse.Namespace) -> int:
                             "(otherwise the signature would be thrown away)")
     if args.registry_referrers_mode == "oci-1-1" and os.environ.get("COSIGN_EXPERIMENTAL", "") not in TRUE:
         raise SigstackError('in order to use  mode "oci-1-1", you must set COSIGN_EXPERIMENTAL=1')
-    from sigstack.cli._keyless import apply_signing_config, before_upload, keyless_signer, will_ask
+    from sigstack.cli._keyless import apply_signing_config, before_upload, keyless_signer
 
     apply_signing_config(args)
     if args.key:
         # First: the key loads while everything below runs (the prefix is checked before any prompt).
         signer = load_signer_for(args, before_prompt=lambda: tag_prefix(args))
         prefix = tag_prefix(args)
-        if will_ask(args, args.tlog_upload):
-            signer.public_key()  # as cosign: a key that cannot load is reported before the question
+        if args.tlog_upload:
+            signer.public_key()  # as cosign: the key loads before the log statement and question
         before_upload(args, args.tlog_upload)
     else:  # keyless: ask before the identity is certified, then certify
         prefix = tag_prefix(args)
