@@ -95,9 +95,9 @@ def test_cosign_v3_signing_config(cosign: str, env: Env) -> None:
     out = _verify(cosign, e, bundle, "alice@example.com", e.stack.issuer)
     assert "Verified OK" in out.stderr
     bad = _verify(cosign, e, bundle, "bob@example.com", e.stack.issuer, ok=False)
-    assert bad.returncode != 0 and 'expected SAN value "bob@example.com", got "alice@example.com"' in bad.stderr
+    assert bad.returncode == 1 and 'expected SAN value "bob@example.com", got "alice@example.com"' in bad.stderr
     bad = _verify(cosign, e, bundle, "alice@example.com", "https://accounts.google.com", ok=False)
-    assert bad.returncode != 0 and "no matching CertificateIdentity" in bad.stderr
+    assert bad.returncode == 1 and "no matching CertificateIdentity" in bad.stderr
     other = e.dir / "other.txt"
     other.write_bytes(b"something else\n")
     bad = _verify(cosign, e, bundle, "alice@example.com", e.stack.issuer, ok=False, artifact=other)
