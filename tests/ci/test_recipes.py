@@ -143,3 +143,91 @@ def test_circleci_and_buildkite_jobs_can_get_a_token() -> None:
     assert any(isinstance(j, dict) and j.get("sign", {}).get("context") for j in jobs)
     assert any("--oidc-provider" in c and c[c.index("--oidc-provider") + 1] == "buildkite-agent"
                for c in recipe_commands("buildkite"))
+
+
+#: CA configuration for the four providers' issuers, as public Fulcio types them (GitLab
+#: and Buildkite use the CA's built-in templates; CircleCI's SAN template is configured)
+CA_CONFIG = {
+    "oidc-issuers": {
+        "https://gitlab.com": {"issuer-url": "https://gitlab.com", "client-id": "sigstore", "type": "ci-provider",
+                               "ci-provider": "gitlab-pipeline"},
+        "https://agent.buildkite.com": {"issuer-url": "https://agent.buildkite.com", "client-id": "sigstore",
+                                        "type": "ci-provider", "ci-provider": "buildkite-job"},
+    },
+    "meta-issuers": {
+        "https://oidc.circleci.com/org/*": {"client-id": "sigstore", "type": "ci-provider",
+                                            "ci-provider": "circleci-job"},
+        "https://container.googleapis.com/v1/projects/*/locations/*/clusters/*": {"client-id": "sigstore",
+                                                                                  "type": "kubernetes"},
+    },
+    "ci-issuer-metadata": {"circleci-job": {
+        "default-template-values": {"api_url": "https://circleci.com/api/v2"},
+        "subject-alternative-name-template": '{{.api_url}}/projects/{{(index . "oidc.circleci.com/project-id")}}'
+                                             '/pipeline-definitions/'
+                                             '{{(index . "oidc.circleci.com/pipeline-definition-id")}}',
+    }},
+}
+
+#: a token of each provider, with the claims its documentation lists
+CLAIMS: dict[str, dict[str, Any]] = {
+    "GitLab CI": {
+        "iss": "https://gitlab.com", "aud": "sigstore", "sub": "project_path:acme/app:ref_type:branch:ref:main",
+        "namespace_id": "72", "namespace_path": "acme", "project_id": "4242", "project_path": "acme/app",
+        "pipeline_id": "900", "pipeline_source": "push", "job_id": "9001", "ref": "main", "ref_type": "branch",
+        "ref_protected": "true", "runner_environment": "gitlab-hosted", "sha": "a" * 40,
+        "ci_config_ref_uri": "gitlab.com/acme/app//.gitlab-ci.yml@refs/heads/main", "ci_config_sha": "a" * 40,
+        "project_visibility": "public"},
+    "Buildkite": {
+        "iss": "https://agent.buildkite.com", "aud": "sigstore",
+        "sub": "organization:acme:pipeline:app:ref:refs/heads/main:commit:" + "b" * 40 + ":step:sign",
+        "organization_slug": "acme", "pipeline_slug": "app", "build_number": 12,
+        "job_id": "0190a0e1-0000-4000-8000-000000000001", "build_commit": "b" * 40, "build_source": "webhook",
+        "runner_environment": "self-hosted"},
+    "CircleCI": {
+        "iss": "https://oidc.circleci.com/org/0b7e5c41-0000-4000-8000-000000000001", "aud": "sigstore",
+        "sub": "org/0b7e5c41-0000-4000-8000-000000000001/project/5d2a/user/77",
+        "oidc.circleci.com/project-id": "5d2a9c0e-0000-4000-8000-000000000002",
+        "oidc.circleci.com/pipeline-definition-id": "7f3b1d2c-0000-4000-8000-000000000003",
+        "oidc.circleci.com/vcs-origin": "github.com/acme/app", "oidc.circleci.com/vcs-ref": "refs/heads/main"},
+    "Tekton (Kubernetes)": {
+        "iss": "https://container.googleapis.com/v1/projects/acme/locations/europe-west1/clusters/ci",
+        "aud": ["sigstore"], "sub": "system:serviceaccount:ci:release-signer",
+        "kubernetes.io": {"namespace": "ci", "pod": {"name": "sign-pod", "uid": "1"},
+                          "serviceaccount": {"name": "release-signer", "uid": "2"}}},
+}
+
+
+def documented_identities() -> dict[str, tuple[str, str]]:
+    """provider -> (identity, issuer) cells of docs/ci.md's provider table (first code span)."""
+    rows: dict[str, tuple[str, str]] = {}
+    for line in (ROOT / "docs" / "ci.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0] in CLAIMS:
+            spans = [re.findall(r"`([^`]*)`", c) for c in cells[2:]]
+            rows[cells[0]] = (spans[0][0], spans[1][0] if spans[1] else "")
+    return rows
+
+
+def as_pattern(documented: str) -> re.Pattern[str]:
+    """``<placeholder>`` matches one path segment's worth of text."""
+    parts = re.split(r"<[^>]+>", documented)
+    return re.compile("[^/@]+".join(map(re.escape, parts)))
+
+
+@pytest.mark.parametrize("provider", list(CLAIMS))
+def test_documented_identity_is_what_the_ca_certifies(provider: str) -> None:
+    """docs/ci.md's table says which identity to verify; the CA's principal rules (Fulcio's
+    templates) turn the provider's token into exactly that SAN and issuer."""
+    from sigstack.ca.config import parse_config
+    from sigstack.ca.identity import principal_from_claims
+
+    config = parse_config(CA_CONFIG)
+    claims = CLAIMS[provider]
+    issuer = config.lookup(claims["iss"])
+    assert issuer is not None
+    principal = principal_from_claims(claims, issuer, config)
+    identity, issuer_url = documented_identities()[provider]
+    assert as_pattern(identity).fullmatch(principal.san), (identity, principal.san)
+    if issuer_url:
+        assert as_pattern(issuer_url).fullmatch(principal.issuer), (issuer_url, principal.issuer)
+    assert not as_pattern(identity).fullmatch(principal.san + "/x")  # the pattern is not a prefix match
