@@ -92,8 +92,7 @@ def test_bad_extras_input_fails_with_one_error(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_action_installs_sigstack_and_the_cosign_alias_then_signs(tmp_path: Path) -> None:
     runner, bindir = install(tmp_path, **{"cosign-alias": "true"})
-    work, action, github = runner.workdir, load_action(), runner.github
-    inputs = {"install-dir": str(tmp_path / "tools"), "cosign-alias": "true", "python": base_python()}
+    work, action, github, inputs = runner.workdir, load_action(), runner.github, dict(runner.inputs)
     assert runner.skipped == ["actions/cache@v4"]
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
                           check=True).stdout.strip()
