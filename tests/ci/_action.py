@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,32 @@ def clean_env() -> dict[str, str]:
     keep["PATH"] = ":".join(p for p in os.environ.get("PATH", "").split(":")
                             if p and not p.startswith(venv) and "go/bin" not in p)
     return keep
+
+
+def base_python() -> str:
+    """A Python outside any virtualenv, as on a runner (the base of this one)."""
+    base = getattr(sys, "_base_executable", sys.executable)
+    return base if Path(base).exists() else sys.executable
+
+
+#: the ``github`` context of a run of this checkout as ``uses: sigstack/sigstack@<ref>``
+ACTION_CONTEXT = {"action_path": str(ROOT), "action_repository": "sigstack/sigstack", "action_ref": "main"}
+
+
+def install(tmp_path: Path, **inputs: str) -> tuple[Runner, Path]:
+    """Run all of the action's steps from this checkout into ``tmp_path/tools`` (a runner
+    work directory ``tmp_path/runner``); returns the runner and the ``bin`` directory the
+    action put on PATH."""
+    work = tmp_path / "runner"
+    work.mkdir(exist_ok=True)
+    runner = Runner(work, {"install-dir": str(tmp_path / "tools"), "python": base_python(), **inputs},
+                    dict(ACTION_CONTEXT), clean_env())
+    runner.run(load_action())
+    return runner, tmp_path / "tools" / "bin"
+
+
+def tool_env(bindir: Path) -> dict[str, str]:
+    """A job's environment after the action ran: its ``bin`` first on PATH, nothing else of ours."""
+    env = clean_env()
+    env["PATH"] = f"{bindir}:{env['PATH']}"
+    return env

@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.ci._action import ROOT, Runner, clean_env, load_action, run_scripts
+from tests.ci._action import ROOT, Runner, base_python, clean_env, install, load_action, run_scripts, tool_env
 from tests.conftest import peer
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -90,31 +89,18 @@ def test_bad_extras_input_fails_with_one_error(tmp_path: Path) -> None:
     assert "::error::extras must be comma-separated names such as aws,gcp" in str(info.value)
 
 
-def _python() -> str:
-    """A Python outside any virtualenv, as on a runner (the base of this one)."""
-    base = getattr(sys, "_base_executable", sys.executable)
-    return base if Path(base).exists() else sys.executable
-
-
 @pytest.mark.slow
 def test_action_installs_sigstack_and_the_cosign_alias_then_signs(tmp_path: Path) -> None:
-    work = tmp_path / "runner"
-    work.mkdir()
-    inputs = {"install-dir": str(tmp_path / "tools"), "cosign-alias": "true", "python": _python()}
-    github = {"action_path": str(ROOT), "action_repository": "sigstack/sigstack", "action_ref": "explorer"}
-    runner = Runner(work, dict(inputs), github, clean_env())
-    action = load_action()
-    runner.run(action)
+    runner, bindir = install(tmp_path, **{"cosign-alias": "true"})
+    work, action, github, inputs = runner.workdir, load_action(), runner.github, dict(runner.inputs)
     assert runner.skipped == ["actions/cache@v4"]
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
                           check=True).stdout.strip()
     assert runner.outputs["resolve"]["cache-key"].endswith(head)
-    bindir = tmp_path / "tools" / "bin"
     assert runner.path_entries() == [str(bindir)]
     assert runner.outputs["install"]["sigstack-path"] == str(bindir / "sigstack")
 
-    env = clean_env()
-    env["PATH"] = f"{bindir}:{env['PATH']}"
+    env = tool_env(bindir)
     env["COSIGN_PASSWORD"] = "ci-secret"
 
     def run(*args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -166,7 +152,7 @@ def test_action_fetched_as_a_source_archive_knows_its_commit(tmp_path: Path) -> 
     assert not (action_dir / ".git").exists()
     work = tmp_path / "runner"
     work.mkdir()
-    runner = Runner(work, {"install-dir": str(tmp_path / "tools"), "python": _python()},
+    runner = Runner(work, {"install-dir": str(tmp_path / "tools"), "python": base_python()},
                     {"action_path": str(action_dir), "action_repository": "sigstack/sigstack", "action_ref": head},
                     clean_env())
     runner.run(load_action())
