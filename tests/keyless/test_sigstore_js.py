@@ -5,8 +5,11 @@ proof or the certificate is altered.
 sigstore-js takes trust material only through a TUF repository, so the served trusted
 root is published as the ``trusted_root.json`` target of a real TUF repository (built
 with python-tuf, tests/tuf_repo.py) on 127.0.0.1, and the CLI is pointed at it with
-``--tuf-mirror-url`` / ``--tuf-root-path`` and a cache in the test's directory: every
-request it makes goes to loopback (proxy variables are removed from its environment).
+``--tuf-mirror-url`` / ``--tuf-root-path`` and a cache in the test's directory. Every
+request it makes must go to loopback: proxy variables are removed from its environment,
+and a preloaded guard (``NODE_OPTIONS=--require``) ends node with exit code 97 before any
+host name lookup or any connection to an address outside 127.0.0.0/8 and ::1, so a
+verifier that tried to reach the network fails the test instead of reaching it.
 """
 
 from __future__ import annotations
@@ -30,15 +33,40 @@ _PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy
             "NPM_CONFIG_PROXY", "NPM_CONFIG_HTTPS_PROXY")
 
 
-class Mirror:
-    """`sigstack serve`'s trusted root behind a TUF repository on loopback."""
-
-    def __init__(self, url: str, root: Path) -> None:
-        self.url, self.root = url, root
+#: Loaded into node before @sigstore/cli: refuse (exit 97) any DNS lookup and any TCP
+#: connection that is not to a loopback address literal.
+_GUARD = r"""
+const net = require('node:net'), dns = require('node:dns');
+const loopback = (h) => net.isIP(h) !== 0 && (/^127\./.test(h) || h === '::1');
+const refuse = (what) => { process.stderr.write(`loopback guard: refused ${what}\n`); process.exit(97); };
+const lookup = (host) => refuse(`lookup of ${host}`);
+dns.lookup = lookup; dns.promises.lookup = lookup;
+const connect = net.Socket.prototype.connect;
+net.Socket.prototype.connect = function (...args) {
+  let o = Array.isArray(args[0]) ? args[0][0] : args[0];
+  if (typeof o !== 'object' || o === null) o = { port: o, host: args[1] };
+  if (!o.path && !loopback(o.host ?? '')) refuse(`connection to ${o.host}:${o.port}`);
+  return connect.apply(this, args);
+};
+"""
 
 
 @pytest.fixture(scope="module")
-def mirror(sigstore_stack: Served, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mirror]:
+def guard(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("guard") / "loopback-guard.js"
+    path.write_text(_GUARD)
+    return path
+
+
+class Mirror:
+    """`sigstack serve`'s trusted root behind a TUF repository on loopback."""
+
+    def __init__(self, url: str, root: Path, guard: Path) -> None:
+        self.url, self.root, self.guard = url, root, guard
+
+
+@pytest.fixture(scope="module")
+def mirror(sigstore_stack: Served, guard: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mirror]:
     work = tmp_path_factory.mktemp("tuf")
     repo = Repo(work / "repo")
     repo.add_target("trusted_root.json", sigstore_stack.trusted_root.read_bytes())
@@ -46,7 +74,7 @@ def mirror(sigstore_stack: Served, tmp_path_factory: pytest.TempPathFactory) -> 
     root = work / "root.json"
     root.write_bytes(repo.initial_root())
     with served(repo) as url:
-        yield Mirror(url, root)
+        yield Mirror(url, root, guard)
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +96,13 @@ def signed(sigstore_stack: Served, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def js_verify(sigstore_js: str, s: Served, m: Mirror, bundle: Path, art: Path, tmp_path: Path,
-              identity: str = "alice@example.com") -> Result:
+              identity: str = "alice@example.com", issuer: str | None = None, url: str | None = None) -> Result:
     return run_peer(sigstore_js, "verify", bundle, "--blob-file", art,
-                    "--certificate-identity-email", identity, "--certificate-issuer", s.oidc,
-                    "--tuf-mirror-url", m.url, "--tuf-root-path", m.root, "--tuf-cache-path", tmp_path / "tuf-cache",
-                    env={"HOME": str(tmp_path), "NO_COLOR": "1"}, unset=_PROXIES)
+                    "--certificate-identity-email", identity, "--certificate-issuer", issuer or s.oidc,
+                    "--tuf-mirror-url", url or m.url, "--tuf-root-path", m.root,
+                    "--tuf-cache-path", tmp_path / "tuf-cache",
+                    env={"HOME": str(tmp_path), "NO_COLOR": "1", "NODE_OPTIONS": f"--require={m.guard}"},
+                    unset=_PROXIES)
 
 
 def test_accepts_sigstack_keyless_bundle(sigstore_js: str, sigstore_stack: Served, mirror: Mirror,
@@ -117,10 +147,7 @@ def test_rejects_wrong_identity(sigstore_js: str, sigstore_stack: Served, mirror
                              "got alice@example.com")
     assert "UNTRUSTED_SIGNER_ERROR" in r.err
     # and the issuer is checked too
-    r = run_peer(sigstore_js, "verify", bundle, "--blob-file", art, "--certificate-identity-email",
-                 "alice@example.com", "--certificate-issuer", "https://issuer.invalid", "--tuf-mirror-url", mirror.url,
-                 "--tuf-root-path", mirror.root, "--tuf-cache-path", tmp_path / "tuf-cache",
-                 env={"HOME": str(tmp_path), "NO_COLOR": "1"}, unset=_PROXIES)
+    r = js_verify(sigstore_js, sigstore_stack, mirror, bundle, art, tmp_path, issuer="https://issuer.invalid")
     assert error_line(r).startswith("PolicyError: ")
     assert "https://issuer.invalid" in r.err
 
@@ -165,3 +192,16 @@ def test_rejects_altered_certificate(sigstore_js: str, sigstore_stack: Served, m
     assert error_line(r) == "VerificationError: Failed to verify certificate chain"
     assert "CERTIFICATE_ERROR" in r.err
 
+
+
+@pytest.mark.parametrize("host", ["localhost", "0.0.0.0"])
+def test_loopback_guard_refuses_the_network(sigstore_js: str, sigstore_stack: Served, mirror: Mirror,
+                                            signed: tuple[Path, Path], tmp_path: Path, host: str) -> None:
+    """The guard is live: a mirror named by host name (a lookup, answered locally from
+    /etc/hosts were it let through) or by a non-loopback address (0.0.0.0, which would
+    still stay on this machine) ends node with 97 before it connects."""
+    art, bundle = signed
+    port = mirror.url.rsplit(":", 1)[1]
+    r = js_verify(sigstore_js, sigstore_stack, mirror, bundle, art, tmp_path, url=f"http://{host}:{port}")
+    assert r.code == 97, (r.code, r.err)
+    assert "loopback guard: refused" in r.err and host in r.err, r.err
