@@ -99,3 +99,19 @@ def cosign_v2() -> str:
 @pytest.fixture(scope="session")
 def rekor_cli() -> str:
     return peer("rekor-cli")
+
+
+SIGSTORE_JS = Path(os.environ.get("PEERS_NPM", Path.home() / ".cache" / "sigstack-peers")) / "sigstore-js"
+
+
+@pytest.fixture(scope="session")
+def sigstore_js() -> str:
+    """The npm ``@sigstore/cli`` (sigstore-js), its ``sigstore`` binary; installed by
+    scripts/install-peers into a cache outside the repository on first use."""
+    slow_resource("the reference tool @sigstore/cli")
+    binary = SIGSTORE_JS / "node_modules" / ".bin" / "sigstore"
+    subprocess.run([str(ROOT / "scripts" / "install-peers"), "sigstore-js"], check=True,
+                   stdout=subprocess.DEVNULL)
+    if not binary.exists():
+        pytest.fail(f"peer @sigstore/cli could not be installed into {SIGSTORE_JS}")
+    return str(binary)
