@@ -30,6 +30,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from sigstack._internal import safejson
 from sigstack.errors import BundleError
 from sigstack.payload import dsse
 from sigstack.tlog.entry import InclusionProof, TlogEntry
@@ -147,7 +148,7 @@ class Bundle:
         if len(data) > MAX_BUNDLE_BYTES:
             raise BundleError("bundle file is too large")
         try:
-            doc = json.loads(data)
+            doc = safejson.loads(data)
         except (ValueError, UnicodeDecodeError):
             raise BundleError("invalid bundle: not JSON") from None
         if not isinstance(doc, dict):

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from sigstack._internal import safejson
 from sigstack.errors import SigstackError, TrustRootError
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def _rest(d: dict[str, Any], known: tuple[str, ...]) -> dict[str, Any]:
 
 def _load_json(data: bytes | str, what: str) -> Any:
     try:
-        return json.loads(data)
+        return safejson.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise TrustRootError(f"invalid {what}: not JSON") from None
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 import ssl
@@ -42,6 +41,7 @@ import httpx
 
 from sigstack._internal import proxy as _proxy
 from sigstack._internal import proxy_transport as _proxy_transport
+from sigstack._internal import safejson
 from sigstack.errors import (
     AuthError,
     DigestMismatchError,
@@ -96,6 +96,10 @@ class RegistryOptions:
     attempts: int = 4
     backoff: float = 0.25
     chunk_bytes: int = CHUNK_BYTES
+    # Read-modify-write of a shared tag (.sig/.att, the referrers fallback index): how many
+    # rounds of write-then-read-back, and the least wait before reading back (layouts/merge.py)
+    write_attempts: int = 10
+    write_settle: float = 0.2
     debug: Callable[[str], None] | None = None  # receives one line per HTTP request/response (-d)
     # HTTP(S)_PROXY / NO_PROXY with Go's rules; None reads them from the environment
     proxies: _proxy.ProxySettings | None = None
@@ -132,7 +136,7 @@ class Manifest:
 
     def json(self) -> dict[str, Any]:
         try:
-            value = json.loads(self.data)
+            value = safejson.loads(self.data)
         except ValueError:
             raise RegistryError(f"manifest {self.digest} is not valid JSON") from None
         if not isinstance(value, dict):
@@ -208,7 +212,7 @@ def _parse_challenge(header: str) -> tuple[str, dict[str, str]]:
 
 def _registry_errors(resp: httpx.Response) -> str:
     try:
-        body = json.loads(resp.read()[:65536])
+        body = safejson.loads(resp.read()[:65536])
         errs = body.get("errors") or []
         parts = [f"{e.get('code', '')}: {e.get('message', '')}".strip(": ")
                  for e in errs if isinstance(e, dict)]
@@ -501,7 +505,7 @@ class RegistryClient:
                     f"the content ({digest})")
         if not media or media in ("application/json", "application/octet-stream", "text/plain"):
             try:
-                media = str(json.loads(data).get("mediaType") or OCI_MANIFEST)
+                media = str(safejson.loads(data).get("mediaType") or OCI_MANIFEST)
             except (ValueError, AttributeError):
                 raise RegistryError(f"manifest {ref} is not valid JSON") from None
         return Manifest(data, media, digest)
@@ -659,7 +663,7 @@ class RegistryClient:
                 data = self._read_bounded(resp, self.options.max_manifest_bytes, "tag list", None)
                 link = resp.headers.get("link", "")
             try:
-                found = json.loads(data).get("tags") or []
+                found = safejson.loads(data).get("tags") or []
             except (ValueError, AttributeError):
                 raise RegistryError(f"tag list of {repo} is not valid JSON") from None
             tags.extend(str(t) for t in found)
@@ -688,7 +692,7 @@ class RegistryClient:
         if media and media != OCI_INDEX:
             return None
         try:
-            value = json.loads(data)
+            value = safejson.loads(data)
         except ValueError:
             raise RegistryError(f"referrers index of {digest} is not valid JSON") from None
         if not isinstance(value, dict):

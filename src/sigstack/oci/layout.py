@@ -9,11 +9,11 @@ layout keeps its images, and how it appends to them, is the layout's own module.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sigstack._internal import safejson
 from sigstack.bundle.models import BUNDLE_V03
 from sigstack.errors import RegistryError
 from sigstack.oci.client import (
@@ -178,7 +178,7 @@ def index_children(manifest: Manifest) -> list[str]:
 
 def parse_json(data: bytes, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(data)
+        value = safejson.loads(data)
     except ValueError:
         raise RegistryError(f"{what} is not valid JSON") from None
     if not isinstance(value, dict):

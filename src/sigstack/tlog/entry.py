@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sigstack._internal import safejson
 from sigstack.errors import LogClientError, ProofError
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class TlogEntry:
     @property
     def kind_version(self) -> tuple[str, str]:
         try:
-            doc = json.loads(self.body)
+            doc = safejson.loads(self.body)
             return str(doc["kind"]), str(doc["apiVersion"])
         except (ValueError, KeyError, TypeError):
             raise ProofError("the log entry body is not a Rekor entry") from None

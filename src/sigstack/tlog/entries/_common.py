@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
+from sigstack._internal import safejson
 from sigstack.errors import BadEntryError
 from sigstack.keys.pem import encode_pem, pem_type
 
@@ -179,7 +179,7 @@ def statement_digests(payload_type: str, payload: bytes) -> list[str]:
     if payload_type != "application/vnd.in-toto+json":
         return []
     try:
-        doc = json.loads(payload)
+        doc = safejson.loads(payload)
         return [f"{alg}:{value}".lower() for s in doc.get("subject", [])
                 for alg, value in s.get("digest", {}).items() if isinstance(value, str)]
     except (ValueError, AttributeError, TypeError):
@@ -191,7 +191,7 @@ def parse_envelope(text: str, what: str) -> tuple[str, bytes, list[str]]:
     as their base64 text). ``what`` names the field in errors. An empty signature list
     is returned as such; kinds differ on whether they accept it."""
     try:
-        env = json.loads(text)
+        env = safejson.loads(text)
     except ValueError:
         raise bad(f"{what} is not a JSON DSSE envelope") from None
     payload_type = string(env, "payloadType")
