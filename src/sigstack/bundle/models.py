@@ -27,6 +27,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,7 +183,8 @@ class Bundle:
             digest = alg = None
             if "messageDigest" in ms:
                 md = _get(ms, "messageDigest", dict, "messageSignature.")
-                alg = _ALGS_BACK.get(md.get("algorithm", ""))
+                name = md.get("algorithm", "")
+                alg = _ALGS_BACK.get(name) if isinstance(name, str) else None  # a list or object: TypeError
                 if alg is None:
                     raise BundleError("invalid bundle: unsupported messageDigest algorithm")
                 digest = _b64(md.get("digest"), "messageDigest.digest")
@@ -269,8 +271,13 @@ def _b64(text: Any, what: str) -> bytes:
         raise BundleError(f"invalid bundle: {what} is not valid base64") from None
 
 
+#: ASCII digits, at most 20 (int64 and uint64 fit): "²".isdigit() holds and int() refuses
+#: more than 4300 digits, both ValueError tracebacks before
+_DIGITS = re.compile(r"[0-9]{1,20}")
+
+
 def _int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+    if isinstance(value, bool) or not isinstance(value, int | str) or not _DIGITS.fullmatch(str(value)):
         raise BundleError(f"invalid bundle: {what} must be a non-negative integer")
     return int(value)
 

@@ -232,11 +232,12 @@ class TransparencyLogInstance:
         ``PKCS1_RSA_*`` details); TrustRootError when it cannot be parsed."""
         cached = self.__dict__.get("_key")
         if cached is None:
+            from cryptography.exceptions import UnsupportedAlgorithm
             from cryptography.hazmat.primitives import serialization
 
             try:
                 cached = serialization.load_der_public_key(self.public_key_raw)
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, UnsupportedAlgorithm):  # unknown curves: the last one
                 raise TrustRootError(
                     f"the trusted root's key for log {self.base_url or _enc(self.log_id)} cannot be parsed"
                 ) from None

@@ -232,7 +232,7 @@ def _release(resp: httpx.Response) -> None:
     try:
         if not resp.is_stream_consumed:
             length = resp.headers.get("content-length", "")
-            if resp.request.method == "HEAD" or (length.isdigit() and int(length) <= 65536):
+            if resp.request.method == "HEAD" or (length.isascii() and length.isdigit() and int(length) <= 65536):
                 resp.read()
     except (httpx.HTTPError, RuntimeError):
         pass
@@ -355,7 +355,7 @@ class RegistryClient:
             if resp.status_code in _RETRY_STATUS and attempt + 1 < attempts:
                 delay = self.options.backoff * 2**attempt
                 after = resp.headers.get("retry-after", "")
-                if after.isdigit():
+                if after.isascii() and after.isdigit():  # "²" passes isdigit, not float()
                     delay = min(float(after), 5.0)
                 _release(resp)
                 time.sleep(delay)
@@ -471,7 +471,7 @@ class RegistryClient:
     @staticmethod
     def _read_bounded(resp: httpx.Response, limit: int, what: str, digest: str | None) -> bytes:
         length = resp.headers.get("content-length")
-        if length and length.isdigit() and int(length) > limit:
+        if length and length.isascii() and length.isdigit() and len(length) < 20 and int(length) > limit:
             raise TooLargeError(f"{what} is {length} bytes, over the {limit}-byte limit")
         hasher = _hasher(digest) if digest else None
         buf = bytearray()
@@ -520,7 +520,7 @@ class RegistryClient:
             media = resp.headers.get("content-type", "").split(";")[0].strip()
             size = resp.headers.get("content-length", "")
         matches = digest == ref.digest if ref.digest else digest.startswith("sha256:")
-        if matches and size.isdigit() and media in MANIFEST_TYPES:
+        if matches and size.isascii() and size.isdigit() and len(size) < 20 and media in MANIFEST_TYPES:
             return Descriptor(media, int(size), digest)
         return self.get_manifest(ref).descriptor()
 

@@ -173,6 +173,8 @@ def fetch_layer(client: RegistryReader, repo: Repository, descriptor: Mapping[st
 def index_children(manifest: Manifest) -> list[str]:
     doc = manifest.json()
     items = doc.get("manifests") or []
+    if not isinstance(items, list):  # "manifests": true was a TypeError traceback
+        raise RegistryError(f"index {manifest.digest} has no manifests list")
     return [str(m["digest"]) for m in items if isinstance(m, dict) and isinstance(m.get("digest"), str)]
 
 

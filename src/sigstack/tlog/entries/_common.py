@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
@@ -98,7 +98,7 @@ def parse_verifier(pem: bytes) -> Verifier:
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
             )
             return Verifier(pub, encode_pem("PUBLIC KEY", der), ())
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:  # unknown curve OIDs: the last one
         raise bad(f"invalid public key or certificate: {str(exc).splitlines()[0][:100]}") from None
     raise bad("the public key must be a PEM 'PUBLIC KEY' or 'CERTIFICATE'")
 

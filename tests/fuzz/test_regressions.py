@@ -1,0 +1,124 @@
+"""Every crash the fuzzers found, as a plain test (docs/reliability.md lists them).
+
+Each was an exception other than SigstackError escaping a parser at a trust boundary
+(a traceback for the user, a 500 for a server), or an invariant the fuzzer checks.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from sigstack import errors
+from sigstack._internal import safejson
+from sigstack.bundle.models import Bundle
+from sigstack.bundle.trustroot import TrustedRoot
+from sigstack.keys import encrypted, pem
+from sigstack.oci import layout
+from sigstack.oci.client import Manifest, sha256_digest
+from sigstack.payload import dsse, intoto, simplesigning
+from sigstack.tlog.checkpoint import Checkpoint
+from sigstack.tlog.entries import canonicalize
+from tests.fuzz.targets import VECTORS
+
+ROOT = base64.b64encode(b"\x01" * 32).decode()
+
+
+@pytest.mark.parametrize("size", ["²", "١٢", "9" * 5000, "007", "-1", " 1", "1" * 21])
+def test_checkpoint_tree_size_is_ascii_digits(size: str) -> None:
+    """``str.isdigit`` holds for "²", which ``int()`` refuses; 5000 digits exceed int()'s
+    limit: both were ValueError tracebacks out of Checkpoint.parse_text."""
+    with pytest.raises(errors.ProofError, match="bad tree size"):
+        Checkpoint.parse_text(f"origin\n{size}\n{ROOT}\n".encode())
+
+
+def test_checkpoint_root_hash_must_be_canonical_base64() -> None:
+    """AQE...AQG= decodes to the same 32 bytes as AQE...AQE=: two texts for one
+    checkpoint (found by the canonical round-trip invariant)."""
+    assert Checkpoint.parse_text(f"o\n7\n{ROOT}\n".encode()).text() == f"o\n7\n{ROOT}\n".encode()
+    odd = ROOT[:-2] + "G="
+    assert base64.b64decode(odd) == b"\x01" * 32
+    with pytest.raises(errors.ProofError, match="canonical"):
+        Checkpoint.parse_text(f"o\n7\n{odd}\n".encode())
+
+
+@pytest.mark.parametrize("value", ["true", "3560221606225943461888", '"x"', "{}"])
+def test_index_children_needs_a_manifests_list(value: str) -> None:
+    data = ('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":'
+            + value + "}").encode()
+    m = Manifest(data, "application/vnd.oci.image.index.v1+json", sha256_digest(data))
+    if value == "{}":  # an empty object is falsy: no children, as before
+        assert layout.index_children(m) == []
+        return
+    with pytest.raises(errors.RegistryError, match="no manifests list"):
+        layout.index_children(m)
+
+
+#: a P-256 key whose curve OID was mutated to 1.2.840.10045.3.1.23 (found by the keys target)
+UNKNOWN_CURVE = (b"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYI\nKoZIzj0DARcDQgAERmI/XnTWtblwafD31CJhQL1sPEX7\n"
+                 b"00YCEU/dJ/qOVis6kxo1/Ls+lalKDehaL/OOV5TZBBBLkK3N0bDlxh+bgA==\n-----END PUBLIC KEY-----\n")
+
+
+def test_public_key_with_unknown_curve() -> None:
+    """cryptography raises UnsupportedAlgorithm (not a ValueError) for it."""
+    with pytest.raises(errors.UnsupportedKeyError, match="unsupported public key"):
+        pem.load_public_key_pem(UNKNOWN_CURVE)
+
+
+def test_rekor_proposed_entry_with_unknown_curve() -> None:
+    spec = {"data": {"hash": {"algorithm": "sha256", "value": "ab" * 32}},
+            "signature": {"content": "QQ==", "publicKey": {"content": base64.b64encode(UNKNOWN_CURVE).decode()}}}
+    with pytest.raises(errors.BadEntryError, match="invalid public key"):
+        canonicalize({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": spec})
+
+
+def _bundle(**message_signature: object) -> bytes:
+    doc = json.loads((VECTORS / "conformance/bundle-verify/happy-path-v0.3/bundle.sigstore.json").read_bytes())
+    doc["messageSignature"].update(message_signature)
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize("algorithm", [{"x": 1}, ["SHA2_256"], 7, None])
+def test_bundle_message_digest_algorithm_of_another_type(algorithm: object) -> None:
+    """A dict or list as the algorithm was ``TypeError: unhashable type``."""
+    data = _bundle(messageDigest={"algorithm": algorithm, "digest": "QQ=="})
+    with pytest.raises(errors.BundleError, match="unsupported messageDigest algorithm"):
+        Bundle.from_json(data)
+
+
+@pytest.mark.parametrize("index", ["²", "9" * 5000, "-1", "1e3", 1.5, True, 10**30])
+def test_bundle_log_index_is_a_bounded_ascii_integer(index: object) -> None:
+    doc = json.loads(_bundle())
+    doc["verificationMaterial"]["tlogEntries"][0]["logIndex"] = index
+    with pytest.raises(errors.BundleError, match="logIndex must be a non-negative integer"):
+        Bundle.from_json(json.dumps(doc).encode())
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+DEEP_OBJECT = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
+
+
+@pytest.mark.parametrize("data", [DEEP, DEEP_OBJECT], ids=["array", "object"])
+@pytest.mark.parametrize("parse,error", [
+    (Bundle.from_json, errors.BundleError),
+    (TrustedRoot.from_json, errors.TrustRootError),
+    (dsse.parse, errors.VerificationError),
+    (intoto.parse, errors.VerificationError),
+    (simplesigning.parse, errors.VerificationError),
+    (lambda d: encrypted.decrypt(d, b"pw"), errors.KeyLoadError),
+    (lambda d: Manifest(d, "application/json", sha256_digest(d)).json(), errors.RegistryError),
+], ids=["bundle", "trustroot", "dsse", "intoto", "simplesigning", "cosign-key", "manifest"])
+def test_deeply_nested_json_is_one_clean_error(parse, error, data: bytes) -> None:
+    """json.loads raises RecursionError (a RuntimeError) past ~1000 levels: it escaped
+    every ``except ValueError`` as a traceback (safejson maps it)."""
+    with pytest.raises(error):
+        parse(data)
+
+
+def test_safejson_maps_every_failure_to_value_error() -> None:
+    for bad in (DEEP, b"\xff", b"1" * 5000, b"{", b""):
+        with pytest.raises(ValueError):
+            safejson.loads(bad)
+    assert safejson.loads(b'{"a":[1,2]}') == {"a": [1, 2]}
