@@ -107,17 +107,6 @@ def _nodes(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return found
 
 
-def _shallow(value: Any) -> bool:
-    for _ in range(MAX_PATH):
-        if isinstance(value, Pairs):
-            value = value.items[0][1] if value.items else None
-        elif isinstance(value, list):
-            value = value[0] if value else None
-        else:
-            return True
-    return False
-
-
 def _get(value: Any, path: tuple[Any, ...]) -> Any:
     for i in path:
         value = value.items[i][1] if isinstance(value, Pairs) else value[i]
@@ -169,7 +158,7 @@ def mutate_json(draw: st.DrawFn, doc: Any) -> Any:
     if op == "scalar":
         return _set(doc, path, draw(scalars))
     if op == "type":
-        choices = [[node], Pairs((("x", node),)), str(node)[:50] if _shallow(node) else "x", 1, [], Pairs(()),
+        choices = [[node], Pairs((("x", node),)), dump(node)[:50], 1, [], Pairs(()),
                    None]
         return _set(doc, path, choices[draw(st.integers(0, len(choices) - 1))])
     if op == "nest":

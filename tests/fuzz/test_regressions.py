@@ -122,3 +122,17 @@ def test_safejson_maps_every_failure_to_value_error() -> None:
         with pytest.raises(ValueError):
             safejson.loads(bad)
     assert safejson.loads(b'{"a":[1,2]}') == {"a": [1, 2]}
+
+
+def test_ct_chain_with_an_issuer_key_on_an_unknown_curve() -> None:
+    """The issuer's key is parsed lazily, in verify_directly_issued_by, which raises
+    UnsupportedAlgorithm for an unknown curve: a 500 from add-chain before."""
+    from tests.fuzz.targets import _ct_material
+
+    log, seeds, _ = _ct_material()
+    chain = [base64.b64decode(c) for c in json.loads(seeds[0])["chain"]]
+    p256 = bytes.fromhex("06082a8648ce3d030107")
+    assert p256 in chain[1]
+    mid = chain[1].replace(p256, bytes.fromhex("06082a8648ce3d030117"))
+    with pytest.raises(errors.CTError, match="do not verify one another"):
+        log.check_chain([chain[0], mid], False)
