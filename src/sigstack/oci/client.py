@@ -39,6 +39,7 @@ from typing import IO, Any, Protocol
 
 import httpx
 
+from sigstack._internal import bounded as _bounded
 from sigstack._internal import proxy as _proxy
 from sigstack._internal import proxy_transport as _proxy_transport
 from sigstack._internal import safejson
@@ -267,7 +268,7 @@ class RegistryClient:
             follow_redirects=True,
             max_redirects=self.options.max_redirects,
             timeout=self.options.timeout,
-            headers={"User-Agent": _USER_AGENT},
+            headers={"User-Agent": _USER_AGENT, **_bounded.IDENTITY},
             trust_env=False,
         )
         self._base: dict[str, str] = {}
@@ -468,22 +469,16 @@ class RegistryClient:
 
     # ---- bounded reads ---------------------------------------------------------------
 
-    @staticmethod
-    def _read_bounded(resp: httpx.Response, limit: int, what: str, digest: str | None) -> bytes:
-        length = resp.headers.get("content-length")
-        if length and length.isascii() and length.isdigit() and len(length) < 20 and int(length) > limit:
-            raise TooLargeError(f"{what} is {length} bytes, over the {limit}-byte limit")
+    def _read_bounded(self, resp: httpx.Response, limit: int, what: str, digest: str | None) -> bytes:
+        """At most ``limit`` bytes within the timeout (a registry that streams forever or
+        trickles is cut off), never a Content-Encoding we did not ask for, and checked
+        against ``digest`` when given."""
         hasher = _hasher(digest) if digest else None
-        buf = bytearray()
-        for chunk in resp.iter_bytes():
-            buf += chunk
-            if len(buf) > limit:
-                raise TooLargeError(f"{what} is over the {limit}-byte limit")
-            if hasher is not None:
-                hasher.update(chunk)
+        data = _bounded.read_body(resp, limit, self.options.timeout, what, RegistryError, TooLargeError,
+                                  hasher.update if hasher is not None else None)
         if digest and hasher is not None and f"{digest.split(':')[0]}:{hasher.hexdigest()}" != digest:
             raise DigestMismatchError(f"{what}: the registry served content that does not match {digest}")
-        return bytes(buf)
+        return data
 
     # ---- manifests -------------------------------------------------------------------
 
@@ -572,7 +567,10 @@ class RegistryClient:
         hasher = _hasher(digest)
         total = 0
         with _released(resp):
-            for chunk in resp.iter_bytes(1 << 20):
+            encoding = resp.headers.get("content-encoding", "").strip().lower()
+            if encoding not in ("", "identity"):  # asked for identity: a bomb is refused unread
+                raise RegistryError(f"blob {digest} came {encoding}-encoded, which was not asked for")
+            for chunk in resp.iter_raw(1 << 20):
                 hasher.update(chunk)
                 out.write(chunk)
                 total += len(chunk)
