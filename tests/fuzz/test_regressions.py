@@ -136,3 +136,24 @@ def test_ct_chain_with_an_issuer_key_on_an_unknown_curve() -> None:
     mid = chain[1].replace(p256, bytes.fromhex("06082a8648ce3d030117"))
     with pytest.raises(errors.CTError, match="do not verify one another"):
         log.check_chain([chain[0], mid], False)
+
+
+def _tlog_bundle(**entry: object) -> bytes:
+    doc = json.loads(_bundle())
+    doc["verificationMaterial"]["tlogEntries"][0].update(entry)
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize("body", [b"\xff\x00", b"[1]", b'{"kind":"x"}'])
+def test_bundle_log_entry_body_must_be_a_rekor_entry(body: bytes) -> None:
+    """A bit flip in canonicalizedBody parsed, then Bundle.to_json raised ProofError
+    (the serialise/parse invariant): the body is now checked at parse time."""
+    with pytest.raises(errors.BundleError, match="canonicalizedBody is not a Rekor entry"):
+        Bundle.from_json(_tlog_bundle(canonicalizedBody=base64.b64encode(body).decode()))
+
+
+def test_bundle_empty_signed_entry_timestamp_is_none() -> None:
+    """``"signedEntryTimestamp": ""`` parsed to b"" and came back as no SET."""
+    b = Bundle.from_json(_tlog_bundle(inclusionPromise={"signedEntryTimestamp": ""}))
+    assert b.tlog_entries[0].signed_entry_timestamp is None
+    assert Bundle.from_json(b.to_json()) == b
