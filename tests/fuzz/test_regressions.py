@@ -157,3 +157,14 @@ def test_bundle_empty_signed_entry_timestamp_is_none() -> None:
     b = Bundle.from_json(_tlog_bundle(inclusionPromise={"signedEntryTimestamp": ""}))
     assert b.tlog_entries[0].signed_entry_timestamp is None
     assert Bundle.from_json(b.to_json()) == b
+
+
+def test_lone_surrogate_escapes_become_replacement_characters() -> None:
+    """``"payloadType":"\\ud800"`` parsed to a str that cannot be UTF-8 encoded: PAE
+    and to_json raised UnicodeEncodeError. Go's encoding/json (cosign, Rekor) reads each
+    lone surrogate escape as U+FFFD, and so does safejson now."""
+    env = dsse.parse(b'{"payload":"e30=","payloadType":"a\\ud800b","signatures":[{"sig":"QQ=="}]}')
+    assert env.payload_type == "a\ufffdb"
+    assert dsse.parse(env.to_json()) == env
+    assert dsse.pae(env.payload_type, env.payload).startswith(b"DSSEv1 5 a\xef\xbf\xbdb ")
+    assert safejson.loads(b'["\\ud83d\\ude00", "\\udc00", {"\\ud800": 1}]') == ["\U0001f600", "\ufffd", {"\ufffd": 1}]
