@@ -100,7 +100,7 @@ class RegistryOptions:
     # Read-modify-write of a shared tag (.sig/.att, the referrers fallback index): how many
     # rounds of write-then-read-back, and the least wait before reading back (layouts/merge.py)
     write_attempts: int = 10
-    write_settle: float = 0.2
+    write_settle: float = 0.05
     debug: Callable[[str], None] | None = None  # receives one line per HTTP request/response (-d)
     # HTTP(S)_PROXY / NO_PROXY with Go's rules; None reads them from the environment
     proxies: _proxy.ProxySettings | None = None

@@ -9,7 +9,7 @@ loses signatures this way (cosign#2432). Without a lock, the writer detects and 
 1. just before the PUT it asks the tag's digest again (HEAD) and re-merges when the tag
    moved since the manifest it merged onto was read;
 2. after the PUT it waits a little (the *settle* time: at least
-   ``RegistryOptions.write_settle``, and twice what its own check-and-PUT took, with
+   ``RegistryOptions.write_settle``, and three times what its own check-and-PUT took, with
    jitter) and reads the tag back: a writer that read before our PUT and wrote after
    it has landed by then, and its manifest lacks our addition;
 3. when anything of ours is missing, it merges again onto what it read and repeats, at
@@ -74,7 +74,7 @@ def write_merged(client: RegistryClient, ref: Reference, current: Manifest | Non
         client.put_manifest(ref, data, media_type)
         puts += 1
         took = time.monotonic() - started
-        time.sleep(max(opts.write_settle, 2 * took) * (1 + random.random()) * (1 + (puts - 1) / 2))
+        time.sleep(max(opts.write_settle, 3 * took) * (1 + random.random()) * (1 + (puts - 1) / 2))
         current = read_tag(client, ref)
     raise ConcurrentUpdateError(
         f"{what} at {ref} was overwritten by concurrent writers (after {puts} writes); "
