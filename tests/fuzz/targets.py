@@ -20,11 +20,13 @@ notes, OCI manifests and layout directories, Rekor proposed entries, JWTs, CT ch
 from __future__ import annotations
 
 import asyncio
+import atexit
 import base64
 import datetime
 import functools
 import hashlib
 import json
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -377,6 +379,7 @@ def _layout_dir() -> Path:
     from sigstack.oci import layout
 
     root = Path(tempfile.mkdtemp(prefix="sigstack-fuzz-layout-"))
+    atexit.register(shutil.rmtree, root, True)
     img = layout.build_image([layout.Layer(layout.SIMPLESIGNING_MEDIA, b'{"a":1}')])
     blobs = root / "blobs" / "sha256"
     blobs.mkdir(parents=True)
@@ -546,7 +549,9 @@ def _ct_material() -> tuple[Any, list[bytes], set[bytes]]:
     leaf = cert("leaf", leaf_key, mid.subject, mid_key, False)
     pre = cert("leaf", leaf_key, mid.subject, mid_key, False, poison=True)
     ders = [c.public_bytes(serialization.Encoding.DER) for c in (leaf, mid, root, pre)]
-    store = open_store(str(Path(tempfile.mkdtemp(prefix="sigstack-fuzz-ct-")) / "ct.db"))
+    tmp = Path(tempfile.mkdtemp(prefix="sigstack-fuzz-ct-"))
+    atexit.register(shutil.rmtree, tmp, True)
+    store = open_store(str(tmp / "ct.db"))
     log = CTLog(store, PrivateKeySigner(ec.generate_private_key(ec.SECP256R1())), [root])
     enc = [base64.b64encode(d).decode() for d in ders]
     seeds = [json.dumps({"chain": [enc[0], enc[1]], "precert": False}).encode(),

@@ -101,3 +101,43 @@ def test_concurrent_referrers_keep_every_entry_of_the_fallback_index(registry: R
     v = sigstack("verify", "--key", str(pub), "--experimental-oci11", image,
                  env={"COSIGN_EXPERIMENTAL": "1"})
     assert v.code == 0, v.err
+
+
+def test_a_layer_always_overwritten_is_an_error_not_a_success() -> None:
+    """A registry where another writer always wins (the double serves the same empty
+    image whatever was PUT): after ``write_attempts`` writes the append fails with
+    ConcurrentUpdateError instead of reporting a signature that is not stored."""
+    import hashlib
+
+    from hostile import HostileRegistry
+
+    from sigstack.errors import ConcurrentUpdateError
+    from sigstack.oci.client import RegistryOptions
+    from sigstack.oci.layouts.base import SignedEntity
+    from sigstack.oci.layouts.legacy import LEGACY
+
+    h = HostileRegistry()
+    try:
+        empty = layout.build_image([]).manifest
+        digest = "sha256:" + "ab" * 32
+        tag = f"/v2/x/manifests/{layout.attachment_tag(digest, 'sig')}"
+        puts: list[bytes] = []
+        served = {"Content-Type": "application/vnd.oci.image.manifest.v1+json",
+                  "Docker-Content-Digest": "sha256:" + hashlib.sha256(empty).hexdigest()}
+        h.route("GET", tag, lambda _r: (200, served, empty))
+        h.route("HEAD", tag, lambda _r: (200, {**served, "Content-Length": str(len(empty))}, b""))
+
+        def put(req):
+            puts.append(req.rfile.read(int(req.headers["Content-Length"])))
+            return 201, {}, b""
+
+        h.route("PUT", tag, put)
+        h.route("HEAD", "*", lambda _r: (200, {}, b""))  # every blob "exists": no uploads
+        with RegistryClient(RegistryOptions(write_attempts=3, write_settle=0.01)) as client:
+            entity = SignedEntity.at(client, parse_reference(f"{h.host}/x:v1").repository, digest)
+            layer = layout.Layer(layout.SIMPLESIGNING_MEDIA, b"{}", {layout.SIGNATURE_ANNOTATION: "QQ=="})
+            with pytest.raises(ConcurrentUpdateError, match="overwritten by concurrent writers"):
+                LEGACY.append(entity, "sig", [layer])
+        assert len(puts) == 3 and all(b"QQ==" in p for p in puts)
+    finally:
+        h.close()
