@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import base64
+import dataclasses
 import datetime
 import functools
 import hashlib
@@ -101,7 +102,10 @@ def _signed_parts(entry: Any) -> tuple[Any, ...]:
     from sigstack.tlog.checkpoint import SignedNote
 
     p = entry.inclusion_proof
-    return (entry.log_index, entry.log_id, entry.integrated_time, entry.body, p.log_index, p.tree_size,
+    # integratedTime is signed only by the SET: without one it is no signed part (and
+    # must not be used as a verified time: docs/reliability.md, finding 13)
+    time = entry.integrated_time if entry.signed_entry_timestamp else None
+    return (entry.log_index, entry.log_id, time, entry.body, p.log_index, p.tree_size,
             p.root_hash, p.hashes, SignedNote.parse(p.checkpoint).text)
 
 
@@ -131,6 +135,7 @@ def _reference_entries() -> set[tuple[Any, ...]]:
         for e in b.tlog_entries:
             if e.inclusion_proof is not None and _verifies(e):
                 found.add(_signed_parts(e))
+                found.add(_signed_parts(dataclasses.replace(e, signed_entry_timestamp=None)))
     return found
 
 

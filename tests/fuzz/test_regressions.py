@@ -168,3 +168,19 @@ def test_lone_surrogate_escapes_become_replacement_characters() -> None:
     assert dsse.parse(env.to_json()) == env
     assert dsse.pae(env.payload_type, env.payload).startswith(b"DSSEv1 5 a\xef\xbf\xbdb ")
     assert safejson.loads(b'["\\ud83d\\ude00", "\\udc00", {"\\ud800": 1}]') == ["\U0001f600", "\ufffd", {"\ufffd": 1}]
+
+
+def test_log_response_with_an_empty_set() -> None:
+    """``"signedEntryTimestamp": ""`` parsed as "no SET", so verify_entry skipped the one
+    signature over integratedTime: the fuzzer's mutant set it to 0 and still verified."""
+    from sigstack.errors import LogClientError
+    from sigstack.tlog.entry import TlogEntry
+    from tests.fuzz.targets import _entry_seeds
+
+    doc = json.loads(_entry_seeds()[0])
+    ((_, v),) = doc.items()
+    assert TlogEntry.from_response(doc).signed_entry_timestamp
+    v["verification"]["signedEntryTimestamp"] = ""
+    v["integratedTime"] = 0
+    with pytest.raises(LogClientError, match="no signed entry timestamp"):
+        TlogEntry.from_response(doc)

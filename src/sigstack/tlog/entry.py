@@ -70,7 +70,7 @@ class TlogEntry:
         ((entry_id, v),) = doc.items()
         try:
             proof = v["verification"]["inclusionProof"]
-            return cls(
+            entry = cls(
                 log_index=_int(v["logIndex"]),
                 log_id=bytes.fromhex(v["logID"]),
                 integrated_time=_int(v["integratedTime"]),
@@ -88,6 +88,12 @@ class TlogEntry:
             )
         except (KeyError, TypeError, ValueError, binascii.Error):
             raise LogClientError("unexpected log response: malformed LogEntry") from None
+        # Rekor v1 always signs its entries. An empty SET would be read as "no SET" by
+        # verify_entry, leaving integratedTime covered by nothing (found by tests/fuzz: a
+        # response with "signedEntryTimestamp": "" and integratedTime 0 still verified).
+        if not entry.signed_entry_timestamp:
+            raise LogClientError("unexpected log response: the entry has no signed entry timestamp")
+        return entry
 
 
 def _int(value: Any) -> int:
