@@ -310,7 +310,7 @@ def _entry_run(data: bytes) -> None:
 # ---- Rekor proposed entries (the log's input) -------------------------------------------
 
 @functools.cache
-def _proposed_material() -> tuple[list[bytes], set[tuple[str, str]]]:
+def _proposed_material() -> tuple[list[bytes], set[tuple[str, bytes]]]:
     from sigstack.keys.pem import public_key_to_pem
     from sigstack.keys.software import PrivateKeySigner
     from sigstack.payload import dsse, intoto
@@ -325,8 +325,9 @@ def _proposed_material() -> tuple[list[bytes], set[tuple[str, str]]]:
     env = dsse.sign(signer, intoto.statement("https://slsa.dev/provenance/v1", {}, "sha256:" + "ab" * 32))
     dsse_entry = {"apiVersion": "0.0.1", "kind": "dsse", "spec": {
         "proposedContent": {"envelope": env.to_json().decode(), "verifiers": [pem]}}}
-    signed = {(digest.hex(), sig), (hashlib.sha256(env.payload).hexdigest(),
-                                    base64.b64encode(env.signatures[0]).decode())}
+    # the signature *bytes*: standard and URL-safe spellings of one signature are both
+    # valid DSSE (and Rekor keeps the spelling it was given)
+    signed = {(digest.hex(), base64.b64decode(sig)), (hashlib.sha256(env.payload).hexdigest(), env.signatures[0])}
     return [json.dumps(hashed).encode(), json.dumps(dsse_entry).encode()], signed
 
 
@@ -343,10 +344,12 @@ def _proposed_run(data: bytes) -> None:
     assert json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() == c.body
     spec = body["spec"]
     _, signed = _proposed_material()
+    from sigstack.tlog.entries._common import dsse_b64
+
     if body["kind"] == "hashedrekord":
-        key = (spec["data"]["hash"]["value"], spec["signature"]["content"])
+        key = (spec["data"]["hash"]["value"], base64.b64decode(spec["signature"]["content"]))
     else:
-        key = (spec["payloadHash"]["value"], spec["signatures"][0]["signature"])
+        key = (spec["payloadHash"]["value"], dsse_b64(spec["signatures"][0]["signature"], "sig"))
     assert key in signed, "a changed proposed entry was accepted with a signature it does not carry"
 
 

@@ -184,3 +184,22 @@ def test_log_response_with_an_empty_set() -> None:
     v["integratedTime"] = 0
     with pytest.raises(LogClientError, match="no signed entry timestamp"):
         TlogEntry.from_response(doc)
+
+
+@pytest.mark.parametrize("junk", ["::", " ", "\n", "!", "\u00e9"])
+def test_rekor_dsse_signature_with_characters_outside_base64(junk: str) -> None:
+    """The URL-safe fallback decoder skipped characters outside its alphabet, so
+    ``"MEQ" + junk + "CI..."`` verified as the same signature: one DSSE signature had
+    endless spellings, each a new log entry (go-securesystemslib decodes strictly)."""
+    from sigstack.tlog.entries._common import dsse_b64
+    from tests.fuzz.targets import _proposed_material
+
+    proposed = json.loads(_proposed_material()[0][1])
+    env = json.loads(proposed["spec"]["proposedContent"]["envelope"])
+    sig = env["signatures"][0]["sig"]
+    assert canonicalize(proposed).body
+    env["signatures"][0]["sig"] = sig[:10] + junk + sig[10:]
+    proposed["spec"]["proposedContent"]["envelope"] = json.dumps(env)
+    with pytest.raises(errors.BadEntryError, match="not valid base64"):
+        canonicalize(proposed)
+    assert dsse_b64(sig.replace("+", "-").replace("/", "_").rstrip("="), "sig") == base64.b64decode(sig)

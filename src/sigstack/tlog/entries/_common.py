@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -144,11 +145,20 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
 
 
+_URLSAFE_B64 = re.compile(r"[A-Za-z0-9_-]*={0,2}")
+
+
 def dsse_b64(text: str, what: str) -> bytes:
-    """DSSE fields are standard or URL-safe base64 (the DSSE spec allows both)."""
+    """DSSE fields are standard or URL-safe base64, padded or not (the DSSE spec allows
+    each; go-securesystemslib tries all four, strictly). Python's URL-safe decoder
+    skips characters outside its alphabet, so it is only given text made of it: else
+    ``"MEQ::CI..."`` decoded like ``"MEQCI..."`` and one signature had endless spellings
+    in the log (found by tests/fuzz)."""
     try:
-        return base64.b64decode(text, validate=True)
+        return base64.b64decode(text + "=" * (-len(text) % 4) if "=" not in text else text, validate=True)
     except (binascii.Error, ValueError):
+        if not _URLSAFE_B64.fullmatch(text):
+            raise bad(f"{what} is not valid base64") from None
         try:
             return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         except (binascii.Error, ValueError):
