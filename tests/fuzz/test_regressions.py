@@ -203,3 +203,29 @@ def test_rekor_dsse_signature_with_characters_outside_base64(junk: str) -> None:
     with pytest.raises(errors.BadEntryError, match="not valid base64"):
         canonicalize(proposed)
     assert dsse_b64(sig.replace("+", "-").replace("/", "_").rstrip("="), "sig") == base64.b64decode(sig)
+
+
+def _version_4(der: bytes) -> bytes:
+    v3 = bytes.fromhex("a003020102")
+    assert v3 in der
+    return der.replace(v3, bytes.fromhex("a003020103"), 1)
+
+
+def test_certificate_with_an_unknown_version() -> None:
+    """cryptography raises x509.InvalidVersion (not a ValueError) for a version past v3:
+    a 500 from the CT log's add-chain and from the transparency log's entry parser."""
+    from cryptography import x509
+
+    from tests.fuzz.targets import _ct_material
+
+    log, seeds, _ = _ct_material()
+    chain = [base64.b64decode(c) for c in json.loads(seeds[0])["chain"]]
+    with pytest.raises(x509.InvalidVersion):
+        x509.load_der_x509_certificate(_version_4(chain[0]))
+    with pytest.raises(errors.CTError, match="not a DER X.509 certificate"):
+        log.check_chain([_version_4(chain[0]), chain[1]], False)
+    pem_text = pem.encode_pem("CERTIFICATE", _version_4(chain[0]))
+    spec = {"data": {"hash": {"algorithm": "sha256", "value": "ab" * 32}},
+            "signature": {"content": "QQ==", "publicKey": {"content": base64.b64encode(pem_text).decode()}}}
+    with pytest.raises(errors.BadEntryError, match="invalid public key or certificate"):
+        canonicalize({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": spec})

@@ -341,7 +341,7 @@ def _parse_legacy(doc: dict[str, Any]) -> Bundle:
         try:
             pem = _b64(doc["cert"], "cert")
             cert = x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):  # a version byte past v3 is not a ValueError
             raise BundleError("invalid bundle: cert is not a PEM certificate") from None
     rb = doc.get("rekorBundle")
     entries = (parse_rekor_bundle(rb),) if rb is not None else ()

@@ -314,7 +314,7 @@ class CertificateAuthority:
 
             try:
                 cached = [x509.load_der_x509_certificate(c) for c in self.certificates]
-            except ValueError:
+            except (ValueError, x509.InvalidVersion):  # a version byte past v3 is not a ValueError
                 raise TrustRootError(
                     f"invalid trusted root: a certificate of {self.uri or 'an authority'} is not DER X.509"
                 ) from None

@@ -134,7 +134,7 @@ def parse_signing_certificate(doc: Any) -> SigningCertificate:
         raise errors.CAError("the CA's answer holds no certificate chain")
     try:
         certs = tuple(x509.load_pem_x509_certificate(c.encode()) for c in chain)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):  # a version byte past v3 is not a ValueError
         raise errors.CAError("the CA's answer holds a malformed certificate") from None
     detached = None
     detached_body = doc.get("signedCertificateDetachedSct")

@@ -111,5 +111,5 @@ class CAClient:
             return [[x509.load_pem_x509_certificate(c.encode()) for c in ch["certificates"]] for ch in chains]
         except httpx.HTTPError as exc:
             raise CAClientError(f"fetching the CA's trust bundle from {self.url}: {exc}") from None
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, x509.InvalidVersion):
             raise CAClientError("the CA's trust bundle is malformed") from None

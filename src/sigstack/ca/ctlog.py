@@ -123,7 +123,7 @@ class CTLog:
         for i, raw in enumerate(chain):
             try:
                 certs.append(x509.load_der_x509_certificate(raw))
-            except ValueError:
+            except (ValueError, x509.InvalidVersion):  # version past v3: not a ValueError (fuzz)
                 raise _bad(f"chain certificate {i} is not a DER X.509 certificate") from None
         leaf = certs[0]
         try:

@@ -99,7 +99,7 @@ def parse_verifier(pem: bytes) -> Verifier:
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
             )
             return Verifier(pub, encode_pem("PUBLIC KEY", der), ())
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:  # unknown curve OIDs: the last one
+    except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:  # not ValueErrors
         raise bad(f"invalid public key or certificate: {str(exc).splitlines()[0][:100]}") from None
     raise bad("the public key must be a PEM 'PUBLIC KEY' or 'CERTIFICATE'")
 

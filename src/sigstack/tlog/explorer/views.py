@@ -127,7 +127,7 @@ def decode(body: bytes) -> Decoded:
         if b"CERTIFICATE" in pem[:40]:
             try:
                 ident = identity(x509.load_pem_x509_certificate(pem))
-            except ValueError:
+            except (ValueError, x509.InvalidVersion):
                 continue
         keys.append(Key("certificate" if ident else "public key", v.fingerprint, ident,
                         v.canonical_pem.decode("ascii", "replace")))
