@@ -222,7 +222,7 @@ def test_certificate_with_an_unknown_version() -> None:
     chain = [base64.b64decode(c) for c in json.loads(seeds[0])["chain"]]
     with pytest.raises(x509.InvalidVersion):
         x509.load_der_x509_certificate(_version_4(chain[0]))
-    with pytest.raises(errors.CTError, match="not a DER X.509 certificate"):
+    with pytest.raises(errors.CTError, match=r"not a DER X\.509 certificate"):
         log.check_chain([_version_4(chain[0]), chain[1]], False)
     pem_text = pem.encode_pem("CERTIFICATE", _version_4(chain[0]))
     spec = {"data": {"hash": {"algorithm": "sha256", "value": "ab" * 32}},
