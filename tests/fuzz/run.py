@@ -34,9 +34,9 @@ def fuzz_target(target: Target, seconds: float, shrink: bool) -> tuple[int, floa
         @given(mutants(seeds, text=target.text))
         def chunk(data: bytes) -> None:
             nonlocal runs
-            runs += 1
             if time.monotonic() - started > seconds:
-                return
+                return  # the budget is spent: the rest of the chunk is skipped, not counted
+            runs += 1
             try:
                 attempt(target, data)
             except Exception as exc:
