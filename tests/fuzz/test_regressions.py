@@ -229,3 +229,17 @@ def test_certificate_with_an_unknown_version() -> None:
             "signature": {"content": "QQ==", "publicKey": {"content": base64.b64encode(pem_text).decode()}}}
     with pytest.raises(errors.BadEntryError, match="invalid public key or certificate"):
         canonicalize({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": spec})
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b"not json", b"[]"])
+def test_log_response_body_must_be_a_rekor_entry(body: bytes) -> None:
+    """As for bundles (finding 9): readers of the body after parsing may count on it."""
+    from sigstack.errors import LogClientError
+    from sigstack.tlog.entry import TlogEntry
+    from tests.fuzz.targets import _entry_seeds
+
+    doc = json.loads(_entry_seeds()[0])
+    ((_, v),) = doc.items()
+    v["body"] = base64.b64encode(body).decode()
+    with pytest.raises(LogClientError, match="not a Rekor entry"):
+        TlogEntry.from_response(doc)

@@ -93,6 +93,10 @@ class TlogEntry:
         # response with "signedEntryTimestamp": "" and integratedTime 0 still verified).
         if not entry.signed_entry_timestamp:
             raise LogClientError("unexpected log response: the entry has no signed entry timestamp")
+        try:  # every later reader of the body (verify/evidence.py) may count on it being JSON
+            entry.kind_version  # noqa: B018
+        except ProofError:
+            raise LogClientError("unexpected log response: the entry body is not a Rekor entry") from None
         return entry
 
 
