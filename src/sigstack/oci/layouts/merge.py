@@ -74,7 +74,9 @@ def write_merged(client: RegistryClient, ref: Reference, current: Manifest | Non
         client.put_manifest(ref, data, media_type)
         puts += 1
         took = time.monotonic() - started
-        time.sleep(max(opts.write_settle, 3 * took) * (1 + random.random()) * (1 + (puts - 1) / 2))
+        # little jitter on the first write (it costs every sign), more on repairs, to desynchronise
+        jitter = 1 + random.random() * (0.25 if puts == 1 else 1.0)
+        time.sleep(max(opts.write_settle, 3 * took) * jitter * (1 + (puts - 1) / 2))
         current = read_tag(client, ref)
     raise ConcurrentUpdateError(
         f"{what} at {ref} was overwritten by concurrent writers (after {puts} writes); "
