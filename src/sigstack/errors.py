@@ -145,6 +145,11 @@ class TooLargeError(RegistryError):
     """Content is larger than the configured bound."""
 
 
+class ConcurrentUpdateError(RegistryError):
+    """A shared tag (``.sig``, ``.att``, the referrers index) kept being overwritten by
+    concurrent writers, so what this run added is not in the final manifest."""
+
+
 class CredentialError(SigstackError):
     """The docker config or a credential helper could not give credentials."""
 

@@ -1,6 +1,6 @@
 """A tiny HTTP double of a (misbehaving) registry, for cases no real registry
 produces on demand: content not matching its digest, oversized manifests,
-redirect loops, 403s, 429/503 storms, and the bearer-token challenge flow of the
+redirect loops, 403s, 429/503 storms, endless or trickling bodies, and the bearer-token challenge flow of the
 distribution token-auth spec. It is a double, not a registry: each test installs
 the exact responses it needs with ``route``.
 """
@@ -10,10 +10,12 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-Response = tuple[int, dict[str, str], bytes]
+#: a body that is not bytes is an iterable of chunks, sent as they come (a registry that
+#: streams forever or trickles), without a Content-Length
+Response = tuple[int, dict[str, str], "bytes | Iterable[bytes]"]
 Handler = Callable[[BaseHTTPRequestHandler], Response]
 
 
@@ -39,6 +41,17 @@ class HostileRegistry:
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
+                if not isinstance(body, bytes):  # a stream: no length, the body ends when we hang up
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.close_connection = True
+                    try:
+                        for chunk in body:
+                            self.wfile.write(chunk)
+                            self.wfile.flush()
+                    except OSError:  # the client gave up, as it should
+                        pass
+                    return
                 if "Content-Length" not in headers:
                     self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

@@ -27,10 +27,12 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from sigstack.errors import BundleError
+from sigstack._internal import safejson
+from sigstack.errors import BundleError, ProofError
 from sigstack.payload import dsse
 from sigstack.tlog.entry import InclusionProof, TlogEntry
 
@@ -150,7 +152,7 @@ class Bundle:
         if len(data) > MAX_BUNDLE_BYTES:
             raise BundleError("bundle file is too large")
         try:
-            doc = json.loads(data)
+            doc = safejson.loads(data)
         except (ValueError, UnicodeDecodeError):
             raise BundleError("invalid bundle: not JSON") from None
         if not isinstance(doc, dict):
@@ -184,7 +186,8 @@ class Bundle:
             digest = alg = None
             if "messageDigest" in ms:
                 md = _get(ms, "messageDigest", dict, "messageSignature.")
-                alg = _ALGS_BACK.get(md.get("algorithm", ""))
+                name = md.get("algorithm", "")
+                alg = _ALGS_BACK.get(name) if isinstance(name, str) else None  # a list or object: TypeError
                 if alg is None:
                     raise BundleError("invalid bundle: unsupported messageDigest algorithm")
                 digest = _b64(md.get("digest"), "messageDigest.digest")
@@ -271,8 +274,13 @@ def _b64(text: Any, what: str) -> bytes:
         raise BundleError(f"invalid bundle: {what} is not valid base64") from None
 
 
+#: ASCII digits, at most 20 (int64 and uint64 fit): "²".isdigit() holds and int() refuses
+#: more than 4300 digits, both ValueError tracebacks before
+_DIGITS = re.compile(r"[0-9]{1,20}")
+
+
 def _int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+    if isinstance(value, bool) or not isinstance(value, int | str) or not _DIGITS.fullmatch(str(value)):
         raise BundleError(f"invalid bundle: {what} must be a non-negative integer")
     return int(value)
 
@@ -312,8 +320,9 @@ def _parse_tlog(t: Any) -> TlogEntry:
     promise = t.get("inclusionPromise")
     set_sig = None
     if promise is not None:
-        set_sig = _b64(_get(promise, "signedEntryTimestamp", str, "inclusionPromise."), "signedEntryTimestamp")
-    return TlogEntry(
+        # an empty SET is no SET (as verify_entry reads it); kept as b"" it did not survive to_json
+        set_sig = _b64(_get(promise, "signedEntryTimestamp", str, "inclusionPromise."), "signedEntryTimestamp") or None
+    entry = TlogEntry(
         log_index=_int(t.get("logIndex", "0"), "logIndex"),
         log_id=_b64(_get(_get(t, "logId", dict, ""), "keyId", str, "logId."), "logId.keyId"),
         integrated_time=_int(t.get("integratedTime", "0"), "integratedTime"),
@@ -321,6 +330,11 @@ def _parse_tlog(t: Any) -> TlogEntry:
         signed_entry_timestamp=set_sig,
         inclusion_proof=proof,
     )
+    try:  # the body is what gets verified and what to_json names the kind by (found by tests/fuzz)
+        entry.kind_version  # noqa: B018
+    except ProofError:
+        raise BundleError("invalid bundle: tlogEntries[0].canonicalizedBody is not a Rekor entry") from None
+    return entry
 
 
 def _parse_legacy(doc: dict[str, Any]) -> Bundle:
@@ -335,7 +349,7 @@ def _parse_legacy(doc: dict[str, Any]) -> Bundle:
         try:
             pem = _b64(doc["cert"], "cert")
             cert = x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):  # a version byte past v3 is not a ValueError
             raise BundleError("invalid bundle: cert is not a PEM certificate") from None
     rb = doc.get("rekorBundle")
     entries = (parse_rekor_bundle(rb),) if rb is not None else ()

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from sigstack._internal import safejson
 from sigstack.errors import SigstackError, TrustRootError
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def _rest(d: dict[str, Any], known: tuple[str, ...]) -> dict[str, Any]:
 
 def _load_json(data: bytes | str, what: str) -> Any:
     try:
-        return json.loads(data)
+        return safejson.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise TrustRootError(f"invalid {what}: not JSON") from None
 
@@ -231,11 +232,12 @@ class TransparencyLogInstance:
         ``PKCS1_RSA_*`` details); TrustRootError when it cannot be parsed."""
         cached = self.__dict__.get("_key")
         if cached is None:
+            from cryptography.exceptions import UnsupportedAlgorithm
             from cryptography.hazmat.primitives import serialization
 
             try:
                 cached = serialization.load_der_public_key(self.public_key_raw)
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, UnsupportedAlgorithm):  # unknown curves: the last one
                 raise TrustRootError(
                     f"the trusted root's key for log {self.base_url or _enc(self.log_id)} cannot be parsed"
                 ) from None
@@ -312,7 +314,7 @@ class CertificateAuthority:
 
             try:
                 cached = [x509.load_der_x509_certificate(c) for c in self.certificates]
-            except ValueError:
+            except (ValueError, x509.InvalidVersion):  # a version byte past v3 is not a ValueError
                 raise TrustRootError(
                     f"invalid trusted root: a certificate of {self.uri or 'an authority'} is not DER X.509"
                 ) from None

@@ -13,7 +13,6 @@ on the same app (``/ct/v1/...``).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -24,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sigstack._internal import safejson
 from sigstack.ca import errors
 from sigstack.ca.certrequest import parse_v1, parse_v2
 from sigstack.ca.ctlog import CTLog
@@ -44,7 +44,7 @@ async def _json(request: Request) -> Any:
     if len(raw) > MAX_BODY:
         raise errors.CAError("request body too large", status=413, grpc_code=8)
     try:
-        return json.loads(raw)
+        return safejson.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise errors.BadRequestError("the request body is not valid JSON") from None
 

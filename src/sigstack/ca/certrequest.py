@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
@@ -51,7 +52,7 @@ def parse_public_key(data: bytes) -> PublicKeyTypes:
         if data.lstrip().startswith(b"-----BEGIN"):
             return serialization.load_pem_public_key(data)
         return serialization.load_der_public_key(data)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):  # an unknown curve OID is the last one
         raise errors.BadRequestError(errors.INVALID_PUBLIC_KEY) from None
 
 
@@ -133,7 +134,7 @@ def parse_signing_certificate(doc: Any) -> SigningCertificate:
         raise errors.CAError("the CA's answer holds no certificate chain")
     try:
         certs = tuple(x509.load_pem_x509_certificate(c.encode()) for c in chain)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):  # a version byte past v3 is not a ValueError
         raise errors.CAError("the CA's answer holds a malformed certificate") from None
     detached = None
     detached_body = doc.get("signedCertificateDetachedSct")

@@ -15,6 +15,8 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from sigstack._internal import safejson
+from sigstack._internal.bounded import IDENTITY, read_body
 from sigstack._internal.proxy import ProxySettings
 from sigstack._internal.proxy_transport import transport
 from sigstack.ca.certrequest import SigningCertificate, parse_signing_certificate
@@ -46,12 +48,28 @@ def challenge_subject(token: str) -> str:
     return value
 
 
+#: the largest answer read from a CA (a certificate chain is a few kilobytes)
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+
+
 class CAClient:
     def __init__(self, url: str, timeout: float = 60.0, proxies: ProxySettings | None = None) -> None:
         self.url = url.rstrip("/")
+        self._timeout = timeout
         # proxies chosen with Go's rules, as cosign's Fulcio client does (see _internal.proxy)
-        self._http = httpx.Client(timeout=timeout, transport=transport(proxies or ProxySettings.from_env(), True,
-                                                                       trust_env=True))
+        self._http = httpx.Client(timeout=timeout, headers=IDENTITY,
+                                  transport=transport(proxies or ProxySettings.from_env(), True, trust_env=True))
+
+    def _request(self, method: str, url: str, **kw: Any) -> tuple[int, bytes]:
+        """Status and body, the body within :data:`MAX_RESPONSE_BYTES` and the timeout
+        (a CA that streams forever or trickles is cut off; see _internal/bounded.py)."""
+        req = self._http.build_request(method, url, **kw)
+        resp = self._http.send(req, stream=True)
+        try:
+            return resp.status_code, read_body(resp, MAX_RESPONSE_BYTES, self._timeout,
+                                               f"the CA's answer to {method}", CAClientError)
+        finally:
+            resp.close()
 
     def __enter__(self) -> CAClient:
         return self
@@ -65,16 +83,16 @@ class CAClient:
     def _post(self, body: dict[str, Any], token: str) -> SigningCertificate:
         endpoint = self.url + "/api/v2/signingCert"
         try:
-            resp = self._http.post(endpoint, json=body, headers={"Authorization": f"Bearer {token}"})
+            status, data = self._request("POST", endpoint, json=body, headers={"Authorization": f"Bearer {token}"})
         except httpx.HTTPError as exc:
             raise CAClientError(f"cannot reach the CA at {self.url}: {exc}") from None
         try:
-            doc = resp.json()
+            doc = safejson.loads(data)
         except ValueError:
             doc = None
-        if resp.status_code != 200:
+        if status != 200:
             message = doc.get("message") if isinstance(doc, dict) else None
-            raise CAClientError(f"the CA refused the certificate request (HTTP {resp.status_code})"
+            raise CAClientError(f"the CA refused the certificate request (HTTP {status})"
                                 + (f": {message}" if message else ""))
         try:
             return parse_signing_certificate(doc)
@@ -96,11 +114,12 @@ class CAClient:
 
     def trust_bundle(self) -> list[list[x509.Certificate]]:
         try:
-            resp = self._http.get(self.url + "/api/v2/trustBundle")
-            resp.raise_for_status()
-            chains = resp.json()["chains"]
+            status, data = self._request("GET", self.url + "/api/v2/trustBundle")
+            if status != 200:
+                raise CAClientError(f"fetching the CA's trust bundle from {self.url}: HTTP {status}")
+            chains = safejson.loads(data)["chains"]
             return [[x509.load_pem_x509_certificate(c.encode()) for c in ch["certificates"]] for ch in chains]
         except httpx.HTTPError as exc:
             raise CAClientError(f"fetching the CA's trust bundle from {self.url}: {exc}") from None
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, x509.InvalidVersion):
             raise CAClientError("the CA's trust bundle is malformed") from None

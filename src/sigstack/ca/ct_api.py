@@ -34,7 +34,7 @@ def _b64(values: list[bytes]) -> list[str]:
 
 def _int(request: Request, name: str) -> int:
     text = request.query_params.get(name)
-    if text is None or not text.isdigit() or len(text) > 19:
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 19:  # "²".isdigit()
         raise CAError(f"{name} must be a non-negative integer", status=400)
     return int(text)
 

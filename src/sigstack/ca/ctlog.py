@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
@@ -123,7 +123,7 @@ class CTLog:
         for i, raw in enumerate(chain):
             try:
                 certs.append(x509.load_der_x509_certificate(raw))
-            except ValueError:
+            except (ValueError, x509.InvalidVersion):  # version past v3: not a ValueError (fuzz)
                 raise _bad(f"chain certificate {i} is not a DER X.509 certificate") from None
         leaf = certs[0]
         try:
@@ -144,7 +144,7 @@ class CTLog:
                 continue
             try:
                 child.verify_directly_issued_by(parent)
-            except (ValueError, TypeError, InvalidSignature):
+            except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):  # odd curves: the last
                 raise _bad("chain certificates do not verify one another") from None
             if i and len(self._verified_links) < 1024:
                 self._verified_links.add(link)
@@ -155,7 +155,7 @@ class CTLog:
                     last.verify_directly_issued_by(root)
                     certs.append(root)
                     break
-                except (ValueError, TypeError, InvalidSignature):
+                except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):  # odd curves: the last
                     continue
             else:
                 raise _bad("the chain does not end at a root this log accepts")

@@ -71,7 +71,7 @@ def self_signed_root(signer: Signer, cn: str = "sigstack-root") -> x509.Certific
 def load_pem_chain(data: bytes, where: str) -> list[x509.Certificate]:
     try:
         certs = x509.load_pem_x509_certificates(data)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):  # a version byte past v3 is not a ValueError
         raise ConfigError(f"{where} is not a PEM certificate chain") from None
     if not certs:
         raise ConfigError(f"{where} holds no certificates")

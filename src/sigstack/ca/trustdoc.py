@@ -134,7 +134,7 @@ def selector(text: str) -> dict[str, Any]:
     if name not in SELECTORS:
         raise TrustDocError(f"service selector must be ANY, ALL or EXACT:<count>, not {text!r}")
     if name == "EXACT":
-        if not count.isdigit() or int(count) < 1:
+        if not (count.isascii() and count.isdigit()) or len(count) > 9 or int(count) < 1:
             raise TrustDocError("EXACT needs a positive count, as in EXACT:1")
         return {"selector": "EXACT", "count": int(count)}
     if count:

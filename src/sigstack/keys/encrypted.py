@@ -20,6 +20,7 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
+from sigstack._internal import safejson
 from sigstack.errors import KeyLoadError, PasswordError
 from sigstack.keys.pem import encode_pem, pem_body, pem_type
 
@@ -70,7 +71,7 @@ def encrypt(plaintext: bytes, password: bytes, *, scrypt_params: tuple[int, int,
 def decrypt(document: bytes, password: bytes) -> bytes:
     """Open a JSON document written by :func:`encrypt` (or by cosign)."""
     try:
-        doc = json.loads(document)
+        doc = safejson.loads(document)
     except (ValueError, UnicodeDecodeError):
         raise KeyLoadError("decrypt: the key body is not valid JSON; is this a cosign key?") from None
     kdf = _obj(doc, "kdf")

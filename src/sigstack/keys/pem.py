@@ -68,12 +68,15 @@ def load_public_key_pem(data: bytes) -> PublicKeyTypes:
         raise KeyLoadError(
             f"unknown Public key PEM file type: {label}. Are you passing the correct public key?"
         )
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
     try:
         return serialization.load_pem_public_key(data)
     except ValueError as exc:
         raise KeyLoadError(f"parsing public key: {_first_line(exc)}") from None
+    except UnsupportedAlgorithm as exc:  # an unknown curve OID (found by tests/fuzz)
+        raise UnsupportedKeyError(f"unsupported public key: {_first_line(exc)}") from None
 
 
 def public_key_to_pem(key: PublicKeyTypes) -> bytes:

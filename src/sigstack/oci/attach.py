@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sigstack._internal import safejson
 from sigstack.errors import NotFoundError, RegistryError, SigstackError
 from sigstack.oci import layout
 from sigstack.oci.client import INDEX_TYPES, OCI_MANIFEST, Descriptor, Manifest, RegistryClient
@@ -135,7 +136,7 @@ def download_signatures(client: RegistryClient, ref: Reference, *, tag_prefix: s
     entity = _entity(client, ref, tag_prefix, target_repository)
     found = BUNDLES.read(entity)
     if found:
-        return [json.dumps(json.loads(b.data), separators=(",", ":")).encode() for b in found]
+        return [json.dumps(safejson.loads(b.data), separators=(",", ":")).encode() for b in found]
     layers = LEGACY.read(entity, "sig")
     if not layers:
         raise SigstackError(f"{ref.name}: no signatures associated")
@@ -154,7 +155,7 @@ def _maybe_json(text: str | None) -> object:
     if not text:
         return None
     try:
-        return json.loads(text)
+        return safejson.loads(text)
     except ValueError:
         return None
 
@@ -167,7 +168,7 @@ def download_attestations(client: RegistryClient, ref: Reference,
     for stored in LEGACY.read(entity, "att"):
         try:
             env = dsse.parse(stored.data)
-            raw = json.loads(stored.data)
+            raw = safejson.loads(stored.data)
         except (SigstackError, ValueError):
             continue
         if predicate_type:

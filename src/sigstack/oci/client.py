@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 import ssl
@@ -40,8 +39,10 @@ from typing import IO, Any, Protocol
 
 import httpx
 
+from sigstack._internal import bounded as _bounded
 from sigstack._internal import proxy as _proxy
 from sigstack._internal import proxy_transport as _proxy_transport
+from sigstack._internal import safejson
 from sigstack.errors import (
     AuthError,
     DigestMismatchError,
@@ -96,6 +97,10 @@ class RegistryOptions:
     attempts: int = 4
     backoff: float = 0.25
     chunk_bytes: int = CHUNK_BYTES
+    # Read-modify-write of a shared tag (.sig/.att, the referrers fallback index): how many
+    # rounds of write-then-read-back, and the least wait before reading back (layouts/merge.py)
+    write_attempts: int = 10
+    write_settle: float = 0.05
     debug: Callable[[str], None] | None = None  # receives one line per HTTP request/response (-d)
     # HTTP(S)_PROXY / NO_PROXY with Go's rules; None reads them from the environment
     proxies: _proxy.ProxySettings | None = None
@@ -135,7 +140,7 @@ class Manifest:
 
     def json(self) -> dict[str, Any]:
         try:
-            value = json.loads(self.data)
+            value = safejson.loads(self.data)
         except ValueError:
             raise RegistryError(f"manifest {self.digest} is not valid JSON") from None
         if not isinstance(value, dict):
@@ -211,7 +216,7 @@ def _parse_challenge(header: str) -> tuple[str, dict[str, str]]:
 
 def _registry_errors(resp: httpx.Response) -> str:
     try:
-        body = json.loads(resp.read()[:65536])
+        body = safejson.loads(resp.read()[:65536])
         errs = body.get("errors") or []
         parts = [f"{e.get('code', '')}: {e.get('message', '')}".strip(": ")
                  for e in errs if isinstance(e, dict)]
@@ -231,7 +236,7 @@ def _release(resp: httpx.Response) -> None:
     try:
         if not resp.is_stream_consumed:
             length = resp.headers.get("content-length", "")
-            if resp.request.method == "HEAD" or (length.isdigit() and int(length) <= 65536):
+            if resp.request.method == "HEAD" or (length.isascii() and length.isdigit() and int(length) <= 65536):
                 resp.read()
     except (httpx.HTTPError, RuntimeError):
         pass
@@ -266,7 +271,7 @@ class RegistryClient:
             follow_redirects=True,
             max_redirects=self.options.max_redirects,
             timeout=self.options.timeout,
-            headers={"User-Agent": _USER_AGENT},
+            headers={"User-Agent": _USER_AGENT, **_bounded.IDENTITY},
             trust_env=False,
         )
         self._base: dict[str, str] = {}
@@ -355,7 +360,7 @@ class RegistryClient:
             if resp.status_code in _RETRY_STATUS and attempt + 1 < attempts:
                 delay = self.options.backoff * 2**attempt
                 after = resp.headers.get("retry-after", "")
-                if after.isdigit():
+                if after.isascii() and after.isdigit():  # "²" passes isdigit, not float()
                     delay = min(float(after), 5.0)
                 _release(resp)
                 time.sleep(delay)
@@ -468,22 +473,16 @@ class RegistryClient:
 
     # ---- bounded reads ---------------------------------------------------------------
 
-    @staticmethod
-    def _read_bounded(resp: httpx.Response, limit: int, what: str, digest: str | None) -> bytes:
-        length = resp.headers.get("content-length")
-        if length and length.isdigit() and int(length) > limit:
-            raise TooLargeError(f"{what} is {length} bytes, over the {limit}-byte limit")
+    def _read_bounded(self, resp: httpx.Response, limit: int, what: str, digest: str | None) -> bytes:
+        """At most ``limit`` bytes within the timeout (a registry that streams forever or
+        trickles is cut off), never a Content-Encoding we did not ask for, and checked
+        against ``digest`` when given."""
         hasher = _hasher(digest) if digest else None
-        buf = bytearray()
-        for chunk in resp.iter_bytes():
-            buf += chunk
-            if len(buf) > limit:
-                raise TooLargeError(f"{what} is over the {limit}-byte limit")
-            if hasher is not None:
-                hasher.update(chunk)
+        data = _bounded.read_body(resp, limit, self.options.timeout, what, RegistryError, TooLargeError,
+                                  hasher.update if hasher is not None else None)
         if digest and hasher is not None and f"{digest.split(':')[0]}:{hasher.hexdigest()}" != digest:
             raise DigestMismatchError(f"{what}: the registry served content that does not match {digest}")
-        return bytes(buf)
+        return data
 
     # ---- manifests -------------------------------------------------------------------
 
@@ -505,7 +504,7 @@ class RegistryClient:
                     f"the content ({digest})")
         if not media or media in ("application/json", "application/octet-stream", "text/plain"):
             try:
-                media = str(json.loads(data).get("mediaType") or OCI_MANIFEST)
+                media = str(safejson.loads(data).get("mediaType") or OCI_MANIFEST)
             except (ValueError, AttributeError):
                 raise RegistryError(f"manifest {ref} is not valid JSON") from None
         return Manifest(data, media, digest)
@@ -520,7 +519,7 @@ class RegistryClient:
             media = resp.headers.get("content-type", "").split(";")[0].strip()
             size = resp.headers.get("content-length", "")
         matches = digest == ref.digest if ref.digest else digest.startswith("sha256:")
-        if matches and size.isdigit() and media in MANIFEST_TYPES:
+        if matches and size.isascii() and size.isdigit() and len(size) < 20 and media in MANIFEST_TYPES:
             return Descriptor(media, int(size), digest)
         return self.get_manifest(ref).descriptor()
 
@@ -572,7 +571,10 @@ class RegistryClient:
         hasher = _hasher(digest)
         total = 0
         with _released(resp):
-            for chunk in resp.iter_bytes(1 << 20):
+            encoding = resp.headers.get("content-encoding", "").strip().lower()
+            if encoding not in ("", "identity"):  # asked for identity: a bomb is refused unread
+                raise RegistryError(f"blob {digest} came {encoding}-encoded, which was not asked for")
+            for chunk in resp.iter_raw(1 << 20):
                 hasher.update(chunk)
                 out.write(chunk)
                 total += len(chunk)
@@ -663,7 +665,7 @@ class RegistryClient:
                 data = self._read_bounded(resp, self.options.max_manifest_bytes, "tag list", None)
                 link = resp.headers.get("link", "")
             try:
-                found = json.loads(data).get("tags") or []
+                found = safejson.loads(data).get("tags") or []
             except (ValueError, AttributeError):
                 raise RegistryError(f"tag list of {repo} is not valid JSON") from None
             tags.extend(str(t) for t in found)
@@ -692,7 +694,7 @@ class RegistryClient:
         if media and media != OCI_INDEX:
             return None
         try:
-            value = json.loads(data)
+            value = safejson.loads(data)
         except ValueError:
             raise RegistryError(f"referrers index of {digest} is not valid JSON") from None
         if not isinstance(value, dict):

@@ -9,11 +9,11 @@ layout keeps its images, and how it appends to them, is the layout's own module.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sigstack._internal import safejson
 from sigstack.bundle.models import BUNDLE_V03
 from sigstack.errors import RegistryError
 from sigstack.oci.client import (
@@ -173,12 +173,14 @@ def fetch_layer(client: RegistryReader, repo: Repository, descriptor: Mapping[st
 def index_children(manifest: Manifest) -> list[str]:
     doc = manifest.json()
     items = doc.get("manifests") or []
+    if not isinstance(items, list):  # "manifests": true was a TypeError traceback
+        raise RegistryError(f"index {manifest.digest} has no manifests list")
     return [str(m["digest"]) for m in items if isinstance(m, dict) and isinstance(m.get("digest"), str)]
 
 
 def parse_json(data: bytes, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(data)
+        value = safejson.loads(data)
     except ValueError:
         raise RegistryError(f"{what} is not valid JSON") from None
     if not isinstance(value, dict):

@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from sigstack._internal import safejson
 from sigstack.errors import DigestMismatchError, LayoutError, NotFoundError, TooLargeError
 from sigstack.oci.client import (
     INDEX_TYPES,
@@ -102,7 +103,7 @@ def entry(desc: Descriptor, kind: str, manifest: bytes | None = None) -> dict[st
                            "annotations": {KIND: kind}}
     if manifest is not None and desc.media_type not in INDEX_TYPES:
         with contextlib.suppress(ValueError, AttributeError, TypeError):
-            doc = json.loads(manifest)
+            doc = safejson.loads(manifest)
             at = doc.get("artifactType") or (doc.get("config") or {}).get("mediaType")
             if isinstance(at, str) and at:
                 out["artifactType"] = at
@@ -147,7 +148,7 @@ class OciLayout:
             raise LayoutError(f"{name} is not an OCI image layout: it has no oci-layout file "
                               "(write one with `sigstack save` or `cosign save`)")
         try:
-            version = json.loads(self._read_small(marker, 65536, "oci-layout")).get("imageLayoutVersion")
+            version = safejson.loads(self._read_small(marker, 65536, "oci-layout")).get("imageLayoutVersion")
         except (ValueError, AttributeError):
             version = None
         if not isinstance(version, str) or not version.startswith("1."):
@@ -170,7 +171,7 @@ class OciLayout:
         if not (self.path / "index.json").is_file():
             raise LayoutError(f"{self.path} is not an OCI image layout: it has no index.json")
         try:
-            doc = json.loads(self._read_small(self.path / "index.json", MAX_MANIFEST_BYTES, "index.json"))
+            doc = safejson.loads(self._read_small(self.path / "index.json", MAX_MANIFEST_BYTES, "index.json"))
         except ValueError:
             raise LayoutError(f"{where} is not valid JSON") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("manifests"), list):
@@ -268,7 +269,7 @@ class OciLayout:
     def manifest(self, digest: str, media_type: str | None = None, size: int | None = None) -> Manifest:
         data = self.read_blob(digest, MAX_MANIFEST_BYTES, size)
         try:
-            doc = json.loads(data)
+            doc = safejson.loads(data)
         except ValueError:
             raise LayoutError(f"manifest {digest} in {self.path} is not valid JSON") from None
         if not isinstance(doc, dict):
@@ -303,7 +304,7 @@ class OciLayout:
                         head = fh.read(1)
                         if head != b"{":
                             continue
-                        doc = json.loads(head + fh.read(MAX_MANIFEST_BYTES))
+                        doc = safejson.loads(head + fh.read(MAX_MANIFEST_BYTES))
                 except (OSError, ValueError):
                     continue
                 if isinstance(doc, dict) and isinstance(doc.get("subject"), dict) \

@@ -16,13 +16,13 @@ before the manifests that name them, the image first and its attachments after.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sigstack._internal import safejson
 from sigstack.errors import LayoutError, SigstackError
 from sigstack.oci import layout
 from sigstack.oci.client import INDEX_TYPES, OCI_MANIFEST, Manifest, RegistryClient
@@ -223,7 +223,7 @@ def load(client: RegistryClient, directory: str, ref: Reference, *, tag_prefix: 
 
 def _config_type(m: Manifest) -> str:
     try:
-        cfg = json.loads(m.data).get("config") or {}
+        cfg = safejson.loads(m.data).get("config") or {}
         return str(cfg.get("mediaType") or "")
     except (ValueError, AttributeError):
         return ""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 
+from sigstack._internal import safejson
 from sigstack.errors import VerificationError
 from sigstack.keys.base import Signer, Verifier
 from sigstack.payload import gojson
@@ -34,7 +34,7 @@ class Envelope:
         })
 
     def to_dict(self) -> dict[str, object]:
-        return json.loads(self.to_json())  # type: ignore[no-any-return]
+        return safejson.loads(self.to_json())  # type: ignore[no-any-return]
 
 
 def sign(signer: Signer, body: bytes, payload_type: str = INTOTO_PAYLOAD_TYPE) -> Envelope:
@@ -43,7 +43,7 @@ def sign(signer: Signer, body: bytes, payload_type: str = INTOTO_PAYLOAD_TYPE) -
 
 def parse(data: bytes | dict[str, object]) -> Envelope:
     try:
-        obj = json.loads(data) if isinstance(data, bytes) else data
+        obj = safejson.loads(data) if isinstance(data, bytes) else data
         payload = base64.b64decode(str(obj["payload"]), validate=True)
         ptype = str(obj["payloadType"])
         sigs_raw = obj.get("signatures") or []

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sigstack._internal import safejson
 from sigstack.errors import SigstackError, VerificationError
 from sigstack.payload import gojson
 
@@ -49,7 +49,7 @@ def predicate_from_file(kind: str, content: bytes, now: datetime | None = None) 
         stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
         return {"Data": content.decode("utf-8", errors="replace"), "Timestamp": stamp}
     try:
-        value = json.loads(content)
+        value = safejson.loads(content)
     except ValueError:
         raise SigstackError("the predicate file is not valid JSON") from None
     if not isinstance(value, dict):
@@ -89,7 +89,7 @@ class Statement:
 
 def parse(data: bytes) -> Statement:
     try:
-        obj = json.loads(data)
+        obj = safejson.loads(data)
         subjects = obj["subject"]
         if not isinstance(subjects, list) or not all(isinstance(s, dict) for s in subjects):
             raise TypeError

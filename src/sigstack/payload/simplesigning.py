@@ -6,11 +6,11 @@ parse the bytes they checked the signature over and never re-serialise them.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sigstack._internal import safejson
 from sigstack.errors import VerificationError
 from sigstack.payload import gojson
 
@@ -39,7 +39,7 @@ class SimpleSigning:
 
 def parse(data: bytes) -> SimpleSigning:
     try:
-        obj = json.loads(data)
+        obj = safejson.loads(data)
         critical = obj["critical"]
         kind = critical["type"]
         digest = critical["image"]["docker-manifest-digest"]

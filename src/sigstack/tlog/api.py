@@ -58,7 +58,7 @@ def create_app(log: Log, max_body: int = DEFAULT_MAX_BODY) -> Starlette:
 
     async def json_body(request: Request) -> Any:
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_body:
+        if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > max_body:
             raise HTTPError(413, f"request body larger than {max_body} bytes")
         chunks: list[bytes] = []
         total = 0
@@ -277,7 +277,7 @@ _IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 
 
 def _nonneg(text: str, name: str) -> int:
-    if not text.isdigit() or len(text) > 19:
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:  # "²".isdigit() is True
         raise HTTPError(400, f"{name} must be a non-negative integer")
     return int(text)
 

@@ -21,6 +21,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ from sigstack.errors import ProofError, VerificationError
 from sigstack.keys.base import Signer, Verifier
 
 MAX_NOTE_BYTES = 1 << 16
+_TREE_SIZE = re.compile(r"0|[1-9][0-9]{0,19}")
 MAX_SIGNATURES = 100
 
 
@@ -74,7 +76,9 @@ class Checkpoint:
         if len(lines) < 4 or lines[-1] != "" or any(not line for line in lines[:-1]):
             raise ProofError("malformed checkpoint: want origin, size and root hash lines")
         origin, size_s, root_s, *ext = lines[:-1]
-        if not size_s.isdigit() or (size_s != "0" and size_s.startswith("0")):
+        # ASCII digits only, no leading zero, at most 20 (str.isdigit takes "²", and int()
+        # refuses more than 4300 digits with a ValueError: both were tracebacks)
+        if not _TREE_SIZE.fullmatch(size_s):
             raise ProofError(f"malformed checkpoint: bad tree size {size_s[:30]!r}")
         try:
             root = base64.b64decode(root_s, validate=True)
@@ -82,6 +86,8 @@ class Checkpoint:
             raise ProofError("malformed checkpoint: root hash is not base64") from None
         if len(root) != 32:
             raise ProofError("malformed checkpoint: root hash is not 32 bytes")
+        if base64.b64encode(root).decode() != root_s:  # non-zero padding bits: another text, same hash
+            raise ProofError("malformed checkpoint: root hash is not canonical base64")
         return cls(origin, int(size_s), root, tuple(ext))
 
 

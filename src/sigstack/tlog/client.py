@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from sigstack._internal import safejson
+from sigstack._internal.bounded import IDENTITY, read_body
 from sigstack._internal.proxy import ProxySettings, describe
 from sigstack._internal.proxy_transport import transport
 from sigstack.errors import KeyLoadError, LogClientError, ProofError
@@ -44,6 +46,9 @@ def hashedrekord(signature: bytes, digest: bytes, algorithm: str, verifier_pem: 
 
 #: Seconds each request to the log may take; the CLI passes its ``-t/--timeout``.
 DEFAULT_TIMEOUT = 30.0
+#: The largest answer read from a log (entries are kilobytes; a search of many UUIDs, less
+#: than a megabyte per ten thousand)
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 
 class RekorClient:
@@ -58,7 +63,7 @@ class RekorClient:
         if self._client is None:
             # SSL_CERT_FILE/SSL_CERT_DIR still apply (trust_env on the transport); proxies are
             # chosen with Go's rules, as rekor-cli and cosign do, not httpx's.
-            self._client = httpx.Client(timeout=self.timeout, headers={"User-Agent": USER_AGENT},
+            self._client = httpx.Client(timeout=self.timeout, headers={"User-Agent": USER_AGENT, **IDENTITY},
                                         transport=transport(self._proxies, True, trust_env=True))
         return self._client
 
@@ -73,8 +78,17 @@ class RekorClient:
         self.close()
 
     def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """One request whose whole answer arrives within the timeout and
+        :data:`MAX_RESPONSE_BYTES` (a log that streams forever or trickles is cut off)."""
         try:
-            return self._http.request(method, self.url + path, **kw)
+            req = self._http.build_request(method, self.url + path, **kw)
+            resp = self._http.send(req, stream=True)
+            try:
+                body = read_body(resp, MAX_RESPONSE_BYTES, self.timeout, f"the log's answer to {method} {path}",
+                                 LogClientError)
+            finally:
+                resp.close()
+            return httpx.Response(resp.status_code, headers=resp.headers, content=body, request=req)
         except httpx.TimeoutException:
             raise LogClientError(f"contacting the log at {self.url}: timed out after {self.timeout:g} s",
                                  hint="timeout") from None
@@ -86,12 +100,13 @@ class RekorClient:
     def _json(resp: httpx.Response) -> Any:
         if resp.status_code >= 400:
             try:
-                msg = resp.json().get("message", "")
+                doc = safejson.loads(resp.content)
+                msg = str(doc.get("message", ""))[:300] if isinstance(doc, dict) else ""
             except ValueError:
                 msg = ""
             raise LogClientError(f"log returned HTTP {resp.status_code}" + (f": {msg}" if msg else ""))
         try:
-            return resp.json()
+            return safejson.loads(resp.content)  # a RecursionError on deep nesting is a ValueError here
         except ValueError:
             raise LogClientError("log returned a response that is not JSON") from None
 

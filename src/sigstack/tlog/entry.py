@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sigstack._internal import safejson
 from sigstack.errors import LogClientError, ProofError
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class TlogEntry:
     @property
     def kind_version(self) -> tuple[str, str]:
         try:
-            doc = json.loads(self.body)
+            doc = safejson.loads(self.body)
             return str(doc["kind"]), str(doc["apiVersion"])
         except (ValueError, KeyError, TypeError):
             raise ProofError("the log entry body is not a Rekor entry") from None
@@ -70,7 +70,7 @@ class TlogEntry:
         ((entry_id, v),) = doc.items()
         try:
             proof = v["verification"]["inclusionProof"]
-            return cls(
+            entry = cls(
                 log_index=_int(v["logIndex"]),
                 log_id=bytes.fromhex(v["logID"]),
                 integrated_time=_int(v["integratedTime"]),
@@ -88,6 +88,16 @@ class TlogEntry:
             )
         except (KeyError, TypeError, ValueError, binascii.Error):
             raise LogClientError("unexpected log response: malformed LogEntry") from None
+        # Rekor v1 always signs its entries. An empty SET would be read as "no SET" by
+        # verify_entry, leaving integratedTime covered by nothing (found by tests/fuzz: a
+        # response with "signedEntryTimestamp": "" and integratedTime 0 still verified).
+        if not entry.signed_entry_timestamp:
+            raise LogClientError("unexpected log response: the entry has no signed entry timestamp")
+        try:  # every later reader of the body (verify/evidence.py) may count on it being JSON
+            entry.kind_version  # noqa: B018
+        except ProofError:
+            raise LogClientError("unexpected log response: the entry body is not a Rekor entry") from None
+        return entry
 
 
 def _int(value: Any) -> int:

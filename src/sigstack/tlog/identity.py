@@ -166,7 +166,7 @@ def body_certificates(body: bytes) -> list[x509.Certificate]:
         seen.add(pem)
         try:
             out.extend(x509.load_pem_x509_certificates(pem)[: MAX_CERTS - len(out)])
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
             continue
     return out
 

@@ -34,10 +34,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sigstack._internal import safejson
 from sigstack.errors import LogEntryError, ProofError
 
 if TYPE_CHECKING:
@@ -100,8 +100,8 @@ def _obj(value: object, where: str) -> dict[str, Any]:
 
 def _body(body: bytes, kind: str, spec_key: str) -> dict[str, Any]:
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        doc = safejson.loads(body)  # deep nesting: a ValueError, not a RecursionError traceback
+    except ValueError:
         raise LogEntryError("log entry: the canonicalized body is not JSON") from None
     doc = _obj(doc, "body")
     if doc.get("kind") != kind or doc.get("apiVersion") != "0.0.2":

@@ -3,12 +3,15 @@ target repository, one layer per signature, attestation or SBOM (spec §2.2-§2.
 
 Appending reads the current image, adds the new layers at the end and re-PUTs the
 whole manifest at the same tag, as cosign does; a missing tag is an empty image. The
-image keeps the kind of media types it was written with (Docker or OCI).
+image keeps the kind of media types it was written with (Docker or OCI). Unlike
+cosign, a layer lost to a concurrent writer is noticed and written again
+(:mod:`.merge`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from sigstack.errors import NotFoundError, RegistryError
 from sigstack.oci.client import DOCKER_MANIFEST, Manifest, RegistryReader, sha256_digest
@@ -18,10 +21,11 @@ from sigstack.oci.layout import (
     StoredLayer,
     attachment_tag,
     build_image,
-    config_json,
+    layer_descriptors,
     push_image,
 )
 from sigstack.oci.layouts.base import Layout, Record, SignedEntity, fetch_all, layer_records
+from sigstack.oci.layouts.merge import read_tag, write_merged
 from sigstack.oci.reference import Reference, Repository
 
 NAME = "legacy"
@@ -78,24 +82,42 @@ class LegacyTags(Layout):
         client, repo = entity.writer(), entity.repository
         ref = self.tag(entity, suffix)
         docker_types = entity.docker_types
-        current = self.manifest(entity, suffix)
+        current = read_tag(client, ref)
+        fetched: dict[str, list[StoredLayer]] = {}
+
+        def layers_of(manifest: Manifest) -> list[StoredLayer]:
+            if manifest.digest not in fetched:
+                fetched[manifest.digest] = fetch_all(layer_records(NAME, entity, manifest))
+            return fetched[manifest.digest]
+
         existing: list[StoredLayer] = []
         if current is not None:
-            existing = fetch_all(layer_records(NAME, entity, current))
+            existing = layers_of(current)
             docker_types = docker_types or current.media_type == DOCKER_MANIFEST  # keep the image's kind
         added = [layer for layer in new
                  if duplicate is None or not any(duplicate(s, layer) for s in existing)]
-        kept = [s.as_layer() for s in existing]
-        if len(kept) + len(added) > MAX_LAYERS:
-            raise RegistryError(f"number of layers ({len(kept) + len(added)}) exceeded the limit ({MAX_LAYERS})")
+        if len(existing) + len(added) > MAX_LAYERS:
+            raise RegistryError(f"number of layers ({len(existing) + len(added)}) exceeded the limit ({MAX_LAYERS})")
         for layer in added:  # the existing layers' blobs were just read from this repository
             client.upload_blob(repo, layer.data, layer.digest)
-        config = config_json(kept + added)  # layer digests only: annotations do not change it
-        client.upload_blob(repo, config, sha256_digest(config))
         if finalize is not None:
             added = [Layer(a.media_type, a.data, {**a.annotations, **finalize(a)}) for a in added]
-        image = build_image(kept + added, docker_types=docker_types)
-        client.put_manifest(ref, image.manifest, image.media_type)
+
+        def merge(now: Manifest | None) -> tuple[bytes, str] | None:
+            """The image with our layers that ``now`` lacks appended (spec §2.6)."""
+            stored = [] if now is None else layer_descriptors(now)
+            missing = [a for a in added if not any(_same_layer(d, a) for d in stored)]
+            if not missing:
+                return None
+            kept = [] if now is None else [s.as_layer() for s in layers_of(now)]
+            if len(kept) + len(missing) > MAX_LAYERS:
+                raise RegistryError(f"number of layers ({len(kept) + len(missing)}) exceeded the limit "
+                                    f"({MAX_LAYERS})")
+            image = build_image(kept + missing, docker_types=docker_types)
+            client.upload_blob(repo, image.config, sha256_digest(image.config))  # layer digests only
+            return image.manifest, image.media_type
+
+        write_merged(client, ref, current, merge, f"the .{suffix} image")
         return ref
 
     def replace(self, entity: SignedEntity, suffix: str, layers: Iterable[Layer]) -> Reference:
@@ -125,6 +147,14 @@ class LegacyTags(Layout):
 
 
 LEGACY = LegacyTags()
+
+
+def _same_layer(descriptor: Mapping[str, Any], layer: Layer) -> bool:
+    """Whether a stored descriptor is exactly ``layer``: signatures live in annotations, so
+    two signers' layers share a digest and differ only there."""
+    ann = descriptor.get("annotations") or {}
+    return (descriptor.get("digest") == layer.digest and descriptor.get("mediaType") == layer.media_type
+            and isinstance(ann, dict) and ann == dict(layer.annotations))
 
 
 def read_attachment(client: RegistryReader, repo: Repository, digest: str, suffix: str,

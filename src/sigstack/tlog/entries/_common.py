@@ -5,17 +5,18 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
+from sigstack._internal import safejson
 from sigstack.errors import BadEntryError
 from sigstack.keys.pem import encode_pem, pem_type
 
@@ -98,7 +99,7 @@ def parse_verifier(pem: bytes) -> Verifier:
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
             )
             return Verifier(pub, encode_pem("PUBLIC KEY", der), ())
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:  # not ValueErrors
         raise bad(f"invalid public key or certificate: {str(exc).splitlines()[0][:100]}") from None
     raise bad("the public key must be a PEM 'PUBLIC KEY' or 'CERTIFICATE'")
 
@@ -144,11 +145,20 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
 
 
+_URLSAFE_B64 = re.compile(r"[A-Za-z0-9_-]*={0,2}")
+
+
 def dsse_b64(text: str, what: str) -> bytes:
-    """DSSE fields are standard or URL-safe base64 (the DSSE spec allows both)."""
+    """DSSE fields are standard or URL-safe base64, padded or not (the DSSE spec allows
+    each; go-securesystemslib tries all four, strictly). Python's URL-safe decoder
+    skips characters outside its alphabet, so it is only given text made of it: else
+    ``"MEQ::CI..."`` decoded like ``"MEQCI..."`` and one signature had endless spellings
+    in the log (found by tests/fuzz)."""
     try:
-        return base64.b64decode(text, validate=True)
+        return base64.b64decode(text + "=" * (-len(text) % 4) if "=" not in text else text, validate=True)
     except (binascii.Error, ValueError):
+        if not _URLSAFE_B64.fullmatch(text):
+            raise bad(f"{what} is not valid base64") from None
         try:
             return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         except (binascii.Error, ValueError):
@@ -179,7 +189,7 @@ def statement_digests(payload_type: str, payload: bytes) -> list[str]:
     if payload_type != "application/vnd.in-toto+json":
         return []
     try:
-        doc = json.loads(payload)
+        doc = safejson.loads(payload)
         return [f"{alg}:{value}".lower() for s in doc.get("subject", [])
                 for alg, value in s.get("digest", {}).items() if isinstance(value, str)]
     except (ValueError, AttributeError, TypeError):
@@ -191,7 +201,7 @@ def parse_envelope(text: str, what: str) -> tuple[str, bytes, list[str]]:
     as their base64 text). ``what`` names the field in errors. An empty signature list
     is returned as such; kinds differ on whether they accept it."""
     try:
-        env = json.loads(text)
+        env = safejson.loads(text)
     except ValueError:
         raise bad(f"{what} is not a JSON DSSE envelope") from None
     payload_type = string(env, "payloadType")

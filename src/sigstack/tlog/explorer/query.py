@@ -51,7 +51,7 @@ class Hit:
 
 def _time(text: str, *, end: bool) -> int:
     """Unix seconds of a time token; a bare date used as an end bound means the end of that day."""
-    if text.isdigit():
+    if text.isascii() and text.isdigit() and len(text) <= 19:  # not "²", not 5000 digits
         return int(text)
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
@@ -130,7 +130,7 @@ def run(log: Log, query: Query, limit: int = RESULTS) -> tuple[list[Hit], bool]:
             return [], False
         hits = [Hit(idx, "time range") for _, idx in store.lookup(None, since=query.since,
                                                                       until=query.until, limit=want)]
-    elif term.isdigit() and len(term) <= 19:
+    elif term.isascii() and term.isdigit() and len(term) <= 19:
         found = store.entry_by_index(int(term))
         if found is not None and in_span(found.integrated_time):
             hits.append(Hit(found.index, "log index"))

@@ -127,7 +127,7 @@ def decode(body: bytes) -> Decoded:
         if b"CERTIFICATE" in pem[:40]:
             try:
                 ident = identity(x509.load_pem_x509_certificate(pem))
-            except ValueError:
+            except (ValueError, x509.InvalidVersion):
                 continue
         keys.append(Key("certificate" if ident else "public key", v.fingerprint, ident,
                         v.canonical_pem.decode("ascii", "replace")))
@@ -219,7 +219,7 @@ def explorer_routes(log: Log) -> list[BaseRoute]:
 
     async def entry(request: Request) -> Response:
         ident = request.path_params["id"]
-        if ident.isdigit() and len(ident) <= 19:
+        if ident.isascii() and ident.isdigit() and len(ident) <= 19:
             stored = await read(log.store.entry_by_index, int(ident))
             if stored is not None:
                 return RedirectResponse(f"/entry/{log.entry_id(stored.leaf_hash)}", 303)

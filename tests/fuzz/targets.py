@@ -1,0 +1,620 @@
+"""The fuzz targets: a parser at a trust boundary, its valid seeds, and its invariants.
+
+Each target's ``run(data)`` parses one mutant. It may reject it with a
+:class:`~sigstack.errors.SigstackError` (the one way bad input may end); any other
+exception, or an :class:`AssertionError` from an invariant, is a finding. Invariants go
+beyond "no crash":
+
+* **no malleability**: when a mutant still verifies (a checkpoint signature, a log
+  entry's SET + inclusion proof + checkpoint, a DSSE signature, a CT chain), every
+  signed part is byte-identical to the seed's;
+* **stable models**: parse(serialise(parse(x))) == parse(x), and for canonical
+  formats (checkpoint text, simple-signing payloads, DSSE JSON, canonical Rekor bodies)
+  the serialised bytes are the input bytes.
+
+Seeds are the shared public vectors (sigstore-conformance bundles, public-good trusted
+roots, cosign key files) and objects made here with fresh keys (DSSE envelopes, signed
+notes, OCI manifests and layout directories, Rekor proposed entries, JWTs, CT chains).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import base64
+import dataclasses
+import datetime
+import functools
+import hashlib
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sigstack.errors import SigstackError
+
+VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors"
+
+
+@dataclass
+class Target:
+    name: str
+    what: str  # the parser(s), for the report
+    seeds: Callable[[], list[bytes]]
+    run: Callable[[bytes], None]
+    text: bool = False  # line-format seeds (signed notes, PEM)
+    invariants: str = ""
+    stats: dict[str, int] = field(default_factory=dict)
+
+    def count(self, key: str) -> None:
+        self.stats[key] = self.stats.get(key, 0) + 1
+
+
+def attempt(target: Target, data: bytes) -> None:
+    """Run one mutant: SigstackError is a clean rejection, anything else a finding."""
+    try:
+        target.run(data)
+    except SigstackError:
+        target.count("rejected")
+    else:
+        target.count("accepted")
+
+
+# ---- shared material -------------------------------------------------------------------
+
+@functools.cache
+def _ec_key() -> Any:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+@functools.cache
+def _trusted_logs() -> list[Any]:
+    """Rekor v1 keys of the public-good roots, as verifiers."""
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+    from sigstack.bundle.trustroot import TrustedRoot
+    from sigstack.keys.software import PublicKeyVerifier
+
+    out = []
+    for p in [VECTORS / "bundles/trust/production.trusted_root.json",
+              VECTORS / "bundles/trust/staging.trusted_root.json"]:
+        for log in TrustedRoot.from_json(p.read_bytes()).tlogs:
+            try:
+                out.append(PublicKeyVerifier(load_der_public_key(log.public_key_raw)))
+            except (ValueError, SigstackError):
+                continue
+    return out
+
+
+def _bundle_files() -> list[Path]:
+    conf = sorted((VECTORS / "conformance/bundle-verify").glob("*/bundle.sigstore.json"))
+    return [*sorted((VECTORS / "bundles").glob("*.sigstore")), *conf]
+
+
+def _signed_parts(entry: Any) -> tuple[Any, ...]:
+    """What a verified log entry's signatures and proof cover (the note text, not the
+    note: extra signature lines by other keys are legal and ignored)."""
+    from sigstack.tlog.checkpoint import SignedNote
+
+    p = entry.inclusion_proof
+    # integratedTime is signed only by the SET: without one it is no signed part (and
+    # must not be used as a verified time: docs/reliability.md, finding 13)
+    time = entry.integrated_time if entry.signed_entry_timestamp else None
+    return (entry.log_index, entry.log_id, time, entry.body, p.log_index, p.tree_size,
+            p.root_hash, p.hashes, SignedNote.parse(p.checkpoint).text)
+
+
+def _verifies(entry: Any) -> bool:
+    from sigstack.tlog.entry import verify_entry
+
+    for v in _trusted_logs():
+        try:
+            verify_entry(entry, v)
+            return True
+        except SigstackError:
+            continue
+    return False
+
+
+@functools.cache
+def _reference_entries() -> set[tuple[Any, ...]]:
+    """Signed parts of every seed log entry that verifies with a public-good key."""
+    from sigstack.bundle.models import Bundle
+
+    found = set()
+    for p in _bundle_files():
+        try:
+            b = Bundle.from_json(p.read_bytes())
+        except SigstackError:
+            continue
+        for e in b.tlog_entries:
+            if e.inclusion_proof is not None and _verifies(e):
+                found.add(_signed_parts(e))
+                found.add(_signed_parts(dataclasses.replace(e, signed_entry_timestamp=None)))
+    return found
+
+
+def _check_entry_not_malleable(entry: Any) -> None:
+    if entry.inclusion_proof is not None and _verifies(entry):
+        assert _signed_parts(entry) in _reference_entries(), "a changed log entry still verifies"
+
+
+# ---- bundles ---------------------------------------------------------------------------
+
+def _bundle_seeds() -> list[bytes]:
+    return [p.read_bytes() for p in _bundle_files()]
+
+
+def _bundle_run(data: bytes) -> None:
+    from sigstack.bundle.models import Bundle
+
+    b = Bundle.from_json(data)
+    if b.media_type.endswith(("v0.2+json", "v0.3+json", "v0.3")):  # v0.1 and legacy forms differ
+        assert Bundle.from_json(b.to_json()) == b, "bundle model does not survive serialise/parse"
+    for e in b.tlog_entries:
+        _check_entry_not_malleable(e)
+
+
+# ---- DSSE / in-toto / simple signing ----------------------------------------------------
+
+@functools.cache
+def _dsse_material() -> tuple[list[bytes], Any, set[tuple[bytes, str]]]:
+    from sigstack.keys.software import PrivateKeySigner, PublicKeyVerifier
+    from sigstack.payload import dsse, intoto
+
+    signer = PrivateKeySigner(_ec_key())
+    statements = [intoto.statement("https://slsa.dev/provenance/v1", {"builder": {"id": "x"}},
+                                   "sha256:" + "ab" * 32, name="registry.example/app"),
+                  intoto.statement("https://cyclonedx.org/bom", {"components": [1, "é", None]},
+                                   "sha256:" + "cd" * 32)]
+    envs = [dsse.sign(signer, s) for s in statements]
+    signed = {(e.payload, e.payload_type) for e in envs}
+    return [e.to_json() for e in envs], PublicKeyVerifier(signer.public_key()), signed
+
+
+def _dsse_run(data: bytes) -> None:
+    from sigstack.payload import dsse
+
+    env = dsse.parse(data)
+    assert dsse.parse(env.to_json()) == env
+    seeds, verifier, signed = _dsse_material()
+    if data in seeds:
+        assert env.to_json() == data, "DSSE JSON is not reproduced byte for byte"
+    if env.signatures:
+        try:
+            dsse.verify(verifier, env)
+        except SigstackError:
+            return
+        assert (env.payload, env.payload_type) in signed, "a changed DSSE envelope still verifies"
+
+
+def _intoto_seeds() -> list[bytes]:
+    from sigstack.payload import dsse
+
+    return [dsse.parse(s).payload for s in _dsse_material()[0]]
+
+
+def _intoto_run(data: bytes) -> None:
+    from sigstack.payload import intoto
+
+    st = intoto.parse(data)
+    assert isinstance(st.predicate_type, str) and all(isinstance(s, dict) for s in st.subjects)
+
+
+def _simple_seeds() -> list[bytes]:
+    from sigstack.payload import simplesigning
+
+    return [simplesigning.make("registry.example/app", "sha256:" + "ab" * 32),
+            simplesigning.make("127.0.0.1:5000/a/b", "sha256:" + "01" * 32, {"n": "1", "é": "😀"})]
+
+
+def _simple_run(data: bytes) -> None:
+    from sigstack.payload import simplesigning
+
+    p = simplesigning.parse(data)
+    assert isinstance(p.docker_reference, str) and isinstance(p.digest, str)
+    if data in _simple_seeds():
+        assert simplesigning.make(p.docker_reference, p.digest, p.optional) == data
+
+
+# ---- trusted root ------------------------------------------------------------------------
+
+def _trustroot_seeds() -> list[bytes]:
+    return [(VECTORS / "bundles/trust" / n).read_bytes()
+            for n in ("production.trusted_root.json", "staging.trusted_root.json")]
+
+
+def _trustroot_run(data: bytes) -> None:
+    from sigstack.bundle.trustroot import TrustedRoot
+
+    tr = TrustedRoot.from_json(data)
+    assert TrustedRoot.from_json(tr.to_json()).to_json() == tr.to_json()
+
+
+# ---- checkpoints / signed notes ---------------------------------------------------------
+
+@functools.cache
+def _note_material() -> tuple[list[bytes], Any, set[bytes]]:
+    from sigstack.keys.software import PrivateKeySigner, PublicKeyVerifier
+    from sigstack.tlog.checkpoint import Checkpoint, LogSigner
+
+    signer = LogSigner(PrivateKeySigner(_ec_key()), "log.example")
+    cps = [Checkpoint("log.example - 1234", 7, b"\x01" * 32),
+           Checkpoint("log.example - 1234", 0, hashlib.sha256(b"").digest(), ("ext one", "ext two"))]
+    notes = [signer.sign_checkpoint(c).encode() for c in cps]
+    # a second signature line by another key: legal, ignored by verifiers of this key
+    other = LogSigner(PrivateKeySigner(_ec_key.__wrapped__()), "witness.example")
+    notes.append(notes[0] + other.sign_checkpoint(cps[0]).encode().split(b"\n\n", 1)[1])
+    return notes, PublicKeyVerifier(signer.public_key), {c.text() for c in cps}
+
+
+def _note_run(data: bytes) -> None:
+    from sigstack.tlog.checkpoint import Checkpoint, SignedNote, verify_checkpoint
+
+    note = SignedNote.parse(data)
+    _, verifier, texts = _note_material()
+    try:
+        cp = Checkpoint.parse_text(note.text)
+        assert cp.text() == note.text, "checkpoint text is not reproduced byte for byte"
+    except SigstackError:
+        pass
+    try:
+        verify_checkpoint(data, verifier)
+    except SigstackError:
+        return
+    assert note.text in texts, "a changed checkpoint still verifies"
+
+
+# ---- Rekor v1 log entries (responses) ---------------------------------------------------
+
+def _entry_seeds() -> list[bytes]:
+    from sigstack.bundle.models import Bundle
+
+    out = []
+    for p in _bundle_files()[:12]:
+        try:
+            b = Bundle.from_json(p.read_bytes())
+        except SigstackError:
+            continue
+        for e in b.tlog_entries:
+            if e.inclusion_proof is None or e.signed_entry_timestamp is None:
+                continue
+            pr = e.inclusion_proof
+            out.append(json.dumps({hashlib.sha256(e.body).hexdigest(): {
+                "body": base64.b64encode(e.body).decode(), "integratedTime": e.integrated_time,
+                "logID": e.log_id.hex(), "logIndex": e.log_index,
+                "verification": {"inclusionProof": {
+                    "checkpoint": pr.checkpoint, "hashes": [h.hex() for h in pr.hashes],
+                    "logIndex": pr.log_index, "rootHash": pr.root_hash.hex(), "treeSize": pr.tree_size},
+                    "signedEntryTimestamp": base64.b64encode(e.signed_entry_timestamp).decode()}}}).encode())
+    return out
+
+
+def _entry_run(data: bytes) -> None:
+    from sigstack._internal import safejson
+    from sigstack.tlog.entry import TlogEntry
+
+    try:
+        doc = safejson.loads(data)
+    except ValueError:
+        return  # the client answers a LogClientError for a body that is not JSON
+    entry = TlogEntry.from_response(doc)
+    _check_entry_not_malleable(entry)
+
+
+# ---- Rekor proposed entries (the log's input) -------------------------------------------
+
+@functools.cache
+def _proposed_material() -> tuple[list[bytes], set[tuple[str, bytes]]]:
+    from sigstack.keys.pem import public_key_to_pem
+    from sigstack.keys.software import PrivateKeySigner
+    from sigstack.payload import dsse, intoto
+
+    signer = PrivateKeySigner(_ec_key())
+    pem = base64.b64encode(public_key_to_pem(signer.public_key())).decode()
+    digest = hashlib.sha256(b"artifact").digest()
+    sig = base64.b64encode(signer.sign_digest(digest)).decode()
+    hashed = {"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
+        "data": {"hash": {"algorithm": "sha256", "value": digest.hex()}},
+        "signature": {"content": sig, "publicKey": {"content": pem}}}}
+    env = dsse.sign(signer, intoto.statement("https://slsa.dev/provenance/v1", {}, "sha256:" + "ab" * 32))
+    dsse_entry = {"apiVersion": "0.0.1", "kind": "dsse", "spec": {
+        "proposedContent": {"envelope": env.to_json().decode(), "verifiers": [pem]}}}
+    # the signature *bytes*: standard and URL-safe spellings of one signature are both
+    # valid DSSE (and Rekor keeps the spelling it was given)
+    signed = {(digest.hex(), base64.b64decode(sig)), (hashlib.sha256(env.payload).hexdigest(), env.signatures[0])}
+    return [json.dumps(hashed).encode(), json.dumps(dsse_entry).encode()], signed
+
+
+def _proposed_run(data: bytes) -> None:
+    from sigstack._internal import safejson
+    from sigstack.tlog.entries import canonicalize
+
+    try:
+        doc = safejson.loads(data)
+    except ValueError:
+        return  # the API answers 400 for a body that is not JSON
+    c = canonicalize(doc)
+    body = json.loads(c.body)
+    assert json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() == c.body
+    spec = body["spec"]
+    _, signed = _proposed_material()
+    from sigstack.tlog.entries._common import dsse_b64
+
+    if body["kind"] == "hashedrekord":
+        key = (spec["data"]["hash"]["value"], base64.b64decode(spec["signature"]["content"]))
+    else:
+        key = (spec["payloadHash"]["value"], dsse_b64(spec["signatures"][0]["signature"], "sig"))
+    assert key in signed, "a changed proposed entry was accepted with a signature it does not carry"
+
+
+# ---- OCI manifests, indexes and layout directories --------------------------------------
+
+def _oci_seeds() -> list[bytes]:
+    from sigstack.oci import layout
+    from sigstack.oci.client import OCI_INDEX
+
+    img = layout.build_image([layout.Layer(layout.SIMPLESIGNING_MEDIA, b"{}", {layout.SIGNATURE_ANNOTATION: "QQ=="}),
+                              layout.Layer(layout.DSSE_MEDIA, b"[]", {"predicateType": "x"})])
+    docker = layout.build_image([layout.Layer(layout.SIMPLESIGNING_MEDIA, b"{}")], docker_types=True)
+    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": img.media_type, "size": len(img.manifest), "digest": "sha256:" + "a" * 64,
+         "platform": {"architecture": "amd64", "os": "linux"}, "artifactType": "x"}]}).encode()
+    return [img.manifest, docker.manifest, index]
+
+
+def _oci_run(data: bytes) -> None:
+    from sigstack.oci import layout
+    from sigstack.oci.client import Manifest, sha256_digest
+    from sigstack.oci.layouts.referrers import _index_json  # noqa: F401  (kept importable)
+
+    m = Manifest(data, "application/vnd.oci.image.manifest.v1+json", sha256_digest(data))
+    doc = m.json()
+    assert isinstance(doc, dict)
+    layout.index_children(m)
+    for d in layout.layer_descriptors(m):
+        assert isinstance(d["digest"], str)
+
+
+@functools.cache
+def _layout_dir() -> Path:
+    """A saved image: oci-layout, index.json, the manifest, its config and one layer."""
+    from sigstack.oci import layout
+
+    root = Path(tempfile.mkdtemp(prefix="sigstack-fuzz-layout-"))
+    atexit.register(shutil.rmtree, root, True)
+    img = layout.build_image([layout.Layer(layout.SIMPLESIGNING_MEDIA, b'{"a":1}')])
+    blobs = root / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+    manifest = json.dumps(json.loads(img.manifest)).encode()  # the form _layout_run writes
+    for data in (manifest, img.config, *[x.data for x in img.layers]):
+        (blobs / hashlib.sha256(data).hexdigest()).write_bytes(data)
+    (root / "oci-layout").write_bytes(b'{"imageLayoutVersion":"1.0.0"}')
+    return root
+
+
+def _layout_seeds() -> list[bytes]:
+    """What the fuzzer mutates: index.json and the manifest (both written, the
+    manifest under its new digest, so content checks are passed as an attacker would)."""
+    root = _layout_dir()
+    manifest = next(p for p in (root / "blobs/sha256").iterdir() if b'"schemaVersion"' in p.read_bytes())
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": manifest.stat().st_size,
+         "digest": "sha256:" + manifest.name, "annotations": {"kind": "dev.cosignproject.cosign/image"}}]}
+    return [json.dumps({"index": index, "manifest": json.loads(manifest.read_bytes())}).encode()]
+
+
+def _layout_run(data: bytes) -> None:
+    from sigstack._internal import safejson
+    from sigstack.oci.layout import layer_descriptors
+    from sigstack.oci.ocilayout import OciLayout
+
+    root = _layout_dir()
+    try:
+        doc = safejson.loads(data)
+        index, manifest = doc["index"], doc["manifest"]
+        index_bytes = json.dumps(index).encode() if not isinstance(index, str) else index.encode()
+        manifest_bytes = json.dumps(manifest).encode()
+    except (ValueError, KeyError, TypeError, RecursionError):
+        index_bytes, manifest_bytes = data, data
+    digest = hashlib.sha256(manifest_bytes).hexdigest()
+    blob = root / "blobs/sha256" / digest
+    blob.write_bytes(manifest_bytes)
+    # point the index at the mutated manifest when it names one (the attacker controls both)
+    index_bytes = index_bytes.replace(json.dumps(_layout_seeds_digest()).encode()[1:-1], digest.encode())
+    (root / "index.json").write_bytes(index_bytes)
+    try:
+        lay = OciLayout(root)
+        m = lay.entry_manifest(lay.subject())
+        for d in layer_descriptors(m):
+            size = d.get("size")
+            lay.read_blob(str(d["digest"]), size=size if isinstance(size, int) else None)
+    finally:
+        if digest != _layout_seeds_digest():
+            blob.unlink(missing_ok=True)
+
+
+@functools.cache
+def _layout_seeds_digest() -> str:
+    return str(json.loads(_layout_seeds()[0])["index"]["manifests"][0]["digest"]).removeprefix("sha256:")
+
+
+# ---- keys and PEM -----------------------------------------------------------------------
+
+def _key_seeds() -> list[bytes]:
+    from sigstack.keys.pem import public_key_to_pem
+
+    d = VECTORS / "cosign-keys"
+    return [(d / "encrypted-sigstore.key").read_bytes(), (d / "legacy-cosign-label.key").read_bytes(),
+            (d / "encrypted-sigstore.derived.pub").read_bytes(), public_key_to_pem(_ec_key().public_key()),
+            *[(d / "import" / n).read_bytes() for n in ("validecp256.pem", "validrsa.pem", "ed25519key.pem")]]
+
+
+def _fast_scrypt(password: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
+    """scrypt stand-in for the fuzz loop only: the KDF (cryptography's) is not the parser
+    under test, and at the cosign parameters it would cap the rate at ~20 mutants/s."""
+    return hashlib.sha256(password + salt + f"{n},{r},{p}".encode()).digest()
+
+
+def _key_run(data: bytes) -> None:
+    from sigstack.keys import encrypted, pem
+
+    pem.pem_type(data)
+    kind = pem.pem_type(data) or ""
+    if "PUBLIC" in kind:
+        pem.load_public_key_pem(data)
+    elif "ENCRYPTED" in kind:
+        real = encrypted._scrypt
+        encrypted._scrypt = _fast_scrypt  # type: ignore[assignment]
+        try:
+            encrypted.decrypt_private_key(data, b"hello")
+        finally:
+            encrypted._scrypt = real  # type: ignore[assignment]
+    else:
+        pem.load_import_private_key(data)
+
+
+# ---- JWTs at the CA ---------------------------------------------------------------------
+
+ISSUER = "https://issuer.example"
+
+
+@functools.cache
+def _jwt_material() -> tuple[Any, Any]:
+    import jwt
+
+    from sigstack.ca.config import parse_config
+    from sigstack.ca.tokens import JWKSCache, TokenVerifier
+
+    key = _ec_key()
+
+    class FixedKeys(JWKSCache):
+        """The issuer's published keys without the discovery round trips (the JWKS
+        fetch is HTTP, tested in tests/ca; here the token parser is the target)."""
+
+        async def _fetch(self, issuer: str, ca_cert: str = "") -> dict[str, jwt.PyJWK]:
+            return {"k1": jwt.PyJWK.from_dict({**json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key())),
+                                               "kid": "k1", "alg": "ES256"})}
+
+    cfg = parse_config({"oidc-issuers": {ISSUER: {"issuer-url": ISSUER, "client-id": "sigstore", "type": "email"}}})
+    return TokenVerifier(cfg, FixedKeys()), key
+
+
+def _jwt_seeds() -> list[bytes]:
+    import jwt
+
+    _, key = _jwt_material()
+    now = int(datetime.datetime.now(datetime.UTC).timestamp())
+    claims = {"iss": ISSUER, "aud": "sigstore", "sub": "alice", "email": "alice@example.com",
+              "email_verified": True, "iat": now, "exp": now + 10**8}
+    tok = jwt.encode(claims, key, algorithm="ES256", headers={"kid": "k1"})
+    return [tok.encode()]
+
+
+def _jwt_run(data: bytes) -> None:
+    verifier, _ = _jwt_material()
+    try:
+        token = data.decode()
+    except UnicodeDecodeError:
+        return  # the CA reads the token from JSON or a header: always text
+    principal, _ = asyncio.run(verifier.verify(token))
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    assert claims.get("email") == principal.san == "alice@example.com", "a changed token was accepted"
+
+
+# ---- CT submissions ---------------------------------------------------------------------
+
+@functools.cache
+def _ct_material() -> tuple[Any, list[bytes], set[bytes]]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from sigstack.ca.ctlog import CTLog
+    from sigstack.keys.software import PrivateKeySigner
+    from sigstack.tlog.store import open_store
+
+    def cert(subject: str, key: Any, issuer: Any, issuer_key: Any, ca: bool, poison: bool = False) -> Any:
+        now = datetime.datetime.now(datetime.UTC)
+        b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+             .issuer_name(issuer).public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=9))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if poison:
+            b = b.add_extension(x509.PrecertPoison(), critical=True)
+        return b.sign(issuer_key, hashes.SHA256())
+
+    root_key, mid_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "root")])
+    root = cert("root", root_key, root_name, root_key, True)
+    mid = cert("mid", mid_key, root.subject, root_key, True)
+    leaf = cert("leaf", leaf_key, mid.subject, mid_key, False)
+    pre = cert("leaf", leaf_key, mid.subject, mid_key, False, poison=True)
+    ders = [c.public_bytes(serialization.Encoding.DER) for c in (leaf, mid, root, pre)]
+    tmp = Path(tempfile.mkdtemp(prefix="sigstack-fuzz-ct-"))
+    atexit.register(shutil.rmtree, tmp, True)
+    store = open_store(str(tmp / "ct.db"))
+    log = CTLog(store, PrivateKeySigner(ec.generate_private_key(ec.SECP256R1())), [root])
+    enc = [base64.b64encode(d).decode() for d in ders]
+    seeds = [json.dumps({"chain": [enc[0], enc[1]], "precert": False}).encode(),
+             json.dumps({"chain": [enc[3], enc[1], enc[2]], "precert": True}).encode()]
+    return log, seeds, set(ders)
+
+
+def _ct_run(data: bytes) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from sigstack._internal import safejson
+
+    log, _, known = _ct_material()
+    try:
+        doc = safejson.loads(data)
+        chain = [base64.b64decode(c, validate=True) for c in doc["chain"]]
+        precert = doc["precert"] is True
+    except (ValueError, KeyError, TypeError):
+        return  # the CT API answers 400 before the chain check (tests/ca cover that)
+    certs = log.check_chain(chain, precert)
+    for c in certs:
+        assert c.public_bytes(serialization.Encoding.DER) in known, "a changed certificate chain was accepted"
+
+
+TARGETS = [
+    Target("bundle", "Bundle.from_json (bundle/models.py), its tlog entries through verify_entry",
+           _bundle_seeds, _bundle_run,
+           invariants="parse(serialise(b)) == b for v0.2/v0.3; a verifying entry equals a seed's in every "
+                      "signed part"),
+    Target("dsse", "dsse.parse + dsse.verify (payload/dsse.py)", lambda: _dsse_material()[0], _dsse_run,
+           invariants="round trip; seed JSON reproduced byte for byte; a verifying envelope has the seed's "
+                      "payload and type"),
+    Target("intoto", "intoto.parse (payload/intoto.py)", _intoto_seeds, _intoto_run,
+           invariants="typed fields"),
+    Target("simplesigning", "simplesigning.parse (payload/simplesigning.py)", _simple_seeds, _simple_run,
+           invariants="seed payloads re-made byte for byte"),
+    Target("trustroot", "TrustedRoot.from_json (bundle/trustroot.py)", _trustroot_seeds, _trustroot_run,
+           invariants="to_json(from_json(to_json(t))) == to_json(t)"),
+    Target("checkpoint", "SignedNote.parse, Checkpoint.parse_text, verify_checkpoint (tlog/checkpoint.py)",
+           lambda: _note_material()[0], _note_run, text=True,
+           invariants="checkpoint text reproduced byte for byte; a verifying note has a seed's text"),
+    Target("tlog-entry", "TlogEntry.from_response + verify_entry (tlog/entry.py)", _entry_seeds, _entry_run,
+           invariants="a verifying entry equals a seed's in every signed part"),
+    Target("rekor-proposed", "tlog.entries.canonicalize (hashedrekord, dsse)", lambda: _proposed_material()[0],
+           _proposed_run,
+           invariants="canonical body is JCS; an accepted entry carries a seed's digest and signature"),
+    Target("oci-manifest", "Manifest.json, layer_descriptors, index_children (oci/client.py, oci/layout.py)",
+           _oci_seeds, _oci_run, invariants="typed descriptors"),
+    Target("oci-layout", "OciLayout: index.json, manifests, blobs (oci/ocilayout.py)", _layout_seeds, _layout_run,
+           invariants="blobs read only when they match their digest"),
+    Target("keys", "pem.load_public_key_pem, load_import_private_key, encrypted.decrypt_private_key (keys/)",
+           _key_seeds, _key_run, text=True, invariants="no crash, one error"),
+    Target("jwt", "TokenVerifier.verify (ca/tokens.py) with the issuer's key", _jwt_seeds, _jwt_run,
+           invariants="an accepted token names the seed's identity"),
+    Target("ct-chain", "CTLog.check_chain (ca/ctlog.py)", lambda: _ct_material()[1], _ct_run,
+           invariants="an accepted chain consists of the seed certificates"),
+]
+BY_NAME = {t.name: t for t in TARGETS}

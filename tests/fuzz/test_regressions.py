@@ -1,0 +1,245 @@
+"""Every crash the fuzzers found, as a plain test (docs/reliability.md lists them).
+
+Each was an exception other than SigstackError escaping a parser at a trust boundary
+(a traceback for the user, a 500 for a server), or an invariant the fuzzer checks.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from sigstack import errors
+from sigstack._internal import safejson
+from sigstack.bundle.models import Bundle
+from sigstack.bundle.trustroot import TrustedRoot
+from sigstack.keys import encrypted, pem
+from sigstack.oci import layout
+from sigstack.oci.client import Manifest, sha256_digest
+from sigstack.payload import dsse, intoto, simplesigning
+from sigstack.tlog.checkpoint import Checkpoint
+from sigstack.tlog.entries import canonicalize
+from tests.fuzz.targets import VECTORS
+
+ROOT = base64.b64encode(b"\x01" * 32).decode()
+
+
+@pytest.mark.parametrize("size", ["²", "١٢", "9" * 5000, "007", "-1", " 1", "1" * 21])
+def test_checkpoint_tree_size_is_ascii_digits(size: str) -> None:
+    """``str.isdigit`` holds for "²", which ``int()`` refuses; 5000 digits exceed int()'s
+    limit: both were ValueError tracebacks out of Checkpoint.parse_text."""
+    with pytest.raises(errors.ProofError, match="bad tree size"):
+        Checkpoint.parse_text(f"origin\n{size}\n{ROOT}\n".encode())
+
+
+def test_checkpoint_root_hash_must_be_canonical_base64() -> None:
+    """AQE...AQG= decodes to the same 32 bytes as AQE...AQE=: two texts for one
+    checkpoint (found by the canonical round-trip invariant)."""
+    assert Checkpoint.parse_text(f"o\n7\n{ROOT}\n".encode()).text() == f"o\n7\n{ROOT}\n".encode()
+    odd = ROOT[:-2] + "G="
+    assert base64.b64decode(odd) == b"\x01" * 32
+    with pytest.raises(errors.ProofError, match="canonical"):
+        Checkpoint.parse_text(f"o\n7\n{odd}\n".encode())
+
+
+@pytest.mark.parametrize("value", ["true", "3560221606225943461888", '"x"', "{}"])
+def test_index_children_needs_a_manifests_list(value: str) -> None:
+    data = ('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":'
+            + value + "}").encode()
+    m = Manifest(data, "application/vnd.oci.image.index.v1+json", sha256_digest(data))
+    if value == "{}":  # an empty object is falsy: no children, as before
+        assert layout.index_children(m) == []
+        return
+    with pytest.raises(errors.RegistryError, match="no manifests list"):
+        layout.index_children(m)
+
+
+#: a P-256 key whose curve OID was mutated to 1.2.840.10045.3.1.23 (found by the keys target)
+UNKNOWN_CURVE = (b"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYI\nKoZIzj0DARcDQgAERmI/XnTWtblwafD31CJhQL1sPEX7\n"
+                 b"00YCEU/dJ/qOVis6kxo1/Ls+lalKDehaL/OOV5TZBBBLkK3N0bDlxh+bgA==\n-----END PUBLIC KEY-----\n")
+
+
+def test_public_key_with_unknown_curve() -> None:
+    """cryptography raises UnsupportedAlgorithm (not a ValueError) for it."""
+    with pytest.raises(errors.UnsupportedKeyError, match="unsupported public key"):
+        pem.load_public_key_pem(UNKNOWN_CURVE)
+
+
+def test_rekor_proposed_entry_with_unknown_curve() -> None:
+    spec = {"data": {"hash": {"algorithm": "sha256", "value": "ab" * 32}},
+            "signature": {"content": "QQ==", "publicKey": {"content": base64.b64encode(UNKNOWN_CURVE).decode()}}}
+    with pytest.raises(errors.BadEntryError, match="invalid public key"):
+        canonicalize({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": spec})
+
+
+def _bundle(**message_signature: object) -> bytes:
+    doc = json.loads((VECTORS / "conformance/bundle-verify/happy-path-v0.3/bundle.sigstore.json").read_bytes())
+    doc["messageSignature"].update(message_signature)
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize("algorithm", [{"x": 1}, ["SHA2_256"], 7, None])
+def test_bundle_message_digest_algorithm_of_another_type(algorithm: object) -> None:
+    """A dict or list as the algorithm was ``TypeError: unhashable type``."""
+    data = _bundle(messageDigest={"algorithm": algorithm, "digest": "QQ=="})
+    with pytest.raises(errors.BundleError, match="unsupported messageDigest algorithm"):
+        Bundle.from_json(data)
+
+
+@pytest.mark.parametrize("index", ["²", "9" * 5000, "-1", "1e3", 1.5, True, 10**30])
+def test_bundle_log_index_is_a_bounded_ascii_integer(index: object) -> None:
+    doc = json.loads(_bundle())
+    doc["verificationMaterial"]["tlogEntries"][0]["logIndex"] = index
+    with pytest.raises(errors.BundleError, match="logIndex must be a non-negative integer"):
+        Bundle.from_json(json.dumps(doc).encode())
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+DEEP_OBJECT = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
+
+
+@pytest.mark.parametrize("data", [DEEP, DEEP_OBJECT], ids=["array", "object"])
+@pytest.mark.parametrize("parse,error", [
+    (Bundle.from_json, errors.BundleError),
+    (TrustedRoot.from_json, errors.TrustRootError),
+    (dsse.parse, errors.VerificationError),
+    (intoto.parse, errors.VerificationError),
+    (simplesigning.parse, errors.VerificationError),
+    (lambda d: encrypted.decrypt(d, b"pw"), errors.KeyLoadError),
+    (lambda d: Manifest(d, "application/json", sha256_digest(d)).json(), errors.RegistryError),
+], ids=["bundle", "trustroot", "dsse", "intoto", "simplesigning", "cosign-key", "manifest"])
+def test_deeply_nested_json_is_one_clean_error(parse, error, data: bytes) -> None:
+    """json.loads raises RecursionError (a RuntimeError) past ~1000 levels: it escaped
+    every ``except ValueError`` as a traceback (safejson maps it)."""
+    with pytest.raises(error):
+        parse(data)
+
+
+def test_safejson_maps_every_failure_to_value_error() -> None:
+    for bad in (DEEP, b"\xff", b"1" * 5000, b"{", b""):
+        with pytest.raises(ValueError):
+            safejson.loads(bad)
+    assert safejson.loads(b'{"a":[1,2]}') == {"a": [1, 2]}
+
+
+def test_ct_chain_with_an_issuer_key_on_an_unknown_curve() -> None:
+    """The issuer's key is parsed lazily, in verify_directly_issued_by, which raises
+    UnsupportedAlgorithm for an unknown curve: a 500 from add-chain before."""
+    from tests.fuzz.targets import _ct_material
+
+    log, seeds, _ = _ct_material()
+    chain = [base64.b64decode(c) for c in json.loads(seeds[0])["chain"]]
+    p256 = bytes.fromhex("06082a8648ce3d030107")
+    assert p256 in chain[1]
+    mid = chain[1].replace(p256, bytes.fromhex("06082a8648ce3d030117"))
+    with pytest.raises(errors.CTError, match="do not verify one another"):
+        log.check_chain([chain[0], mid], False)
+
+
+def _tlog_bundle(**entry: object) -> bytes:
+    doc = json.loads(_bundle())
+    doc["verificationMaterial"]["tlogEntries"][0].update(entry)
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize("body", [b"\xff\x00", b"[1]", b'{"kind":"x"}'])
+def test_bundle_log_entry_body_must_be_a_rekor_entry(body: bytes) -> None:
+    """A bit flip in canonicalizedBody parsed, then Bundle.to_json raised ProofError
+    (the serialise/parse invariant): the body is now checked at parse time."""
+    with pytest.raises(errors.BundleError, match="canonicalizedBody is not a Rekor entry"):
+        Bundle.from_json(_tlog_bundle(canonicalizedBody=base64.b64encode(body).decode()))
+
+
+def test_bundle_empty_signed_entry_timestamp_is_none() -> None:
+    """``"signedEntryTimestamp": ""`` parsed to b"" and came back as no SET."""
+    b = Bundle.from_json(_tlog_bundle(inclusionPromise={"signedEntryTimestamp": ""}))
+    assert b.tlog_entries[0].signed_entry_timestamp is None
+    assert Bundle.from_json(b.to_json()) == b
+
+
+def test_lone_surrogate_escapes_become_replacement_characters() -> None:
+    """``"payloadType":"\\ud800"`` parsed to a str that cannot be UTF-8 encoded: PAE
+    and to_json raised UnicodeEncodeError. Go's encoding/json (cosign, Rekor) reads each
+    lone surrogate escape as U+FFFD, and so does safejson now."""
+    env = dsse.parse(b'{"payload":"e30=","payloadType":"a\\ud800b","signatures":[{"sig":"QQ=="}]}')
+    assert env.payload_type == "a\ufffdb"
+    assert dsse.parse(env.to_json()) == env
+    assert dsse.pae(env.payload_type, env.payload).startswith(b"DSSEv1 5 a\xef\xbf\xbdb ")
+    assert safejson.loads(b'["\\ud83d\\ude00", "\\udc00", {"\\ud800": 1}]') == ["\U0001f600", "\ufffd", {"\ufffd": 1}]
+
+
+def test_log_response_with_an_empty_set() -> None:
+    """``"signedEntryTimestamp": ""`` parsed as "no SET", so verify_entry skipped the one
+    signature over integratedTime: the fuzzer's mutant set it to 0 and still verified."""
+    from sigstack.errors import LogClientError
+    from sigstack.tlog.entry import TlogEntry
+    from tests.fuzz.targets import _entry_seeds
+
+    doc = json.loads(_entry_seeds()[0])
+    ((_, v),) = doc.items()
+    assert TlogEntry.from_response(doc).signed_entry_timestamp
+    v["verification"]["signedEntryTimestamp"] = ""
+    v["integratedTime"] = 0
+    with pytest.raises(LogClientError, match="no signed entry timestamp"):
+        TlogEntry.from_response(doc)
+
+
+@pytest.mark.parametrize("junk", ["::", " ", "\n", "!", "\u00e9"])
+def test_rekor_dsse_signature_with_characters_outside_base64(junk: str) -> None:
+    """The URL-safe fallback decoder skipped characters outside its alphabet, so
+    ``"MEQ" + junk + "CI..."`` verified as the same signature: one DSSE signature had
+    endless spellings, each a new log entry (go-securesystemslib decodes strictly)."""
+    from sigstack.tlog.entries._common import dsse_b64
+    from tests.fuzz.targets import _proposed_material
+
+    proposed = json.loads(_proposed_material()[0][1])
+    env = json.loads(proposed["spec"]["proposedContent"]["envelope"])
+    sig = env["signatures"][0]["sig"]
+    assert canonicalize(proposed).body
+    env["signatures"][0]["sig"] = sig[:10] + junk + sig[10:]
+    proposed["spec"]["proposedContent"]["envelope"] = json.dumps(env)
+    with pytest.raises(errors.BadEntryError, match="not valid base64"):
+        canonicalize(proposed)
+    assert dsse_b64(sig.replace("+", "-").replace("/", "_").rstrip("="), "sig") == base64.b64decode(sig)
+
+
+def _version_4(der: bytes) -> bytes:
+    v3 = bytes.fromhex("a003020102")
+    assert v3 in der
+    return der.replace(v3, bytes.fromhex("a003020103"), 1)
+
+
+def test_certificate_with_an_unknown_version() -> None:
+    """cryptography raises x509.InvalidVersion (not a ValueError) for a version past v3:
+    a 500 from the CT log's add-chain and from the transparency log's entry parser."""
+    from cryptography import x509
+
+    from tests.fuzz.targets import _ct_material
+
+    log, seeds, _ = _ct_material()
+    chain = [base64.b64decode(c) for c in json.loads(seeds[0])["chain"]]
+    with pytest.raises(x509.InvalidVersion):
+        x509.load_der_x509_certificate(_version_4(chain[0]))
+    with pytest.raises(errors.CTError, match=r"not a DER X\.509 certificate"):
+        log.check_chain([_version_4(chain[0]), chain[1]], False)
+    pem_text = pem.encode_pem("CERTIFICATE", _version_4(chain[0]))
+    spec = {"data": {"hash": {"algorithm": "sha256", "value": "ab" * 32}},
+            "signature": {"content": "QQ==", "publicKey": {"content": base64.b64encode(pem_text).decode()}}}
+    with pytest.raises(errors.BadEntryError, match="invalid public key or certificate"):
+        canonicalize({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": spec})
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b"not json", b"[]"])
+def test_log_response_body_must_be_a_rekor_entry(body: bytes) -> None:
+    """As for bundles (finding 9): readers of the body after parsing may count on it."""
+    from sigstack.errors import LogClientError
+    from sigstack.tlog.entry import TlogEntry
+    from tests.fuzz.targets import _entry_seeds
+
+    doc = json.loads(_entry_seeds()[0])
+    ((_, v),) = doc.items()
+    v["body"] = base64.b64encode(body).decode()
+    with pytest.raises(LogClientError, match="not a Rekor entry"):
+        TlogEntry.from_response(doc)
