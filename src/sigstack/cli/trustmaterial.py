@@ -96,13 +96,14 @@ def _read(flag: str, path: str) -> bytes:
 
 
 def _public_key(flag: str, path: str) -> Any:
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
     from sigstack.errors import TrustDocError
 
     try:
         return serialization.load_pem_public_key(_read(flag, path))
-    except ValueError:
+    except (ValueError, UnsupportedAlgorithm):
         raise TrustDocError(f"{flag}: {path} is not a PEM public key") from None
 
 

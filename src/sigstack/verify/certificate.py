@@ -38,13 +38,13 @@ if TYPE_CHECKING:
 
 def is_self_signed(cert: x509.Certificate) -> bool:
     """Issuer == subject and the certificate's own key verifies its signature."""
-    from cryptography.exceptions import InvalidSignature
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
     if cert.issuer != cert.subject:
         return False
     try:
         cert.verify_directly_issued_by(cert)
-    except (InvalidSignature, ValueError, TypeError):  # TypeError: unsupported key types
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):  # TypeError: unsupported key types
         return False
     return True
 

@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sigstack._internal import safejson
 from sigstack.errors import (
     BundleError,
     LogClientError,
@@ -152,6 +152,7 @@ def verify_proofs(entry: TlogEntry, logs: Sequence[Verifier], *, set_only: bool)
 
 def _logged_key(pem: bytes) -> PublicKeyTypes:
     from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
     from sigstack.keys.pem import pem_type
@@ -160,7 +161,7 @@ def _logged_key(pem: bytes) -> PublicKeyTypes:
         if pem_type(pem) == "CERTIFICATE":
             return x509.load_pem_x509_certificate(pem).public_key()
         return serialization.load_pem_public_key(pem)
-    except ValueError:
+    except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion):
         raise ProofError("the log entry's public key cannot be parsed") from None
 
 
@@ -194,12 +195,12 @@ def check_hashedrekord(entry: TlogEntry, signature: bytes, digest: bytes, algori
                        key: PublicKeyTypes, certificate: bytes | None = None) -> None:
     """The entry is a hashedrekord for exactly this signature, digest and key."""
     try:
-        doc = json.loads(entry.body)
+        doc = safejson.loads(entry.body)
         spec = doc["spec"]
         kind = (doc["kind"], doc["apiVersion"])
         data_hash = spec["data"]["hash"]
-        logged_sig = base64.b64decode(spec["signature"]["content"])
-        logged_pem = base64.b64decode(spec["signature"]["publicKey"]["content"])
+        logged_sig = base64.b64decode(spec["signature"]["content"], validate=True)
+        logged_pem = base64.b64decode(spec["signature"]["publicKey"]["content"], validate=True)
     except (ValueError, KeyError, TypeError):
         raise ProofError("the log entry is not a well-formed hashedrekord entry") from None
     if kind != ("hashedrekord", "0.0.1"):
@@ -219,19 +220,20 @@ def check_envelope_entry(entry: TlogEntry, envelope_json: bytes | None, payload:
     uploader's serialisation is not known and, as in sigstore-go, payload hash and
     signature decide."""
     try:
-        doc = json.loads(entry.body)
+        doc = safejson.loads(entry.body)
         spec = doc["spec"]
         kind = (doc["kind"], doc["apiVersion"])
         if kind == ("dsse", "0.0.1"):
             recorded = spec["envelopeHash"]
             payload_hash = spec["payloadHash"]
-            sigs = [(s["signature"], base64.b64decode(s["verifier"])) for s in spec["signatures"]]
+            sigs = [(s["signature"], base64.b64decode(s["verifier"], validate=True)) for s in spec["signatures"]]
         elif kind == ("intoto", "0.0.2"):
             content = spec["content"]
             recorded = content["hash"]
             payload_hash = content["payloadHash"]
             # the logged sig is base64 of the base64 signature; anything else is another signature
-            sigs = [(base64.b64decode(s["sig"]).decode(errors="replace"), base64.b64decode(s["publicKey"]))
+            sigs = [(base64.b64decode(s["sig"], validate=True).decode(errors="replace"),
+                     base64.b64decode(s["publicKey"], validate=True))
                     for s in content["envelope"]["signatures"]]
         elif kind == ("intoto", "0.0.1"):
             # No signatures recorded: the envelope's hash binds them, so the envelope
@@ -239,7 +241,7 @@ def check_envelope_entry(entry: TlogEntry, envelope_json: bytes | None, payload:
             content = spec["content"]
             recorded = content["hash"]
             payload_hash = content["payloadHash"]
-            sigs = [(signature_b64, base64.b64decode(spec["publicKey"]))]
+            sigs = [(signature_b64, base64.b64decode(spec["publicKey"], validate=True))]
             if envelope_json is None:
                 raise ProofError("an intoto 0.0.1 entry records no signature; without the envelope "
                                  "it hashed it cannot be matched")
@@ -430,7 +432,7 @@ def layer_rekor_bundle(annotations: dict[str, str] | Any) -> tuple[TlogEntry, An
     from sigstack.bundle.models import parse_rekor_bundle
 
     try:
-        doc = json.loads(text)
+        doc = safejson.loads(text)
         return parse_rekor_bundle(doc), doc
     except ValueError:
         raise VerificationError(f"unmarshaling bundle: the {BUNDLE_ANNOTATION} annotation is not JSON"
@@ -488,7 +490,7 @@ def signature_layer_evidence(policy: LogPolicy, key: Verifier, signature: bytes,
         check_hashedrekord(found, signature, digest, key.hash_name, key.public_key())
         return found
     try:
-        logged = json.loads(entry.body)["spec"]["signature"]["content"]
+        logged = safejson.loads(entry.body)["spec"]["signature"]["content"]
     except (ValueError, KeyError, TypeError):
         logged = None
     if isinstance(logged, str) and logged != base64.b64encode(signature).decode():

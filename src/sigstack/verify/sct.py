@@ -27,12 +27,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import struct
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sigstack._internal import safejson
 from sigstack.errors import SCTError
 
 if TYPE_CHECKING:
@@ -157,10 +157,10 @@ def parse_detached_sct(data: bytes | str) -> dict[str, Any]:
     as Fulcio's ``signedCertificateTimestamp`` field carries it)."""
     raw = data.encode() if isinstance(data, str) else data
     try:
-        doc = json.loads(raw)
+        doc = safejson.loads(raw)
     except (ValueError, UnicodeDecodeError):
         try:
-            doc = json.loads(base64.b64decode(raw, validate=True))
+            doc = safejson.loads(base64.b64decode(raw, validate=True))
         except (ValueError, binascii.Error, UnicodeDecodeError):
             raise SCTError("SCT: the detached SCT is not JSON") from None
     if not isinstance(doc, dict):
