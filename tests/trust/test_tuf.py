@@ -9,105 +9,30 @@ rollback of snapshot / targets versions, and a tampered target; the legitimate c
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from securesystemslib.signer import CryptoSigner
-from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp
-from tuf.api.serialization.json import JSONSerializer
 
 from sigstack.bundle.trustroot import SigningConfig, TrustedRoot
 from sigstack.errors import TUFError
 from sigstack.trust.tuf import TrustUpdater, default_mirror, embedded_root, initialize
 from tests.helpers import assert_clean_error, sigstack
+from tests.trust.tufrepo import Repo, serve
 
 PUBLIC_GOOD = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors" / "conformance" / "public-good-trust"
-ROLES = ("root", "timestamp", "snapshot", "targets")
-
-
-def _expires(days: float = 30) -> datetime:
-    return (datetime.now(UTC) + timedelta(days=days)).replace(microsecond=0)
-
-
-class Repo:
-    """A TUF repository on disk (consistent snapshots), one Ed25519 key per role."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        (path / "targets").mkdir(parents=True)
-        self.signers = {role: [CryptoSigner.generate_ed25519()] for role in ROLES}
-        root = Root(expires=_expires(365), consistent_snapshot=True)
-        for role in ROLES:
-            root.add_key(self.signers[role][0].public_key, role)
-        self.root = Metadata(root)
-        self.targets = Metadata(Targets(expires=_expires()))
-        self.snapshot = Metadata(Snapshot(expires=_expires()))
-        self.timestamp = Metadata(Timestamp(expires=_expires(1)))
-        self.files: dict[str, bytes] = {}
-        self.publish_root()
-
-    def sign(self, md: Metadata[Any], role: str, signers: list[CryptoSigner] | None = None) -> bytes:
-        md.signatures.clear()
-        for signer in signers or self.signers[role]:
-            md.sign(signer, append=True)
-        return md.to_bytes(JSONSerializer(compact=False))
-
-    def publish_root(self, signers: list[CryptoSigner] | None = None) -> bytes:
-        data = self.sign(self.root, "root", signers)
-        (self.path / f"{self.root.signed.version}.root.json").write_bytes(data)
-        return data
-
-    def add_target(self, name: str, data: bytes) -> None:
-        self.files[name] = data
-        info = TargetFile.from_data(name, data, ["sha256"])
-        self.targets.signed.targets[name] = info
-        (self.path / "targets" / f"{info.hashes['sha256']}.{name}").write_bytes(data)
-
-    def publish(self, *, bump: bool = True) -> None:
-        """Targets, snapshot and timestamp, each one version up."""
-        if bump:
-            self.targets.signed.version += 1
-            self.snapshot.signed.version += 1
-            self.timestamp.signed.version += 1
-        t = self.sign(self.targets, "targets")
-        (self.path / f"{self.targets.signed.version}.targets.json").write_bytes(t)
-        self.snapshot.signed.meta["targets.json"] = MetaFile(version=self.targets.signed.version)
-        s = self.sign(self.snapshot, "snapshot")
-        (self.path / f"{self.snapshot.signed.version}.snapshot.json").write_bytes(s)
-        self.timestamp.signed.snapshot_meta = MetaFile(version=self.snapshot.signed.version)
-        (self.path / "timestamp.json").write_bytes(self.sign(self.timestamp, "timestamp"))
-
-    def initial_root(self) -> bytes:
-        return (self.path / "1.root.json").read_bytes()
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Iterator[tuple[Repo, str]]:
     r = Repo(tmp_path / "repo")
     r.add_target("trusted_root.json", (PUBLIC_GOOD / "production" / "trusted_root.json").read_bytes())
     r.add_target("signing_config.v0.2.json", (PUBLIC_GOOD / "production" / "signing_config.v0.2.json").read_bytes())
     r.publish()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(r.path)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield r, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(r.path) as url:
+        yield r, url
 
 
 def test_initial_fetch_then_offline(repo: tuple[Repo, str], tmp_path: Path) -> None:
