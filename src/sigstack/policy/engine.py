@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -242,8 +243,6 @@ class Engine:
         self.settings = settings or Settings()
         self.trust_roots = {t.name: t for t in trust_roots}
         self.keyless = keyless
-        import threading
-
         self._tuf_roots: dict[str, bytes] = {}  # TrustRoots read through TUF, by name
         self._tuf_lock = threading.Lock()
 
