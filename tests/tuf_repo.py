@@ -1,18 +1,22 @@
-"""A real TUF repository for tests, built with python-tuf's Metadata API and served on
-127.0.0.1 by ``http.server`` (a static mirror is all a TUF client needs).
+"""A real TUF repository for tests, built with python-tuf's Metadata API (consistent
+snapshots, one Ed25519 key per role), served on 127.0.0.1 by ``http.server`` (a static
+mirror is all a TUF client needs) or packed as policy-controller's serialized ``mirrorFS``
+tarball.
 
-Used by tests/trust (sigstack's own TUF client, attacked through this repository) and by
-tests/keyless/test_sigstore_js.py (the npm ``@sigstore/cli`` only takes trust material
-through TUF, so `sigstack serve`'s trusted root is published here for it).
-"""
+Used by tests/trust (sigstack's own TUF client, attacked through this repository),
+tests/policy (TrustRoot ``remote`` and ``repository``) and tests/keyless/test_sigstore_js.py
+(the npm ``@sigstore/cli`` only takes trust material through TUF, so `sigstack serve`'s
+trusted root is published here for it)."""
 
 from __future__ import annotations
 
 import functools
 import http.server
+import io
+import tarfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,9 +60,11 @@ class Repo:
         (self.path / f"{self.root.signed.version}.root.json").write_bytes(data)
         return data
 
-    def add_target(self, name: str, data: bytes) -> None:
+    def add_target(self, name: str, data: bytes, custom: dict[str, Any] | None = None) -> None:
         self.files[name] = data
         info = TargetFile.from_data(name, data, ["sha256"])
+        if custom is not None:  # as older Sigstore repositories name their keys (custom.sigstore.usage)
+            info.unrecognized_fields["custom"] = custom
         self.targets.signed.targets[name] = info
         (self.path / "targets" / f"{info.hashes['sha256']}.{name}").write_bytes(data)
 
@@ -85,10 +91,15 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@contextmanager
-def served(repo: Repo) -> Iterator[str]:
+def served(repo: Repo) -> AbstractContextManager[str]:
     """Serve ``repo`` on a free 127.0.0.1 port for the block; yields its base URL."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(repo.path)))
+    return serve(repo.path)
+
+
+@contextmanager
+def serve(directory: Path) -> Iterator[str]:
+    """``directory`` over HTTP on a free loopback port; yields its URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(directory)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -96,3 +107,12 @@ def served(repo: Repo) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def mirror_fs(directory: Path) -> bytes:
+    """``directory`` as policy-controller's ``mirrorFS``: a gzipped tar whose entries
+    sit below ``repository/`` (the prefix its ``UncompressMemFS`` strips)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(directory, arcname="repository")
+    return buf.getvalue()

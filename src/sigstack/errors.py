@@ -250,9 +250,17 @@ class TimestampError(KeylessError):
 
 class IdentityError(KeylessError):
     """The certificate's identity (SAN, OIDC issuer, GitHub workflow claims) is not
-    the one the policy asks for."""
+    the one the policy asks for. ``subjects`` and ``issuer`` are what the certificate
+    names (when the failing certificate is known), so an edge can word the refusal in
+    its own terms (policy-controller prints cosign's) without parsing it again."""
 
     reason = "identity"
+
+    def __init__(self, message: str, *, subjects: Sequence[str] = (), issuer: str | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.subjects = tuple(subjects)
+        self.issuer = issuer
 
 
 class NoSignaturesError(VerificationError):
@@ -282,6 +290,15 @@ class NoMatchingSignaturesError(VerificationError):
 
     def __init__(self, causes: Sequence[SigstackError]) -> None:
         super().__init__("no matching signatures: " + "\n ".join(c.message for c in causes))
+        self.causes = list(causes)
+
+
+class NoMatchingAttestationsError(VerificationError):
+    """Sigstore bundles exist but none verified (cosign's words for bundle referrers,
+    signatures included); ``causes`` says why each one failed, in the order found."""
+
+    def __init__(self, causes: Sequence[SigstackError]) -> None:
+        super().__init__("no matching attestations: " + "\n ".join(c.message for c in causes))
         self.causes = list(causes)
 
 

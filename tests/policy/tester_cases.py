@@ -62,7 +62,11 @@ SLSA = {"builder": {"id": "https://example.com/builder"}, "buildType": "https://
 @dataclass
 class KeylessServices:
     """A development OIDC issuer, our CA (with its CT log) and ``sigstack tlog serve``,
-    and a TrustRoot resource (``sigstoreKeys``) naming all three."""
+    and TrustRoot resources naming all three: ``sigstoreKeys``, and a TUF repository
+    (built with python-tuf, tests/trust/tufrepo.py) holding them both as a
+    trusted_root.json and as targets named by ``custom.sigstore.usage`` (what
+    policy-tester reads), served on 127.0.0.1 (``remote``) and serialized
+    (``repository``'s mirrorFS)."""
 
     issuer: str
     ca_url: str
@@ -70,6 +74,12 @@ class KeylessServices:
     trustroot: Path
     trusted_root: Path
     token: Any  # (email) -> an identity token from the issuer
+    trustroot_remote: Path
+    trustroot_repository: Path
+
+    def trustroot_file(self, form: str) -> Path:
+        return {"sigstoreKeys": self.trustroot, "remote": self.trustroot_remote,
+                "repository": self.trustroot_repository}[form]
 
 
 @contextmanager
@@ -81,6 +91,7 @@ def keyless_services(work: Path) -> Iterator[KeylessServices]:
 
     from tests.ca._support import Stack, ca_server, oidc_server
     from tests.tlog._support import SIGSTACK, TlogServer, write_key
+    from tests.tuf_repo import Repo, mirror_fs, serve
 
     oidc = oidc_server(work, work / "oidc")
     ca = ca_server(work, work / "ca", oidc.url)
@@ -107,7 +118,25 @@ def keyless_services(work: Path) -> Iterator[KeylessServices]:
                 "tLogs": [{"baseURL": tlog.url, "hashAlgorithm": "sha-256", "publicKey": b64(tlog.public_key)}],
                 "ctLogs": [{"baseURL": ca.url, "hashAlgorithm": "sha-256",
                             "publicKey": b64(stack.ca_state / "ct.pub")}]}}}))
-        yield KeylessServices(stack.issuer, ca.url, tlog.url, crd, root, stack.token)
+        tuf = Repo(work / "tuf")
+        tuf.add_target("trusted_root.json", root.read_bytes())
+        for target, path, usage, uri in (("fulcio.crt.pem", stack.ca_state / "chain.pem", "Fulcio", ca.url),
+                                         ("ctfe.pub", stack.ca_state / "ct.pub", "CTFE", ca.url),
+                                         ("rekor.pub", Path(tlog.public_key), "Rekor", tlog.url)):
+            tuf.add_target(target, path.read_bytes(), {"sigstore": {"usage": usage, "status": "Active", "uri": uri}})
+        tuf.publish()
+        with serve(tuf.path) as mirror:
+            remote = work / "trustroot-remote.yaml"
+            tuf_root = base64.b64encode(tuf.initial_root()).decode()
+            remote.write_text(yaml.safe_dump({
+                "apiVersion": "policy.sigstore.dev/v1alpha1", "kind": "TrustRoot", "metadata": {"name": "ours"},
+                "spec": {"remote": {"mirror": mirror, "root": tuf_root, "targets": "targets"}}}))
+            repository = work / "trustroot-repository.yaml"
+            repository.write_text(yaml.safe_dump({
+                "apiVersion": "policy.sigstore.dev/v1alpha1", "kind": "TrustRoot", "metadata": {"name": "ours"},
+                "spec": {"repository": {"root": tuf_root, "targets": "targets",
+                                        "mirrorFS": base64.b64encode(mirror_fs(tuf.path)).decode()}}}))
+            yield KeylessServices(stack.issuer, ca.url, tlog.url, crd, root, stack.token, remote, repository)
     finally:
         tlog.stop()
         ca.stop()
@@ -160,6 +189,20 @@ def build_world(registry: Registry, tmp: Path, cosign: str | None, cosign_v2: st
         r = run_peer(cosign, "attest", "--identity-token", keyless.token("img@example.com"), "--fulcio-url",
                      keyless.ca_url, "--rekor-url", keyless.tlog_url, "--use-signing-config=false",
                      "--new-bundle-format=false", "--trusted-root", str(keyless.trusted_root), "--yes",
+                     "--predicate", str(pred), "--type", "slsaprovenance", img)
+        assert r.code == 0, r.err
+        # cosign v3's default layout: a Sigstore bundle referrer per signature / attestation
+        img = fresh(registry)
+        world.images["keyless_bundle"] = img
+        r = run_peer(cosign, "sign", "--identity-token", keyless.token("img@example.com"), "--fulcio-url",
+                     keyless.ca_url, "--rekor-url", keyless.tlog_url, "--use-signing-config=false",
+                     "--new-bundle-format=true", "--trusted-root", str(keyless.trusted_root), "--yes", img)
+        assert r.code == 0, r.err
+        img = fresh(registry)
+        world.images["keyless_bundle_attested"] = img
+        r = run_peer(cosign, "attest", "--identity-token", keyless.token("img@example.com"), "--fulcio-url",
+                     keyless.ca_url, "--rekor-url", keyless.tlog_url, "--use-signing-config=false",
+                     "--new-bundle-format=true", "--trusted-root", str(keyless.trusted_root), "--yes",
                      "--predicate", str(pred), "--type", "slsaprovenance", img)
         assert r.code == 0, r.err
     key_a, key_b = str(keys["a"] / "cosign.key"), str(keys["b"] / "cosign.key")
@@ -251,14 +294,27 @@ class Case:
     resource: dict[str, Any] | None = None
     divergence: str = ""  # why sigstack differs (an upstream issue), when it does
     sigstack_code: int | None = None  # sigstack's exit code when it differs
+    sigstack_out: str = ""  # sigstack's (normalised) output when it differs, if checked
     # the tester visits policies in Go's random map order and stops at the first error,
     # so the warnings it prints beside that error vary from run to run
     random_order: bool = False
     trustroot: bool = False  # pass the world's TrustRoot resource (-trustroot)
+    trustroot_form: str = "sigstoreKeys"  # which of them: sigstoreKeys, remote (TUF mirror) or repository
 
 
 def _a(*authorities: dict[str, Any]) -> list[dict[str, Any]]:
     return list(authorities)
+
+
+def _errors(*errors: str) -> str:
+    """``policy test``'s output line for these (normalised) errors."""
+    return json.dumps({"errors": list(errors)}, separators=(",", ":"))
+
+
+_NO_BUNDLE_SIGNATURES = ("policy-controller v0.15.1 cannot verify bundle-format image signatures (\"bundle support "
+                         "for image signatures is not yet implemented\"); sigstack verifies them")
+_BUNDLE_LOG_IDS = ("policy-controller v0.15.1 finds no trusted log for a bundle's entry (its sigstoreKeys "
+                   "conversion stores the log ID as hex text); sigstack verifies the entry against the TrustRoot's log")
 
 
 CASES: tuple[Case, ...] = (
@@ -343,6 +399,52 @@ CASES: tuple[Case, ...] = (
         **_keyless(subject="mallory@example.com"), "attestations": [_att("slsa", SLSA02)]})),), trustroot=True),
     Case("keyless-attestation-missing", "keyless", (_cip("p", _a({**_keyless(), "attestations": [
         _att("slsa", SLSA02)]})),), trustroot=True),
+    # cosign v3 keyless signatures and attestations in the bundle format (signatureFormat: bundle).
+    # policy-controller v0.15.1 verifies neither: its cosign refuses bundle image signatures, and
+    # its sigstoreKeys -> TrustedRoot conversion stores each log's ID as hex text, so no bundle's
+    # log entry matches a trusted log. sigstack verifies both (the divergences below).
+    Case("keyless-bundle-signature", "keyless_bundle", (_cip("p", _a({**_keyless(), "signatureFormat": "bundle"})),),
+         trustroot=True, divergence=_NO_BUNDLE_SIGNATURES, sigstack_code=0),
+    Case("keyless-bundle-wrong-subject", "keyless_bundle", (_cip("p", _a({
+        **_keyless(subject="mallory@example.com"), "signatureFormat": "bundle"})),), trustroot=True,
+        divergence=_NO_BUNDLE_SIGNATURES, sigstack_code=1, sigstack_out=_errors(
+            "signature keyless validation failed for authority authority-0 for {image}: no matching signatures: "
+            "none of the expected identities matched what was in the certificate, got subjects [img@example.com] "
+            "with issuer {issuer}: ")),
+    Case("keyless-bundle-legacy-authority", "keyless_bundle", (_cip("p", _a(_keyless())),), trustroot=True),
+    Case("keyless-bundle-unsigned", "unsigned", (_cip("p", _a({**_keyless(), "signatureFormat": "bundle"})),),
+         trustroot=True, divergence=_NO_BUNDLE_SIGNATURES, sigstack_code=1, sigstack_out=_errors(
+             "signature keyless validation failed for authority authority-0 for {image}: no signatures found: ")),
+    Case("keyless-bundle-attestation-rego-pass", "keyless_bundle_attested", (_cip("p", _a({
+        **_keyless(), "signatureFormat": "bundle", "attestations": [_att("slsa", SLSA02, ALLOW_SLSA)]})),),
+        trustroot=True, divergence=_BUNDLE_LOG_IDS, sigstack_code=0),
+    Case("keyless-bundle-attestation-rego-deny", "keyless_bundle_attested", (_cip("p", _a({
+        **_keyless(), "signatureFormat": "bundle", "attestations": [_att("slsa", SLSA02, DENY_SLSA)]})),),
+        trustroot=True, divergence=_BUNDLE_LOG_IDS, sigstack_code=1, sigstack_out=_errors(
+            "failed evaluating rego policy for type slsa: policy is not compliant for query "
+            "'isCompliant = data.sigstore.isCompliant': ")),
+    Case("keyless-bundle-attestation-wrong-subject", "keyless_bundle_attested", (_cip("p", _a({
+        **_keyless(subject="mallory@example.com"), "signatureFormat": "bundle",
+        "attestations": [_att("slsa", SLSA02)]})),), trustroot=True, divergence=_BUNDLE_LOG_IDS, sigstack_code=1,
+        sigstack_out=_errors(
+            "attestation keyless validation failed for authority authority-0 for {image}: no matching "
+            "attestations: none of the expected identities matched what was in the certificate, got subjects "
+            "[img@example.com] with issuer {issuer}: ")),
+    # the TrustRoot as a TUF repository: served (remote) and serialized (repository's mirrorFS)
+    Case("keyless-trustroot-remote", "keyless", (_cip("p", _a(_keyless())),), trustroot=True,
+         trustroot_form="remote"),
+    Case("keyless-trustroot-remote-wrong-subject", "keyless", (_cip("p", _a(_keyless(
+        subject="mallory@example.com"))),), trustroot=True, trustroot_form="remote"),
+    Case("keyless-trustroot-remote-attestation", "keyless_attested", (_cip("p", _a({**_keyless(), "attestations": [
+        _att("slsa", SLSA02, ALLOW_SLSA)]})),), trustroot=True, trustroot_form="remote"),
+    Case("keyless-trustroot-remote-bundle", "keyless_bundle", (_cip("p", _a({
+        **_keyless(), "signatureFormat": "bundle"})),), trustroot=True, trustroot_form="remote",
+        divergence="policy-tester reads a TUF TrustRoot's custom-metadata targets only, into keys without the "
+        "TrustedRoot media type bundle verification needs; sigstack reads trusted_root.json", sigstack_code=0),
+    Case("keyless-trustroot-repository", "keyless", (_cip("p", _a(_keyless())),), trustroot=True,
+         trustroot_form="repository"),
+    Case("keyless-trustroot-repository-wrong-subject", "keyless", (_cip("p", _a(_keyless(
+        subject="mallory@example.com"))),), trustroot=True, trustroot_form="repository"),
 )
 
 
@@ -413,7 +515,7 @@ def run_policy_tester(exe: str, case: Case, world: World, tmp: Path) -> Outcome:
     if res is not None:
         args += ["-resource", str(res)]
     if case.trustroot and world.keyless is not None:
-        args += ["-trustroot", str(world.keyless.trustroot)]
+        args += ["-trustroot", str(world.keyless.trustroot_file(case.trustroot_form))]
     r = run_peer(exe, *args)
     fatal = ""
     if r.code != 0 and not r.stdout.strip():
@@ -432,7 +534,7 @@ def run_sigstack(case: Case, world: World, tmp: Path) -> Outcome:
     if res is not None:
         args += ["--resource", str(res)]
     if case.trustroot and world.keyless is not None:
-        args += ["--trustroot", str(world.keyless.trustroot)]
+        args += ["--trustroot", str(world.keyless.trustroot_file(case.trustroot_form))]
     r = sigstack(*args)
     fatal = ""
     errors = [line for line in r.err.splitlines() if line.startswith("Error: ")]

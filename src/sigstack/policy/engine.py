@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -242,6 +243,8 @@ class Engine:
         self.settings = settings or Settings()
         self.trust_roots = {t.name: t for t in trust_roots}
         self.keyless = keyless
+        self._tuf_roots: dict[str, bytes] = {}  # TrustRoots read through TUF, by name
+        self._tuf_lock = threading.Lock()
 
     # -- matching
 
@@ -489,8 +492,20 @@ class Engine:
             return tr.trusted_root_json
         if tr.sigstore_keys is not None:
             return sigstore_keys_to_trusted_root(tr.sigstore_keys)
-        raise PolicyError(f"trustRootRef {name}: TUF remote and repository trust roots are not read by sigstack; "
-                          "give sigstoreKeys or trustedRoot")
+        # TUF (remote mirror or serialized repository): read once per engine, as
+        # policy-controller reads a TrustRoot when it changes, not per admission
+        with self._tuf_lock:
+            cached = self._tuf_roots.get(name)
+            if cached is None:
+                from sigstack.policy.trustroots import read_tuf_trust_root
+
+                try:
+                    found = read_tuf_trust_root(name, tr.remote, tr.repository)
+                except SigstackError as exc:
+                    raise PolicyError(f"trustRootRef {name}: {exc.message}") from None
+                cached = found if isinstance(found, bytes) else sigstore_keys_to_trusted_root(found)
+                self._tuf_roots[name] = cached
+            return cached
 
 
 class _LazyNoLog:

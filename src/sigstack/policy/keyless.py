@@ -1,34 +1,39 @@
-"""The keyless seam's implementation from verify's building blocks.
+"""The keyless seam's implementation: the keyless verification pipeline, worded as
+policy-controller.
 
-:class:`sigstack.policy.engine.KeylessVerifier` is what a keyless authority calls. This
-module implements it with the pieces that exist today, in the order cosign's
-``VerifyImageSignatures`` checks a keyless ``.sig`` layer under policy-controller's
-options (offline log evidence: ``RekorPubKeys`` set, no client):
+:class:`sigstack.policy.engine.KeylessVerifier` is what a keyless authority calls. It
+hands the work to the one pipeline (:func:`sigstack.verify.image.verify_image` and
+:func:`sigstack.verify.attestation.verify_attestations` with
+:class:`sigstack.verify.keyless.Keyless` material): the certificate chains to a
+TrustedRoot CA at a verified time, its SCT verifies against the TrustedRoot's CT logs
+(unless ``insecureIgnoreSCT``), it satisfies one of the authority's identities, the
+signature verifies with its key, and the log evidence (a legacy layer's SET, a bundle's
+``tlogEntries``) verifies offline against the TrustedRoot's logs. Both storage layouts
+are read: the legacy ``.sig`` / ``.att`` images, and (``signatureFormat: bundle``) the
+Sigstore bundle referrers, falling back to the legacy images when there are none, as
+key authorities do.
 
-1. the layer's certificate (``dev.sigstore.cosign/certificate``) is the key: the
-   signature over the stored payload and the claims go through the one pipeline
-   (:class:`sigstack.verify.verifier.Verifier`) with the certificate's public key and a
-   :class:`~sigstack.verify.evidence.LogPolicy` trusting the TrustedRoot's logs, so the
-   layer's SET must verify and bind this signature to this certificate;
-2. the certificate chains to a TrustedRoot CA at the SET's integrated time
-   (:func:`sigstack.verify.certificate.verify_certificate_chain`);
-3. its embedded SCT verifies against the TrustedRoot's CT logs, unless
-   ``insecureIgnoreSCT`` (:func:`sigstack.verify.sct.verify_embedded_sct`);
-4. it satisfies one of the authority's identities (:mod:`sigstack.verify.identity`).
-
-Attestations (``.att`` layers) go through the same steps with the DSSE envelope. When
-the wired keyless pipeline (``verify/verifier.py``) lands, this function is the one
-place to replace with a call to it. The public-good root is not assumed: a keyless
-authority needs a ``trustRootRef``.
+What stays here is the wording: kubectl shows policy-controller's (cosign's) error
+strings, and people grep for them, so the pipeline's refusals are mapped to cosign's
+where they differ (an identity mismatch is cosign's ``CheckCertificatePolicy`` line,
+built from the subjects and issuer the pipeline's
+:class:`~sigstack.errors.IdentityError` carries). The public-good root is not assumed:
+a keyless authority needs a ``trustRootRef``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-from sigstack.errors import IdentityError, SigstackError, VerificationError
+from sigstack.errors import (
+    IdentityError,
+    NoMatchingAttestationsError,
+    NoMatchingSignaturesError,
+    NoSignaturesError,
+    SigstackError,
+    VerificationError,
+)
 from sigstack.oci.client import RegistryReader
 from sigstack.oci.reference import Reference
 
@@ -42,8 +47,12 @@ def _identity_policy(identities: Sequence[Mapping[str, str]]) -> Any:
 
 
 def _claims(cert: Any) -> dict[str, str]:
+    """What policy-controller reports for a keyless signature: the certificate's first
+    SAN, its OIDC issuer and the GitHub workflow claims it carries."""
     from sigstack.verify.identity import SigstoreExtensions, subject_alternative_names
 
+    if cert is None:
+        return {}
     ext = SigstoreExtensions.from_certificate(cert)
     sans = subject_alternative_names(cert)
     out = {"subject": sans[0] if sans else "", "issuer": ext.issuer or ""}
@@ -55,92 +64,49 @@ def _claims(cert: Any) -> dict[str, str]:
     return {k: v for k, v in out.items() if v}
 
 
+def _cosign_words(cause: SigstackError) -> str:
+    """One signature's refusal as cosign words it."""
+    if isinstance(cause, IdentityError) and (cause.subjects or cause.issuer is not None):
+        return ("none of the expected identities matched what was in the certificate, got subjects "
+                f"[{' '.join(cause.subjects)}] with issuer {cause.issuer or ''}")
+    return cause.message
+
+
+def _reworded(exc: VerificationError, attestations: bool) -> VerificationError:
+    """The pipeline's refusal with cosign's words (``no matching signatures: <reasons>``)."""
+    prefix = "no matching attestations: " if attestations else "no matching signatures: "
+    if isinstance(exc, NoSignaturesError):
+        return VerificationError(prefix if attestations else exc.message)
+    if isinstance(exc, NoMatchingSignaturesError | NoMatchingAttestationsError):
+        return VerificationError(prefix + "\n ".join(_cosign_words(c) for c in exc.causes))
+    return exc
+
+
 def verify_keyless(client: RegistryReader, ref: Reference, *, trusted_root: bytes | None,
                    identities: Sequence[Mapping[str, str]], attestations: bool, target_repository: str | None,
                    tag_prefix: str, insecure_ignore_sct: bool, bundles: bool) -> list[tuple[bytes, dict[str, str]]]:
     """The seam (:class:`~sigstack.policy.engine.KeylessVerifier`): the payloads (signed
     simple-signing documents, or in-toto statements) that verify keylessly, with their
     certificates' claims."""
-    from cryptography import x509
-
-    from sigstack.bundle.trustroot import TrustedRoot, parse_trusted_root
-    from sigstack.keys.software import PublicKeyVerifier
-    from sigstack.oci import layout
-    from sigstack.oci.layouts import LEGACY, SignedEntity, signatures
-    from sigstack.payload import dsse, simplesigning
-    from sigstack.verify.certificate import verify_certificate_chain
-    from sigstack.verify.evidence import LogPolicy
-    from sigstack.verify.image import check_statement, parallel, resolve_subject
-    from sigstack.verify.sct import verify_embedded_sct
-    from sigstack.verify.verifier import Verifier as Pipeline
-    from sigstack.verify.verifier import decode_signature_b64
+    from sigstack.bundle.trustroot import TrustedRoot
+    from sigstack.verify.attestation import AttestationVerifyOptions, verify_attestations
+    from sigstack.verify.image import ImageVerifyOptions, verify_image
+    from sigstack.verify.keyless import Keyless
 
     if trusted_root is None:
         raise VerificationError("no trusted root: name a TrustRoot (keyless.trustRootRef) with the CA, CT log and "
                                 "transparency log keys")
-    if bundles:
-        raise VerificationError("keyless verification of bundle-format signatures is not connected yet (use "
-                                "signatureFormat: legacy)")
-    root = TrustedRoot.from_json(trusted_root)
-    log = LogPolicy(trusted_logs=[t.verifier for t in parse_trusted_root(trusted_root)])
-    policy = _identity_policy(identities)
-    digest = resolve_subject(client, ref).digest
-    entity = SignedEntity.at(client, ref.repository, digest, target_repository=target_repository,
-                             tag_prefix=tag_prefix)
-    if attestations:
-        stored_layers = LEGACY.read(entity, "att", 4)
-    else:
-        stored_layers = [r.fetch() for r in signatures(entity, (LEGACY.name,))]
-    if not stored_layers:
+    material = Keyless(trusted_root=TrustedRoot.from_json(trusted_root), policy=_identity_policy(identities),
+                       insecure_ignore_sct=insecure_ignore_sct)
+    try:
         if attestations:
-            raise VerificationError("no matching attestations: ")
-        raise VerificationError("no signatures found")
-
-    def check(stored: layout.StoredLayer) -> tuple[bytes, dict[str, str]]:
-        pem = stored.annotations.get(layout.CERT_ANNOTATION)
-        if not pem:
-            raise VerificationError("no certificate found on signature")
-        try:
-            leaf = x509.load_pem_x509_certificate(pem.encode())
-        except ValueError:
-            raise VerificationError("the signature's certificate is not a PEM certificate") from None
-        pipeline = Pipeline(PublicKeyVerifier(leaf.public_key()), log)
-        if attestations:
-            env = dsse.parse(stored.data)
-            result = pipeline.verify_envelope(env, stored=stored.data, annotations=stored.annotations,
-                                              check_content=lambda: check_statement(env, digest, {}))
-            payload = env.payload
-        else:
-            sig = decode_signature_b64(stored.annotations.get(layout.SIGNATURE_ANNOTATION, ""))
-
-            def claims() -> None:
-                found = simplesigning.parse(stored.data)
-                if found.digest != digest:
-                    raise VerificationError(f"invalid or missing digest in claim: {found.digest}")
-
-            result = pipeline.verify_payload(sig, stored.data, stored.annotations, check_content=claims)
-            payload = stored.data
-        if result.entry is None:
-            raise VerificationError("the signature has no transparency log evidence")
-        at = datetime.fromtimestamp(result.entry.integrated_time, UTC)
-        path = verify_certificate_chain(leaf, root, at)
-        if not insecure_ignore_sct:
-            verify_embedded_sct(path, root)
-        try:
-            policy.verify(leaf)
-        except IdentityError:  # cosign's words (CheckCertificatePolicy), which kubectl shows
-            from sigstack.verify.identity import SigstoreExtensions, subject_alternative_names
-
-            sans = " ".join(subject_alternative_names(leaf))
-            issuer = SigstoreExtensions.from_certificate(leaf).issuer or ""
-            raise VerificationError("none of the expected identities matched what was in the certificate, got "
-                                    f"subjects [{sans}] with issuer {issuer}") from None
-        return payload, _claims(leaf)
-
-    results = parallel(stored_layers, check, 4)
-    good = [r for r in results if isinstance(r, tuple)]
-    if not good:
-        reasons = "\n ".join(r.message for r in results if isinstance(r, SigstackError))
-        raise VerificationError(("no matching attestations: " if attestations else "no matching signatures: ")
-                                + reasons)
-    return good
+            found = verify_attestations(client, material, ref, AttestationVerifyOptions(
+                kind=None, max_workers=4, tag_prefix=tag_prefix, target_repository=target_repository,
+                bundles=bundles))
+            return [(a.statement.raw, _claims(a.certificate)) for a in found]
+        verified = verify_image(client, material, ref, ImageVerifyOptions(
+            check_reference=False, target_repository=target_repository, tag_prefix=tag_prefix, max_workers=4,
+            bundles=bundles))
+    except VerificationError as exc:
+        raise _reworded(exc, attestations) from None
+    return [(s.payload, _claims(s.certificate)) for s in verified.signatures]

@@ -38,7 +38,8 @@ from urllib.parse import quote
 from sigstack.errors import TUFError
 
 if TYPE_CHECKING:
-    from tuf.api.metadata import Metadata, Targets
+    from tuf.api.metadata import Metadata, TargetFile, Targets
+    from tuf.ngclient import FetcherInterface
 
     from sigstack.bundle.trustroot import SigningConfig, TrustedRoot
 
@@ -79,12 +80,17 @@ class TrustUpdater:
     """A TUF client for one mirror, caching under ``cache_dir``.
 
     ``root`` is the initial TUF root.json (trust on first use); without it the cached
-    root is used, else the embedded one for the public-good mirrors."""
+    root is used, else the embedded one for the public-good mirrors. ``targets_path``
+    is where the targets live below the mirror (policy-controller's TrustRoot
+    ``targets``). ``fetcher`` replaces HTTP (python-tuf's ``FetcherInterface``), for a
+    repository that is not served, such as a TrustRoot's serialized ``mirrorFS``."""
 
     mirror: str
     cache_dir: Path
     root: bytes | None = None
     offline: bool = False
+    targets_path: str = "targets"
+    fetcher: FetcherInterface | None = None
 
     def __post_init__(self) -> None:
         self.mirror = self.mirror.rstrip("/")
@@ -129,7 +135,8 @@ class TrustUpdater:
             if self.root is not None or not (self.metadata_dir / "root.json").is_file():
                 _write(self.metadata_dir / "root.json", bootstrap)
             self._updater = Updater(str(self.metadata_dir), self.mirror + "/", str(self.targets_dir),
-                                    self.mirror + "/targets/", bootstrap=bootstrap)
+                                    f"{self.mirror}/{self.targets_path.strip('/')}/", fetcher=self.fetcher,
+                                    bootstrap=bootstrap)
             self._updater.refresh()
         except (exceptions.RepositoryError, exceptions.DownloadError, ValueError) as exc:
             raise _tuf_error(exc) from None
@@ -162,6 +169,19 @@ class TrustUpdater:
         if not self._refreshed:
             self.refresh()
         return self._updater.get_targetinfo(name) is not None
+
+    def top_level_targets(self) -> dict[str, TargetFile]:
+        """The top-level targets metadata's files (name -> info, ``custom`` included),
+        from the refreshed, verified metadata (older Sigstore TUF repositories name
+        their keys by ``custom.sigstore.usage`` instead of a trusted_root.json)."""
+        if self.offline:
+            return dict(self._offline_targets_meta().signed.targets)
+        from tuf.api.metadata import Metadata, Targets
+
+        if not self._refreshed:
+            self.refresh()
+        # ngclient writes a metadata file only once it has verified it
+        return dict(Metadata[Targets].from_bytes((self.metadata_dir / "targets.json").read_bytes()).signed.targets)
 
     def trusted_root(self) -> TrustedRoot:
         from sigstack.bundle.trustroot import TrustedRoot

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sigstack.bundle.models import Bundle
 from sigstack.errors import (
@@ -37,27 +38,35 @@ from sigstack.verify.keyless import Keyless
 from sigstack.verify.policy import evaluate_rego, load_policy
 from sigstack.verify.verifier import Verifier as Pipeline
 
+if TYPE_CHECKING:
+    from cryptography import x509
+
 
 @dataclass(frozen=True)
 class AttestationVerifyOptions:
-    """What ``verify-attestation`` checks: the predicate ``kind`` (cosign's ``--type``)
-    and Rego ``policies``; ``tag_prefix`` (cosign's ``--attachment-tag-prefix``) names
-    the ``.att`` tag read when there are no bundles; ``target_repository`` is where
-    attestations are stored (cosign's ``COSIGN_REPOSITORY``)."""
+    """What ``verify-attestation`` checks: the predicate ``kind`` (cosign's ``--type``;
+    None: every verified statement is returned, whatever its predicate type, for callers
+    that match types themselves, as policy-controller's authorities do) and Rego
+    ``policies``; ``tag_prefix`` (cosign's ``--attachment-tag-prefix``) names the
+    ``.att`` tag read when there are no bundles; ``target_repository`` is where
+    attestations are stored (cosign's ``COSIGN_REPOSITORY``); ``bundles`` False reads
+    the ``.att`` image only (policy-controller's ``signatureFormat: legacy``)."""
 
-    kind: str = "custom"
+    kind: str | None = "custom"
     policies: Sequence[str] = ()
     check_claims: bool = True
     max_workers: int = 10
     tag_prefix: str = ""
     target_repository: str | None = None
     log: LogPolicy = field(default_factory=LogPolicy)
+    bundles: bool = True
 
 
 @dataclass(frozen=True)
 class VerifiedAttestation:
     envelope_json: bytes  # what is printed: the stored DSSE envelope
     statement: intoto.Statement
+    certificate: x509.Certificate | None = None  # the keyless signing certificate trusted (None with a key)
 
 
 def verify_attestations(client: RegistryReader, verifier: Verifier | Keyless, ref: Reference,
@@ -68,13 +77,13 @@ def verify_attestations(client: RegistryReader, verifier: Verifier | Keyless, re
         opts.log.require_logs()
     layout.check_tag_prefix(opts.tag_prefix)
     loaded = [(p, load_policy(p)[1]) for p in opts.policies]
-    uri = intoto.predicate_uri(opts.kind)
+    uri = intoto.predicate_uri(opts.kind) if opts.kind is not None else None
     digest = resolve_subject(client, ref).digest
     entity = SignedEntity.at(client, ref.repository, digest, target_repository=opts.target_repository,
                              tag_prefix=opts.tag_prefix)
     pipeline = Pipeline(verifier, opts.log)
     envelopes: list[tuple[bytes, dsse.Envelope, Bundle | layout.StoredLayer]] = []
-    bundles = [s.bundle for s in BUNDLES.read(entity, opts.max_workers)]
+    bundles = [s.bundle for s in BUNDLES.read(entity, opts.max_workers)] if opts.bundles else []
     if bundles:
         envelopes = [(b.envelope.to_json(), b.envelope, b) for b in bundles]
     else:
@@ -94,17 +103,17 @@ def verify_attestations(client: RegistryReader, verifier: Verifier | Keyless, re
             found.append(check_statement(env, digest, {}) if opts.check_claims else intoto.parse(env.payload))
 
         if isinstance(source, Bundle):
-            pipeline.verify_envelope(env, bundle=source, check_content=statement)
+            result = pipeline.verify_envelope(env, bundle=source, check_content=statement)
         else:
-            pipeline.verify_envelope(env, stored=source.data, annotations=source.annotations,
-                                     check_content=statement)
-        return VerifiedAttestation(raw, found[0])
+            result = pipeline.verify_envelope(env, stored=source.data, annotations=source.annotations,
+                                              check_content=statement)
+        return VerifiedAttestation(raw, found[0], result.certificate)
 
     results = parallel(envelopes, check, opts.max_workers)
     good = [r for r in results if isinstance(r, VerifiedAttestation)]
     if not good:
         raise NoMatchingSignaturesError([r for r in results if isinstance(r, VerificationError)])
-    matching = [a for a in good if a.statement.predicate_type == uri]
+    matching = [a for a in good if uri is None or a.statement.predicate_type == uri]
     if not matching:
         kinds = sorted({a.statement.predicate_type for a in good})
         raise VerificationError(f"none of the attestations matched the predicate type: {opts.kind}, "

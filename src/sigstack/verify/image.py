@@ -20,11 +20,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sigstack.bundle.models import Bundle
 from sigstack.errors import (
     InvalidSignatureError,
+    NoMatchingAttestationsError,
     NoMatchingSignaturesError,
     NoSignaturesError,
     NotFoundError,
@@ -43,6 +44,9 @@ from sigstack.verify.evidence import LogPolicy, layer_rekor_bundle
 from sigstack.verify.keyless import Keyless
 from sigstack.verify.verifier import Verifier as Pipeline
 from sigstack.verify.verifier import decode_signature_b64
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -67,11 +71,13 @@ class ImageVerifyOptions:
 @dataclass(frozen=True)
 class VerifiedSignature:
     """One valid signature: ``payload`` is the signed bytes; ``output`` is what
-    cosign prints for it in the JSON array."""
+    cosign prints for it in the JSON array; ``certificate`` is the keyless signing
+    certificate that was trusted (None with a key)."""
 
     layout: str  # "legacy", "oci-1-1" or "bundle"
     payload: bytes
     output: dict[str, Any]
+    certificate: x509.Certificate | None = None
 
 
 @dataclass(frozen=True)
@@ -150,7 +156,7 @@ def _verify_bundles(pipeline: Pipeline, ref: Reference, digest: str, found: list
     def check(b: Bundle) -> VerifiedSignature:
         statement: list[intoto.Statement] = []
         try:
-            pipeline.verify_envelope(b.envelope, bundle=b, check_content=lambda: statement.append(
+            result = pipeline.verify_envelope(b.envelope, bundle=b, check_content=lambda: statement.append(
                 check_statement(b.envelope, digest, opts.annotations)))
         except InvalidSignatureError:  # sigstore-go's words, as cosign prints them
             raise VerificationError(
@@ -162,13 +168,12 @@ def _verify_bundles(pipeline: Pipeline, ref: Reference, digest: str, found: list
                             "image": {"docker-manifest-digest": digest},
                             "type": intoto.COSIGN_SIGN_PREDICATE},
                "optional": dict(sorted(ann.items())) if isinstance(ann, dict) else {}}
-        return VerifiedSignature("bundle", b.envelope.payload, out)
+        return VerifiedSignature("bundle", b.envelope.payload, out, result.certificate)
 
     results = parallel(found, check, opts.max_workers)
     good = [r for r in results if isinstance(r, VerifiedSignature)]
     if not good:
-        reasons = [str(r) for r in results if isinstance(r, VerificationError)]
-        raise VerificationError("no matching attestations: " + "\n ".join(reasons))
+        raise NoMatchingAttestationsError([r for r in results if isinstance(r, VerificationError)])
     return good
 
 
@@ -216,7 +221,7 @@ def verify_image(client: RegistryReader, verifier: Verifier | Keyless, ref: Refe
         if not sig:
             raise VerificationError("the layer carries no signature")
         claims: list[simplesigning.SimpleSigning] = []
-        pipeline.verify_payload(sig, stored.data, stored.annotations, check_content=lambda: claims.append(
+        result = pipeline.verify_payload(sig, stored.data, stored.annotations, check_content=lambda: claims.append(
             check_claims(stored, digest, opts, ref.repository.name)))
         payload = claims[0]
         out = json.loads(payload.raw)
@@ -231,7 +236,7 @@ def verify_image(client: RegistryReader, verifier: Verifier | Keyless, ref: Refe
                                "image": {"docker-manifest-digest": payload.digest},
                                "type": simplesigning.COSIGN_TYPE},
                   "optional": optional}
-        return VerifiedSignature(kind, stored.data, normal)
+        return VerifiedSignature(kind, stored.data, normal, result.certificate)
 
     def fetch_and_check(record: Record) -> VerifiedSignature | VerificationError:
         # Each layer is checked by the worker that fetched it, while the others are

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sigstack.errors import CertificateChainError, TimestampError
+from sigstack.errors import CertificateChainError, IdentityError, TimestampError
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -154,7 +154,13 @@ def establish(material: Keyless, *, certificate: bytes | None, chain: Sequence[b
         verify_detached_sct(leaf, material.sct, root)
     elif not material.insecure_ignore_sct:
         verify_embedded_sct(path, root)
-    material.policy.verify(leaf)
+    try:
+        material.policy.verify(leaf)
+    except IdentityError as exc:  # with what the certificate names, for callers that word it their way
+        from sigstack.verify.identity import SigstoreExtensions, subject_alternative_names
+
+        raise IdentityError(exc.message, subjects=subject_alternative_names(leaf),
+                            issuer=SigstoreExtensions.from_certificate(leaf).issuer, hint=exc.hint) from None
     return SigningCertificate(leaf, der, tuple(path), tuple(times))
 
 

@@ -41,6 +41,8 @@ from sigstack.verify.evidence import LogPolicy
 from sigstack.verify.keyless import Keyless
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from sigstack.bundle.models import Bundle
     from sigstack.payload.dsse import Envelope
     from sigstack.tlog.entry import TlogEntry
@@ -56,10 +58,12 @@ def _key_not_certificate() -> VerificationError:
 @dataclass(frozen=True)
 class Result:
     """A signature that verified; ``entry`` is the log entry that proved it was logged
-    (None when the policy skipped the log)."""
+    (None when the policy skipped the log); ``certificate`` is the keyless signing
+    certificate that was trusted (None with a key), for callers that report who signed."""
 
     signature: bytes
     entry: TlogEntry | None
+    certificate: x509.Certificate | None = None
 
 
 class Verifier:
@@ -171,7 +175,7 @@ class Verifier:
             logged = evidence.keyless_blob_evidence(material.trusted_root, bundle, entry, key=key.public_key(),
                                                     certificate=signing.der, signature=sig, digest=log_digest,
                                                     envelope=envelope)
-        return Result(sig, logged)
+        return Result(sig, logged, signing.leaf)
 
     # ---- image signatures stored as layers -----------------------------------------------
 
@@ -252,7 +256,7 @@ class Verifier:
             evidence.keyless_blob_evidence(material.trusted_root, None, entry, key=key.public_key(),
                                            certificate=signing.der, signature=signature,
                                            digest=(hash_name, message_digest))
-        return Result(signature, entry)
+        return Result(signature, entry, signing.leaf)
 
     # ---- keyless images: bundles and legacy layers -----------------------------------------
 
@@ -275,7 +279,7 @@ class Verifier:
             entry = evidence.keyless_blob_evidence(material.trusted_root, bundle, bundle.tlog_entry,
                                                    key=key.public_key(), certificate=signing.der, signature=sig,
                                                    envelope=envelope)
-        return Result(sig, entry)
+        return Result(sig, entry, signing.leaf)
 
     def _keyless_layer(self, material: Keyless, signature: bytes, payload: bytes, annotations: object,
                        check_content: Callable[[], object] | None, *, envelope: Envelope | None = None,
@@ -307,7 +311,7 @@ class Verifier:
             entry = evidence.keyless_layer_evidence(material.trusted_root, notes, key=key, certificate=signing.der,
                                                     signature=signature, payload=payload, envelope=envelope,
                                                     stored=stored)
-        return Result(signature, entry)
+        return Result(signature, entry, signing.leaf)
 
 
 def _artifact_digest(hash_name: str, artifact: BinaryIO | None, digest: tuple[str, bytes] | None) -> bytes:
