@@ -7,8 +7,9 @@ entry is in the log exactly once (found by its RFC 6962 leaf hash through either
 process, with an inclusion proof to the final tree); the log holds no other entry and
 none twice; and every STH either process served during the load is signed with the log
 key and is a prefix of the final tree (consistency proofs checked with
-sigstack.tlog.merkle). The pair of `sigstack tlog serve` processes on one database is
-tests/tlog/test_multi_process.py."""
+sigstack.tlog.merkle). Meanwhile two `sigstack tlog serve` processes on another database
+of the same PostgreSQL server take their own load and checks
+(tests/tlog/test_multi_process.py), so the whole production shape runs at once."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from sigstack.tlog import merkle
 from tests.ca._support import (
+    Server,
     Stack,
     ca_server,
     embedded_sct,
@@ -36,7 +38,9 @@ from tests.ca._support import (
     v2_request,
     verify_chain,
 )
-from tests.tlog.conftest import pg_url, postgres, postgres_server  # noqa: F401  (a private PostgreSQL)
+from tests.tlog._support import TlogServer, write_key
+from tests.tlog.conftest import new_database, pg_url, postgres, postgres_server  # noqa: F401  (a private PostgreSQL)
+from tests.tlog.test_multi_process import load_and_check
 
 CERTS = 160
 IDENTITIES = 8  # tokens minted (each used for CERTS / IDENTITIES requests, each with a fresh key)
@@ -52,11 +56,16 @@ def _verify_sth(sth: dict[str, Any], key: ec.EllipticCurvePublicKey) -> None:
     key.verify(ds[4:], signed, ec.ECDSA(hashes.SHA256()))
 
 
-def test_two_cas_on_one_ct_database_under_load(tmp_path: Path, pg_url: str) -> None:  # noqa: F811
+def test_two_cas_and_two_logs_on_one_postgresql_under_load(tmp_path: Path, postgres: str,  # noqa: F811
+                                                           pg_url: str) -> None:  # noqa: F811
     oidc_state, ca_state = tmp_path / "oidc", tmp_path / "ca"
     oidc = oidc_server(tmp_path, oidc_state)
-    cas = []
+    cas: list[Server] = []
+    logs: list[TlogServer] = []
     try:
+        tlog_db, log_key = new_database(postgres), write_key(tmp_path / "log.key")
+        for _ in range(2):
+            logs.append(TlogServer(tlog_db, log_key, tmp_path).start())
         # the first start creates the CA's keys and certificates; the second loads them
         for _ in range(2):
             cas.append(ca_server(tmp_path, ca_state, oidc.url, ["--ct-db", pg_url]))
@@ -85,8 +94,11 @@ def test_two_cas_on_one_ct_database_under_load(tmp_path: Path, pg_url: str) -> N
         watcher = threading.Thread(target=watch)
         watcher.start()
         try:
-            with ThreadPoolExecutor(8) as pool:
-                docs = list(pool.map(issue, range(CERTS)))
+            with ThreadPoolExecutor(1) as tlog_load:
+                tlog_done = tlog_load.submit(load_and_check, logs)  # the log pair's load, at once
+                with ThreadPoolExecutor(8) as pool:
+                    docs = list(pool.map(issue, range(CERTS)))
+                tlog_done.result()
         finally:
             stop.set()
             watcher.join()
@@ -151,6 +163,6 @@ def test_two_cas_on_one_ct_database_under_load(tmp_path: Path, pg_url: str) -> N
             assert checked > 0
             assert len({sth["tree_size"] for sth, _ in seen}) > 2  # the heads moved during the load
     finally:
-        for ca in cas:
-            ca.stop()
+        for server in [*cas, *logs]:
+            server.stop()
         oidc.stop()
