@@ -91,15 +91,20 @@ def postgres(postgres_server: PostgresServer) -> str:
     return postgres_server.url
 
 
-@pytest.fixture
-def pg_url(postgres: str) -> str:
-    """A fresh, empty database on the private server."""
+def new_database(postgres: str) -> str:
+    """The URL of a fresh, empty database on the server at ``postgres``."""
     import psycopg
 
     name = "t" + uuid.uuid4().hex[:12]
     with psycopg.connect(postgres + "/postgres", autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     return f"{postgres}/{name}"
+
+
+@pytest.fixture
+def pg_url(postgres: str) -> str:
+    """A fresh, empty database on the private server."""
+    return new_database(postgres)
 
 
 @pytest.fixture
