@@ -11,8 +11,6 @@ import base64
 import copy
 import json
 import os
-import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +22,7 @@ import pytest
 from tests.admission._kube import ClusterHandler, ClusterState
 from tests.helpers import sigstack
 from tests.keys_backends._http import Tls, make_tls, serve
-from tests.oci.ocihelpers import Registry, start_registry, tls_material
+from tests.oci.ocihelpers import Registry, start_registry, start_tls_registry
 
 DATA = Path(__file__).resolve().parent / "data"
 KINDS = ("pod", "deployment", "replicaset", "statefulset", "daemonset", "job", "cronjob")
@@ -54,17 +52,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
 def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     """A TLS registry with htpasswd basic auth (as tests/oci's), for pull secrets."""
     tmp = tmp_path_factory.mktemp("tls-registry")
-    ca, cert, key = tls_material(tmp)
-    htpasswd = shutil.which("htpasswd")
-    if htpasswd is None:
-        pytest.fail("htpasswd is not installed: run scripts/bootstrap (apt package apache2-utils)")
-    user, password = "alice", uuid.uuid4().hex
-    line = subprocess.run([htpasswd, "-Bbn", user, password], check=True, capture_output=True).stdout
-    (tmp / "htpasswd").write_bytes(line)
-    extra = (f"  tls:\n    certificate: {cert}\n    key: {key}\n"
-             f"auth:\n  htpasswd:\n    realm: sigstack-tests\n    path: {tmp / 'htpasswd'}\n")
-    reg = start_registry(tmp / "srv", extra)
-    reg.ca, reg.user, reg.password = ca, user, password
+    reg = start_tls_registry(tmp)
     yield reg
     reg.stop()
 

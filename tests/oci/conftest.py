@@ -5,14 +5,11 @@ with TLS (a throw-away CA) and htpasswd basic auth behind a temporary docker con
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ocihelpers import Registry, start_registry, tls_material
+from ocihelpers import Registry, start_registry, start_tls_registry
 from tests.helpers import sigstack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,17 +28,7 @@ def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]
     """A TLS registry (custom CA) with htpasswd basic auth; ``docker_config`` is a
     temporary docker config dir holding no credentials until a test logs in."""
     tmp = tmp_path_factory.mktemp("tls-registry")
-    ca, cert, key = tls_material(tmp)
-    htpasswd = shutil.which("htpasswd")
-    if htpasswd is None:
-        pytest.fail("htpasswd is not installed: run scripts/bootstrap (apt package apache2-utils)")
-    user, password = "alice", uuid.uuid4().hex
-    line = subprocess.run([htpasswd, "-Bbn", user, password], check=True, capture_output=True).stdout
-    (tmp / "htpasswd").write_bytes(line)
-    extra = (f"  tls:\n    certificate: {cert}\n    key: {key}\n"
-             f"auth:\n  htpasswd:\n    realm: sigstack-tests\n    path: {tmp / 'htpasswd'}\n")
-    reg = start_registry(tmp / "srv", extra)
-    reg.ca, reg.user, reg.password = ca, user, password
+    reg = start_tls_registry(tmp)
     reg.docker_config = tmp / "docker"
     reg.docker_config.mkdir()
     yield reg

@@ -186,3 +186,25 @@ def one_error(r: Result, code: int, text: str) -> None:
     errors = [line for line in err.splitlines() if line.startswith("Error: ")]
     assert len(errors) == 1, err
     assert text in errors[0], err
+
+
+def start_tls_registry(tmp: Path) -> Registry:
+    """A registry over TLS (a throw-away CA, ``reg.ca``) with htpasswd basic auth
+    (``reg.user``/``reg.password``), serving from ``tmp``."""
+    import shutil
+    import uuid
+
+    import pytest
+
+    ca, cert, key = tls_material(tmp)
+    htpasswd = shutil.which("htpasswd")
+    if htpasswd is None:
+        pytest.fail("htpasswd is not installed: run scripts/bootstrap (apt package apache2-utils)")
+    user, password = "alice", uuid.uuid4().hex
+    line = subprocess.run([htpasswd, "-Bbn", user, password], check=True, capture_output=True).stdout
+    (tmp / "htpasswd").write_bytes(line)
+    extra = (f"  tls:\n    certificate: {cert}\n    key: {key}\n"
+             f"auth:\n  htpasswd:\n    realm: sigstack-tests\n    path: {tmp / 'htpasswd'}\n")
+    reg = start_registry(tmp / "srv", extra)
+    reg.ca, reg.user, reg.password = ca, user, password
+    return reg
