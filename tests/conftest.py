@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,19 @@ def sigstore_js() -> str:
     if not binary.exists():
         pytest.fail(f"peer @sigstore/cli could not be installed into {SIGSTORE_JS}")
     return str(binary)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs for disk-full tests (the log's and the CA's); mounting needs root
+    (mount(2)), which CI and the developers' machines have. Tests remount it larger to
+    clear the fault."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("disk-full test: mounting a tmpfs needs root")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)

@@ -9,7 +9,6 @@ import base64
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -30,19 +29,6 @@ from tests.ca._support import (
 
 pytestmark = pytest.mark.needs_server  # two servers and a tmpfs: not the fast tier
 
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MiB tmpfs (root only: mount(2)); remounted larger to clear the fault."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("disk-full test: mounting a tmpfs needs root")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], check=True)
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def test_ct_disk_full_issues_nothing_without_its_ct_entry(tmp_path: Path, small_disk: Path) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import struct
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -247,22 +246,6 @@ def test_postgres_crash_mid_stream(tmp_path: Path, log_key: Path, signer: Signer
     finally:
         server.stop()
 
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MiB tmpfs (root only: mount(2)); remounted larger to clear the fault."""
-    import os
-    import subprocess
-
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("disk-full test: mounting a tmpfs needs root")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], check=True)
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def test_disk_full_sqlite(tmp_path: Path, log_key: Path, signer: Signer, small_disk: Path) -> None:
