@@ -22,6 +22,7 @@ import pytest
 from tests.admission._kube import ClusterHandler, ClusterState
 from tests.helpers import sigstack
 from tests.keys_backends._http import Tls, make_tls, serve
+from tests.keys_backends._k8s_double import write_kubeconfig
 from tests.oci.ocihelpers import Registry, start_registry, start_tls_registry
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -99,21 +100,5 @@ def cluster(tls: Tls, tmp_path: Path) -> Iterator[Cluster]:
     state = ClusterState(token="t0k3n-" + os.urandom(6).hex())
     state.namespaces = {"shop": {"policy.sigstore.dev/include": "true"}, "dev": {}}
     with serve(ClusterHandler, state, tls) as url:
-        kubeconfig = tmp_path / "kubeconfig"
-        kubeconfig.write_text(f"""apiVersion: v1
-kind: Config
-clusters:
-- name: double
-  cluster:
-    server: {url}
-    certificate-authority-data: {base64.b64encode(tls.ca_pem).decode()}
-users:
-- name: webhook
-  user:
-    token: {state.token}
-contexts:
-- name: double
-  context: {{cluster: double, user: webhook, namespace: cosign-system}}
-current-context: double
-""")
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", url, tls.ca_pem, state.token, "webhook", "cosign-system")
         yield Cluster(url, state, kubeconfig)

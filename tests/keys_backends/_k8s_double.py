@@ -24,12 +24,37 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ._http import JsonHandler
 
 _ITEM = re.compile(r"^/api/v1/namespaces/([^/]+)/secrets/([^/?]+)(?:\?.*)?$")
 _COLLECTION = re.compile(r"^/api/v1/namespaces/([^/]+)/secrets/?(?:\?.*)?$")
+
+
+def write_kubeconfig(path: Path, url: str, ca_pem: bytes, token: str, user: str, namespace: str) -> Path:
+    """A kubeconfig naming the double at ``url`` (its CA as data, a bearer token), as the
+    ``kubernetes`` client and cosign read it."""
+    import base64
+
+    path.write_text(f"""apiVersion: v1
+kind: Config
+clusters:
+- name: double
+  cluster:
+    server: {url}
+    certificate-authority-data: {base64.b64encode(ca_pem).decode()}
+users:
+- name: {user}
+  user:
+    token: {token}
+contexts:
+- name: double
+  context: {{cluster: double, user: {user}, namespace: {namespace}}}
+current-context: double
+""")
+    return path
 
 
 @dataclass

@@ -21,7 +21,7 @@ from tests.oci.ocihelpers import Registry, start_registry
 from tests.tiers import slow_resource
 
 from ._http import Tls, make_tls, serve
-from ._k8s_double import K8sHandler, K8sState
+from ._k8s_double import K8sHandler, K8sState, write_kubeconfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,23 +53,7 @@ def kube(tls: Tls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     """The Secrets API double plus a kubeconfig (CA data + bearer token) pointing at it."""
     state = K8sState(token="t0k3n-" + os.urandom(6).hex())
     with serve(K8sHandler, state, tls) as url:
-        kubeconfig = tmp_path / "kubeconfig"
-        kubeconfig.write_text(f"""apiVersion: v1
-kind: Config
-clusters:
-- name: double
-  cluster:
-    server: {url}
-    certificate-authority-data: {base64.b64encode(tls.ca_pem).decode()}
-users:
-- name: signer
-  user:
-    token: {state.token}
-contexts:
-- name: double
-  context: {{cluster: double, user: signer, namespace: default}}
-current-context: double
-""")
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", url, tls.ca_pem, state.token, "signer", "default")
         monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
         env = {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path)}
         yield Kube(url, state, kubeconfig, env)
