@@ -96,3 +96,35 @@ def test_rego_results_and_warnings() -> None:
         "'isCompliant = data.sigstore.isCompliant'")
     cue = evaluate("att", "cue", "predicate: {}", {})
     assert cue.error is not None and cue.error.startswith("failed evaluating cue policy for att: sigstack has no CUE")
+
+
+POLICY_TESTER = Path.home() / "go" / "bin" / "policy-tester"
+
+
+@pytest.mark.parametrize("policy_type,source,want", [
+    ("rego", {"configMapRef": {"name": "cm", "key": "policy"}},
+     b'{"errors":["failed evaluating rego policy for type ClusterImagePolicy: 1 error occurred: sigstore.rego:0: '
+     b'rego_parse_error: empty module: "]}\n'),
+    ("rego", {"remote": {"url": "https://127.0.0.1:1/p.rego", "sha256sum": "ab" * 32}},
+     b'{"errors":["failed evaluating rego policy for type ClusterImagePolicy: 1 error occurred: sigstore.rego:0: '
+     b'rego_parse_error: empty module: "]}\n'),
+    ("cue", {"configMapRef": {"name": "cm", "key": "policy"}}, b""),
+])
+def test_policy_test_evaluates_config_map_and_remote_policies_as_policy_tester(
+        policy_type: str, source: dict[str, object], want: bytes, tmp_path: Path) -> None:
+    """policy-tester keeps only a policy's ``data`` (it reads no ConfigMap and fetches
+    nothing): the text is empty. Checked against the live tester when it is built."""
+    import shutil
+    import subprocess
+
+    import yaml
+
+    doc = yaml.safe_load(GOOD)
+    doc["spec"]["policy"] = {"type": policy_type, **source}
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(doc))
+    args = ("--policy", str(tmp_path / "p.yaml"), "--image", "ghcr.io/a/b:1")
+    r = sigstack("policy", "test", *args)
+    assert (r.code, r.out, r.err) == (1 if want else 0, want, "")
+    if shutil.which(str(POLICY_TESTER)):
+        live = subprocess.run([str(POLICY_TESTER), "--log-level", "error", *args], capture_output=True, timeout=120)
+        assert (live.returncode, live.stdout) == (r.code, r.out)

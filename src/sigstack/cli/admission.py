@@ -3,8 +3,9 @@ mutating AdmissionReview v1 over TLS), policy-controller compatible.
 
 Policies come from files or directories (``--policy``, repeatable; reloaded when they
 change). With ``--kubernetes`` (the default when a kubeconfig or an in-cluster service
-account is found) pull secrets, service accounts, ``key.secretRef`` Secrets and
-namespace labels are read through the Kubernetes API.
+account is found) pull secrets, service accounts, ``key.secretRef`` Secrets,
+``configMapRef`` policies' ConfigMaps and namespace labels are read through the
+Kubernetes API; ``remote`` policies are fetched over HTTPS (digest checked) at each load.
 """
 
 from __future__ import annotations
@@ -123,7 +124,8 @@ def run_serve(args: argparse.Namespace) -> int:
     from sigstack.policy.keyless import verify_keyless
 
     policies = PolicyFiles(args.policy, settings, secrets=secret_source(kube), cluster=cluster,
-                           cluster_interval=go_duration(args.cluster_poll), keyless=verify_keyless)
+                           cluster_interval=go_duration(args.cluster_poll), keyless=verify_keyless,
+                           config_maps=kube)
     admission = Admission(policies, settings, kube=kube)
     count = len(policies.engine().policies)
     print(f"sigstack admission: {count} polic{'y' if count == 1 else 'ies'} loaded; serving https://"

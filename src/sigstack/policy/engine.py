@@ -27,7 +27,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from sigstack.errors import PolicyError, RegistryError, SigstackError, VerificationError
@@ -42,6 +42,7 @@ from sigstack.policy.models import (
     Authority,
     ClusterImagePolicy,
     KeyRef,
+    Policy,
     PolicyDocuments,
     Secret,
     TrustRoot,
@@ -118,10 +119,16 @@ class CompiledPolicy:
     spec: ClusterImagePolicy
     authorities: tuple[CompiledAuthority, ...]
     policy_text: str | None = None
+    problem: str | None = None  # why a configMapRef/remote policy could not be read (fails the policy)
 
     @property
     def name(self) -> str:
         return self.spec.key
+
+
+#: a ``configMapRef``/``remote`` policy's text, given the namespace to read a ConfigMap in
+#: when the reference names none (:class:`sigstack.policy.inline.PolicySources`)
+PolicyResolver = Callable[[Policy, str], str]
 
 
 def _secret_key(secret: Secret) -> bytes:
@@ -153,9 +160,16 @@ def _load_key(key: KeyRef, secrets: SecretSource | None, default_ns: str) -> Key
 
 def compile_policies(docs: PolicyDocuments, secrets: SecretSource | None = None,
                      controller_namespace: str = "cosign-system",
-                     fetch_remote: Callable[[str, str], str] | None = None) -> list[CompiledPolicy]:
+                     resolve_policy: PolicyResolver | None = None) -> list[CompiledPolicy]:
     """Load every authority's key once (failures kept, to be reported when the
-    authority is evaluated, as policy-controller reports a key it could not load)."""
+    authority is evaluated, as policy-controller reports a key it could not load).
+
+    With ``resolve_policy`` (the webhook), ``configMapRef`` and ``remote`` policies, at
+    the CIP level and on attestations, are read into ``data`` as policy-controller's
+    reconciler inlines them; the policy's resourceVersion then carries a digest of the
+    texts, so an edited ConfigMap is never answered from the decision cache. A text
+    that cannot be read fails the policy closed (``problem``). Without it (``policy
+    test``), only ``data`` counts, as in policy-tester."""
     given = {(s.namespace, s.name): s for s in docs.secrets}
 
     def secret(ns: str, name: str) -> Secret:
@@ -180,20 +194,39 @@ def compile_policies(docs: PolicyDocuments, secrets: SecretSource | None = None,
                 auths.append(CompiledAuthority(a, _load_key(a.key, secret, cip.namespace or controller_namespace)))
             except SigstackError as exc:
                 auths.append(CompiledAuthority(a, problem=exc.message))
-        text = None
-        if cip.policy is not None:
-            text = _policy_text(cip.policy.data, cip.policy.remote.url if cip.policy.remote else "",
-                                cip.policy.remote.sha256sum if cip.policy.remote else "", fetch_remote)
-        out.append(CompiledPolicy(cip, tuple(auths), text))
+        problem = None
+        if resolve_policy is not None:
+            try:
+                inlined = _inline_policies(cip, resolve_policy, cip.namespace or controller_namespace)
+            except SigstackError as exc:
+                problem = exc.message
+            else:
+                if inlined is not cip:
+                    cip = inlined
+                    auths = [replace(c, spec=a) for c, a in zip(auths, cip.authorities, strict=True)]
+        text = cip.policy.data if cip.policy is not None else None
+        out.append(CompiledPolicy(cip, tuple(auths), text, problem))
     return out
 
 
-def _policy_text(data: str, url: str, sha256sum: str, fetch: Callable[[str, str], str] | None) -> str | None:
-    if data:
-        return data
-    if url and fetch is not None:
-        return fetch(url, sha256sum)
-    return None
+def _inline_policies(cip: ClusterImagePolicy, resolve: PolicyResolver, namespace: str) -> ClusterImagePolicy:
+    """``inlinePolicies``: ``cip`` with every configMapRef/remote policy's text in ``data``."""
+    texts: list[str] = []
+
+    def inline(p: Policy | None) -> Policy | None:
+        if p is None or (p.config_map_ref is None and p.remote is None):
+            return p
+        text = resolve(p, namespace)
+        texts.append(text)
+        return replace(p, data=text, config_map_ref=None, remote=None)
+
+    authorities = tuple(replace(a, attestations=tuple(replace(w, policy=inline(w.policy)) for w in a.attestations))
+                        for a in cip.authorities)
+    policy = inline(cip.policy)
+    if not texts:
+        return cip
+    digest = hashlib.sha256("\0".join(texts).encode()).hexdigest()[:16]
+    return replace(cip, authorities=authorities, policy=policy, resource_version=f"{cip.resource_version}+{digest}")
 
 
 # ---- results -----------------------------------------------------------------------------
@@ -314,6 +347,8 @@ class Engine:
                         resource: Resource) -> PolicyOutcome:
         """``ValidatePolicy``: one authority suffices, then the CIP-level policy."""
         warn = p.spec.mode == "warn"
+        if p.problem is not None:  # its policy text could not be read: fail closed, and retry next load
+            return PolicyOutcome(p, None, [_field(p.problem, warn)], transient=True)
         errors: list[FieldError] = []
         matches_: dict[str, Any] = {}
         transient = False
@@ -347,10 +382,10 @@ class Engine:
                 result["metadata"] = resource.object_meta
             if cp.include_type_meta and resource.type_meta is not None:
                 result["typemeta"] = resource.type_meta
-            if p.policy_text is None:
-                return PolicyOutcome(p, None, [*errors, _field(
-                    "the CIP-level policy's text is not available (configMapRef or remote could not be read)", warn)])
-            out = rego.evaluate("ClusterImagePolicy", cp.type, p.policy_text, result)
+            # a configMapRef/remote text is in data once inlined; in policy test it stays
+            # empty, as policy-tester evaluates it
+            text = p.policy_text if p.policy_text is not None else cp.data
+            out = rego.evaluate("ClusterImagePolicy", cp.type, text, result)
             if out.error is not None or out.warning is not None:
                 return PolicyOutcome(p, None, [*errors, _field(out.error or out.warning or "", warn)])
         return PolicyOutcome(p, result, errors)
