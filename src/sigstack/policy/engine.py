@@ -92,13 +92,14 @@ class KeylessVerifier(Protocol):
     attestation envelopes (``True``) against ``trusted_root`` (a TrustedRoot JSON
     document; None: the public-good root) and the authority's identities (dicts with
     ``issuer``/``subject``/``issuerRegExp``/``subjectRegExp``). Returns, per verified
-    item, ``(signed payload, {"subject", "issuer", githubWorkflow*})``; raises
+    item, ``(signed payload, {"subject", "issuer", githubWorkflow*})``; ``oci11``
+    (``enable-oci11``) also reads OCI 1.1 referrers; raises
     :class:`~sigstack.errors.VerificationError` worded as cosign's."""
 
     def __call__(self, client: RegistryReader, ref: Reference, *, trusted_root: bytes | None,
                  identities: Sequence[Mapping[str, str]], attestations: bool,
                  target_repository: str | None, tag_prefix: str, insecure_ignore_sct: bool,
-                 bundles: bool) -> list[tuple[bytes, dict[str, str]]]: ...
+                 bundles: bool, oci11: bool = False) -> list[tuple[bytes, dict[str, str]]]: ...
 
 
 #: a registry reader for an authority: given its ``signaturePullSecrets`` (empty: the pod's)
@@ -417,7 +418,8 @@ class Engine:
             try:
                 verified = verified_attestations(client, auth.verifier, ref, log=log, target_repository=target,
                                                  tag_prefix=prefix, bundles=bundles,
-                                                 workers=self.settings.max_workers)
+                                                 workers=self.settings.max_workers,
+                                                 oci11=self.settings.enable_oci11)
             except VerificationError as exc:
                 raise VerificationError(f"attestation key validation failed for authority {a.name} for "
                                         f"{ref.name}: {exc.message}") from None
@@ -450,7 +452,8 @@ class Engine:
         try:
             found = self.keyless(client, ref, trusted_root=root, identities=ids, attestations=bool(a.attestations),
                                  target_repository=target, tag_prefix=prefix,
-                                 insecure_ignore_sct=k.insecure_ignore_sct, bundles=bundles)
+                                 insecure_ignore_sct=k.insecure_ignore_sct, bundles=bundles,
+                                 oci11=self.settings.enable_oci11)
         except VerificationError as exc:
             raise VerificationError(f"{what} keyless validation failed for authority {a.name} for {ref.name}: "
                                     f"{exc.message}") from None
@@ -661,16 +664,19 @@ def sigstore_keys_to_trusted_root(keys: Mapping[str, Any]) -> bytes:
 
 def verified_attestations(client: RegistryReader, verifier: KeyVerifier, ref: Reference, *, log: Any,
                           target_repository: str | None, tag_prefix: str, bundles: bool,
-                          workers: int) -> list[bytes]:
+                          workers: int, oci11: bool = False) -> list[bytes]:
     """The in-toto statements (payload bytes) of ``ref``'s attestations whose DSSE
     signature verifies with ``verifier`` and whose subject names the image digest
     (cosign's ``VerifyImageAttestations`` with ``IntotoSubjectClaimVerifier``). The
-    ``.att`` image (or, with ``bundles``, the bundle referrers) is read; none that
-    verify is cosign's ``no matching attestations: <reasons>``."""
+    ``.att`` image (or, with ``bundles``, the bundle referrers; with ``oci11``, the
+    in-toto referrers, the bundle referrers and the ``.att`` image) is read; none that
+    verify is cosign's ``no matching attestations: <reasons>``.
+
+    policy-controller's ``enable-oci11`` lookup returns the in-toto referrers' envelopes
+    without checking their signatures; here each one is verified like any other."""
     from sigstack.bundle.models import Bundle
-    from sigstack.oci import layout
-    from sigstack.oci.layouts import BUNDLES, LEGACY, SignedEntity
-    from sigstack.payload import dsse
+    from sigstack.oci.layouts import SignedEntity
+    from sigstack.verify.attestation import StoredEnvelope, stored_envelopes
     from sigstack.verify.image import check_statement, parallel, resolve_subject
     from sigstack.verify.verifier import Verifier as Pipeline
 
@@ -678,18 +684,10 @@ def verified_attestations(client: RegistryReader, verifier: KeyVerifier, ref: Re
     entity = SignedEntity.at(client, ref.repository, digest, target_repository=target_repository,
                              tag_prefix=tag_prefix)
     pipeline = Pipeline(verifier, log)
-    items: list[tuple[dsse.Envelope, Bundle | layout.StoredLayer]] = []
-    if bundles:
-        items = [(s.bundle.envelope, s.bundle) for s in BUNDLES.read(entity, workers)]
-    else:
-        for stored in LEGACY.read(entity, "att", workers):
-            try:
-                items.append((dsse.parse(stored.data), stored))
-            except VerificationError:
-                continue
+    items = stored_envelopes(entity, bundles=bundles, oci11=oci11, workers=workers)
 
-    def check(item: tuple[dsse.Envelope, Bundle | layout.StoredLayer]) -> bytes:
-        env, source = item
+    def check(item: StoredEnvelope) -> bytes:
+        _, env, source = item
         if isinstance(source, Bundle):
             pipeline.verify_envelope(env, bundle=source, check_content=lambda: check_statement(env, digest, {}))
         else:
