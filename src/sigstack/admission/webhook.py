@@ -46,6 +46,8 @@ from sigstack.oci.client import RegistryClient, RegistryOptions, RegistryReader
 from sigstack.oci.reference import parse_reference
 from sigstack.policy import fielderror as fe
 from sigstack.policy.engine import (
+    TRUST_ROOT_RESYNC,
+    TRUST_ROOT_RETRY,
     DecisionCache,
     Engine,
     KeylessVerifier,
@@ -80,6 +82,8 @@ class AdmissionSettings:
     check_namespace_label: bool = True  # only with a Kubernetes API to ask
     controller_namespace: str = "cosign-system"
     registry: RegistryOptions = field(default_factory=lambda: RegistryOptions(timeout=10.0, attempts=2))
+    trust_root_resync: float = TRUST_ROOT_RESYNC  # TUF TrustRoots read again this often (seconds)
+    trust_root_retry: float = TRUST_ROOT_RETRY  # and after a failed verification, at most this often
 
 
 # ---- policies from files, reloaded when they change ------------------------------------------
@@ -197,7 +201,9 @@ class PolicyFiles:
             sources = PolicySources(config_maps=self._config_map_reader(versions) if self.config_maps else None)
             compiled = compile_policies(docs, self.secrets, self.settings.controller_namespace,
                                         resolve_policy=sources.text)
-            engine = Engine(compiled, self.settings.policy, trust_roots=roots, keyless=self.keyless)
+            engine = Engine(compiled, self.settings.policy, trust_roots=roots, keyless=self.keyless,
+                            trust_root_resync=self.settings.trust_root_resync,
+                            trust_root_retry=self.settings.trust_root_retry)
         except SigstackError as exc:
             self.last_error = exc.message
             self._stamp = stamp

@@ -49,6 +49,8 @@ from sigstack.policy.models import (
 )
 
 NO_MATCH_POLICIES = ("deny", "allow", "warn")
+TRUST_ROOT_RESYNC = 24 * 3600.0  # policy-controller's --trustroot-resync-period default
+TRUST_ROOT_RETRY = 60.0  # at most one refresh per minute per TrustRoot after a failed verification
 
 
 # ---- inputs ----------------------------------------------------------------------------
@@ -272,13 +274,25 @@ class Engine:
     """Compiled policies plus settings; :meth:`evaluate` is one image's verdict."""
 
     def __init__(self, policies: Sequence[CompiledPolicy], settings: Settings | None = None, *,
-                 trust_roots: Sequence[TrustRoot] = (), keyless: KeylessVerifier | None = None) -> None:
+                 trust_roots: Sequence[TrustRoot] = (), keyless: KeylessVerifier | None = None,
+                 trust_root_resync: float = TRUST_ROOT_RESYNC, trust_root_retry: float = TRUST_ROOT_RETRY,
+                 clock: Callable[[], float] | None = None) -> None:
+        import time
+
         self.policies = sorted(policies, key=lambda p: p.name)
         self.settings = settings or Settings()
         self.trust_roots = {t.name: t for t in trust_roots}
         self.keyless = keyless
-        self._tuf_roots: dict[str, bytes] = {}  # TrustRoots read through TUF, by name
+        # TrustRoots read through TUF, by name: (trusted root, monotonic time read); read again
+        # every trust_root_resync seconds (policy-controller's trustroot-resync-period), and
+        # after a failed keyless verification at most every trust_root_retry seconds
+        self._tuf_roots: dict[str, tuple[bytes, float]] = {}
+        self._tuf_retried: dict[str, float] = {}
         self._tuf_lock = threading.Lock()
+        self.trust_root_resync = trust_root_resync
+        self.trust_root_retry = trust_root_retry
+        self._clock = clock or time.monotonic
+        self.trust_root_generation = 0  # bumped when a refresh changes a TrustRoot: part of the cache key
 
     # -- matching
 
@@ -333,9 +347,11 @@ class Engine:
                 return Verdict(image, ())
             return Verdict(image, (), no_match=FieldError("no matching policies", ("image",), image,
                                                            fe.WARNING if nm == "warn" else fe.ERROR))
+        self._resync_trust_roots()
         outcomes = []
         for p in found:
-            key = (ref.name, p.name, p.spec.uid, p.spec.resource_version, resource.namespace)
+            key = (ref.name, p.name, p.spec.uid, p.spec.resource_version, resource.namespace,
+                   str(self.trust_root_generation))
             hit = cache.get(key) if cache is not None and not _uses_resource(p) else None
             if hit is None:
                 hit = self.evaluate_policy(p, ref, client_for, resource)
@@ -362,8 +378,10 @@ class Engine:
                 continue
             except SigstackError as exc:
                 # only a verdict about the image is cached; a missing Secret or an API
-                # failure is about the environment, and may be fixed a second later
-                transient = transient or not isinstance(exc, VerificationError)
+                # failure is about the environment, and may be fixed a second later; nor is a
+                # keyless failure against a TUF TrustRoot, which a rotation may fix (the next
+                # admission reads the root again, at most every trust_root_retry seconds)
+                transient = transient or not isinstance(exc, VerificationError) or self._tuf_backed(auth.spec)
                 errors.append(_field(exc.message, warn))
                 continue
             matches_[auth.spec.name] = match
@@ -449,11 +467,23 @@ class Engine:
             root = self._trusted_root_json(k.trust_root_ref)
         ids = [{"issuer": i.issuer, "subject": i.subject, "issuerRegExp": i.issuer_regexp,
                 "subjectRegExp": i.subject_regexp} for i in k.identities]
+        def verify(trusted_root: bytes | None) -> list[tuple[bytes, dict[str, str]]]:
+            assert self.keyless is not None
+            return self.keyless(client, ref, trusted_root=trusted_root, identities=ids,
+                                attestations=bool(a.attestations), target_repository=target, tag_prefix=prefix,
+                                insecure_ignore_sct=k.insecure_ignore_sct, bundles=bundles,
+                                oci11=self.settings.enable_oci11)
+
         try:
-            found = self.keyless(client, ref, trusted_root=root, identities=ids, attestations=bool(a.attestations),
-                                 target_repository=target, tag_prefix=prefix,
-                                 insecure_ignore_sct=k.insecure_ignore_sct, bundles=bundles,
-                                 oci11=self.settings.enable_oci11)
+            try:
+                found = verify(root)
+            except VerificationError:
+                # a TUF TrustRoot may have rotated (a new CA or log key): read it again, bounded,
+                # and verify once more only if it changed
+                fresh = self._refresh_trust_root(k.trust_root_ref, root) if k.trust_root_ref else None
+                if fresh is None:
+                    raise
+                found = verify(fresh)
         except VerificationError as exc:
             raise VerificationError(f"{what} keyless validation failed for authority {a.name} for {ref.name}: "
                                     f"{exc.message}") from None
@@ -530,20 +560,72 @@ class Engine:
             return tr.trusted_root_json
         if tr.sigstore_keys is not None:
             return sigstore_keys_to_trusted_root(tr.sigstore_keys)
-        # TUF (remote mirror or serialized repository): read once per engine, as
-        # policy-controller reads a TrustRoot when it changes, not per admission
+        # TUF (remote mirror or serialized repository): read when first needed, then again
+        # every trust_root_resync seconds, as policy-controller resyncs its TrustRoots
         with self._tuf_lock:
             cached = self._tuf_roots.get(name)
+            if cached is not None and self._clock() - cached[1] < self.trust_root_resync:
+                return cached[0]
+        try:
+            return self._read_tuf(name, tr)
+        except PolicyError:
             if cached is None:
-                from sigstack.policy.trustroots import read_tuf_trust_root
+                raise
+            return cached[0]  # the mirror is down: keep the last good root (retried after trust_root_retry)
 
-                try:
-                    found = read_tuf_trust_root(name, tr.remote, tr.repository)
-                except SigstackError as exc:
-                    raise PolicyError(f"trustRootRef {name}: {exc.message}") from None
-                cached = found if isinstance(found, bytes) else sigstore_keys_to_trusted_root(found)
-                self._tuf_roots[name] = cached
-            return cached
+    def _read_tuf(self, name: str, tr: TrustRoot) -> bytes:
+        from sigstack.policy.trustroots import read_tuf_trust_root
+
+        now = self._clock()
+        try:
+            found = read_tuf_trust_root(name, tr.remote, tr.repository)
+        except SigstackError as exc:
+            with self._tuf_lock:
+                old = self._tuf_roots.get(name)
+                if old is not None:  # try again after trust_root_retry, not at every admission
+                    self._tuf_roots[name] = (old[0], now - self.trust_root_resync + self.trust_root_retry)
+            raise PolicyError(f"trustRootRef {name}: {exc.message}") from None
+        data = found if isinstance(found, bytes) else sigstore_keys_to_trusted_root(found)
+        with self._tuf_lock:
+            old = self._tuf_roots.get(name)
+            if old is not None and old[0] != data:
+                self.trust_root_generation += 1
+            self._tuf_roots[name] = (data, now)
+        return data
+
+    def _tuf_backed(self, a: Authority) -> bool:
+        tr = self.trust_roots.get(a.keyless.trust_root_ref) if a.keyless and a.keyless.trust_root_ref else None
+        return tr is not None and tr.trusted_root_json is None and tr.sigstore_keys is None
+
+    def _refresh_trust_root(self, name: str, stale: bytes | None) -> bytes | None:
+        """After a failed verification: the TUF TrustRoot ``name`` read again (at most
+        once per ``trust_root_retry`` seconds), if that changed it; else None."""
+        tr = self.trust_roots.get(name)
+        if tr is None or tr.trusted_root_json is not None or tr.sigstore_keys is not None:
+            return None
+        now = self._clock()
+        with self._tuf_lock:
+            if now - self._tuf_retried.get(name, -1e18) < self.trust_root_retry:
+                return None
+            self._tuf_retried[name] = now
+        try:
+            fresh = self._read_tuf(name, tr)
+        except PolicyError:
+            return None
+        return fresh if fresh != stale else None
+
+    def _resync_trust_roots(self) -> None:
+        """Read again the TUF TrustRoots whose resync period has passed (a failure keeps
+        the last good one), so a rotation reaches cached decisions too: a changed root
+        bumps :attr:`trust_root_generation`, which is part of the decision cache key."""
+        now = self._clock()
+        with self._tuf_lock:
+            due = [n for n, (_, at) in self._tuf_roots.items() if now - at >= self.trust_root_resync]
+        for name in due:
+            try:
+                self._trusted_root_json(name)
+            except SigstackError:
+                continue
 
 
 class _LazyNoLog:
