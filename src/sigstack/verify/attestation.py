@@ -184,7 +184,7 @@ def verify_blob_attestation(material: Verifier | Keyless, *, log: LogPolicy, dig
         if envelope_json is None:
             raise VerificationError("a bundle or a DSSE envelope is needed")
         env = dsse.parse(envelope_json)
-        pipeline.verify_envelope(env, stored=envelope_json, annotations={}, check_content=lambda: statement(env))
+        pipeline.verify_detached_envelope(env, stored=envelope_json, check_content=lambda: statement(env))
     st = found[0]
     if st.predicate_type != intoto.predicate_uri(kind):  # cosign's words
         raise VerificationError(f"invalid predicate type, expected {kind[:120]} got {st.predicate_type[:120]}")
