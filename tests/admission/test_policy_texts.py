@@ -173,7 +173,8 @@ def test_a_remote_policy_is_fetched_and_its_digest_checked(remote: tuple[str, Se
 
 @pytest.mark.parametrize("status,body,why", [
     (404, b"not here", "failed to fetch content from policy url with code 404"),
-    (200, b"#" * (1024 * 1024 + 1), "failed to read policy url response: over the 1048576-byte limit"),
+    (200, b"#" * (1024 * 1024 + 1),
+     "failed to read policy url response: the body is 1048577 bytes, over the 1048576-byte limit"),
 ])
 def test_a_remote_policy_that_cannot_be_used_fails_closed(status: int, body: bytes, why: str,
                                                           remote: tuple[str, Served], tmp_path: Path) -> None:

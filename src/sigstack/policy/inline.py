@@ -17,7 +17,8 @@ Where this differs from policy-controller, on purpose:
   reason (policy-controller drops the ClusterImagePolicy from its configuration, so
   those images are then judged as if the policy did not exist).
 * a remote document is bounded (:data:`MAX_REMOTE_POLICY` bytes, :data:`REMOTE_TIMEOUT`
-  seconds): a policy is a small text, and a huge or slow answer must not stall reloads.
+  seconds for the whole body, no unrequested compression): a policy is a small text, and
+  a huge or slow answer must not stall reloads.
 
 ``sigstack policy test`` does none of this, exactly as ``policy-tester`` does not: it
 converts the policy as the webhook's internal form and keeps only ``data``, so a
@@ -44,19 +45,22 @@ ConfigMapSource = Callable[[str, str], "Mapping[str, str] | None"]
 def fetch_remote_policy(url: str, sha256sum: str, *, max_bytes: int = MAX_REMOTE_POLICY,
                         timeout: float = REMOTE_TIMEOUT) -> str:
     """``inlinePolicyURL``: GET ``url`` (certificates checked against the system store,
-    or ``SSL_CERT_FILE``), a 2xx answer of at most ``max_bytes``, whose SHA-256 is
-    ``sha256sum``."""
+    or ``SSL_CERT_FILE``), a 2xx answer of at most ``max_bytes`` read within ``timeout``
+    (:func:`sigstack._internal.bounded.read_body`: no unrequested compression), whose
+    SHA-256 is ``sha256sum``."""
     import httpx
 
+    from sigstack._internal.bounded import IDENTITY, read_body
+
+    def failed(message: str) -> PolicyError:
+        return PolicyError(f"failed to read policy url response: {message}")
+
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=True) as client, client.stream("GET", url) as resp:
+        with httpx.Client(timeout=timeout, follow_redirects=True, headers=IDENTITY) as client, \
+                client.stream("GET", url) as resp:
             if not 200 <= resp.status_code <= 299:
                 raise PolicyError(f"failed to fetch content from policy url with code {resp.status_code}")
-            body = bytearray()
-            for chunk in resp.iter_bytes():
-                body += chunk
-                if len(body) > max_bytes:
-                    raise PolicyError(f"failed to read policy url response: over the {max_bytes}-byte limit")
+            body = read_body(resp, max_bytes, timeout, "the body", failed)
     except httpx.HTTPError as exc:
         raise PolicyError(f"failed to fetch content from policy url: {exc}") from None
     got = hashlib.sha256(body).hexdigest()
@@ -65,7 +69,7 @@ def fetch_remote_policy(url: str, sha256sum: str, *, max_bytes: int = MAX_REMOTE
     try:
         return body.decode()
     except UnicodeDecodeError:
-        raise PolicyError("failed to read policy url response: not UTF-8 text") from None
+        raise failed("not UTF-8 text") from None
 
 
 @dataclass
