@@ -187,3 +187,34 @@ def test_the_webhook_follows_a_rotated_tuf_trust_root(keyless: Keyless, registry
         after = adm.review(review("pod", one), mutating=False)["response"]
         assert after["allowed"] is follows, after
         assert adm.policies.reloads == 1  # the same loaded policies: only the TrustRoot was read again
+
+
+def test_a_cached_admission_does_not_outlive_a_rotated_tuf_trust_root(keyless: Keyless, tmp_path: Path) -> None:
+    """The other way round: an admitted image, then the repository drops the CA that
+    signed it. The decision cache is keyed by the TrustRoot's content, so once the root
+    is read again (the resync period, 0 here) the image is checked again and denied."""
+    from sigstack.admission.webhook import Admission, AdmissionSettings, PolicyFiles
+    from sigstack.oci.client import RegistryOptions
+    from sigstack.policy.keyless import verify_keyless
+    from tests.admission.conftest import review
+    from tests.tuf_repo import Repo, serve
+
+    tuf = Repo(tmp_path / "tuf")
+    tuf.add_target("trusted_root.json", keyless.trusted_root.read_bytes())
+    tuf.publish()
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    policy(policies, keyless, "img@example.com")
+    with serve(tuf.path) as mirror:
+        (policies / "trustroot.yaml").write_text(yaml.safe_dump({
+            "apiVersion": "policy.sigstore.dev/v1alpha1", "kind": "TrustRoot", "metadata": {"name": "ours"},
+            "spec": {"remote": {"mirror": mirror, "root": base64.b64encode(tuf.initial_root()).decode()}}}))
+        settings = AdmissionSettings(registry=RegistryOptions(timeout=5.0, attempts=1), trust_root_resync=0.0)
+        adm = Admission(PolicyFiles([str(policies)], settings, keyless=verify_keyless), settings)
+        one = {"INIT_IMAGE": keyless.image, "APP_IMAGE": keyless.image, "SIDECAR_IMAGE": keyless.image}
+        assert adm.review(review("pod", one), mutating=False)["response"]["allowed"] is True
+        assert adm.review(review("pod", one), mutating=False)["response"]["allowed"] is True
+        assert len(adm.cache) == 1  # the second answer came from the cache
+        tuf.add_target("trusted_root.json", _stale_root(keyless.trusted_root.read_bytes()))
+        tuf.publish()
+        assert adm.review(review("pod", one), mutating=False)["response"]["allowed"] is False

@@ -292,7 +292,6 @@ class Engine:
         self.trust_root_resync = trust_root_resync
         self.trust_root_retry = trust_root_retry
         self._clock = clock or time.monotonic
-        self.trust_root_generation = 0  # bumped when a refresh changes a TrustRoot: part of the cache key
 
     # -- matching
 
@@ -347,11 +346,10 @@ class Engine:
                 return Verdict(image, ())
             return Verdict(image, (), no_match=FieldError("no matching policies", ("image",), image,
                                                            fe.WARNING if nm == "warn" else fe.ERROR))
-        self._resync_trust_roots()
         outcomes = []
         for p in found:
             key = (ref.name, p.name, p.spec.uid, p.spec.resource_version, resource.namespace,
-                   str(self.trust_root_generation))
+                   self._tuf_stamp(p))
             hit = cache.get(key) if cache is not None and not _uses_resource(p) else None
             if hit is None:
                 hit = self.evaluate_policy(p, ref, client_for, resource)
@@ -587,21 +585,21 @@ class Engine:
             raise PolicyError(f"trustRootRef {name}: {exc.message}") from None
         data = found if isinstance(found, bytes) else sigstore_keys_to_trusted_root(found)
         with self._tuf_lock:
-            old = self._tuf_roots.get(name)
-            if old is not None and old[0] != data:
-                self.trust_root_generation += 1
             self._tuf_roots[name] = (data, now)
         return data
 
     def _tuf_backed(self, a: Authority) -> bool:
-        tr = self.trust_roots.get(a.keyless.trust_root_ref) if a.keyless and a.keyless.trust_root_ref else None
+        return bool(a.keyless and a.keyless.trust_root_ref and self._tuf_backed_name(a.keyless.trust_root_ref))
+
+    def _tuf_backed_name(self, name: str) -> bool:
+        tr = self.trust_roots.get(name)
         return tr is not None and tr.trusted_root_json is None and tr.sigstore_keys is None
 
     def _refresh_trust_root(self, name: str, stale: bytes | None) -> bytes | None:
         """After a failed verification: the TUF TrustRoot ``name`` read again (at most
         once per ``trust_root_retry`` seconds), if that changed it; else None."""
         tr = self.trust_roots.get(name)
-        if tr is None or tr.trusted_root_json is not None or tr.sigstore_keys is not None:
+        if tr is None or not self._tuf_backed_name(name):
             return None
         now = self._clock()
         with self._tuf_lock:
@@ -614,18 +612,22 @@ class Engine:
             return None
         return fresh if fresh != stale else None
 
-    def _resync_trust_roots(self) -> None:
-        """Read again the TUF TrustRoots whose resync period has passed (a failure keeps
-        the last good one), so a rotation reaches cached decisions too: a changed root
-        bumps :attr:`trust_root_generation`, which is part of the decision cache key."""
-        now = self._clock()
-        with self._tuf_lock:
-            due = [n for n, (_, at) in self._tuf_roots.items() if now - at >= self.trust_root_resync]
-        for name in due:
+    def _tuf_stamp(self, p: CompiledPolicy) -> str:
+        """The TUF TrustRoots ``p`` uses, as a digest of their current content (read, or
+        read again when the resync period has passed): part of the decision cache key, so
+        a rotated root reaches cached decisions too, across policy reloads as well."""
+        refs = [(a.spec.keyless.trust_root_ref if a.spec.keyless else "",
+                 a.spec.ctlog.trust_root_ref if a.spec.ctlog else "") for a in p.authorities]
+        names = sorted({n for pair in refs for n in pair if n and self._tuf_backed_name(n)})
+        if not names:
+            return ""
+        parts = []
+        for name in names:
             try:
-                self._trusted_root_json(name)
+                parts.append(hashlib.sha256(self._trusted_root_json(name)).hexdigest()[:16])
             except SigstackError:
-                continue
+                parts.append("unreadable")
+        return ",".join(parts)
 
 
 class _LazyNoLog:
