@@ -1,7 +1,8 @@
 """The Kubernetes API double of tests/keys_backends/_k8s_double.py (Secrets), extended
 with the other reads the webhook makes: ``GET /api/v1/namespaces/{ns}`` (the opt-in
 label), ``GET /api/v1/namespaces/{ns}/serviceaccounts/{name}`` (its
-``imagePullSecrets``) and ``GET /apis/{group}/{version}/{plural}`` (the policy CRDs'
+``imagePullSecrets``), ``GET /api/v1/namespaces/{ns}/configmaps/{name}`` (a
+``configMapRef`` policy's text) and ``GET /apis/{group}/{version}/{plural}`` (the policy CRDs'
 lists, 404 for a CRD that is not installed). No kube-apiserver can run on these machines; the paths, the
 JSON shapes and the Status errors (401, 403, 404) are the real API's.
 """
@@ -16,6 +17,7 @@ from tests.keys_backends._k8s_double import K8sHandler, K8sState, status
 _NS = re.compile(r"^/api/v1/namespaces/([^/?]+)/?(?:\?.*)?$")
 _CRD = re.compile(r"^/apis/([^/]+)/([^/]+)/([^/?]+)/?(?:\?.*)?$")
 _SA = re.compile(r"^/api/v1/namespaces/([^/]+)/serviceaccounts/([^/?]+)(?:\?.*)?$")
+_CM = re.compile(r"^/api/v1/namespaces/([^/]+)/configmaps/([^/?]+)(?:\?.*)?$")
 
 
 @dataclass
@@ -25,6 +27,8 @@ class ClusterState(K8sState):
     # (group, version, plural) -> the objects listed
     custom: dict[tuple[str, str, str], list[dict[str, object]]] = field(default_factory=dict)
     custom_version: int = 1  # the lists' resourceVersion: bump it on a change
+    # (namespace, name) -> (data, resourceVersion): set a new resourceVersion on a change
+    config_maps: dict[tuple[str, str], tuple[dict[str, str], str]] = field(default_factory=dict)
 
 
 class ClusterHandler(K8sHandler):
@@ -44,6 +48,20 @@ class ClusterHandler(K8sHandler):
             self.send_json(200, {"apiVersion": f"{group}/{version}", "kind": "List", "items":
                                  self.state.custom[(group, version, plural)],
                                  "metadata": {"resourceVersion": str(self.state.custom_version)}})
+            return
+        cm = _CM.match(self.path)
+        if cm is not None:
+            self._record()
+            if self.headers.get("Authorization") != f"Bearer {self.state.token}":
+                self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
+                return
+            ns, name = cm.groups()
+            if (ns, name) not in self.state.config_maps:
+                self.send_json(404, status(404, "NotFound", f'configmaps "{name}" not found', name))
+                return
+            data, version = self.state.config_maps[(ns, name)]
+            self.send_json(200, {"kind": "ConfigMap", "apiVersion": "v1", "data": data,
+                                 "metadata": {"name": name, "namespace": ns, "resourceVersion": version}})
             return
         ns_match, sa_match = _NS.match(self.path), _SA.match(self.path)
         if ns_match is None and sa_match is None:

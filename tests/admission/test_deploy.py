@@ -84,3 +84,22 @@ def test_helm_templates_use_only_defined_values() -> None:
             node = node[part]
     crds = docs(chart / "crds" / "policy-crds.yaml")
     assert crds == docs(DEPLOY / "admission" / "crds.yaml")
+
+
+def test_the_cluster_role_grants_every_core_read_the_webhook_makes() -> None:
+    """Each ``read_namespaced_*``/``read_*`` call of sigstack.admission.kube needs ``get``
+    on its resource: a missing rule would deny every pod whose policy needs it."""
+    import inspect
+
+    from sigstack.admission import kube
+
+    calls = set(re.findall(r"self\.api\.read_(?:namespaced_)?([a-z_]+)", inspect.getsource(kube)))
+    plural = {"secret": "secrets", "service_account": "serviceaccounts", "namespace": "namespaces",
+              "config_map": "configmaps"}
+    assert set(plural) == calls
+    manifest = by_kind(docs(DEPLOY / "admission" / "sigstack-admission.yaml"), "ClusterRole")[0]
+    helm = (DEPLOY / "helm" / "sigstack-admission" / "templates" / "rbac.yaml").read_text()
+    helm_role = yaml.safe_load(re.sub(r"\{\{[^}]*\}\}", "x", helm.split("---")[1]))
+    for role in (manifest, helm_role):
+        core = [r for r in role["rules"] if r["apiGroups"] == [""]]
+        assert {res for r in core if "get" in r["verbs"] for res in r["resources"]} >= set(plural.values())

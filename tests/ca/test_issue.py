@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
+from pathlib import Path
 
 import httpx
 from cryptography import x509
@@ -195,3 +196,54 @@ def test_intermediate_and_root_profile(stack: Stack) -> None:
     assert root.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     for name in ("root.key", "intermediate.key", "ct.key"):
         assert (stack.ca_state / name).stat().st_mode & 0o777 == 0o600
+
+
+def test_circleci_token_with_the_built_in_template(stack: Stack, tmp_path: Path) -> None:
+    """A CA whose configuration names an issuer ``ci-provider: circleci-job`` and nothing
+    else maps a CircleCI-shaped token (minted by the development issuer: CircleCI's
+    namespaced ``oidc.circleci.com/...`` claims, its ``org/.../project/.../user/...``
+    subject) as Fulcio's public configuration does."""
+    import json
+
+    from tests.ca._support import Server
+
+    config = tmp_path / "fulcio.json"
+    config.write_text(json.dumps({"OIDCIssuers": {stack.issuer: {
+        "IssuerURL": stack.issuer, "ClientID": "sigstore", "Type": "ci-provider", "CIProvider": "circleci-job"}}}))
+    ca = Server(["ca", "serve", "--state", str(tmp_path / "ca"), "--config", str(config)], tmp_path,
+                "/api/v2/trustBundle", "ca-circleci").start()
+    try:
+        org, project, definition = "1b3c5d7e-org", "2c4e6a8b-project", "3d5f7b9c-definition"
+        sub = f"org/{org}/project/{project}/user/4e6a8c0d-user"
+        claims = {"oidc.circleci.com/project-id": project, "oidc.circleci.com/pipeline-definition-id": definition,
+                  "oidc.circleci.com/pipeline-id": "5f7b9d1e-pipeline", "oidc.circleci.com/workflow-id": "6a8c0e2f-wf",
+                  "oidc.circleci.com/job-id": "7b9d1f3a-job", "oidc.circleci.com/vcs-origin": "github.com/octo/app",
+                  "oidc.circleci.com/vcs-ref": "refs/heads/main", "oidc.circleci.com/ssh-rerun": False,
+                  "oidc.circleci.com/context-ids": ["8c0e2a4b-context"]}
+
+        def issue(**extra: object) -> x509.Certificate:
+            token = stack.token(None, subject=sub, extra={**claims, **extra})
+            key = new_key()
+            resp = httpx.post(ca.url + "/api/v2/signingCert", json=v2_request(token, key, sub))
+            assert resp.status_code == 200, resp.text
+            leaf, chain = leaf_of(resp.json())
+            verify_chain(leaf, chain, chain[-1])
+            return leaf
+
+        leaf = issue()
+        api = "https://circleci.com/api/v2"
+        signer = f"{api}/projects/{project}/pipeline-definitions/{definition}"
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert san.get_values_for_type(x509.UniformResourceIdentifier) == [signer]
+        want = {8: stack.issuer, 9: signer, 11: '""', 12: "github.com/octo/app", 14: "refs/heads/main",
+                18: f"{api}/pipeline/5f7b9d1e-pipeline/config", 21: f"{api}/workflow/6a8c0e2f-wf/job", 24: sub}
+        for arc, value in want.items():
+            assert _ext(leaf, arc) == _der_utf8(value), arc
+        assert _ext(issue(**{"oidc.circleci.com/ssh-rerun": True}), 11) == _der_utf8("ssh-rerun")
+        token = stack.token(None, subject=sub, extra={k: v for k, v in claims.items()
+                                                      if k != "oidc.circleci.com/workflow-id"})
+        resp = httpx.post(ca.url + "/api/v2/signingCert", json=v2_request(token, new_key(), sub))
+        assert resp.status_code == 400, resp.text
+        assert "oidc.circleci.com/workflow-id" in resp.text
+    finally:
+        ca.stop()

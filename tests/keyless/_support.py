@@ -71,7 +71,7 @@ def start_served(state: Path, workdir: Path) -> Served:
                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                             env={k: v for k, v in os.environ.items() if not k.startswith(("COSIGN_", "SIGSTORE_"))})
     urls = [f"http://127.0.0.1:{p}" for p in ports]
-    served = Served(state, *urls, proc, log)
+    served = Served(state, urls[0], urls[1], urls[2], proc, log)
     deadline = time.monotonic() + 60
     probes = [urls[0] + "/.well-known/openid-configuration", urls[1] + "/api/v2/trustBundle",
               urls[2] + "/api/v1/log"]

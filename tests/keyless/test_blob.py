@@ -184,3 +184,51 @@ def test_ambient_providers_sign_end_to_end(cosign: str, sigstore_stack: Served, 
     assert r.code == 0, r.err
     ok = cosign_verify(cosign, s, artifact, bundle, email)
     assert ok.code == 0, ok.err
+
+
+def test_verify_blob_attestation_of_an_envelope_looks_its_entry_up(cosign: str, sigstore_stack: Served,
+                                                                   artifact: Path, tmp_path: Path) -> None:
+    """``--signature`` (a DSSE envelope, no bundle) with ``--certificate``: the entry is
+    found in the log by the envelope and certificate, as cosign finds it, verified
+    offline against the trusted root, and its time is when the certificate must have
+    been valid. The real cosign agrees on the same files."""
+    from tests.helpers import assert_clean_error
+
+    s = sigstore_stack
+    predicate, env, cert = tmp_path / "predicate.json", tmp_path / "att.json", tmp_path / "att.crt"
+    predicate.write_text(json.dumps({"builder": {"id": "https://example.com/builder"}}))
+    r = sigstack("attest-blob", "--identity-token", s.token("dave@example.com"), "--signing-config",
+                 s.signing_config, "--trusted-root", s.trusted_root, "--predicate", predicate,
+                 "--type", "slsaprovenance", "--output-signature", env, "--output-certificate", cert, artifact,
+                 offline=None)
+    assert r.code == 0, r.err
+
+    def verify(tool: str, identity: str, *flags: str | Path) -> Result:
+        args = ("verify-blob-attestation", "--signature", env, "--rekor-url", s.tlog, "--type", "slsaprovenance",
+                "--certificate-identity", identity, "--certificate-oidc-issuer", s.oidc, *flags, artifact)
+        if tool == "sigstack":
+            return sigstack(*args, "--trusted-root", s.trusted_root, offline=None)
+        # cosign takes --trusted-root only for bundles: the legacy path reads the keys from the environment
+        return run_peer(cosign, *args, env={"SIGSTORE_ROOT_FILE": str(s.dir / "ca" / "chain.pem"),
+                                            "SIGSTORE_CT_LOG_PUBLIC_KEY_FILE": str(s.dir / "ca" / "ct.pub"),
+                                            "SIGSTORE_REKOR_PUBLIC_KEY": str(s.dir / "tlog" / "log.pub")})
+
+    for tool in ("sigstack", "cosign"):
+        ok = verify(tool, "dave@example.com", "--certificate", cert)
+        assert (ok.code, ok.err.splitlines()[-1]) == (0, "Verified OK"), ok.err
+        bad = verify(tool, "eve@example.com", "--certificate", cert)
+        assert bad.code != 0, bad.err
+    assert_clean_error(verify("sigstack", "eve@example.com", "--certificate", cert), "eve@example.com")
+    assert_clean_error(verify("sigstack", "dave@example.com"),
+                       "provide a key with --key or --sk, a certificate to verify against with --certificate, "
+                       "or a bundle with --bundle")
+
+    unlogged, unlogged_cert = tmp_path / "unlogged.json", tmp_path / "unlogged.crt"
+    r = sigstack("attest-blob", "--identity-token", s.token("dave@example.com"), "--signing-config",
+                 s.signing_config, "--trusted-root", s.trusted_root, "--predicate", predicate,
+                 "--type", "slsaprovenance", "--tlog-upload=false", "--output-signature", unlogged,
+                 "--output-certificate", unlogged_cert, artifact, offline=None)
+    assert r.code == 0, r.err
+    env.write_bytes(unlogged.read_bytes())
+    assert_clean_error(verify("sigstack", "dave@example.com", "--certificate", unlogged_cert),
+                       "attestation not found in transparency log")

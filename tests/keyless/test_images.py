@@ -107,3 +107,41 @@ def test_cosign_verifies_keyless_attestation(cosign: str, sigstore_stack: Served
     bad = run_peer(cosign, "verify-attestation", "--trusted-root", s.trusted_root, "--type", "custom",
                    "--certificate-identity", "x@example.com", "--certificate-oidc-issuer", s.oidc, *extra, image)
     assert bad.code == 1, bad.err
+
+
+@pytest.mark.parametrize("who,layout", [("email", "legacy"), ("github", "legacy"), ("email", "bundle")])
+def test_verify_prints_what_cosign_prints_for_a_keyless_signature(cosign: str, sigstore_stack: Served,
+                                                                  registry: object, who: str, layout: str) -> None:
+    """``verify``'s JSON: cosign adds the certificate's ``Subject``, ``Issuer`` (and its
+    OID), the GitHub workflow fields (by name and OID) and the log's ``Bundle`` to each
+    legacy keyless signature's ``optional`` (a bundle-format signature's output is built
+    from its statement, without them); the same bytes from both tools on one signature."""
+    s = sigstore_stack
+    image = fresh_image(registry)
+    token = s.token(github=True) if who == "github" else s.token("img@example.com")
+    r = sigstack("sign", "--identity-token", token, "--signing-config", s.signing_config,
+                 "--trusted-root", s.trusted_root, *(["--new-bundle-format"] if layout == "bundle" else []), image,
+                 offline=None)
+    assert r.code == 0, r.err
+    flags = ("--trusted-root", str(s.trusted_root), "--certificate-identity-regexp", ".+",
+             "--certificate-oidc-issuer-regexp", ".+", f"--new-bundle-format={str(layout == 'bundle').lower()}")
+    theirs = run_peer(cosign, "verify", *flags, image)
+    assert theirs.code == 0, theirs.err
+    ours = sigstack("verify", *flags, image, offline=None)
+    assert ours.code == 0, ours.err
+    assert ours.stdout == theirs.stdout
+    optional = json.loads(ours.out)[0]["optional"]
+    text = [run_peer(cosign, "verify", *flags, "--output", "text", image),
+            sigstack("verify", *flags, "--output", "text", image, offline=None)]
+    assert text[0].stdout == text[1].stdout
+    who_lines = [[line for line in t.err.splitlines() if line.startswith(("Certificate ", "GitHub "))] for t in text]
+    assert who_lines[0] == who_lines[1]
+    if layout == "bundle":
+        assert "Subject" not in (optional or {}) and who_lines[1] == []
+        return
+    assert who_lines[1][0] == f"Certificate subject: {optional['Subject']}"
+    assert {"Subject", "Issuer", "1.3.6.1.4.1.57264.1.1", "Bundle"} <= set(optional)
+    if who == "github":
+        assert optional["githubWorkflowRepository"] == optional["1.3.6.1.4.1.57264.1.5"]
+    else:
+        assert optional["Subject"] == "img@example.com"

@@ -96,3 +96,53 @@ def test_rego_results_and_warnings() -> None:
         "'isCompliant = data.sigstore.isCompliant'")
     cue = evaluate("att", "cue", "predicate: {}", {})
     assert cue.error is not None and cue.error.startswith("failed evaluating cue policy for att: sigstack has no CUE")
+
+
+POLICY_TESTER = Path.home() / "go" / "bin" / "policy-tester"
+
+
+@pytest.mark.parametrize("policy_type,source,want", [
+    ("rego", {"configMapRef": {"name": "cm", "key": "policy"}},
+     b'{"errors":["failed evaluating rego policy for type ClusterImagePolicy: 1 error occurred: sigstore.rego:0: '
+     b'rego_parse_error: empty module: "]}\n'),
+    ("rego", {"remote": {"url": "https://127.0.0.1:1/p.rego", "sha256sum": "ab" * 32}},
+     b'{"errors":["failed evaluating rego policy for type ClusterImagePolicy: 1 error occurred: sigstore.rego:0: '
+     b'rego_parse_error: empty module: "]}\n'),
+    ("cue", {"configMapRef": {"name": "cm", "key": "policy"}}, b""),
+])
+def test_policy_test_evaluates_config_map_and_remote_policies_as_policy_tester(
+        policy_type: str, source: dict[str, object], want: bytes, tmp_path: Path) -> None:
+    """policy-tester keeps only a policy's ``data`` (it reads no ConfigMap and fetches
+    nothing): the text is empty. The expected lines are the live tester's (re-checked by
+    the next test when it is built)."""
+    import yaml
+
+    doc = yaml.safe_load(GOOD)
+    doc["spec"]["policy"] = {"type": policy_type, **source}
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(doc))
+    r = sigstack("policy", "test", "--policy", str(tmp_path / "p.yaml"), "--image", "ghcr.io/a/b:1")
+    assert (r.code, r.out, r.err) == (1 if want else 0, want, "")
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("policy_type,source", [("rego", {"configMapRef": {"name": "cm", "key": "policy"}}),
+                                                ("cue", {"configMapRef": {"name": "cm", "key": "policy"}})])
+def test_live_policy_tester_agrees_on_config_map_policies(policy_type: str, source: dict[str, object],
+                                                          tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    import yaml
+
+    from tests.tiers import slow_resource
+
+    if not shutil.which(str(POLICY_TESTER)):
+        pytest.skip("policy-tester is not built (../shared/peers/build-policy-tester)")
+    slow_resource("policy-tester")
+    doc = yaml.safe_load(GOOD)
+    doc["spec"]["policy"] = {"type": policy_type, **source}
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(doc))
+    args = ("--policy", str(tmp_path / "p.yaml"), "--image", "ghcr.io/a/b:1")
+    ours = sigstack("policy", "test", *args)
+    live = subprocess.run([str(POLICY_TESTER), "--log-level", "error", *args], capture_output=True, timeout=120)
+    assert (live.returncode, live.stdout) == (ours.code, ours.out)

@@ -120,3 +120,101 @@ def test_policy_tester_agrees(keyless: Keyless, tmp_path: Path, subject: str, co
     assert (ours.code, theirs.code) == (code, code), (ours.out, ours.err, theirs.stdout, theirs.err)
     assert ours.stdout == theirs.stdout  # byte for byte, the error line included
 
+
+
+def _stale_root(trusted_root: bytes) -> bytes:
+    """``trusted_root`` with its CA replaced by a self-signed one that issued nothing (a
+    root from before the CA was rotated in)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "retired CA")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    doc = json.loads(trusted_root)
+    der = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+    doc["certificateAuthorities"][0]["certChain"]["certificates"] = [{"rawBytes": der}]
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize("resync,retry,follows", [
+    (1e9, 0.0, True),    # a failed verification reads the TrustRoot again
+    (0.0, 1e9, True),    # the resync period has passed
+    (1e9, 1e9, False),   # neither: the loaded root stands (the refresh is bounded)
+])
+def test_the_webhook_follows_a_rotated_tuf_trust_root(keyless: Keyless, registry: Registry, tmp_path: Path,
+                                                      resync: float, retry: float, follows: bool) -> None:
+    """A TrustRoot ``remote`` (a TUF mirror, tests/tuf_repo.py) loaded by the webhook while
+    its repository still lists a retired CA; the repository then publishes the CA that
+    signed the image (a new trusted_root.json target), and the webhook picks it up as
+    policy-controller's TrustRoot resync does, or at the next failed verification."""
+    from sigstack.admission.webhook import Admission, AdmissionSettings, PolicyFiles
+    from sigstack.oci.client import RegistryOptions
+    from sigstack.policy.keyless import verify_keyless
+    from tests.admission.conftest import review
+    from tests.tuf_repo import Repo, serve
+
+    tuf = Repo(tmp_path / "tuf")
+    tuf.add_target("trusted_root.json", _stale_root(keyless.trusted_root.read_bytes()))
+    tuf.publish()
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    policy(policies, keyless, "img@example.com")
+    with serve(tuf.path) as mirror:
+        (policies / "trustroot.yaml").write_text(yaml.safe_dump({
+            "apiVersion": "policy.sigstore.dev/v1alpha1", "kind": "TrustRoot", "metadata": {"name": "ours"},
+            "spec": {"remote": {"mirror": mirror, "root": base64.b64encode(tuf.initial_root()).decode()}}}))
+        settings = AdmissionSettings(registry=RegistryOptions(timeout=5.0, attempts=1),
+                                     trust_root_resync=resync, trust_root_retry=retry)
+        adm = Admission(PolicyFiles([str(policies)], settings, keyless=verify_keyless), settings)
+        one = {"INIT_IMAGE": keyless.image, "APP_IMAGE": keyless.image, "SIDECAR_IMAGE": keyless.image}
+        before = adm.review(review("pod", one), mutating=False)["response"]
+        assert before["allowed"] is False
+        assert (f"{keyless.image} signature keyless validation failed for authority authority-0 for {keyless.image}: "
+                "no matching signatures: certificate chain: the signing certificate does not chain to a trusted CA"
+                ) in before["status"]["message"]
+        tuf.add_target("trusted_root.json", keyless.trusted_root.read_bytes())
+        tuf.publish()
+        after = adm.review(review("pod", one), mutating=False)["response"]
+        assert after["allowed"] is follows, after
+        assert adm.policies.reloads == 1  # the same loaded policies: only the TrustRoot was read again
+
+
+def test_a_cached_admission_does_not_outlive_a_rotated_tuf_trust_root(keyless: Keyless, tmp_path: Path) -> None:
+    """The other way round: an admitted image, then the repository drops the CA that
+    signed it. The decision cache is keyed by the TrustRoot's content, so once the root
+    is read again (the resync period, 0 here) the image is checked again and denied."""
+    from sigstack.admission.webhook import Admission, AdmissionSettings, PolicyFiles
+    from sigstack.oci.client import RegistryOptions
+    from sigstack.policy.keyless import verify_keyless
+    from tests.admission.conftest import review
+    from tests.tuf_repo import Repo, serve
+
+    tuf = Repo(tmp_path / "tuf")
+    tuf.add_target("trusted_root.json", keyless.trusted_root.read_bytes())
+    tuf.publish()
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    policy(policies, keyless, "img@example.com")
+    with serve(tuf.path) as mirror:
+        (policies / "trustroot.yaml").write_text(yaml.safe_dump({
+            "apiVersion": "policy.sigstore.dev/v1alpha1", "kind": "TrustRoot", "metadata": {"name": "ours"},
+            "spec": {"remote": {"mirror": mirror, "root": base64.b64encode(tuf.initial_root()).decode()}}}))
+        settings = AdmissionSettings(registry=RegistryOptions(timeout=5.0, attempts=1), trust_root_resync=0.0)
+        adm = Admission(PolicyFiles([str(policies)], settings, keyless=verify_keyless), settings)
+        one = {"INIT_IMAGE": keyless.image, "APP_IMAGE": keyless.image, "SIDECAR_IMAGE": keyless.image}
+        assert adm.review(review("pod", one), mutating=False)["response"]["allowed"] is True
+        assert adm.review(review("pod", one), mutating=False)["response"]["allowed"] is True
+        assert len(adm.cache) == 1  # the second answer came from the cache
+        tuf.add_target("trusted_root.json", _stale_root(keyless.trusted_root.read_bytes()))
+        tuf.publish()
+        assert adm.review(review("pod", one), mutating=False)["response"]["allowed"] is False

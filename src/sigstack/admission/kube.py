@@ -1,4 +1,5 @@
-"""Reading the Kubernetes API for the webhook: Secrets, ServiceAccounts, Namespaces.
+"""Reading the Kubernetes API for the webhook: Secrets, ServiceAccounts, Namespaces,
+ConfigMaps (``configMapRef`` policies).
 
 The official ``kubernetes`` client, configured as ``k8s://`` keys are (the kubeconfig's
 current context, else the in-cluster service account). Reads are what k8schain does
@@ -64,6 +65,14 @@ class KubeReader:
             except ValueError:
                 raise CredentialError(f"kubernetes: secret {namespace}/{name} field {k} is not valid base64") from None
         return Secret(name, namespace, data, raw.type or "Opaque")
+
+    def config_map(self, namespace: str, name: str) -> tuple[dict[str, str], str] | None:
+        """A ConfigMap's ``data`` and its resourceVersion (None: it does not exist)."""
+        raw = self._call(f"configmap {namespace}/{name}", self.api.read_namespaced_config_map, name, namespace)
+        if raw is None:
+            return None
+        version = str(raw.metadata.resource_version or "") if raw.metadata is not None else ""
+        return {str(k): str(v) for k, v in (raw.data or {}).items()}, version
 
     def service_account_pull_secrets(self, namespace: str, name: str) -> list[str]:
         sa = self._call(f"service account {namespace}/{name}", self.api.read_namespaced_service_account, name,

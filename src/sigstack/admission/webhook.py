@@ -46,6 +46,8 @@ from sigstack.oci.client import RegistryClient, RegistryOptions, RegistryReader
 from sigstack.oci.reference import parse_reference
 from sigstack.policy import fielderror as fe
 from sigstack.policy.engine import (
+    TRUST_ROOT_RESYNC,
+    TRUST_ROOT_RETRY,
     DecisionCache,
     Engine,
     KeylessVerifier,
@@ -80,6 +82,8 @@ class AdmissionSettings:
     check_namespace_label: bool = True  # only with a Kubernetes API to ask
     controller_namespace: str = "cosign-system"
     registry: RegistryOptions = field(default_factory=lambda: RegistryOptions(timeout=10.0, attempts=2))
+    trust_root_resync: float = TRUST_ROOT_RESYNC  # TUF TrustRoots read again this often (seconds)
+    trust_root_retry: float = TRUST_ROOT_RETRY  # and after a failed verification, at most this often
 
 
 # ---- policies from files, reloaded when they change ------------------------------------------
@@ -91,11 +95,18 @@ class PolicyFiles:
     :class:`Engine`; :meth:`engine` re-reads them when a
     file's size or mtime changed (checked at most every ``interval`` seconds). A file's
     policies get its content digest as their resourceVersion, so an edit also
-    invalidates their cached decisions. A reload that fails keeps the last good policies."""
+    invalidates their cached decisions. A reload that fails keeps the last good policies.
+
+    ``configMapRef`` and ``remote`` policies are read into the policies at each load, as
+    policy-controller's reconciler inlines them (:mod:`sigstack.policy.inline`): ConfigMaps
+    through ``config_maps`` (the Kubernetes API); the ConfigMaps read are checked again
+    every ``cluster_interval`` seconds and a changed one (a new resourceVersion, or one
+    that appeared or went) reloads the policies, as policy-controller's tracker does."""
 
     def __init__(self, paths: Sequence[str], settings: AdmissionSettings, *, secrets: Any = None,
                  keyless: KeylessVerifier | None = None, interval: float = 1.0,
-                 cluster: KubeReader | None = None, cluster_interval: float = 10.0) -> None:
+                 cluster: KubeReader | None = None, cluster_interval: float = 10.0,
+                 config_maps: KubeReader | None = None) -> None:
         self.paths = [Path(p) for p in paths]
         self.cluster = cluster
         self.cluster_interval = cluster_interval
@@ -112,6 +123,9 @@ class PolicyFiles:
         self._checked = 0.0
         self._engine: Engine | None = None
         self.reloads = 0
+        self.config_maps = config_maps
+        self._cm_versions: dict[tuple[str, str], str] = {}  # the ConfigMaps the last load read
+        self._cm_checked = 0.0
         self._poll_cluster(time.monotonic())
         self._load()
         if self._engine is None:
@@ -181,14 +195,52 @@ class PolicyFiles:
                 policies += found.policies
                 roots += found.trust_roots
             docs = PolicyDocuments(tuple(policies), tuple(roots), tuple(secrets), tuple(warnings))
-            compiled = compile_policies(docs, self.secrets, self.settings.controller_namespace)
-            engine = Engine(compiled, self.settings.policy, trust_roots=roots, keyless=self.keyless)
+            from sigstack.policy.inline import PolicySources
+
+            versions: dict[tuple[str, str], str] = {}
+            sources = PolicySources(config_maps=self._config_map_reader(versions) if self.config_maps else None)
+            compiled = compile_policies(docs, self.secrets, self.settings.controller_namespace,
+                                        resolve_policy=sources.text)
+            engine = Engine(compiled, self.settings.policy, trust_roots=roots, keyless=self.keyless,
+                            trust_root_resync=self.settings.trust_root_resync,
+                            trust_root_retry=self.settings.trust_root_retry)
         except SigstackError as exc:
             self.last_error = exc.message
             self._stamp = stamp
             return
         self._engine, self._stamp, self.last_error = engine, stamp, skipped
+        self._cm_versions = versions
         self.reloads += 1
+
+    def _config_map_reader(self, versions: dict[tuple[str, str], str]) -> Any:
+        """Reads ConfigMaps for :class:`PolicySources`, noting each one's version."""
+        kube = self.config_maps
+        assert kube is not None
+
+        def read(namespace: str, name: str) -> Mapping[str, str] | None:
+            try:
+                found = kube.config_map(namespace, name)
+            except SigstackError as exc:
+                versions[(namespace, name)] = f"error: {exc.message}"
+                raise
+            versions[(namespace, name)] = found[1] if found is not None else "-"
+            return found[0] if found is not None else None
+
+        return read
+
+    def _config_map_version(self, namespace: str, name: str) -> str:
+        assert self.config_maps is not None
+        try:
+            found = self.config_maps.config_map(namespace, name)
+        except SigstackError as exc:
+            return f"error: {exc.message}"
+        return found[1] if found is not None else "-"
+
+    def _config_maps_changed(self, now: float) -> bool:
+        if not self._cm_versions or now - self._cm_checked < self.cluster_interval:
+            return False
+        self._cm_checked = now
+        return any(self._config_map_version(ns, name) != v for (ns, name), v in self._cm_versions.items())
 
     def engine(self) -> Engine:
         now = time.monotonic()
@@ -196,7 +248,7 @@ class PolicyFiles:
             if now - self._checked >= self.interval:
                 self._checked = now
                 self._poll_cluster(now)
-                if self._stamp_now() != self._stamp:
+                if self._stamp_now() != self._stamp or self._config_maps_changed(now):
                     self._load()
             assert self._engine is not None
             return self._engine

@@ -5,8 +5,10 @@ PascalCase keys (``OIDCIssuers``, ``ClientID``); both are accepted here, with th
 three sections: exact ``oidc-issuers``, wildcard ``meta-issuers`` (``*`` matches one
 run of letters, digits, ``-`` and ``_``, never ``.`` or ``/``), and
 ``ci-issuer-metadata`` (claim templates for ``ci-provider`` issuers). Metadata for
-GitHub Actions, GitLab CI and Buildkite is built in, with the values of Fulcio's
-public configuration, so a configuration only has to name the issuer.
+GitHub Actions, GitLab CI, Buildkite and CircleCI (``circleci-job``) is built in, with
+the values of Fulcio's public configuration, so a configuration only has to name the
+issuer (for CircleCI, ``https://oidc.circleci.com/org/<org-id>``, ``type: ci-provider``,
+``ci-provider: circleci-job``).
 """
 
 from __future__ import annotations
@@ -126,8 +128,27 @@ _BUILDKITE = {
     },
     "subject-alternative-name-template": "{{.url}}/{{.organization_slug}}/{{.pipeline_slug}}",
 }
+# CircleCI: claims are namespaced (``oidc.circleci.com/...``), hence ``index``; the
+# runner-environment template yields the two characters ``""`` for a normal run, as
+# Fulcio's template text does (its else-branch is literal text, not an empty string).
+_CIRCLECI = {
+    "default-template-values": {"api_url": "https://circleci.com/api/v2"},
+    "extension-templates": {
+        "build-config-uri": '{{.api_url}}/pipeline/{{(index . "oidc.circleci.com/pipeline-id")}}/config',
+        "build-signer-uri": '{{.api_url}}/projects/{{(index . "oidc.circleci.com/project-id")}}/pipeline-definitions/'
+                            '{{(index . "oidc.circleci.com/pipeline-definition-id")}}',
+        "run-invocation-uri": '{{.api_url}}/workflow/{{(index . "oidc.circleci.com/workflow-id")}}/job',
+        "runner-environment": '{{if eq (index . "oidc.circleci.com/ssh-rerun") "true"}}ssh-rerun{{ else }}""{{end}}',
+        "source-repository-ref": '{{index . "oidc.circleci.com/vcs-ref"}}',
+        "source-repository-uri": '{{index . "oidc.circleci.com/vcs-origin"}}',
+    },
+    "subject-alternative-name-template": (
+        '{{.api_url}}/projects/{{(index . "oidc.circleci.com/project-id")}}/'
+        'pipeline-definitions/{{(index . "oidc.circleci.com/pipeline-definition-id")}}'),
+}
 BUILTIN_METADATA: dict[str, dict[str, Any]] = {
     "github-workflow": _GITHUB, "gitlab-pipeline": _GITLAB, "buildkite-job": _BUILDKITE,
+    "circleci-job": _CIRCLECI,
 }
 
 

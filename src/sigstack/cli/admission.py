@@ -3,8 +3,9 @@ mutating AdmissionReview v1 over TLS), policy-controller compatible.
 
 Policies come from files or directories (``--policy``, repeatable; reloaded when they
 change). With ``--kubernetes`` (the default when a kubeconfig or an in-cluster service
-account is found) pull secrets, service accounts, ``key.secretRef`` Secrets and
-namespace labels are read through the Kubernetes API.
+account is found) pull secrets, service accounts, ``key.secretRef`` Secrets,
+``configMapRef`` policies' ConfigMaps and namespace labels are read through the
+Kubernetes API; ``remote`` policies are fetched over HTTPS (digest checked) at each load.
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="namespace of key.secretRef Secrets that name none (default cosign-system)")
     s.add_argument("--registry-timeout", default="10s",
                    help="give up on a registry after this long and deny (default 10s)")
+    s.add_argument("--trustroot-resync-period", default="24h",
+                   help="read TUF TrustRoots (remote, repository) again this often (default 24h, as "
+                        "policy-controller)")
+    s.add_argument("--trustroot-retry", default="1m",
+                   help="after a failed keyless verification, read its TUF TrustRoot again at most this often "
+                        "(default 1m)")
     s.add_argument("--max-body", type=int, default=8 * 1024 * 1024, help="largest request body in bytes")
     registry_flags(s)
     s.set_defaults(handler="sigstack.cli.admission:run_serve")
@@ -89,7 +96,9 @@ def admission_settings(args: argparse.Namespace, kube: Any) -> Any:
     registry = dataclasses.replace(base.options, timeout=go_duration(args.registry_timeout), attempts=2)
     return AdmissionSettings(policy=Settings(no_match_policy=args.no_match_policy, enable_oci11=args.enable_oci11),
                              check_namespace_label=args.check_namespace_label and kube is not None,
-                             controller_namespace=args.controller_namespace, registry=registry)
+                             controller_namespace=args.controller_namespace, registry=registry,
+                             trust_root_resync=go_duration(getattr(args, "trustroot_resync_period", "24h")),
+                             trust_root_retry=go_duration(getattr(args, "trustroot_retry", "1m")))
 
 
 def secret_source(kube: Any) -> Any:
@@ -123,7 +132,8 @@ def run_serve(args: argparse.Namespace) -> int:
     from sigstack.policy.keyless import verify_keyless
 
     policies = PolicyFiles(args.policy, settings, secrets=secret_source(kube), cluster=cluster,
-                           cluster_interval=go_duration(args.cluster_poll), keyless=verify_keyless)
+                           cluster_interval=go_duration(args.cluster_poll), keyless=verify_keyless,
+                           config_maps=kube)
     admission = Admission(policies, settings, kube=kube)
     count = len(policies.engine().policies)
     print(f"sigstack admission: {count} polic{'y' if count == 1 else 'ies'} loaded; serving https://"

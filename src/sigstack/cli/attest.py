@@ -282,6 +282,9 @@ def run_verify_blob_attestation(args: argparse.Namespace) -> int:
         raise UsageError("give the file the attestation is about, or --digest")
     if not (args.bundle or args.signature):
         raise UsageError("give --bundle or --signature")
+    if not (args.key or args.bundle or args.certificate):  # cosign's words
+        raise UsageError("provide a key with --key or --sk, a certificate to verify against with --certificate, "
+                         "or a bundle with --bundle")
     material: Any
     if args.key:
         from sigstack import keys
@@ -313,9 +316,10 @@ def run_verify_blob_attestation(args: argparse.Namespace) -> int:
 
         with open_artifact(args.blob) as f:
             digest = (args.digest_alg, hash_stream(f, args.digest_alg))
-    lookup = args.key and bundle is None and not args.insecure_ignore_tlog
+    # an envelope without a bundle: its entry is looked up in the log (--rekor-url), as cosign does
+    lookup = bundle is None and not args.insecure_ignore_tlog and not (not args.key and args.private_infrastructure)
     with log_client(args) if lookup else contextlib.nullcontext() as client:
-        log = log_policy(args, client) if args.key else keyless_log_policy(args)
+        log = log_policy(args, client) if args.key else keyless_log_policy(args, client)
         verify_blob_attestation(material, log=log, digest=digest, bundle=bundle, envelope_json=envelope,
                                 kind=args.type, check_claims=args.check_claims)
     info("Verified OK")

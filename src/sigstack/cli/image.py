@@ -233,7 +233,24 @@ def run_verify(args: argparse.Namespace) -> int:
             print_header(image if args.local_image else refs[i].name, bool(annotations), args.check_claims,
                          key=bool(args.key), tlog=log.checked)
             if args.output == "text":
-                out += b"".join(s.payload + b"\n" for s in result.signatures)
+                for s in result.signatures:
+                    if s.certificate is not None and s.layout != "bundle":  # cosign's lines about who signed
+                        from sigstack.verify.image import certificate_output
+
+                        claims = certificate_output(s.certificate)
+                        info(f"Certificate subject: {claims['Subject']}")
+                        for key, label in (("Issuer", "Certificate issuer URL"),
+                                           ("githubWorkflowTrigger", "GitHub Workflow Trigger"),
+                                           ("githubWorkflowSha", "GitHub Workflow SHA"),
+                                           ("githubWorkflowName", "GitHub Workflow Name"),
+                                           ("githubWorkflowRepository", "GitHub Workflow Repository"),
+                                           ("githubWorkflowRef", "GitHub Workflow Ref")):
+                            if key in claims:
+                                info(f"{label}: {claims[key]}")
+                # a bundle's statement is printed as cosign prints it: turned into the
+                # simple-signing shape (transformOutput), as in the JSON output
+                out += b"".join((gojson.dumps(s.output) if s.layout == "bundle" else s.payload) + b"\n"
+                                for s in result.signatures)
             else:
                 out += b"\n" + gojson.dumps([s.output for s in result.signatures]) + b"\n"
     write_output(out, args.output_file)

@@ -27,7 +27,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from sigstack.errors import PolicyError, RegistryError, SigstackError, VerificationError
@@ -42,12 +42,15 @@ from sigstack.policy.models import (
     Authority,
     ClusterImagePolicy,
     KeyRef,
+    Policy,
     PolicyDocuments,
     Secret,
     TrustRoot,
 )
 
 NO_MATCH_POLICIES = ("deny", "allow", "warn")
+TRUST_ROOT_RESYNC = 24 * 3600.0  # policy-controller's --trustroot-resync-period default
+TRUST_ROOT_RETRY = 60.0  # at most one refresh per minute per TrustRoot after a failed verification
 
 
 # ---- inputs ----------------------------------------------------------------------------
@@ -91,13 +94,14 @@ class KeylessVerifier(Protocol):
     attestation envelopes (``True``) against ``trusted_root`` (a TrustedRoot JSON
     document; None: the public-good root) and the authority's identities (dicts with
     ``issuer``/``subject``/``issuerRegExp``/``subjectRegExp``). Returns, per verified
-    item, ``(signed payload, {"subject", "issuer", githubWorkflow*})``; raises
+    item, ``(signed payload, {"subject", "issuer", githubWorkflow*})``; ``oci11``
+    (``enable-oci11``) also reads OCI 1.1 referrers; raises
     :class:`~sigstack.errors.VerificationError` worded as cosign's."""
 
     def __call__(self, client: RegistryReader, ref: Reference, *, trusted_root: bytes | None,
                  identities: Sequence[Mapping[str, str]], attestations: bool,
                  target_repository: str | None, tag_prefix: str, insecure_ignore_sct: bool,
-                 bundles: bool) -> list[tuple[bytes, dict[str, str]]]: ...
+                 bundles: bool, oci11: bool = False) -> list[tuple[bytes, dict[str, str]]]: ...
 
 
 #: a registry reader for an authority: given its ``signaturePullSecrets`` (empty: the pod's)
@@ -118,10 +122,16 @@ class CompiledPolicy:
     spec: ClusterImagePolicy
     authorities: tuple[CompiledAuthority, ...]
     policy_text: str | None = None
+    problem: str | None = None  # why a configMapRef/remote policy could not be read (fails the policy)
 
     @property
     def name(self) -> str:
         return self.spec.key
+
+
+#: a ``configMapRef``/``remote`` policy's text, given the namespace to read a ConfigMap in
+#: when the reference names none (:class:`sigstack.policy.inline.PolicySources`)
+PolicyResolver = Callable[[Policy, str], str]
 
 
 def _secret_key(secret: Secret) -> bytes:
@@ -153,9 +163,16 @@ def _load_key(key: KeyRef, secrets: SecretSource | None, default_ns: str) -> Key
 
 def compile_policies(docs: PolicyDocuments, secrets: SecretSource | None = None,
                      controller_namespace: str = "cosign-system",
-                     fetch_remote: Callable[[str, str], str] | None = None) -> list[CompiledPolicy]:
+                     resolve_policy: PolicyResolver | None = None) -> list[CompiledPolicy]:
     """Load every authority's key once (failures kept, to be reported when the
-    authority is evaluated, as policy-controller reports a key it could not load)."""
+    authority is evaluated, as policy-controller reports a key it could not load).
+
+    With ``resolve_policy`` (the webhook), ``configMapRef`` and ``remote`` policies, at
+    the CIP level and on attestations, are read into ``data`` as policy-controller's
+    reconciler inlines them; the policy's resourceVersion then carries a digest of the
+    texts, so an edited ConfigMap is never answered from the decision cache. A text
+    that cannot be read fails the policy closed (``problem``). Without it (``policy
+    test``), only ``data`` counts, as in policy-tester."""
     given = {(s.namespace, s.name): s for s in docs.secrets}
 
     def secret(ns: str, name: str) -> Secret:
@@ -180,20 +197,39 @@ def compile_policies(docs: PolicyDocuments, secrets: SecretSource | None = None,
                 auths.append(CompiledAuthority(a, _load_key(a.key, secret, cip.namespace or controller_namespace)))
             except SigstackError as exc:
                 auths.append(CompiledAuthority(a, problem=exc.message))
-        text = None
-        if cip.policy is not None:
-            text = _policy_text(cip.policy.data, cip.policy.remote.url if cip.policy.remote else "",
-                                cip.policy.remote.sha256sum if cip.policy.remote else "", fetch_remote)
-        out.append(CompiledPolicy(cip, tuple(auths), text))
+        problem = None
+        if resolve_policy is not None:
+            try:
+                inlined = _inline_policies(cip, resolve_policy, cip.namespace or controller_namespace)
+            except SigstackError as exc:
+                problem = exc.message
+            else:
+                if inlined is not cip:
+                    cip = inlined
+                    auths = [replace(c, spec=a) for c, a in zip(auths, cip.authorities, strict=True)]
+        text = cip.policy.data if cip.policy is not None else None
+        out.append(CompiledPolicy(cip, tuple(auths), text, problem))
     return out
 
 
-def _policy_text(data: str, url: str, sha256sum: str, fetch: Callable[[str, str], str] | None) -> str | None:
-    if data:
-        return data
-    if url and fetch is not None:
-        return fetch(url, sha256sum)
-    return None
+def _inline_policies(cip: ClusterImagePolicy, resolve: PolicyResolver, namespace: str) -> ClusterImagePolicy:
+    """``inlinePolicies``: ``cip`` with every configMapRef/remote policy's text in ``data``."""
+    texts: list[str] = []
+
+    def inline(p: Policy | None) -> Policy | None:
+        if p is None or (p.config_map_ref is None and p.remote is None):
+            return p
+        text = resolve(p, namespace)
+        texts.append(text)
+        return replace(p, data=text, config_map_ref=None, remote=None)
+
+    authorities = tuple(replace(a, attestations=tuple(replace(w, policy=inline(w.policy)) for w in a.attestations))
+                        for a in cip.authorities)
+    policy = inline(cip.policy)
+    if not texts:
+        return cip
+    digest = hashlib.sha256("\0".join(texts).encode()).hexdigest()[:16]
+    return replace(cip, authorities=authorities, policy=policy, resource_version=f"{cip.resource_version}+{digest}")
 
 
 # ---- results -----------------------------------------------------------------------------
@@ -238,13 +274,24 @@ class Engine:
     """Compiled policies plus settings; :meth:`evaluate` is one image's verdict."""
 
     def __init__(self, policies: Sequence[CompiledPolicy], settings: Settings | None = None, *,
-                 trust_roots: Sequence[TrustRoot] = (), keyless: KeylessVerifier | None = None) -> None:
+                 trust_roots: Sequence[TrustRoot] = (), keyless: KeylessVerifier | None = None,
+                 trust_root_resync: float = TRUST_ROOT_RESYNC, trust_root_retry: float = TRUST_ROOT_RETRY,
+                 clock: Callable[[], float] | None = None) -> None:
+        import time
+
         self.policies = sorted(policies, key=lambda p: p.name)
         self.settings = settings or Settings()
         self.trust_roots = {t.name: t for t in trust_roots}
         self.keyless = keyless
-        self._tuf_roots: dict[str, bytes] = {}  # TrustRoots read through TUF, by name
+        # TrustRoots read through TUF, by name: (trusted root, monotonic time read); read again
+        # every trust_root_resync seconds (policy-controller's trustroot-resync-period), and
+        # after a failed keyless verification at most every trust_root_retry seconds
+        self._tuf_roots: dict[str, tuple[bytes, float]] = {}
+        self._tuf_retried: dict[str, float] = {}
         self._tuf_lock = threading.Lock()
+        self.trust_root_resync = trust_root_resync
+        self.trust_root_retry = trust_root_retry
+        self._clock = clock or time.monotonic
 
     # -- matching
 
@@ -301,7 +348,8 @@ class Engine:
                                                            fe.WARNING if nm == "warn" else fe.ERROR))
         outcomes = []
         for p in found:
-            key = (ref.name, p.name, p.spec.uid, p.spec.resource_version, resource.namespace)
+            key = (ref.name, p.name, p.spec.uid, p.spec.resource_version, resource.namespace,
+                   self._tuf_stamp(p))
             hit = cache.get(key) if cache is not None and not _uses_resource(p) else None
             if hit is None:
                 hit = self.evaluate_policy(p, ref, client_for, resource)
@@ -314,6 +362,8 @@ class Engine:
                         resource: Resource) -> PolicyOutcome:
         """``ValidatePolicy``: one authority suffices, then the CIP-level policy."""
         warn = p.spec.mode == "warn"
+        if p.problem is not None:  # its policy text could not be read: fail closed, and retry next load
+            return PolicyOutcome(p, None, [_field(p.problem, warn)], transient=True)
         errors: list[FieldError] = []
         matches_: dict[str, Any] = {}
         transient = False
@@ -326,8 +376,10 @@ class Engine:
                 continue
             except SigstackError as exc:
                 # only a verdict about the image is cached; a missing Secret or an API
-                # failure is about the environment, and may be fixed a second later
-                transient = transient or not isinstance(exc, VerificationError)
+                # failure is about the environment, and may be fixed a second later; nor is a
+                # keyless failure against a TUF TrustRoot, which a rotation may fix (the next
+                # admission reads the root again, at most every trust_root_retry seconds)
+                transient = transient or not isinstance(exc, VerificationError) or self._tuf_backed(auth.spec)
                 errors.append(_field(exc.message, warn))
                 continue
             matches_[auth.spec.name] = match
@@ -347,10 +399,10 @@ class Engine:
                 result["metadata"] = resource.object_meta
             if cp.include_type_meta and resource.type_meta is not None:
                 result["typemeta"] = resource.type_meta
-            if p.policy_text is None:
-                return PolicyOutcome(p, None, [*errors, _field(
-                    "the CIP-level policy's text is not available (configMapRef or remote could not be read)", warn)])
-            out = rego.evaluate("ClusterImagePolicy", cp.type, p.policy_text, result)
+            # a configMapRef/remote text is in data once inlined; in policy test it stays
+            # empty, as policy-tester evaluates it
+            text = p.policy_text if p.policy_text is not None else cp.data
+            out = rego.evaluate("ClusterImagePolicy", cp.type, text, result)
             if out.error is not None or out.warning is not None:
                 return PolicyOutcome(p, None, [*errors, _field(out.error or out.warning or "", warn)])
         return PolicyOutcome(p, result, errors)
@@ -382,7 +434,8 @@ class Engine:
             try:
                 verified = verified_attestations(client, auth.verifier, ref, log=log, target_repository=target,
                                                  tag_prefix=prefix, bundles=bundles,
-                                                 workers=self.settings.max_workers)
+                                                 workers=self.settings.max_workers,
+                                                 oci11=self.settings.enable_oci11)
             except VerificationError as exc:
                 raise VerificationError(f"attestation key validation failed for authority {a.name} for "
                                         f"{ref.name}: {exc.message}") from None
@@ -412,10 +465,23 @@ class Engine:
             root = self._trusted_root_json(k.trust_root_ref)
         ids = [{"issuer": i.issuer, "subject": i.subject, "issuerRegExp": i.issuer_regexp,
                 "subjectRegExp": i.subject_regexp} for i in k.identities]
+        def verify(trusted_root: bytes | None) -> list[tuple[bytes, dict[str, str]]]:
+            assert self.keyless is not None
+            return self.keyless(client, ref, trusted_root=trusted_root, identities=ids,
+                                attestations=bool(a.attestations), target_repository=target, tag_prefix=prefix,
+                                insecure_ignore_sct=k.insecure_ignore_sct, bundles=bundles,
+                                oci11=self.settings.enable_oci11)
+
         try:
-            found = self.keyless(client, ref, trusted_root=root, identities=ids, attestations=bool(a.attestations),
-                                 target_repository=target, tag_prefix=prefix,
-                                 insecure_ignore_sct=k.insecure_ignore_sct, bundles=bundles)
+            try:
+                found = verify(root)
+            except VerificationError:
+                # a TUF TrustRoot may have rotated (a new CA or log key): read it again, bounded,
+                # and verify once more only if it changed
+                fresh = self._refresh_trust_root(k.trust_root_ref, root) if k.trust_root_ref else None
+                if fresh is None:
+                    raise
+                found = verify(fresh)
         except VerificationError as exc:
             raise VerificationError(f"{what} keyless validation failed for authority {a.name} for {ref.name}: "
                                     f"{exc.message}") from None
@@ -492,20 +558,76 @@ class Engine:
             return tr.trusted_root_json
         if tr.sigstore_keys is not None:
             return sigstore_keys_to_trusted_root(tr.sigstore_keys)
-        # TUF (remote mirror or serialized repository): read once per engine, as
-        # policy-controller reads a TrustRoot when it changes, not per admission
+        # TUF (remote mirror or serialized repository): read when first needed, then again
+        # every trust_root_resync seconds, as policy-controller resyncs its TrustRoots
         with self._tuf_lock:
             cached = self._tuf_roots.get(name)
+            if cached is not None and self._clock() - cached[1] < self.trust_root_resync:
+                return cached[0]
+        try:
+            return self._read_tuf(name, tr)
+        except PolicyError:
             if cached is None:
-                from sigstack.policy.trustroots import read_tuf_trust_root
+                raise
+            return cached[0]  # the mirror is down: keep the last good root (retried after trust_root_retry)
 
-                try:
-                    found = read_tuf_trust_root(name, tr.remote, tr.repository)
-                except SigstackError as exc:
-                    raise PolicyError(f"trustRootRef {name}: {exc.message}") from None
-                cached = found if isinstance(found, bytes) else sigstore_keys_to_trusted_root(found)
-                self._tuf_roots[name] = cached
-            return cached
+    def _read_tuf(self, name: str, tr: TrustRoot) -> bytes:
+        from sigstack.policy.trustroots import read_tuf_trust_root
+
+        now = self._clock()
+        try:
+            found = read_tuf_trust_root(name, tr.remote, tr.repository)
+        except SigstackError as exc:
+            with self._tuf_lock:
+                old = self._tuf_roots.get(name)
+                if old is not None:  # try again after trust_root_retry, not at every admission
+                    self._tuf_roots[name] = (old[0], now - self.trust_root_resync + self.trust_root_retry)
+            raise PolicyError(f"trustRootRef {name}: {exc.message}") from None
+        data = found if isinstance(found, bytes) else sigstore_keys_to_trusted_root(found)
+        with self._tuf_lock:
+            self._tuf_roots[name] = (data, now)
+        return data
+
+    def _tuf_backed(self, a: Authority) -> bool:
+        return bool(a.keyless and a.keyless.trust_root_ref and self._tuf_backed_name(a.keyless.trust_root_ref))
+
+    def _tuf_backed_name(self, name: str) -> bool:
+        tr = self.trust_roots.get(name)
+        return tr is not None and tr.trusted_root_json is None and tr.sigstore_keys is None
+
+    def _refresh_trust_root(self, name: str, stale: bytes | None) -> bytes | None:
+        """After a failed verification: the TUF TrustRoot ``name`` read again (at most
+        once per ``trust_root_retry`` seconds), if that changed it; else None."""
+        tr = self.trust_roots.get(name)
+        if tr is None or not self._tuf_backed_name(name):
+            return None
+        now = self._clock()
+        with self._tuf_lock:
+            if now - self._tuf_retried.get(name, -1e18) < self.trust_root_retry:
+                return None
+            self._tuf_retried[name] = now
+        try:
+            fresh = self._read_tuf(name, tr)
+        except PolicyError:
+            return None
+        return fresh if fresh != stale else None
+
+    def _tuf_stamp(self, p: CompiledPolicy) -> str:
+        """The TUF TrustRoots ``p`` uses, as a digest of their current content (read, or
+        read again when the resync period has passed): part of the decision cache key, so
+        a rotated root reaches cached decisions too, across policy reloads as well."""
+        refs = [(a.spec.keyless.trust_root_ref if a.spec.keyless else "",
+                 a.spec.ctlog.trust_root_ref if a.spec.ctlog else "") for a in p.authorities]
+        names = sorted({n for pair in refs for n in pair if n and self._tuf_backed_name(n)})
+        if not names:
+            return ""
+        parts = []
+        for name in names:
+            try:
+                parts.append(hashlib.sha256(self._trusted_root_json(name)).hexdigest()[:16])
+            except SigstackError:
+                parts.append("unreadable")
+        return ",".join(parts)
 
 
 class _LazyNoLog:
@@ -626,16 +748,19 @@ def sigstore_keys_to_trusted_root(keys: Mapping[str, Any]) -> bytes:
 
 def verified_attestations(client: RegistryReader, verifier: KeyVerifier, ref: Reference, *, log: Any,
                           target_repository: str | None, tag_prefix: str, bundles: bool,
-                          workers: int) -> list[bytes]:
+                          workers: int, oci11: bool = False) -> list[bytes]:
     """The in-toto statements (payload bytes) of ``ref``'s attestations whose DSSE
     signature verifies with ``verifier`` and whose subject names the image digest
     (cosign's ``VerifyImageAttestations`` with ``IntotoSubjectClaimVerifier``). The
-    ``.att`` image (or, with ``bundles``, the bundle referrers) is read; none that
-    verify is cosign's ``no matching attestations: <reasons>``."""
+    ``.att`` image (or, with ``bundles``, the bundle referrers; with ``oci11``, the
+    in-toto referrers, the bundle referrers and the ``.att`` image) is read; none that
+    verify is cosign's ``no matching attestations: <reasons>``.
+
+    policy-controller's ``enable-oci11`` lookup returns the in-toto referrers' envelopes
+    without checking their signatures; here each one is verified like any other."""
     from sigstack.bundle.models import Bundle
-    from sigstack.oci import layout
-    from sigstack.oci.layouts import BUNDLES, LEGACY, SignedEntity
-    from sigstack.payload import dsse
+    from sigstack.oci.layouts import SignedEntity
+    from sigstack.verify.attestation import StoredEnvelope, stored_envelopes
     from sigstack.verify.image import check_statement, parallel, resolve_subject
     from sigstack.verify.verifier import Verifier as Pipeline
 
@@ -643,18 +768,10 @@ def verified_attestations(client: RegistryReader, verifier: KeyVerifier, ref: Re
     entity = SignedEntity.at(client, ref.repository, digest, target_repository=target_repository,
                              tag_prefix=tag_prefix)
     pipeline = Pipeline(verifier, log)
-    items: list[tuple[dsse.Envelope, Bundle | layout.StoredLayer]] = []
-    if bundles:
-        items = [(s.bundle.envelope, s.bundle) for s in BUNDLES.read(entity, workers)]
-    else:
-        for stored in LEGACY.read(entity, "att", workers):
-            try:
-                items.append((dsse.parse(stored.data), stored))
-            except VerificationError:
-                continue
+    items = stored_envelopes(entity, bundles=bundles, oci11=oci11, workers=workers)
 
-    def check(item: tuple[dsse.Envelope, Bundle | layout.StoredLayer]) -> bytes:
-        env, source = item
+    def check(item: StoredEnvelope) -> bytes:
+        _, env, source = item
         if isinstance(source, Bundle):
             pipeline.verify_envelope(env, bundle=source, check_content=lambda: check_statement(env, digest, {}))
         else:

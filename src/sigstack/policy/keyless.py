@@ -84,7 +84,8 @@ def _reworded(exc: VerificationError, attestations: bool) -> VerificationError:
 
 def verify_keyless(client: RegistryReader, ref: Reference, *, trusted_root: bytes | None,
                    identities: Sequence[Mapping[str, str]], attestations: bool, target_repository: str | None,
-                   tag_prefix: str, insecure_ignore_sct: bool, bundles: bool) -> list[tuple[bytes, dict[str, str]]]:
+                   tag_prefix: str, insecure_ignore_sct: bool, bundles: bool,
+                   oci11: bool = False) -> list[tuple[bytes, dict[str, str]]]:
     """The seam (:class:`~sigstack.policy.engine.KeylessVerifier`): the payloads (signed
     simple-signing documents, or in-toto statements) that verify keylessly, with their
     certificates' claims."""
@@ -102,11 +103,11 @@ def verify_keyless(client: RegistryReader, ref: Reference, *, trusted_root: byte
         if attestations:
             found = verify_attestations(client, material, ref, AttestationVerifyOptions(
                 kind=None, max_workers=4, tag_prefix=tag_prefix, target_repository=target_repository,
-                bundles=bundles))
+                bundles=bundles, experimental_oci11=oci11))
             return [(a.statement.raw, _claims(a.certificate)) for a in found]
         verified = verify_image(client, material, ref, ImageVerifyOptions(
             check_reference=False, target_repository=target_repository, tag_prefix=tag_prefix, max_workers=4,
-            bundles=bundles))
+            bundles=bundles, experimental_oci11=oci11))
     except VerificationError as exc:
         raise _reworded(exc, attestations) from None
     return [(s.payload, _claims(s.certificate)) for s in verified.signatures]

@@ -9,7 +9,10 @@ engine is ``regopy`` (rego-cpp): it renders a partial set rule written in Rego v
 which is turned back into the list OPA would give.
 
 CUE has no Python engine: a CUE policy is refused with a clear message instead of
-being half-checked (an error, so the image is denied, never silently admitted).
+being half-checked (an error, so the image is denied, never silently admitted). The
+one CUE text decided without an engine is the empty one (a ``configMapRef`` policy in
+``policy test``): it is the open struct, which every JSON object unifies with, so it
+accepts, as policy-tester's CUE does. An empty Rego module is OPA's parse error.
 
 rego-cpp writes parse diagnostics to file descriptor 1; evaluation runs with fd 1 on
 /dev/null, under a process-wide lock (the redirection is per process, and servers
@@ -55,6 +58,8 @@ def _results(binding: Any) -> list[Any] | None:
 def evaluate_rego(text: str, document: Any) -> Outcome:
     """cosign's ``ValidateJSONWithModuleInput`` over ``document``; an error message
     without the ``failed evaluating ...`` prefix, which :func:`evaluate` adds."""
+    if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
+        return Outcome(error="1 error occurred: sigstore.rego:0: rego_parse_error: empty module")  # OPA's words
     try:
         import regopy
     except ImportError:
@@ -104,6 +109,8 @@ def evaluate(name: str, policy_type: str, text: str, document: Any) -> Outcome:
             return Outcome(error=f"failed evaluating rego policy for type {name}: {out.error}", warning=out.warning)
         return out
     if policy_type == "cue":
+        if not text.strip():  # an empty CUE document is the open struct: every JSON object unifies with it
+            return Outcome()
         return Outcome(error=f"failed evaluating cue policy for {name}: sigstack has no CUE evaluator; "
                              "write this policy in Rego (type: rego)")
     return Outcome(error=f"sorry Type {policy_type} is not supported yet")

@@ -29,7 +29,8 @@ from sigstack.errors import (
 from sigstack.keys.base import Verifier
 from sigstack.oci import layout
 from sigstack.oci.client import RegistryReader
-from sigstack.oci.layouts import BUNDLES, LEGACY, SignedEntity
+from sigstack.oci.layouts import BUNDLES, LEGACY, OCI11, SignedEntity
+from sigstack.oci.layouts.base import fetch_valid
 from sigstack.oci.reference import Reference
 from sigstack.payload import dsse, intoto
 from sigstack.verify.evidence import LogPolicy
@@ -50,7 +51,9 @@ class AttestationVerifyOptions:
     ``policies``; ``tag_prefix`` (cosign's ``--attachment-tag-prefix``) names the
     ``.att`` tag read when there are no bundles; ``target_repository`` is where
     attestations are stored (cosign's ``COSIGN_REPOSITORY``); ``bundles`` False reads
-    the ``.att`` image only (policy-controller's ``signatureFormat: legacy``)."""
+    the ``.att`` image only (policy-controller's ``signatureFormat: legacy``), unless
+    ``experimental_oci11``, which reads every form: in-toto referrers, bundle referrers
+    and the ``.att`` image."""
 
     kind: str | None = "custom"
     policies: Sequence[str] = ()
@@ -60,6 +63,7 @@ class AttestationVerifyOptions:
     target_repository: str | None = None
     log: LogPolicy = field(default_factory=LogPolicy)
     bundles: bool = True
+    experimental_oci11: bool = False  # also in-toto and bundle referrers (policy-controller's enable-oci11)
 
 
 @dataclass(frozen=True)
@@ -82,20 +86,12 @@ def verify_attestations(client: RegistryReader, verifier: Verifier | Keyless, re
     entity = SignedEntity.at(client, ref.repository, digest, target_repository=opts.target_repository,
                              tag_prefix=opts.tag_prefix)
     pipeline = Pipeline(verifier, opts.log)
-    envelopes: list[tuple[bytes, dsse.Envelope, Bundle | layout.StoredLayer]] = []
-    bundles = [s.bundle for s in BUNDLES.read(entity, opts.max_workers)] if opts.bundles else []
-    if bundles:
-        envelopes = [(b.envelope.to_json(), b.envelope, b) for b in bundles]
-    else:
-        for stored in LEGACY.read(entity, "att", opts.max_workers):
-            try:
-                envelopes.append((stored.data, dsse.parse(stored.data), stored))
-            except VerificationError:
-                continue
+    envelopes = stored_envelopes(entity, bundles=opts.bundles, oci11=opts.experimental_oci11,
+                                 workers=opts.max_workers)
     if not envelopes:
         raise NoSignaturesError()
 
-    def check(item: tuple[bytes, dsse.Envelope, Bundle | layout.StoredLayer]) -> VerifiedAttestation:
+    def check(item: StoredEnvelope) -> VerifiedAttestation:
         raw, env, source = item
         found: list[intoto.Statement] = []
 
@@ -130,6 +126,32 @@ def verify_attestations(client: RegistryReader, verifier: Verifier | Keyless, re
     return matching
 
 
+StoredEnvelope = tuple[bytes, dsse.Envelope, Bundle | layout.StoredLayer]
+
+
+def stored_envelopes(entity: SignedEntity, *, bundles: bool, oci11: bool, workers: int) -> list[StoredEnvelope]:
+    """The DSSE envelopes stored for ``entity`` (raw bytes, envelope, where it came from):
+    with ``bundles``, the bundle referrers when there are any, else the ``.att`` image's
+    layers (cosign's order); with ``oci11``, all of them: in-toto referrers
+    (policy-controller's ``enable-oci11`` lookup, which takes only those), bundle
+    referrers, and the ``.att`` image, each verified on its own. A layer that is not a
+    DSSE envelope is skipped."""
+    found: list[StoredEnvelope] = []
+    if bundles or oci11:
+        found = [(s.bundle.envelope.to_json(), s.bundle.envelope, s.bundle) for s in BUNDLES.read(entity, workers)]
+        if found and not oci11:
+            return found
+    layers = list(LEGACY.read(entity, "att", workers))
+    if oci11:
+        layers = fetch_valid(OCI11.attestations(entity), workers) + layers
+    for stored in layers:
+        try:
+            found.append((stored.data, dsse.parse(stored.data), stored))
+        except VerificationError:
+            continue
+    return found
+
+
 def verify_blob_attestation(material: Verifier | Keyless, *, log: LogPolicy, digest: tuple[str, bytes],
                             bundle: Bundle | None = None, envelope_json: bytes | None = None,
                             kind: str = "custom", check_claims: bool = True) -> intoto.Statement:
@@ -162,7 +184,7 @@ def verify_blob_attestation(material: Verifier | Keyless, *, log: LogPolicy, dig
         if envelope_json is None:
             raise VerificationError("a bundle or a DSSE envelope is needed")
         env = dsse.parse(envelope_json)
-        pipeline.verify_envelope(env, stored=envelope_json, annotations={}, check_content=lambda: statement(env))
+        pipeline.verify_detached_envelope(env, stored=envelope_json, check_content=lambda: statement(env))
     st = found[0]
     if st.predicate_type != intoto.predicate_uri(kind):  # cosign's words
         raise VerificationError(f"invalid predicate type, expected {kind[:120]} got {st.predicate_type[:120]}")

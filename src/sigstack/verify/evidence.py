@@ -296,11 +296,13 @@ def verify_root_proofs(root: TrustedRoot, entry: TlogEntry, *, set_only: bool) -
 
 def keyless_blob_evidence(root: TrustedRoot, bundle: Bundle | None, entry: TlogEntry | None, *,
                           key: PublicKeyTypes, certificate: bytes, signature: bytes,
-                          digest: tuple[str, bytes] | None = None, envelope: Envelope | None = None) -> TlogEntry:
+                          digest: tuple[str, bytes] | None = None, envelope: Envelope | None = None,
+                          stored: bytes | None = None) -> TlogEntry:
     """A keyless signature's entry, verified offline against ``root`` and bound to this
     signature, certificate, and digest (``(algorithm, digest)`` of the artifact) or DSSE
-    ``envelope``: hashedrekord 0.0.1 / dsse 0.0.1 / intoto (Rekor v1), hashedrekord
-    0.0.2 (Rekor v2; for an envelope its digest is the PAE's) or dsse 0.0.2."""
+    ``envelope`` (``stored``: its bytes as given, which an entry found by search records):
+    hashedrekord 0.0.1 / dsse 0.0.1 / intoto (Rekor v1), hashedrekord 0.0.2 (Rekor v2;
+    for an envelope its digest is the PAE's) or dsse 0.0.2."""
     import hashlib
 
     from sigstack.tlog.rekor_v2 import verify_dsse_v002, verify_hashedrekord_v002
@@ -320,7 +322,7 @@ def keyless_blob_evidence(root: TrustedRoot, bundle: Bundle | None, entry: TlogE
         elif kind == ("dsse", "0.0.2"):
             verify_dsse_v002(entry.body, payload=envelope.payload, signature=signature, certificate_der=certificate)
         else:
-            check_envelope_entry(entry, None, envelope.payload, base64.b64encode(signature).decode(), key,
+            check_envelope_entry(entry, stored, envelope.payload, base64.b64encode(signature).decode(), key,
                                  certificate)
         return entry
     assert digest is not None, "a message signature's entry is matched by the artifact's digest"
@@ -376,12 +378,18 @@ def lookup_hashedrekord_pem(policy: LogPolicy, signature: bytes, digest: bytes, 
 def lookup_envelope(policy: LogPolicy, envelope_json: bytes, key: Verifier) -> TlogEntry:
     """The entry for an envelope that carries no evidence, found as cosign finds it: the
     ``dsse`` entry this envelope and key would make, else the ``intoto`` 0.0.1 one."""
+
+    return lookup_envelope_pem(policy, envelope_json, key.public_key_pem())
+
+
+def lookup_envelope_pem(policy: LogPolicy, envelope_json: bytes, pem: bytes) -> TlogEntry:
+    """:func:`lookup_envelope` for the key or certificate ``pem`` (a keyless envelope's
+    entry names the signing certificate as its verifier)."""
     from sigstack.tlog.client import dsse_proposal, intoto_proposal
 
     if policy.client is None:
         raise MissingEvidenceError("the attestation has no transparency log evidence (no "
                                    f"{BUNDLE_ANNOTATION} annotation)", hint="insecure_ignore_tlog_accept")
-    pem = key.public_key_pem()
     try:
         for proposal in (dsse_proposal(envelope_json, pem), intoto_proposal(envelope_json, pem)):
             found = policy.client.retrieve(proposal)

@@ -177,6 +177,35 @@ def _verify_bundles(pipeline: Pipeline, ref: Reference, digest: str, found: list
     return good
 
 
+#: the deprecated raw-value Sigstore extensions cosign's ``CertExtensions`` reads, and the
+#: names it prints them under (``pkg/cosign/certextensions.go`` ``CertExtensionMap``)
+_COSIGN_EXTENSIONS = (("1.3.6.1.4.1.57264.1.2", "githubWorkflowTrigger", "github_workflow_trigger"),
+                      ("1.3.6.1.4.1.57264.1.3", "githubWorkflowSha", "github_workflow_sha"),
+                      ("1.3.6.1.4.1.57264.1.4", "githubWorkflowName", "github_workflow_name"),
+                      ("1.3.6.1.4.1.57264.1.5", "githubWorkflowRepository", "github_workflow_repository"),
+                      ("1.3.6.1.4.1.57264.1.6", "githubWorkflowRef", "github_workflow_ref"))
+
+
+def certificate_output(cert: x509.Certificate) -> dict[str, str]:
+    """What cosign's ``verify`` adds to a keyless signature's ``optional``
+    (``PrintVerification``): ``Subject`` (the first SAN, empty if none), ``Issuer`` and
+    ``1.3.6.1.4.1.57264.1.1`` (the deprecated raw issuer extension, when set), and each
+    GitHub workflow extension under its name and its OID. cosign reads only the raw
+    1.1-1.6 extensions here, not their DER successors, so neither does this."""
+    from sigstack.verify.identity import SigstoreExtensions, subject_alternative_names
+
+    sans = subject_alternative_names(cert)
+    out = {"Subject": sans[0] if sans else ""}
+    ext = SigstoreExtensions.from_certificate(cert)
+    if ext.issuer_v1:
+        out["Issuer"] = out["1.3.6.1.4.1.57264.1.1"] = ext.issuer_v1
+    for oid, name, attr in _COSIGN_EXTENSIONS:
+        value = getattr(ext, attr)
+        if value:
+            out[name] = out[oid] = value
+    return out
+
+
 def check_claims(stored: layout.StoredLayer, digest: str, opts: ImageVerifyOptions,
                  repository: str | None = None) -> simplesigning.SimpleSigning:
     """The simple-signing payload (whose signature verified) names what is verified."""
@@ -232,6 +261,8 @@ def verify_image(client: RegistryReader, verifier: Verifier | Keyless, ref: Refe
             found = None
         if found is not None:  # cosign prints the evidence it had
             optional = dict(sorted({**(optional or {}), "Bundle": found[1]}.items()))
+        if result.certificate is not None:  # and who signed
+            optional = dict(sorted({**(optional or {}), **certificate_output(result.certificate)}.items()))
         normal = {"critical": {"identity": {"docker-reference": payload.docker_reference},
                                "image": {"docker-manifest-digest": payload.digest},
                                "type": simplesigning.COSIGN_TYPE},

@@ -258,6 +258,45 @@ class Verifier:
                                            digest=(hash_name, message_digest))
         return Result(signature, entry, signing.leaf)
 
+    def verify_detached_envelope(self, envelope: Envelope, *, stored: bytes,
+                                 check_content: Callable[[], object] | None = None) -> Result:
+        """A DSSE envelope given on its own (cosign's ``verify-blob-attestation
+        --signature``), ``stored`` its bytes as given. With a key, as an ``.att`` layer
+        without annotations. Keyless, the certificate comes with the material (cosign's
+        ``--certificate``) and the entry is looked up in the log (the dsse entry this
+        envelope and certificate would make, else the intoto one), as cosign finds it:
+        the signature is checked with the certificate's key first, then the certificate
+        is trusted at the entry's time, then the entry is verified offline and bound."""
+        if not isinstance(self.material, Keyless):
+            return self.verify_envelope(envelope, stored=stored, annotations={}, check_content=check_content)
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        from sigstack.keys.software import PublicKeyVerifier
+        from sigstack.payload import dsse
+        from sigstack.verify.keyless import establish, load_certificate
+
+        material = self.material
+        if material.certificate is None:
+            raise UsageError("keyless verification of an envelope without a bundle needs its signing certificate")
+        if len(envelope.signatures) != 1:
+            raise VerificationError("a keyless envelope must have exactly one signature")
+        signature = envelope.signatures[0]
+        leaf = load_certificate(material.certificate)
+        _signature_step(lambda: dsse.verify(PublicKeyVerifier(leaf.public_key()), envelope))  # step 2 first
+        if check_content is not None:  # step 3
+            check_content()
+        entry = None
+        if self.log.checked:
+            entry = evidence.lookup_envelope_pem(self.log, stored, leaf.public_bytes(Encoding.PEM))
+        signing = establish(material, certificate=None, chain=(), signature=signature, timestamps=(), entry=entry,
+                            log_checked=self.log.checked)  # step 1: chain, SCT, identity at the entry's time
+        key = signing.verifier(None)
+        if entry is not None:  # step 4: the entry found, verified offline and bound to this certificate
+            evidence.keyless_blob_evidence(material.trusted_root, None, entry, key=key.public_key(),
+                                           certificate=signing.der, signature=signature, envelope=envelope,
+                                           stored=stored)
+        return Result(signature, entry, signing.leaf)
+
     # ---- keyless images: bundles and legacy layers -----------------------------------------
 
     def _keyless_envelope_bundle(self, material: Keyless, envelope: Envelope, bundle: Bundle,

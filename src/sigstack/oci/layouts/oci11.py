@@ -4,6 +4,11 @@ referrer of the image, its config media type and ``artifactType`` naming what it
 
 Readers take the newest signature referrer only (the last one listed), as cosign's
 ``verify --experimental-oci11`` does, and every SBOM referrer.
+
+Attestations stored as referrers (cosign's ``WriteAttestationsReferrer``: the ``.att``
+image's DSSE layers in a manifest whose ``artifactType`` is ``application/vnd.in-toto+json``)
+are every referrer whose artifact type names in-toto, as policy-controller's
+``enable-oci11`` lookup selects them.
 """
 
 from __future__ import annotations
@@ -26,6 +31,14 @@ class Oci11Referrers(Layout):
             return []
         manifest = entity.reader.get_manifest(entity.repository.digest(found[-1].digest))
         return layer_records(NAME, entity, manifest)
+
+    def attestations(self, entity: SignedEntity) -> list[Record]:
+        """Every layer of every in-toto referrer (artifact type containing ``in-toto``)."""
+        out: list[Record] = []
+        for d in referrers.referrers(entity):
+            if d.artifact_type and "in-toto" in d.artifact_type:
+                out += layer_records(NAME, entity, entity.reader.get_manifest(entity.repository.digest(d.digest)))
+        return out
 
     def sbom_manifests(self, entity: SignedEntity) -> list[Manifest]:
         """Every SBOM referrer's manifest (each may hold several layers)."""
