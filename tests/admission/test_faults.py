@@ -8,71 +8,22 @@ from the decision cache for a policy that has changed."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import yaml
 
-from tests.admission.conftest import PW, review
+from tests.admission.conftest import PW
 from tests.helpers import sigstack
 from tests.keys_backends._http import Tls
-from tests.oci.ocihelpers import REGISTRY_BIN, Registry, fresh
-from tests.servers._support import Proc
-from tests.tiers import slow_resource
-from tests.tlog._support import free_port
+from tests.oci.ocihelpers import Registry, fresh
+from tests.servers._support import FixedPortRegistry, Proc, decide, key_policy, signed_images
 
 pytestmark = pytest.mark.needs_server
-
-
-class FixedPortRegistry:
-    """Debian's docker-registry on a port of our choosing, so it can be killed and
-    started again at the same address over the same storage (a registry restart)."""
-
-    def __init__(self, root: Path) -> None:
-        slow_resource("a registry (docker-registry)")
-        self.root, self.port = root, free_port()
-        (root / "data").mkdir(parents=True)
-        self.config = root / "config.yml"
-        self.config.write_text(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-            f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
-            f"http:\n  addr: 127.0.0.1:{self.port}\n  secret: sigstack-tests\n")
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> FixedPortRegistry:
-        self.proc = subprocess.Popen([REGISTRY_BIN, "serve", str(self.config)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://{self.host}/v2/", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise RuntimeError("docker-registry did not start")
-
-    def kill9(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-    def as_registry(self) -> Registry:
-        assert self.proc is not None
-        return Registry(self.host, self.proc, self.root)
 
 
 @pytest.fixture
@@ -82,36 +33,10 @@ def restartable(tmp_path: Path) -> Iterator[FixedPortRegistry]:
     reg.kill9()
 
 
-def key_policy(directory: Path, host: str, public_key: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "signed.yaml").write_text(yaml.safe_dump({
-        "apiVersion": "policy.sigstore.dev/v1alpha1", "kind": "ClusterImagePolicy", "metadata": {"name": "signed"},
-        "spec": {"images": [{"glob": f"{host}/**"}], "authorities": [{"key": {"data": public_key.read_text()}}]}}))
-    return directory
-
-
 def webhook(work: Path, tls: Tls, policy: Path, port: int | None = None) -> Proc:
     return Proc("admission", ["admission", "serve", "--policy", str(policy), "--tls-cert", str(tls.cert_file),
                               "--tls-key", str(tls.key_file), "--host", "127.0.0.1", "--kubernetes=false",
                               "--registry-timeout", "3s"], work, "/healthz", tls=tls, port=port)
-
-
-def signed_images(registry: Registry, key: Path, n: int) -> list[str]:
-    images = [fresh(registry) for _ in range(n)]
-    for img in images:
-        r = sigstack("sign", "--key", str(key), "--tlog-upload=false", img, env=PW)
-        assert r.code == 0, r.err
-    return images
-
-
-def decide(client: httpx.Client, image: str) -> dict[str, Any]:
-    """The AdmissionResponse for a pod running ``image``."""
-    r = client.post("/validations", content=json.dumps(review("pod", {
-        "INIT_IMAGE": image, "APP_IMAGE": image, "SIDECAR_IMAGE": image})).encode(),
-        headers={"Content-Type": "application/json"})
-    assert r.status_code == 200, r.text  # a decision, never an HTTP error
-    response: dict[str, Any] = r.json()["response"]
-    return response
 
 
 @dataclass

@@ -16,11 +16,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
 
+from tests.admission.conftest import PW, review
+from tests.helpers import sigstack
 from tests.keys_backends._http import Tls
+from tests.oci.ocihelpers import REGISTRY_BIN, Registry, fresh
 from tests.tiers import slow_resource
 from tests.tlog._support import SIGSTACK, free_port, write_key
 
@@ -132,6 +136,73 @@ def stack(work: Path, *extra: str) -> tuple[Proc, dict[str, str]]:
                                                                    for a in (f"--{n}-port", str(p))), *extra],
                 work, "/api/v1/log", port=ports["tlog"], port_flag=False)
     return proc, {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
+
+
+class FixedPortRegistry:
+    """Debian's docker-registry on a port of our choosing, so it can be killed and
+    started again at the same address over the same storage (a registry restart)."""
+
+    def __init__(self, root: Path) -> None:
+        slow_resource("a registry (docker-registry)")
+        self.root, self.port = root, free_port()
+        (root / "data").mkdir(parents=True)
+        self.config = root / "config.yml"
+        self.config.write_text(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
+            f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+            f"http:\n  addr: 127.0.0.1:{self.port}\n  secret: sigstack-tests\n")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> FixedPortRegistry:
+        self.proc = subprocess.Popen([REGISTRY_BIN, "serve", str(self.config)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://{self.host}/v2/", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError("docker-registry did not start")
+
+    def kill9(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def as_registry(self) -> Registry:
+        assert self.proc is not None
+        return Registry(self.host, self.proc, self.root)
+
+
+def key_policy(directory: Path, host: str, public_key: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "signed.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "policy.sigstore.dev/v1alpha1", "kind": "ClusterImagePolicy", "metadata": {"name": "signed"},
+        "spec": {"images": [{"glob": f"{host}/**"}], "authorities": [{"key": {"data": public_key.read_text()}}]}}))
+    return directory
+
+
+def signed_images(registry: Registry, key: Path, n: int) -> list[str]:
+    images = [fresh(registry) for _ in range(n)]
+    for img in images:
+        r = sigstack("sign", "--key", str(key), "--tlog-upload=false", img, env=PW)
+        assert r.code == 0, r.err
+    return images
+
+
+def decide(client: httpx.Client, image: str) -> dict[str, Any]:
+    """The AdmissionResponse for a pod running ``image``."""
+    r = client.post("/validations", content=json.dumps(review("pod", {
+        "INIT_IMAGE": image, "APP_IMAGE": image, "SIDECAR_IMAGE": image})).encode(),
+        headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text  # a decision, never an HTTP error
+    response: dict[str, Any] = r.json()["response"]
+    return response
 
 
 @contextmanager
