@@ -195,10 +195,11 @@ def signed_images(registry: Registry, key: Path, n: int) -> list[str]:
     return images
 
 
-def decide(client: httpx.Client, image: str) -> dict[str, Any]:
-    """The AdmissionResponse for a pod running ``image``."""
+def decide(client: httpx.Client, image: str, **request: Any) -> dict[str, Any]:
+    """The AdmissionResponse for a pod running ``image`` (``request`` fields replaced,
+    e.g. ``namespace``: decisions are cached per namespace)."""
     r = client.post("/validations", content=json.dumps(review("pod", {
-        "INIT_IMAGE": image, "APP_IMAGE": image, "SIDECAR_IMAGE": image})).encode(),
+        "INIT_IMAGE": image, "APP_IMAGE": image, "SIDECAR_IMAGE": image}, **request)).encode(),
         headers={"Content-Type": "application/json"})
     assert r.status_code == 200, r.text  # a decision, never an HTTP error
     response: dict[str, Any] = r.json()["response"]
