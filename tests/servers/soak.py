@@ -12,8 +12,8 @@ and come back) holding one signed and one unsigned image.
 Load: uploader threads add hashedrekord entries to the log, requester threads ask the
 CA for certificates, reviewer threads send AdmissionReviews (the signed image must be
 allowed, the unsigned one denied). Faults, in turn: kill -9 of the log, of the CA and
-of the webhook (each restarted on its port and state); the log's disk full (a ballast
-file fills the tmpfs; removed to clear); the CT database away (PostgreSQL immediate
+of the webhook (each restarted on its port and state); the log's disk full (its tmpfs
+shrunk to what it holds; grown back to clear); the CT database away (PostgreSQL immediate
 stop, started again); the registry away (kill -9, started again). After each fault
 is cleared, the soak measures the recovery: seconds until that service answers a real
 request successfully again.
@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import errno
 import json
 import os
 import shutil
@@ -55,6 +54,9 @@ from sigstack.keys.software import PublicKeyVerifier
 from sigstack.tlog import merkle
 from sigstack.tlog.checkpoint import verify_checkpoint
 from sigstack.tlog.entry import TlogEntry
+
+#: the log's tmpfs: room for hours of entries (tmpfs takes memory only for what it holds)
+DISK = "2g"
 
 
 @dataclass
@@ -153,7 +155,7 @@ class Soak:
         if os.geteuid() == 0:
             self.disk = self.work / "disk"
             self.disk.mkdir()
-            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(self.disk)], check=True)
+            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK}", "tmpfs", str(self.disk)], check=True)
             self.cleanups.append(lambda: subprocess.run(["umount", "-l", str(self.disk)], check=False))
         else:
             self.report.skipped.append("disk full (mounting a tmpfs needs root)")
@@ -370,18 +372,13 @@ class Soak:
         self._recover(proc_name, tally, "kill -9 (restart included)", works, restarted)
 
     def fault_disk_full(self) -> None:
+        """The tmpfs shrunk to what is in use plus a few pages (full at once), grown back to clear."""
         assert self.disk is not None
-        ballast = self.disk / "ballast"
-        with open(ballast, "wb") as f:
-            try:
-                while True:
-                    f.write(b"\0" * (1 << 20))
-                    f.flush()
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
+        st = os.statvfs(self.disk)
+        used = (st.f_blocks - st.f_bfree) * st.f_frsize
+        subprocess.run(["mount", "-o", f"remount,size={used + 16 * 4096}", str(self.disk)], check=True)
         time.sleep(self.hold)
-        ballast.unlink()
+        subprocess.run(["mount", "-o", f"remount,size={DISK}", str(self.disk)], check=True)
         self._recover("log", self.report.log, "disk full", self._log_works)
 
     def fault_db_away(self) -> None:

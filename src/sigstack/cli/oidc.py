@@ -35,7 +35,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="name-only sub (repositories created before July 2026) instead of the immutable form")
     from sigstack.cli._common import server_flags
 
-    server_flags(p)
+    server_flags(p, tls=True)
     p.set_defaults(handler="sigstack.cli.oidc:run_serve")
 
     p = osub.add_parser("token", parents=[common], help="print an identity token from the development issuer",
@@ -80,7 +80,7 @@ def run_serve(args: argparse.Namespace) -> int:
     info(WARNING)
     options = server_options(args)
     state = Path(args.state)
-    url = args.url or f"http://{args.host}:{args.port}"
+    url = args.url or f"{'https' if options.tls_cert else 'http'}://{args.host}:{args.port}"
     workflow = GitHubWorkflow(repository=args.github_repository, ref=args.github_ref, sha=args.github_sha,
                               workflow_path=args.github_workflow, immutable_sub=not args.github_legacy_sub)
     issuer = DevIssuer(url, load_or_create_key(state), workflow, load_or_create_request_token(state),
