@@ -464,6 +464,7 @@ class Soak:
         leaves = _all_leaves(self.log.url, head)
         r.duplicate_indexes = len(leaves) - len(set(leaves))
         seen: dict[int, bytes] = {}
+        present = set(leaves)
         for index, leaf in self.acked:
             if index in seen and seen[index] != leaf:
                 r.duplicate_indexes += 1
@@ -471,8 +472,8 @@ class Soak:
             if index >= len(leaves):
                 r.lost += 1
             elif leaves[index] != leaf:
-                r.lost += leaf not in set(leaves)
-                r.moved += leaf in set(leaves)
+                r.lost += leaf not in present
+                r.moved += leaf in present
         distinct = {}
         for text in self.checkpoints:
             cp = verify_checkpoint(text, self.log_key)
