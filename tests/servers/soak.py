@@ -475,7 +475,7 @@ class Soak:
                 r.lost += leaf not in present
                 r.moved += leaf in present
         distinct = {}
-        for text in self.checkpoints:
+        for text in set(self.checkpoints):
             cp = verify_checkpoint(text, self.log_key)
             if cp.size in distinct and distinct[cp.size].root_hash != cp.root_hash:
                 r.inconsistent += 1  # two roots for one size: a fork
