@@ -102,6 +102,10 @@ def test_a_key_that_does_not_match_is_one_clean_error(tls: Tls, tmp_path: Path) 
                           "match the certificate")
     r = sigstack("tlog", "serve", "--db", tmp_path / "log.db", "--key", key, "--tls-cert", tls.cert_file)
     assert_clean_error(r, "Error: give both --tls-cert and --tls-key, or neither")
+    r = sigstack("ca", "serve", "--state", tmp_path / "ca", "--read-timeout", "5x")
+    assert_clean_error(r, 'Error: invalid argument "5x" for "--read-timeout" flag: time: invalid duration "5x"')
+    r = sigstack("oidc", "serve", "--state", tmp_path / "oidc", "--rate-limit", "-1")
+    assert_clean_error(r, "Error: --rate-limit and --rate-burst must not be negative")
 
 
 # ---- request bodies -------------------------------------------------------------------------
