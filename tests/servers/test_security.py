@@ -72,6 +72,7 @@ def _handshake(proc: Proc, version: ssl.TLSVersion) -> str:
 
 
 @pytest.mark.needs_server
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated:DeprecationWarning")
 def test_every_tls_server_refuses_clients_below_its_minimum(tls: Tls, tmp_path: Path) -> None:
     oidc = s.oidc(tmp_path)
     with s.running(oidc, s.tlog(tmp_path, tls=tls), s.admission(tmp_path, tls),
@@ -416,27 +417,33 @@ def test_actions_bearer_and_pkce_checks_refuse_cleanly(tmp_path: Path) -> None:
     """The Actions bearer and the PKCE verifier are compared with hmac.compare_digest on
     bytes: wrong, empty and non-ASCII values are a clean refusal (str compare_digest would
     raise TypeError on non-ASCII, a 500)."""
-    from starlette.testclient import TestClient
+    import asyncio
 
     from sigstack.oidc.api import create_app
     from sigstack.oidc.issuer import DevIssuer, load_or_create_key, load_or_create_request_token
 
     issuer = DevIssuer("http://testserver", load_or_create_key(tmp_path),
                        request_token=load_or_create_request_token(tmp_path))
-    client = TestClient(create_app(issuer))
-    for bearer in ("", "wrong", issuer.request_token[:-1], "é" + issuer.request_token):
-        r = client.get("/github/actions-token", headers={"Authorization": f"bearer {bearer}".encode("latin-1")})
-        assert r.status_code == 401 and r.json() == {"message": "Bad credentials"}
-    assert client.get("/github/actions-token",
-                      headers={"Authorization": f"bearer {issuer.request_token}"}).status_code == 200
-    verifier = "v" * 43
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    for sent in (challenge, "é" + challenge):
-        r = client.get("/auth", params={"response_type": "code", "code_challenge": sent,
-                                        "code_challenge_method": "S256", "redirect_uri": "http://127.0.0.1:9/cb"},
-                       follow_redirects=False)
-        code = r.headers["location"].split("code=")[1].split("&")[0]
-        r = client.post("/token", data={"grant_type": "authorization_code", "code": code,
-                                        "code_verifier": verifier if sent == challenge else "é",
-                                        "redirect_uri": "http://127.0.0.1:9/cb"})
-        assert r.status_code == (200 if sent == challenge else 400), r.text
+
+    async def check() -> None:
+        transport = httpx.ASGITransport(app=create_app(issuer))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            for bearer in ("", "wrong", issuer.request_token[:-1], "é" + issuer.request_token):
+                r = await client.get("/github/actions-token",
+                                     headers={"Authorization": f"bearer {bearer}".encode("latin-1")})
+                assert r.status_code == 401 and r.json() == {"message": "Bad credentials"}
+            r = await client.get("/github/actions-token", headers={"Authorization": f"bearer {issuer.request_token}"})
+            assert r.status_code == 200
+            verifier = "v" * 43
+            challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            for sent in (challenge, "é" + challenge):
+                r = await client.get("/auth", params={
+                    "response_type": "code", "code_challenge": sent, "code_challenge_method": "S256",
+                    "redirect_uri": "http://127.0.0.1:9/cb"})
+                code = r.headers["location"].split("code=")[1].split("&")[0]
+                r = await client.post("/token", data={"grant_type": "authorization_code", "code": code,
+                                                      "code_verifier": verifier if sent == challenge else "é",
+                                                      "redirect_uri": "http://127.0.0.1:9/cb"})
+                assert r.status_code == (200 if sent == challenge else 400), r.text
+
+    asyncio.run(check())
