@@ -226,12 +226,12 @@ def _until_limited(client: httpx.Client, method: str, path: str, **kw: object) -
 
 @pytest.mark.needs_server
 def test_rate_limit_answers_429_with_retry_after_and_recovers(tls: Tls, tmp_path: Path) -> None:
-    flags = ("--rate-limit", "1", "--rate-burst", "3")
+    flags = ("--rate-limit", "0.5", "--rate-burst", "3")  # slow refill: a loaded machine cannot earn a token
     oidc = s.oidc(tmp_path)
     with s.running(oidc, s.tlog(tmp_path, *flags), s.admission(tmp_path, tls, *flags)) as (_, log, hook):
         ca = s.ca(tmp_path, oidc.url, *flags)
         with s.running(ca):
-            time.sleep(3.5)  # the readiness probes spent tokens: let the buckets refill
+            time.sleep(6.5)  # the readiness probes spent tokens: let the buckets refill
             with log.client() as c:
                 n, r = _until_limited(c, "GET", "/api/v1/log")
                 assert n == 4  # the burst of 3, then 429
