@@ -82,6 +82,10 @@ class ArtifactError(SigstackError):
     """An input artifact or file could not be read."""
 
 
+class TLSConfigError(SigstackError):
+    """A server's TLS certificate, key or client CA cannot be used."""
+
+
 class UsageError(SigstackError):
     """A library call was given options that cannot be used together or at all."""
 

@@ -13,9 +13,10 @@ AdmissionReview answer refusing it (HTTP 200, as kube-apiserver expects).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from sigstack._internal import safejson
+from sigstack._internal.serving import ServerOptions
 from sigstack.admission.webhook import Admission, BadReview
 
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
@@ -29,16 +30,16 @@ def create_app(admission: Admission, max_body: int = DEFAULT_MAX_BODY) -> Any:
     from starlette.routing import Route
 
     async def read_json(request: Request) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > max_body:
-            raise _TooLarge()
-        chunks = bytearray()
-        async for chunk in request.stream():
-            chunks += chunk
-            if len(chunks) > max_body:
-                raise _TooLarge()
+        from sigstack._internal.serving import BodyTooLarge, ClientGone, read_body
+
         try:
-            return json.loads(chunks)
+            raw = await read_body(request, max_body)
+        except BodyTooLarge:
+            raise _TooLarge() from None
+        except ClientGone:
+            raise BadReview("the client closed the connection before sending the whole body") from None
+        try:
+            return safejson.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadReview(f"the request body is not JSON: {exc}") from None
 
@@ -70,16 +71,13 @@ class _TooLarge(Exception):
 
 
 def serve(app: Any, host: str, port: int, cert: str, key: str, *, tls13_only: bool = False,
-          client_ca: str | None = None) -> None:
-    """Serve ``app`` over HTTPS until interrupted (TLS 1.2+, or 1.3 only)."""
-    import ssl
+          client_ca: str | None = None, options: ServerOptions | None = None) -> None:
+    """Serve ``app`` over HTTPS until interrupted (TLS 1.2+, or 1.3 only), with the
+    shared TLS context, slow-client timeout and rate limit (:mod:`sigstack._internal.serving`)."""
+    import dataclasses
 
-    import uvicorn
+    from sigstack._internal.serving import run
 
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ssl_certfile=cert, ssl_keyfile=key,
-                            ssl_ca_certs=client_ca, ssl_cert_reqs=ssl.CERT_REQUIRED if client_ca else ssl.CERT_NONE)
-    server = uvicorn.Server(config)
-    config.load()
-    if tls13_only and config.ssl is not None:
-        config.ssl.minimum_version = ssl.TLSVersion.TLSv1_3
-    server.run()
+    options = dataclasses.replace(options or ServerOptions(), tls_cert=cert, tls_key=key, client_ca=client_ca,
+                                  tls13_only=tls13_only)
+    run(app, host, port, options)

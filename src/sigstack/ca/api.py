@@ -40,13 +40,26 @@ def _error(status: int, code: int, message: str) -> Response:
 
 
 async def _json(request: Request) -> Any:
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise errors.CAError("request body too large", status=413, grpc_code=8)
+    from sigstack._internal.serving import BodyTooLarge, ClientGone, read_body
+
+    try:
+        raw = await read_body(request, MAX_BODY)
+    except BodyTooLarge:
+        raise errors.CAError(f"request body larger than {MAX_BODY} bytes", status=413, grpc_code=8) from None
+    except ClientGone:
+        raise errors.BadRequestError("the client closed the connection before sending the whole body") from None
     try:
         return safejson.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise errors.BadRequestError("the request body is not valid JSON") from None
+
+
+def grpc_error(status: int, message: str) -> tuple[bytes, str]:
+    """grpc-gateway's error shape (429 is RESOURCE_EXHAUSTED), for the rate limiter."""
+    import json
+
+    return json.dumps({"code": 8 if status == 429 else 13, "message": message, "details": []}).encode(), \
+        "application/json"
 
 
 def create_app(service: CAService, ct: CTLog | None = None,

@@ -41,9 +41,14 @@ def _int(request: Request, name: str) -> int:
 
 def ct_routes(ct: CTLog) -> list[Route]:
     async def chain_body(request: Request) -> list[bytes]:
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            raise CAError("request body too large", status=413)
+        from sigstack._internal.serving import BodyTooLarge, ClientGone, read_body
+
+        try:
+            raw = await read_body(request, MAX_BODY)
+        except BodyTooLarge:
+            raise CAError(f"request body larger than {MAX_BODY} bytes", status=413) from None
+        except ClientGone:
+            raise CAError("the client closed the connection before sending the whole body", status=400) from None
         try:
             doc = json.loads(raw)
             chain = [base64.b64decode(c, validate=True) for c in doc["chain"]]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 
+from sigstack._internal.serving import ServerOptions
 from sigstack.ca.authority import CertificateAuthority, CTSubmitter
 from sigstack.ca.config import CAConfig
 from sigstack.ca.ctlog import CTLog
@@ -68,8 +69,11 @@ def build_ct(state: Path, roots: list[Path], db: str | None = None) -> tuple[Sta
     return create_ct_app(ct), ct
 
 
-def run(app: Starlette, host: str, port: int) -> None:
-    import uvicorn
+def run(app: Starlette, host: str, port: int, options: ServerOptions | None = None, ct_only: bool = False) -> None:
+    """Serve the CA (or, ``ct_only``, the CT log: plain-text errors as CTFE's) until interrupted."""
+    from sigstack._internal.ratelimit import plain
+    from sigstack._internal.serving import run as serve
+    from sigstack.ca.api import grpc_error
 
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    serve(app, host, port, options, render=plain if ct_only else grpc_error)
 

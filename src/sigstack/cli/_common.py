@@ -50,6 +50,44 @@ def registry_flags(p: argparse.ArgumentParser) -> None:
                         "deprecated by cosign)")
 
 
+def server_flags(p: argparse.ArgumentParser, tls: bool = False) -> None:
+    """What every ``serve`` command shares (sigstack._internal.serving.ServerOptions):
+    per-client rate limit, the slow-client read timeout, the log level, and, with
+    ``tls``, optional --tls-cert/--tls-key (servers whose TLS is required define their own)."""
+    if tls:
+        p.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate chain (PEM, leaf first)")
+        p.add_argument("--tls-key", metavar="FILE", help="private key of --tls-cert (PEM)")
+    p.add_argument("--rate-limit", type=float, default=0.0, metavar="N",
+                   help="requests per second allowed to each client address, beyond which it gets 429 with "
+                        "Retry-After (default 0: no limit)")
+    p.add_argument("--rate-burst", type=int, default=0, metavar="N",
+                   help="requests a client may send at once before --rate-limit applies (default 2 x the rate)")
+    p.add_argument("--read-timeout", default="30s", metavar="DURATION",
+                   help="time a client has to send a whole request, headers and body, before the server "
+                        "answers 408 and closes the connection (slow clients; default 30s)")
+    p.add_argument("--log-level", default="warning", choices=("warning", "info", "debug"),
+                   help="server log verbosity; info adds an access log line per request (secrets redacted)")
+
+
+def server_options(args: argparse.Namespace) -> Any:
+    """The ServerOptions from :func:`server_flags`' flags."""
+    from sigstack._internal.serving import ServerOptions
+    from sigstack.errors import UsageError
+
+    try:
+        read_timeout = go_duration(args.read_timeout)
+    except Exception:
+        raise UsageError(f'invalid argument "{args.read_timeout}" for "--read-timeout" flag: '
+                         f'time: invalid duration "{args.read_timeout}"') from None
+    if args.rate_limit < 0 or args.rate_burst < 0:
+        raise UsageError("--rate-limit and --rate-burst must not be negative")
+    cert, key = getattr(args, "tls_cert", None), getattr(args, "tls_key", None)
+    if bool(cert) != bool(key):
+        raise UsageError("give both --tls-cert and --tls-key, or neither")
+    return ServerOptions(tls_cert=cert, tls_key=key, rate_limit=args.rate_limit, rate_burst=args.rate_burst,
+                         read_timeout=read_timeout, log_level=args.log_level)
+
+
 def tag_prefix(args: argparse.Namespace) -> str:
     """``--attachment-tag-prefix``, checked before any prompt (password, confirmation)
     or registry round trip; the library checks it again for its own callers."""

@@ -16,7 +16,7 @@ from typing import Any
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     from sigstack.cli._args import add_bool
-    from sigstack.cli._common import registry_flags
+    from sigstack.cli._common import registry_flags, server_flags
 
     p = sub.add_parser("admission", parents=[common],
                        help="Kubernetes admission webhook (policy-controller compatible)")
@@ -54,6 +54,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                         "(default 1m)")
     s.add_argument("--max-body", type=int, default=8 * 1024 * 1024, help="largest request body in bytes")
     registry_flags(s)
+    server_flags(s)
     s.set_defaults(handler="sigstack.cli.admission:run_serve")
     p.set_defaults(handler="sigstack.cli.admission:run_help", admission_parser=p)
 
@@ -120,9 +121,10 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from sigstack.admission.server import create_app, serve
     from sigstack.admission.webhook import Admission, PolicyFiles
-    from sigstack.cli._common import go_duration
+    from sigstack.cli._common import go_duration, server_options
     from sigstack.errors import UsageError
 
+    options = server_options(args)
     kube = kube_reader(args.kubernetes)
     cluster = kube if args.cluster_policies else None
     if not args.policy and cluster is None:
@@ -139,7 +141,8 @@ def run_serve(args: argparse.Namespace) -> int:
     print(f"sigstack admission: {count} polic{'y' if count == 1 else 'ies'} loaded; serving https://"
           f"{args.host}:{args.port}/validations and /mutations", file=sys.stderr, flush=True)
     try:
-        serve(create_app(admission, args.max_body), args.host, args.port, args.tls_cert, args.tls_key)
+        serve(create_app(admission, args.max_body), args.host, args.port, args.tls_cert, args.tls_key,
+              options=options)
     finally:
         admission.close()
     return 0

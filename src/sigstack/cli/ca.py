@@ -7,6 +7,8 @@ from typing import Any
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    from sigstack.cli._common import server_flags
+
     ca = sub.add_parser("ca", parents=[common], help="certificate authority (Fulcio API): serve")
     csub = ca.add_subparsers(dest="ca_command", metavar="COMMAND")
     p = csub.add_parser("serve", parents=[common], help="run a Fulcio-compatible CA with its CT log",
@@ -28,6 +30,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="the in-process CT log's database: SQLite path or postgresql:// URL (default DIR/ct.db)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=5555, help="port to listen on (default 5555)")
+    server_flags(p, tls=True)
     p.set_defaults(handler="sigstack.cli.ca:run_ca_serve")
 
     ct = sub.add_parser("ct", parents=[common], help="certificate transparency log (RFC 6962): serve")
@@ -41,6 +44,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--db", help="database: SQLite path (default DIR/ct.db) or a postgresql:// URL")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=6962, help="port to listen on (default 6962)")
+    server_flags(p, tls=True)
     p.set_defaults(handler="sigstack.cli.ca:run_ct_serve")
 
 
@@ -51,8 +55,10 @@ def run_ca_serve(args: argparse.Namespace) -> int:
     from sigstack.ca.config import load_config
     from sigstack.ca.server import build_ca, run
     from sigstack.ca.state import ensure_state
+    from sigstack.cli._common import server_options
     from sigstack.cli._io import Password, info
 
+    options = server_options(args)
     config = load_config(Path(args.config) if args.config else None)
     for url in args.oidc_issuer:
         config.add(url, "email", args.client_id)
@@ -63,11 +69,12 @@ def run_ca_serve(args: argparse.Namespace) -> int:
     state, chain = Path(args.state), Path(args.ca_chain) if args.ca_chain else None
     material = ensure_state(state, args.ca_key, chain, Password())
     built = build_ca(state, config, args.ca_key, chain, args.ct_url, material=material, ct_db=args.ct_db)
-    info(f"sigstack ca listening on http://{args.host}:{args.port} (state {args.state})")
+    scheme = "https" if options.tls_cert else "http"
+    info(f"sigstack ca listening on {scheme}://{args.host}:{args.port} (state {args.state})")
     if built.ct is not None:
-        info(f"CT log at http://{args.host}:{args.port}/ct/v1, log ID {base64.b64encode(built.ct.log_id).decode()} "
+        info(f"CT log at {scheme}://{args.host}:{args.port}/ct/v1, log ID {base64.b64encode(built.ct.log_id).decode()} "
              f"(key {state / 'ct.pub'})")
-    run(built.app, args.host, args.port)
+    run(built.app, args.host, args.port, options)
     return 0
 
 
@@ -76,10 +83,13 @@ def run_ct_serve(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from sigstack.ca.server import build_ct, run
+    from sigstack.cli._common import server_options
     from sigstack.cli._io import info
 
+    options = server_options(args)
     app, ct = build_ct(Path(args.state), [Path(r) for r in args.root], args.db)
-    info(f"sigstack ct listening on http://{args.host}:{args.port}/ct/v1, log ID "
+    scheme = "https" if options.tls_cert else "http"
+    info(f"sigstack ct listening on {scheme}://{args.host}:{args.port}/ct/v1, log ID "
          f"{base64.b64encode(ct.log_id).decode()}")
-    run(app, args.host, args.port)
+    run(app, args.host, args.port, options, ct_only=True)
     return 0

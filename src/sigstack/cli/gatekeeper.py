@@ -9,7 +9,7 @@ from typing import Any
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     from sigstack.cli._args import add_bool
-    from sigstack.cli._common import registry_flags
+    from sigstack.cli._common import registry_flags, server_flags
 
     p = sub.add_parser("gatekeeper", parents=[common], help="OPA Gatekeeper external-data provider")
     inner = p.add_subparsers(dest="gatekeeper_command", metavar="COMMAND")
@@ -30,6 +30,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     add_bool(s, "--enable-oci11", default=False, help="look for OCI 1.1 referrers too")
     s.add_argument("--registry-timeout", default="10s", help="give up on a registry after this long (default 10s)")
     registry_flags(s)
+    server_flags(s)
     s.set_defaults(handler="sigstack.cli.gatekeeper:run_serve")
     p.set_defaults(handler="sigstack.cli.admission:run_help", admission_parser=p)
 
@@ -39,11 +40,13 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from sigstack.admission.server import serve
     from sigstack.admission.webhook import PolicyFiles
+    from sigstack.cli._common import server_options
     from sigstack.cli.admission import admission_settings
     from sigstack.gatekeeper.provider import Provider
     from sigstack.gatekeeper.server import create_app
     from sigstack.oci.client import RegistryClient
 
+    options = server_options(args)
     args.check_namespace_label = False
     args.controller_namespace = "cosign-system"
     settings = admission_settings(args, None)
@@ -56,5 +59,5 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"sigstack gatekeeper: {count} polic{'y' if count == 1 else 'ies'} loaded; serving https://"
               f"{args.host}:{args.port}/verify and /resolve (TLS 1.3)", file=sys.stderr, flush=True)
         serve(create_app(provider), args.host, args.port, args.tls_cert, args.tls_key, tls13_only=True,
-              client_ca=args.client_ca)
+              client_ca=args.client_ca, options=options)
     return 0

@@ -33,6 +33,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--github-workflow", default=".github/workflows/release.yml", help="workflow file path")
     p.add_argument("--github-legacy-sub", action="store_true",
                    help="name-only sub (repositories created before July 2026) instead of the immutable form")
+    from sigstack.cli._common import server_flags
+
+    server_flags(p, tls=True)
     p.set_defaults(handler="sigstack.cli.oidc:run_serve")
 
     p = osub.add_parser("token", parents=[common], help="print an identity token from the development issuer",
@@ -53,7 +56,8 @@ def run_serve(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from sigstack._internal.fs import atomic_write_files
-    from sigstack.ca.server import run
+    from sigstack._internal.serving import run
+    from sigstack.cli._common import server_options
     from sigstack.cli._io import info
     from sigstack.errors import OIDCError
     from sigstack.oidc.api import create_app
@@ -74,8 +78,9 @@ def run_serve(args: argparse.Namespace) -> int:
                         "(--insecure-allow-remote overrides)")
     logging.getLogger("sigstack.oidc").warning(WARNING)
     info(WARNING)
+    options = server_options(args)
     state = Path(args.state)
-    url = args.url or f"http://{args.host}:{args.port}"
+    url = args.url or f"{'https' if options.tls_cert else 'http'}://{args.host}:{args.port}"
     workflow = GitHubWorkflow(repository=args.github_repository, ref=args.github_ref, sha=args.github_sha,
                               workflow_path=args.github_workflow, immutable_sub=not args.github_legacy_sub)
     issuer = DevIssuer(url, load_or_create_key(state), workflow, load_or_create_request_token(state),
@@ -83,8 +88,9 @@ def run_serve(args: argparse.Namespace) -> int:
     atomic_write_files([(state / "issuer-url", url.encode() + b"\n", 0o644)])
     info(f"sigstack oidc issuing email tokens as {url} and GitHub Actions tokens as {url}/github")
     info(f"  ACTIONS_ID_TOKEN_REQUEST_URL={url}/github/actions-token?api-version=2.0")
-    info(f"  ACTIONS_ID_TOKEN_REQUEST_TOKEN={issuer.request_token}")
-    run(create_app(issuer), args.host, args.port)
+    # the bearer itself is a secret: never printed (logs keep what stderr shows), only where it is
+    info(f"  ACTIONS_ID_TOKEN_REQUEST_TOKEN=$(cat {state / 'actions-request-token'})")
+    run(create_app(issuer), args.host, args.port, options)
     return 0
 
 

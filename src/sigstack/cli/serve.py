@@ -23,6 +23,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--tlog-port", type=int, default=3000, help="transparency log port (default 3000; 0: any free)")
     p.add_argument("--login-email", default="developer@example.com",
                    help="identity of browser and device logins at the dev issuer (default developer@example.com)")
+    from sigstack.cli._common import server_flags
+
+    server_flags(p)
     p.set_defaults(handler="sigstack.cli.serve:run_serve")
 
 
@@ -53,6 +56,7 @@ def run_serve(args: argparse.Namespace) -> int:
     import logging
     from pathlib import Path
 
+    from sigstack.cli._common import server_options
     from sigstack.cli._io import info
     from sigstack.errors import SigstackError
     from sigstack.stack.serve import Ports, Stack, serve
@@ -70,6 +74,6 @@ def run_serve(args: argparse.Namespace) -> int:
         info(USAGE.format(oidc=stack.oidc_url, ca=stack.ca_url, tlog=stack.tlog_url, dir=stack.dir))
 
     serve(Path(args.dir), args.host, Ports(args.oidc_port, args.ca_port, args.tlog_port), ready,
-          login_email=args.login_email)
+          login_email=args.login_email, options=server_options(args))
     info("sigstack serve: stopped")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sigstack.cli._common import go_duration
+from sigstack.cli._common import go_duration, server_flags
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -22,6 +22,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
     p.add_argument("--hostname", help="log name in checkpoints (default: this machine's hostname)")
     p.add_argument("--max-body", type=int, default=4 << 20, help="largest accepted request, bytes")
+    server_flags(p, tls=True)
     p.set_defaults(handler="sigstack.cli.tlog:run_serve")
 
     def client(name: str, help: str) -> argparse.ArgumentParser:
@@ -76,11 +77,14 @@ def run_trusted_root(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from sigstack.cli._common import server_options
     from sigstack.cli._io import Password, info
     from sigstack.tlog.server import serve
 
-    info(f"sigstack tlog listening on http://{args.host}:{args.port} (database {args.db})")
-    serve(args.db, args.key, args.host, args.port, args.hostname, Password(), args.max_body)
+    options = server_options(args)
+    scheme = "https" if options.tls_cert else "http"
+    info(f"sigstack tlog listening on {scheme}://{args.host}:{args.port} (database {args.db})")
+    serve(args.db, args.key, args.host, args.port, args.hostname, Password(), args.max_body, options)
     return 0
 
 

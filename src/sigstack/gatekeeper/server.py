@@ -6,9 +6,9 @@ it require Gatekeeper's client certificate (mutual TLS)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from sigstack._internal import safejson
 from sigstack.gatekeeper.provider import BadProviderRequest, Provider
 
 DEFAULT_MAX_BODY = 1024 * 1024
@@ -23,13 +23,17 @@ def create_app(provider: Provider, max_body: int = DEFAULT_MAX_BODY) -> Any:
 
     def handler(method: str) -> Any:
         async def handle(request: Request) -> Response:
-            body = bytearray()
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > max_body:
-                    return PlainTextResponse(f"request body over the {max_body}-byte limit\n", status_code=413)
+            from sigstack._internal.serving import BodyTooLarge, ClientGone, read_body
+
             try:
-                doc = json.loads(body)
+                body = await read_body(request, max_body)
+            except BodyTooLarge:
+                return PlainTextResponse(f"request body over the {max_body}-byte limit\n", status_code=413)
+            except ClientGone:
+                return PlainTextResponse("the client closed the connection before sending the whole body\n",
+                                         status_code=400)
+            try:
+                doc = safejson.loads(body)
             except (ValueError, UnicodeDecodeError) as exc:
                 return PlainTextResponse(f"the request body is not JSON: {exc}\n", status_code=400)
             try:

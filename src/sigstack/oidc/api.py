@@ -32,6 +32,21 @@ from starlette.routing import Route
 from sigstack.errors import OIDCError
 from sigstack.oidc.issuer import DevIssuer
 
+#: the largest token or device-code request read (form or JSON: a few hundred bytes)
+MAX_BODY = 64 * 1024
+
+
+async def _body(request: Request) -> bytes | Response:
+    """The request body, or the error answer when it is over :data:`MAX_BODY`."""
+    from sigstack._internal.serving import BodyTooLarge, ClientGone, read_body
+
+    try:
+        return await read_body(request, MAX_BODY)
+    except BodyTooLarge:
+        return _error(413, f"request body larger than {MAX_BODY} bytes")
+    except ClientGone:
+        return _error(400, "the client closed the connection before sending the whole body")
+
 
 def _error(status: int, message: str) -> Response:
     return JSONResponse({"error": "invalid_request", "error_description": message}, status_code=status)
@@ -71,7 +86,9 @@ def create_app(issuer: DevIssuer) -> Starlette:
             return JSONResponse({"keys": [issuer.public_jwk()]})
 
         async def token(request: Request) -> Response:
-            raw = await request.body()
+            raw = await _body(request)
+            if isinstance(raw, Response):
+                return raw
             params: dict[str, Any]
             if request.headers.get("content-type", "").startswith("application/json"):
                 try:
@@ -116,7 +133,10 @@ def create_app(issuer: DevIssuer) -> Starlette:
                                 status_code=302)
 
     async def device_code(request: Request) -> Response:
-        params = dict(urllib.parse.parse_qsl((await request.body()).decode("utf-8", "replace")))
+        raw = await _body(request)
+        if isinstance(raw, Response):
+            return raw
+        params = dict(urllib.parse.parse_qsl(raw.decode("utf-8", "replace")))
         device, user = issuer.logins.start_device(params.get("client_id", ""))
         verify = issuer.issuer_url(False) + "/device"
         return JSONResponse({"device_code": device, "user_code": user, "verification_uri": verify,
@@ -132,7 +152,8 @@ def create_app(issuer: DevIssuer) -> Starlette:
     async def actions_token(request: Request) -> Response:
         auth = request.headers.get("authorization", "")
         scheme, _, value = auth.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip(), issuer.request_token):
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+                value.strip().encode("utf-8", "replace"), issuer.request_token.encode()):  # str needs ASCII
             return JSONResponse({"message": "Bad credentials"}, status_code=401)
         audience = request.query_params.get("audience")
         rest = request.path_params.get("rest", "")

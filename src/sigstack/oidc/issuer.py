@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -140,7 +141,8 @@ class Logins:
         if login is None or login.expires < time.time():
             raise OIDCError("invalid_grant: unknown or expired authorization code")
         verifier = params.get("code_verifier", "")
-        if _b64url(hashlib.sha256(verifier.encode()).digest()) != login.challenge:
+        if not hmac.compare_digest(_b64url(hashlib.sha256(verifier.encode()).digest()).encode(),
+                                   login.challenge.encode("utf-8", "replace")):
             raise OIDCError("invalid_grant: the code_verifier does not match the code_challenge")
         if params.get("redirect_uri") != login.redirect_uri:
             raise OIDCError("invalid_grant: redirect_uri differs from the authorization request's")
@@ -156,7 +158,7 @@ class Logins:
 
     def approve_device(self, user_code: str, email: str | None) -> bool:
         for login in self.devices.values():
-            if login.user_code == user_code:
+            if hmac.compare_digest(login.user_code.encode(), user_code.encode("utf-8", "replace")):
                 login.email = email or self.default_email
                 return True
         return False

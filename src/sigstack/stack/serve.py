@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from sigstack._internal.fs import atomic_write_files
+from sigstack._internal.serving import ServerOptions
 from sigstack.errors import SigstackError
 from sigstack.oidc.issuer import DEFAULT_LOGIN_EMAIL
 
@@ -128,8 +129,10 @@ class _Server:
     """A uvicorn server that leaves signals to :func:`serve` (uvicorn would install its
     own handlers per server, and only the last one installed would hear them)."""
 
-    def __init__(self, app: Any, sock: socket.socket) -> None:
+    def __init__(self, app: Any, sock: socket.socket, options: ServerOptions, render: Any = None) -> None:
         import uvicorn
+
+        from sigstack._internal.serving import uvicorn_config
 
         class Quiet(uvicorn.Server):
             def install_signal_handlers(self) -> None:  # uvicorn < 0.29
@@ -141,8 +144,7 @@ class _Server:
                 return contextlib.nullcontext()
 
         self.sock = sock
-        self.server = Quiet(uvicorn.Config(app, log_level="warning", access_log=False,
-                                           timeout_graceful_shutdown=5, lifespan="on"))
+        self.server = Quiet(uvicorn_config(app, options, render=render))
 
     async def run(self) -> None:
         await self.server.serve(sockets=[self.sock])
@@ -152,10 +154,12 @@ class _Server:
 
 
 def serve(state: Path, host: str = "127.0.0.1", ports: Ports | None = None,
-          ready: Callable[[Stack], None] | None = None, *, login_email: str = DEFAULT_LOGIN_EMAIL) -> Stack:
+          ready: Callable[[Stack], None] | None = None, *, login_email: str = DEFAULT_LOGIN_EMAIL,
+          options: ServerOptions | None = None) -> Stack:
     """Serve until SIGINT/SIGTERM; ``ready(stack)`` runs once the sockets listen and
     the trust material is written. ``login_email`` is who the dev issuer's browser and
-    device logins sign in as."""
+    device logins sign in as; ``options`` (rate limit, read timeout, log level) apply
+    to the three servers alike."""
     from cryptography.hazmat.primitives import serialization
 
     from sigstack.ca.config import load_config
@@ -191,8 +195,12 @@ def serve(state: Path, host: str = "127.0.0.1", ports: Ports | None = None,
     log_public = serialization.load_pem_public_key((state / "tlog" / "log.pub").read_bytes())
     write_trust_material(stack, ca.material.chain, ca.material.ct_signer.public_key(), log_public)
 
-    servers = [_Server(oidc_app(issuer), socks["oidc"]), _Server(ca.app, socks["ca"]),
-               _Server(tlog_app(log), socks["tlog"])]
+    from sigstack.ca.api import grpc_error
+    from sigstack.tlog.server import rekor_error
+
+    options = options or ServerOptions()
+    servers = [_Server(oidc_app(issuer), socks["oidc"], options), _Server(ca.app, socks["ca"], options, grpc_error),
+               _Server(tlog_app(log), socks["tlog"], options, rekor_error)]
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

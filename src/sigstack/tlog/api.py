@@ -57,18 +57,16 @@ def create_app(log: Log, max_body: int = DEFAULT_MAX_BODY) -> Starlette:
         return fn(*args)
 
     async def json_body(request: Request) -> Any:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > max_body:
-            raise HTTPError(413, f"request body larger than {max_body} bytes")
-        chunks: list[bytes] = []
-        total = 0
-        async for chunk in request.stream():
-            total += len(chunk)
-            if total > max_body:
-                raise HTTPError(413, f"request body larger than {max_body} bytes")
-            chunks.append(chunk)
+        from sigstack._internal.serving import BodyTooLarge, ClientGone, read_body
+
         try:
-            return json.loads(b"".join(chunks))
+            raw = await read_body(request, max_body)
+        except BodyTooLarge:
+            raise HTTPError(413, f"request body larger than {max_body} bytes") from None
+        except ClientGone:
+            raise HTTPError(400, "the client closed the connection before sending the whole body") from None
+        try:
+            return json.loads(raw)
         except (ValueError, UnicodeDecodeError, RecursionError):
             raise HTTPError(400, "error parsing request body: not valid JSON") from None
 

@@ -44,5 +44,6 @@ def generate_log_key(path: Path) -> None:
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    path.write_bytes(pem)
-    path.chmod(0o600)
+    from sigstack._internal.fs import atomic_write
+
+    atomic_write(path, pem, 0o600)  # never briefly readable by others, never half-written

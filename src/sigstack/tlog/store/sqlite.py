@@ -28,12 +28,27 @@ CREATE INDEX IF NOT EXISTS entries_itime ON entries (itime);
 _CHUNK = 500
 
 
+def _create_private(path: str) -> None:
+    """Create the database file 0600 before SQLite does (it would use the umask, 0644
+    by default); SQLite gives its -wal and -shm files the database file's mode."""
+    if path == ":memory:" or path.startswith("file:") or os.path.exists(path):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise sqlite3.OperationalError(exc.strerror or str(exc)) from None
+    os.close(fd)
+
+
 class SQLiteStore(Store):
     def __init__(self, path: str) -> None:
         super().__init__()
         self.path = path
         self._local = threading.local()
         try:
+            _create_private(path)
             conn = self._conn()
             conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
