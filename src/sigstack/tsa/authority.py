@@ -1,0 +1,253 @@
+"""Answering RFC 3161 timestamp requests as sigstore/timestamp-authority does.
+
+A request (``TimeStampReq``, DER; or timestamp-authority's JSON form) is checked, then
+answered with a ``TimeStampResp`` whose token is a CMS ``SignedData`` over a ``TSTInfo``:
+
+- ``TSTInfo``: version 1, the TSA policy (``1.3.6.1.4.1.57264.2``, Sigstore's, unless
+  configured otherwise), the request's ``messageImprint`` echoed, a random 128-bit
+  serial, ``genTime`` in whole seconds (Go's ``encoding/asn1``, which cosign parses
+  timestamps with, refuses fractions it would not write back), ``accuracy`` of one
+  second, ``ordering`` false, the request's ``nonce`` echoed;
+- the ``SignerInfo`` (issuer and serial of the leaf) signs the signed attributes:
+  content type ``id-ct-TSTInfo``, ``signingTime``, ``messageDigest`` of the TSTInfo
+  and the ESS ``signingCertificateV2`` (RFC 5816: SHA-256 of the leaf, its issuer and
+  serial), which verifiers use to bind the token to its certificate;
+- ``certificates`` holds the leaf only when the request asked (``certReq``), as
+  RFC 3161 §2.4.1 says; the verifier has the chain from its trusted root otherwise.
+
+What timestamp-authority refuses with HTTP 400 is refused here the same way
+(:class:`~sigstack.errors.TimestampRequestError`, with its fixed sentences as the
+prefix and the reason after): a body that does not parse, SHA-1
+(``Weak hash algorithm in timestamp request``), an imprint of the wrong length. What
+RFC 3161 answers inside the protocol is answered so: a policy this TSA does not use is
+a ``rejection`` with ``unacceptedPolicy``, a critical extension a ``rejection`` with
+``unacceptedExtension`` (a ``PKIStatusInfo``, no token).
+
+Why asn1crypto: ``cryptography`` signs CMS only with ``id-data`` content (its PKCS#7
+builder), never a ``TSTInfo`` eContent with the signed attributes RFC 3161 requires,
+and ``rfc3161-client`` only parses. asn1crypto is pure Python, has no dependencies,
+and defines TSP, CMS and ESS (``tsp.TSTInfo``, ``cms.SignedData``,
+``tsp.SigningCertificateV2``) from the RFCs' modules; pyasn1-modules has them too but
+needs an order of magnitude more code to build the same structures. The signature
+itself is made by the :class:`~sigstack.keys.base.Signer` (file, KMS, PKCS#11 alike).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sigstack.errors import TSA_DIGEST_LENGTH, TSA_FAILED, TSA_WEAK_HASH, TimestampRequestError
+from sigstack.tsa.state import TSAMaterial
+
+#: Sigstore's TSA policy OID, timestamp-authority's default
+SIGSTORE_POLICY = "1.3.6.1.4.1.57264.2"
+#: digest name -> length; timestamp-authority takes these (SHA-1 is refused as weak)
+DIGESTS = {"sha256": 32, "sha384": 48, "sha512": 64}
+MAX_REQUEST = 10 * 1024
+
+
+@dataclass(frozen=True)
+class TimestampRequest:
+    """What a request asks for, whatever form it came in."""
+
+    hash_name: str
+    digest: bytes
+    nonce: int | None = None
+    cert_req: bool = False
+    policy: str | None = None
+    critical_extensions: tuple[str, ...] = ()
+
+
+def _bad(reason: str, sentence: str = TSA_FAILED) -> TimestampRequestError:
+    return TimestampRequestError(f"{sentence}: {reason}")
+
+
+def _check_digest(hash_name: str | None, digest: bytes) -> None:
+    if hash_name in ("sha1", "md5"):
+        raise _bad(f"{hash_name} must not be used; use SHA-256, SHA-384 or SHA-512", TSA_WEAK_HASH)
+    if hash_name not in DIGESTS:
+        raise _bad(f"unsupported hash algorithm {hash_name}; use SHA-256, SHA-384 or SHA-512", TSA_WEAK_HASH)
+    if len(digest) != DIGESTS[hash_name]:
+        raise _bad(f"expected {DIGESTS[hash_name]} bytes, got {len(digest)} bytes", TSA_DIGEST_LENGTH)
+
+
+def parse_der_request(der: bytes) -> TimestampRequest:
+    """A DER ``TimeStampReq``; TimestampRequestError when it is not one."""
+    from asn1crypto import tsp
+
+    if len(der) > MAX_REQUEST:
+        raise _bad(f"the request is larger than {MAX_REQUEST} bytes")
+    try:
+        req = tsp.TimeStampReq.load(der, strict=True)
+        version = req["version"].native
+        imprint = req["message_imprint"]
+        hash_name = imprint["hash_algorithm"]["algorithm"].native
+        digest = imprint["hashed_message"].native
+        policy = req["req_policy"].native
+        nonce = req["nonce"].native
+        cert_req = bool(req["cert_req"].native)
+        extensions = req["extensions"]
+        critical = tuple(str(e["extn_id"].dotted) for e in extensions if e["critical"].native) \
+            if extensions.native is not None else ()
+    except (ValueError, TypeError, KeyError) as exc:
+        raise _bad(f"the body is not a DER TimeStampReq ({exc})") from None
+    if version != "v1":
+        raise _bad(f"unsupported TimeStampReq version {version}")
+    if nonce is not None and nonce < 0:
+        raise _bad("the nonce is negative")
+    _check_digest(hash_name, digest)
+    return TimestampRequest(hash_name, digest, nonce, cert_req, policy, critical)
+
+
+def parse_json_request(doc: Any) -> TimestampRequest:
+    """timestamp-authority's JSON request: ``{"artifactHash": "<b64 digest>",
+    "hashAlgorithm": "sha256", "certificates": bool, "nonce": int, "tsaPolicyOID": "..."}``."""
+    if not isinstance(doc, dict):
+        raise _bad("the JSON request must be an object")
+    unknown = set(doc) - {"artifactHash", "hashAlgorithm", "certificates", "nonce", "tsaPolicyOID"}
+    if unknown:
+        raise _bad(f"unknown field {sorted(unknown)[0]!r} in the JSON request")
+    text, name = doc.get("artifactHash"), doc.get("hashAlgorithm", "sha256")
+    if not isinstance(text, str) or not isinstance(name, str):
+        raise _bad("artifactHash (base64) and hashAlgorithm must be strings")
+    try:
+        digest = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise _bad("artifactHash is not base64") from None
+    name = name.lower().replace("-", "")
+    _check_digest(name, digest)
+    nonce, certs, policy = doc.get("nonce"), doc.get("certificates", False), doc.get("tsaPolicyOID")
+    if nonce is not None and (not isinstance(nonce, int) or isinstance(nonce, bool) or nonce < 0):
+        raise _bad("nonce must be a non-negative integer")
+    if not isinstance(certs, bool):
+        raise _bad("certificates must be true or false")
+    if policy is not None and (not isinstance(policy, str) or not is_oid(policy)):
+        raise _bad("tsaPolicyOID must be a dotted object identifier")
+    return TimestampRequest(name, digest, nonce, certs, policy or None)
+
+
+def is_oid(text: str) -> bool:
+    parts = text.split(".")
+    return len(parts) >= 2 and all(p.isascii() and p.isdigit() for p in parts)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A DER ``TimeStampResp``; ``granted`` when it carries a token."""
+
+    der: bytes
+    granted: bool
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+@dataclass
+class TimestampAuthority:
+    """Issues timestamps with ``material`` (signer and chain). ``clock`` is the time
+    source (tests pin it); ``policy`` the TSA policy OID."""
+
+    material: TSAMaterial
+    policy: str = SIGSTORE_POLICY
+    clock: Callable[[], datetime.datetime] = _now
+    _leaf_der: bytes = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from cryptography.hazmat.primitives import serialization
+
+        self._leaf_der = self.material.leaf.public_bytes(serialization.Encoding.DER)
+
+    def chain_pem(self) -> bytes:
+        return self.material.chain_pem()
+
+    def respond(self, request: TimestampRequest) -> Reply:
+        """The ``TimeStampResp`` for ``request``: a token, or an RFC 3161 rejection."""
+        if request.policy is not None and request.policy != self.policy:
+            return Reply(rejection("unaccepted_policy", f"the TSA's policy is {self.policy}, not {request.policy}"),
+                         False)
+        if request.critical_extensions:
+            return Reply(rejection("unaccepted_extension",
+                                   f"unsupported critical extension {request.critical_extensions[0]}"), False)
+        return Reply(self._grant(request), True)
+
+    def _grant(self, request: TimestampRequest) -> bytes:
+        from asn1crypto import algos, cms, core, tsp
+        from asn1crypto import x509 as ax509
+
+        gen_time = self.clock().astimezone(datetime.UTC).replace(microsecond=0)
+        info: dict[str, Any] = {
+            "version": "v1",
+            "policy": self.policy,
+            "message_imprint": {"hash_algorithm": {"algorithm": request.hash_name},
+                                "hashed_message": request.digest},
+            "serial_number": secrets.randbits(127) | (1 << 126),
+            "gen_time": core.GeneralizedTime(gen_time),
+            "accuracy": {"seconds": 1},
+            "ordering": False,
+        }
+        if request.nonce is not None:
+            info["nonce"] = request.nonce
+        tst_der = tsp.TSTInfo(info).dump()
+
+        signer = self.material.signer
+        leaf = ax509.Certificate.load(self._leaf_der)
+        digest_name = signer.hash_name
+        ess = tsp.SigningCertificateV2({"certs": [{
+            "hash_algorithm": {"algorithm": "sha256"},
+            "cert_hash": hashlib.sha256(self._leaf_der).digest(),
+            "issuer_serial": {"issuer": [ax509.GeneralName("directory_name", leaf.issuer)],
+                              "serial_number": leaf.serial_number},
+        }]})
+        attrs = [
+            cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
+            cms.CMSAttribute({"type": "signing_time", "values": [cms.Time({"utc_time": core.UTCTime(gen_time)})]}),
+            cms.CMSAttribute({"type": "message_digest",
+                              "values": [hashlib.new(digest_name, tst_der).digest()]}),
+            cms.CMSAttribute({"type": "signing_certificate_v2", "values": [ess]}),
+        ]
+        # DER orders a SET OF by the encodings; the signature is over that encoding
+        attrs.sort(key=lambda a: a.dump())
+        signed_attrs = cms.CMSAttributes(attrs)
+        signature = signer.sign(signed_attrs.dump())
+
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        kind = "ecdsa" if isinstance(signer.public_key(), ec.EllipticCurvePublicKey) else "rsa"
+        signer_info = cms.SignerInfo({
+            "version": "v1",
+            "sid": cms.SignerIdentifier("issuer_and_serial_number", cms.IssuerAndSerialNumber({
+                "issuer": leaf.issuer, "serial_number": leaf.serial_number})),
+            "digest_algorithm": algos.DigestAlgorithm({"algorithm": digest_name}),
+            "signed_attrs": signed_attrs,
+            "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": f"{digest_name}_{kind}"}),
+            "signature": signature,
+        })
+        signed: dict[str, Any] = {
+            "version": "v3",
+            "digest_algorithms": [algos.DigestAlgorithm({"algorithm": digest_name})],
+            "encap_content_info": {"content_type": "tst_info",
+                                   "content": core.ParsableOctetString(tst_der)},
+            "signer_infos": [signer_info],
+        }
+        if request.cert_req:
+            signed["certificates"] = [cms.CertificateChoices("certificate", leaf)]
+        token = cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(signed)})
+        der: bytes = tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
+        return der
+
+
+def rejection(fail_info: str, text: str) -> bytes:
+    """An RFC 3161 ``TimeStampResp`` that grants nothing (status ``rejection``)."""
+    from asn1crypto import tsp
+
+    der: bytes = tsp.TimeStampResp({"status": {"status": "rejection", "status_string": [text],
+                                               "fail_info": {fail_info}}}).dump()
+    return der
