@@ -15,6 +15,7 @@ that wherever a trusted root is at hand.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 
 import httpx
 
@@ -90,3 +91,17 @@ class TimestampClient:
         if info.message_imprint.message != hashlib.sha256(signature).digest():
             raise TSAClientError(f"the timestamp from {self.url} is not over the signature")
         return body
+
+
+def timestamper(urls: Sequence[str], timeout: float = 30.0) -> Callable[[bytes], list[bytes]]:
+    """A :data:`sigstack.sign.blob.Timestamper` asking each of ``urls`` in turn; any
+    failure is an error (cosign's rule: a signature asked to be timestamped is never
+    stored without its timestamp)."""
+    def stamp(signature: bytes) -> list[bytes]:
+        out = []
+        for url in urls:
+            with TimestampClient(url, timeout) as client:
+                out.append(client.timestamp(signature))
+        return out
+
+    return stamp

@@ -296,9 +296,12 @@ class Verifier:
             signature = envelope.signatures[0]
         certificate, chain = layer_certificates(notes)
         found = evidence.layer_rekor_bundle(notes) if self.log.checked else None
+        # cosign timestamps a .sig layer's raw signature, but an .att layer's stored
+        # envelope (its signature annotation is empty; VerifyRFC3161Timestamp)
+        stamped = stored if envelope is not None and stored is not None else signature
         signing = establish(material, certificate=certificate, chain=chain, signature=signature,
                             timestamps=layer_timestamps(notes), entry=found[0] if found else None,
-                            log_checked=self.log.checked)
+                            log_checked=self.log.checked, timestamped=stamped)
         key = signing.verifier(None)
         if envelope is not None:
             _signature_step(lambda: dsse.verify(key, envelope))  # step 2
