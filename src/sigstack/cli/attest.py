@@ -235,9 +235,9 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
         refs = [parse_reference(i) for i in args.images]
     prefix = tag_prefix(args)
     target = target_repository()
-    from sigstack.cli._common import keyless_log_policy, keyless_material
+    from sigstack.cli._common import key_material, keyless_log_policy, keyless_material
 
-    verifier: Any = keys.load_verifier(args.key) if args.key else keyless_material(args)
+    verifier: Any = key_material(args, keys.load_verifier(args.key)) if args.key else keyless_material(args)
     if args.insecure_ignore_tlog:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
              "transparency and auditability verification for the attestation.")
@@ -276,7 +276,7 @@ def run_verify_blob_attestation(args: argparse.Namespace) -> int:
     import re
     from pathlib import Path
 
-    from sigstack.cli._common import keyless_log_policy, keyless_material, log_client, log_policy
+    from sigstack.cli._common import key_material, keyless_log_policy, keyless_material, log_client, log_policy
     from sigstack.cli._io import info
     from sigstack.errors import SigstackError, UsageError
     from sigstack.verify.attestation import verify_blob_attestation
@@ -289,7 +289,7 @@ def run_verify_blob_attestation(args: argparse.Namespace) -> int:
     if args.key:
         from sigstack import keys
 
-        material = keys.load_verifier(args.key)
+        material = key_material(args, keys.load_verifier(args.key))
     else:
         material = keyless_material(args)
 

@@ -116,9 +116,9 @@ def run_sign_blob(args: argparse.Namespace) -> int:
     if args.rfc3161_timestamp and done.timestamps:
         import json
 
-        doc = {"SignedRFC3161Timestamp": base64.b64encode(done.timestamps[0]).decode()}
-        atomic_write(Path(args.rfc3161_timestamp), json.dumps(doc).encode(), 0o644)
-        info(f"RFC3161 timestamp written to file {args.rfc3161_timestamp}")
+        doc = {"SignedRFC3161Timestamp": base64.b64encode(done.timestamps[0]).decode()}  # as Go's json.Marshal
+        atomic_write(Path(args.rfc3161_timestamp), json.dumps(doc, separators=(",", ":")).encode(), 0o600)
+        info(f"Wrote timestamp to file {args.rfc3161_timestamp}")
 
     raw = done.signature
     out = base64.b64encode(raw) if args.b64 else raw
@@ -169,12 +169,12 @@ def run_verify_blob(args: argparse.Namespace) -> int:
 
     from sigstack import keys
     from sigstack._internal.artifact import open_artifact
-    from sigstack.cli._common import keyless_log_policy, keyless_material
+    from sigstack.cli._common import key_material, keyless_log_policy, keyless_material
     from sigstack.cli._io import info
     from sigstack.errors import SigstackError
     from sigstack.verify import verify_blob_evidence
 
-    verifier: Any = keys.load_verifier(args.key) if args.key else keyless_material(args)
+    verifier: Any = key_material(args, keys.load_verifier(args.key)) if args.key else keyless_material(args)
     bundle = None
     if args.bundle:
         from sigstack.bundle.models import Bundle

@@ -200,9 +200,10 @@ def run_verify(args: argparse.Namespace) -> int:
 
         refs = [parse_reference(i) for i in args.images]
     prefix = tag_prefix(args)
-    from sigstack.cli._common import keyless_log_policy, keyless_material
+    from sigstack.cli._common import key_material, keyless_log_policy, keyless_material
 
-    verifier: Any = keys.load_verifier_on_first_use(args.key) if args.key else keyless_material(args)
+    verifier: Any = (key_material(args, keys.load_verifier_on_first_use(args.key)) if args.key
+                     else keyless_material(args))
     if args.insecure_ignore_tlog:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
              "transparency and auditability verification for the signature.")
