@@ -22,7 +22,7 @@ PEER_FIXTURES = frozenset({"cosign", "cosign_v2", "rekor_cli", "sigstore_js", "g
 SERVER_FIXTURES = frozenset({
     "registry", "tls_registry", "tls_registry_any", "logged_in", "tls_image",
     "tlog_server", "postgres_server", "postgres", "pg_url",
-    "moto_kms", "tinyproxy", "authproxy", "sigstore_stack",
+    "moto_kms", "tinyproxy", "authproxy", "sigstore_stack", "tsa",
 })
 
 

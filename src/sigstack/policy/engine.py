@@ -92,12 +92,14 @@ class KeylessVerifier(Protocol):
     document; None: the public-good root) and the authority's identities (dicts with
     ``issuer``/``subject``/``issuerRegExp``/``subjectRegExp``). Returns, per verified
     item, ``(signed payload, {"subject", "issuer", githubWorkflow*})``; raises
-    :class:`~sigstack.errors.VerificationError` worded as cosign's."""
+    :class:`~sigstack.errors.VerificationError` worded as cosign's. ``timestamp_root``
+    (an ``rfc3161timestamp`` authority's TrustedRoot JSON) names the TSAs whose signed
+    timestamps then give the signature's time, the log not being consulted."""
 
     def __call__(self, client: RegistryReader, ref: Reference, *, trusted_root: bytes | None,
                  identities: Sequence[Mapping[str, str]], attestations: bool,
                  target_repository: str | None, tag_prefix: str, insecure_ignore_sct: bool,
-                 bundles: bool) -> list[tuple[bytes, dict[str, str]]]: ...
+                 bundles: bool, timestamp_root: bytes | None = None) -> list[tuple[bytes, dict[str, str]]]: ...
 
 
 #: a registry reader for an authority: given its ``signaturePullSecrets`` (empty: the pod's)
@@ -364,9 +366,6 @@ class Engine:
             if a.static.action == "fail":
                 raise VerificationError(f"disallowed by static policy: {a.static.message}")
             return {"static": True}
-        if a.rfc3161_trust_root_ref is not None:  # refused, never silently weaker than asked
-            raise VerificationError(f"authority {a.name}: rfc3161timestamp (signed timestamps instead of the log) is "
-                                    "not supported by sigstack yet")
         source = a.sources[0] if a.sources else None
         client = client_for(source.signature_pull_secrets if source else ())
         target = source.oci if source and source.oci else None
@@ -378,9 +377,17 @@ class Engine:
             raise VerificationError(f"there are no public keys for authority {a.name}"
                                     + (f" ({auth.problem})" if auth.problem else ""))
         log = self._log_policy(a)
+        verifier: KeyVerifier = auth.verifier
+        if a.rfc3161_trust_root_ref is not None:
+            from sigstack.verify.timestamp import TimestampedKey
+
+            what = "attestation" if a.attestations else "signature"
+            tsa_root = self._timestamp_root(a, f"{what} key validation failed for authority {a.name} for {ref.name}")
+            # policy-controller: the signed timestamps give the time, the log is not consulted
+            verifier, log = TimestampedKey(auth.verifier, tsa_root, required=True), _NO_LOG.get()
         if a.attestations:
             try:
-                verified = verified_attestations(client, auth.verifier, ref, log=log, target_repository=target,
+                verified = verified_attestations(client, verifier, ref, log=log, target_repository=target,
                                                  tag_prefix=prefix, bundles=bundles,
                                                  workers=self.settings.max_workers)
             except VerificationError as exc:
@@ -393,7 +400,7 @@ class Engine:
                                   max_workers=self.settings.max_workers, bundles=bundles,
                                   experimental_oci11=self.settings.enable_oci11, log=log)
         try:
-            found = verify_image(client, auth.verifier, ref, opts)
+            found = verify_image(client, verifier, ref, opts)
         except VerificationError as exc:
             raise VerificationError(f"signature key validation failed for authority {a.name} for {ref.name}: "
                                     f"{exc.message}") from None
@@ -412,10 +419,14 @@ class Engine:
             root = self._trusted_root_json(k.trust_root_ref)
         ids = [{"issuer": i.issuer, "subject": i.subject, "issuerRegExp": i.issuer_regexp,
                 "subjectRegExp": i.subject_regexp} for i in k.identities]
+        extra: dict[str, Any] = {}
+        if a.rfc3161_trust_root_ref is not None:
+            self._timestamp_root(a, f"{what} keyless validation failed for authority {a.name} for {ref.name}")
+            extra["timestamp_root"] = self._trusted_root_json(a.rfc3161_trust_root_ref)
         try:
             found = self.keyless(client, ref, trusted_root=root, identities=ids, attestations=bool(a.attestations),
                                  target_repository=target, tag_prefix=prefix,
-                                 insecure_ignore_sct=k.insecure_ignore_sct, bundles=bundles)
+                                 insecure_ignore_sct=k.insecure_ignore_sct, bundles=bundles, **extra)
         except VerificationError as exc:
             raise VerificationError(f"{what} keyless validation failed for authority {a.name} for {ref.name}: "
                                     f"{exc.message}") from None
@@ -483,6 +494,20 @@ class Engine:
         logs = parse_trusted_root(root)
         url = a.ctlog.url or logs[0].base_url
         return LogPolicy(trusted_logs=[t.verifier for t in logs], client=RekorClient(url))
+
+    def _timestamp_root(self, a: Authority, prefix: str) -> Any:
+        """The TrustedRoot an ``rfc3161timestamp`` authority names, which must list a TSA:
+        without one policy-controller has no TSA roots, and cosign refuses the timestamp
+        with ``no TSA root certificate(s) provided to verify timestamp`` (we refuse
+        every signature so, since the timestamp is required here)."""
+        from sigstack.bundle.trustroot import TrustedRoot
+
+        assert a.rfc3161_trust_root_ref is not None
+        root = TrustedRoot.from_json(self._trusted_root_json(a.rfc3161_trust_root_ref))
+        if not root.timestamp_authorities:
+            raise VerificationError(f"{prefix}: unable to verify RFC3161 timestamp bundle: no TSA root "
+                                    "certificate(s) provided to verify timestamp")
+        return root
 
     def _trusted_root_json(self, name: str) -> bytes:
         tr = self.trust_roots.get(name)

@@ -174,7 +174,7 @@ class TimestampAuthority:
             return Reply(rejection("unaccepted_policy", f"the TSA's policy is {self.policy}, not {request.policy}"),
                          False)
         if request.critical_extensions:
-            return Reply(rejection("unaccepted_extension",
+            return Reply(rejection("unaccepted_extensions",
                                    f"unsupported critical extension {request.critical_extensions[0]}"), False)
         return Reply(self._grant(request), True)
 
@@ -245,9 +245,13 @@ class TimestampAuthority:
 
 
 def rejection(fail_info: str, text: str) -> bytes:
-    """An RFC 3161 ``TimeStampResp`` that grants nothing (status ``rejection``)."""
+    """An RFC 3161 ``TimeStampResp`` that grants nothing (status ``rejection``, no token).
+    asn1crypto's ``TimeStampResp`` declares the token mandatory, so the outer SEQUENCE
+    around the ``PKIStatusInfo`` is written here."""
     from asn1crypto import tsp
 
-    der: bytes = tsp.TimeStampResp({"status": {"status": "rejection", "status_string": [text],
-                                               "fail_info": {fail_info}}}).dump()
-    return der
+    from sigstack._internal.der import tlv
+
+    status: bytes = tsp.PKIStatusInfo({"status": "rejection", "status_string": [text],
+                                       "fail_info": {fail_info}}).dump()
+    return tlv(0x30, status)
