@@ -30,6 +30,7 @@ class TSA:
 
 def start_tsa(workdir: Path, extra: list[str] | None = None) -> TSA:
     slow_resource("a timestamp authority (sigstack tsa serve)")
+    workdir.mkdir(parents=True, exist_ok=True)
     state = workdir / "tsa-state"
     server = Server(["tsa", "serve", "--state", str(state), *(extra or [])], workdir,
                     "/api/v1/timestamp/certchain", "tsa").start()

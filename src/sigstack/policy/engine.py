@@ -600,7 +600,7 @@ def _configs(client: RegistryReader, ref: Reference) -> dict[str, Any]:
 def sigstore_keys_to_trusted_root(keys: Mapping[str, Any]) -> bytes:
     """A TrustRoot's ``sigstoreKeys`` (the CRD's protobuf-shaped fields: PEM chains and
     keys, base64-encoded as Go encodes ``[]byte``) as a TrustedRoot JSON document:
-    ``certificateAuthorities``, ``tLogs`` and ``ctLogs``."""
+    ``certificateAuthorities``, ``tLogs``, ``ctLogs`` and ``timestampAuthorities``."""
     import base64
 
     from cryptography import x509
@@ -626,24 +626,31 @@ def sigstore_keys_to_trusted_root(keys: Mapping[str, Any]) -> bytes:
             out += doc["tlogs"]
         return out
 
-    cas = []
-    for i, ca in enumerate(keys.get("certificateAuthorities") or []):
-        try:
-            certs = x509.load_pem_x509_certificates(pem_of(ca.get("certChain"), f"certificateAuthorities[{i}]"))
-        except ValueError:
-            raise PolicyError(f"the TrustRoot's certificateAuthorities[{i}].certChain holds no certificate") from None
-        subject = ca.get("subject") or {}
-        cas.append({"subject": {"organization": str(subject.get("organization") or ""),
-                                "commonName": str(subject.get("commonName") or "")},
-                    "uri": str(ca.get("uri") or ""),
-                    "certChain": {"certificates": [{"rawBytes": base64.b64encode(c.public_bytes(Encoding.DER)).decode()}
-                                                   for c in certs]},
-                    "validFor": {"start": "1970-01-01T00:00:00Z"}})
+    def authorities(items: Any, what: str) -> list[dict[str, Any]]:
+        out = []
+        for i, ca in enumerate(items or []):
+            try:
+                certs = x509.load_pem_x509_certificates(pem_of(ca.get("certChain"), f"{what}[{i}]"))
+            except ValueError:
+                raise PolicyError(f"the TrustRoot's {what}[{i}].certChain holds no certificate") from None
+            subject = ca.get("subject") or {}
+            out.append({"subject": {"organization": str(subject.get("organization") or ""),
+                                    "commonName": str(subject.get("commonName") or "")},
+                        "uri": str(ca.get("uri") or ""),
+                        "certChain": {"certificates": [
+                            {"rawBytes": base64.b64encode(c.public_bytes(Encoding.DER)).decode()} for c in certs]},
+                        "validFor": {"start": "1970-01-01T00:00:00Z"}})
+        return out
+
+    cas = authorities(keys.get("certificateAuthorities"), "certificateAuthorities")
+    # the TSAs of an rfc3161timestamp authority (leaf first, root last, as the CAs' chains)
+    tsas = authorities(keys.get("timestampAuthorities"), "timestampAuthorities")
     root = {"mediaType": TRUSTED_ROOT_V01, "tlogs": logs(keys.get("tLogs") or keys.get("tlogs"), "tLogs"),
             "certificateAuthorities": cas, "ctlogs": logs(keys.get("ctLogs") or keys.get("ctlogs"), "ctLogs"),
-            "timestampAuthorities": []}
-    if not root["tlogs"] and not cas:
-        raise PolicyError("the TrustRoot's sigstoreKeys list no tLogs and no certificateAuthorities")
+            "timestampAuthorities": tsas}
+    if not root["tlogs"] and not cas and not tsas:
+        raise PolicyError("the TrustRoot's sigstoreKeys list no tLogs, no certificateAuthorities and no "
+                          "timestampAuthorities")
     return json.dumps(root).encode()
 
 
