@@ -68,7 +68,7 @@ def create_app(authority: TimestampAuthority) -> Starlette:
     async def timestamp(request: Request) -> Response:
         kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         parsed: TimestampRequest
-        if kind in ("application/json", "application/json+timestamp"):
+        if kind == "application/json":
             raw = await _body(request)
             try:
                 doc = safejson.loads(raw)
