@@ -153,17 +153,49 @@ def _now() -> datetime.datetime:
 @dataclass
 class TimestampAuthority:
     """Issues timestamps with ``material`` (signer and chain). ``clock`` is the time
-    source (tests pin it); ``policy`` the TSA policy OID."""
+    source (tests pin it); ``policy`` the TSA policy OID.
+
+    What does not change from one timestamp to the next (the signer identifier, the ESS
+    attribute naming the leaf, the algorithms, the certificate) is encoded once here and
+    reused as parsed DER: asn1crypto re-encodes a structure built from Python values on
+    every ``dump``, which made a timestamp several times slower than its signature."""
 
     material: TSAMaterial
     policy: str = SIGSTORE_POLICY
     clock: Callable[[], datetime.datetime] = _now
-    _leaf_der: bytes = field(init=False, repr=False)
+    _fixed: dict[str, Any] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        from asn1crypto import algos, cms, tsp
+        from asn1crypto import x509 as ax509
         from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
 
-        self._leaf_der = self.material.leaf.public_bytes(serialization.Encoding.DER)
+        leaf_der = self.material.leaf.public_bytes(serialization.Encoding.DER)
+        leaf = ax509.Certificate.load(leaf_der)
+        signer = self.material.signer
+        kind = "ecdsa" if isinstance(signer.public_key(), ec.EllipticCurvePublicKey) else "rsa"
+        ess = tsp.SigningCertificateV2({"certs": [{
+            "hash_algorithm": {"algorithm": "sha256"},
+            "cert_hash": hashlib.sha256(leaf_der).digest(),
+            "issuer_serial": {"issuer": [ax509.GeneralName("directory_name", leaf.issuer)],
+                              "serial_number": leaf.serial_number},
+        }]})
+
+        def frozen(value: Any) -> Any:
+            return type(value).load(value.dump())
+
+        self._fixed = {
+            "digest_name": signer.hash_name,
+            "sid": frozen(cms.SignerIdentifier("issuer_and_serial_number", cms.IssuerAndSerialNumber({
+                "issuer": leaf.issuer, "serial_number": leaf.serial_number}))),
+            "digest_algorithm": frozen(algos.DigestAlgorithm({"algorithm": signer.hash_name})),
+            "signature_algorithm": frozen(algos.SignedDigestAlgorithm({"algorithm": f"{signer.hash_name}_{kind}"})),
+            "content_type": frozen(cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]})),
+            "ess": frozen(cms.CMSAttribute({"type": "signing_certificate_v2", "values": [ess]})),
+            "certificate": frozen(cms.CertificateChoices("certificate", leaf)),
+            "policy": self.policy,
+        }
 
     def chain_pem(self) -> bytes:
         return self.material.chain_pem()
@@ -179,9 +211,9 @@ class TimestampAuthority:
         return Reply(self._grant(request), True)
 
     def _grant(self, request: TimestampRequest) -> bytes:
-        from asn1crypto import algos, cms, core, tsp
-        from asn1crypto import x509 as ax509
+        from asn1crypto import cms, core, tsp
 
+        fixed = self._fixed
         gen_time = self.clock().astimezone(datetime.UTC).replace(microsecond=0)
         info: dict[str, Any] = {
             "version": "v1",
@@ -197,48 +229,33 @@ class TimestampAuthority:
             info["nonce"] = request.nonce
         tst_der = tsp.TSTInfo(info).dump()
 
-        signer = self.material.signer
-        leaf = ax509.Certificate.load(self._leaf_der)
-        digest_name = signer.hash_name
-        ess = tsp.SigningCertificateV2({"certs": [{
-            "hash_algorithm": {"algorithm": "sha256"},
-            "cert_hash": hashlib.sha256(self._leaf_der).digest(),
-            "issuer_serial": {"issuer": [ax509.GeneralName("directory_name", leaf.issuer)],
-                              "serial_number": leaf.serial_number},
-        }]})
         attrs = [
-            cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
+            fixed["content_type"],
             cms.CMSAttribute({"type": "signing_time", "values": [cms.Time({"utc_time": core.UTCTime(gen_time)})]}),
             cms.CMSAttribute({"type": "message_digest",
-                              "values": [hashlib.new(digest_name, tst_der).digest()]}),
-            cms.CMSAttribute({"type": "signing_certificate_v2", "values": [ess]}),
+                              "values": [hashlib.new(fixed["digest_name"], tst_der).digest()]}),
+            fixed["ess"],
         ]
         # DER orders a SET OF by the encodings; the signature is over that encoding
         attrs.sort(key=lambda a: a.dump())
         signed_attrs = cms.CMSAttributes(attrs)
-        signature = signer.sign(signed_attrs.dump())
-
-        from cryptography.hazmat.primitives.asymmetric import ec
-
-        kind = "ecdsa" if isinstance(signer.public_key(), ec.EllipticCurvePublicKey) else "rsa"
+        signature = self.material.signer.sign(signed_attrs.dump())
         signer_info = cms.SignerInfo({
             "version": "v1",
-            "sid": cms.SignerIdentifier("issuer_and_serial_number", cms.IssuerAndSerialNumber({
-                "issuer": leaf.issuer, "serial_number": leaf.serial_number})),
-            "digest_algorithm": algos.DigestAlgorithm({"algorithm": digest_name}),
+            "sid": fixed["sid"],
+            "digest_algorithm": fixed["digest_algorithm"],
             "signed_attrs": signed_attrs,
-            "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": f"{digest_name}_{kind}"}),
+            "signature_algorithm": fixed["signature_algorithm"],
             "signature": signature,
         })
         signed: dict[str, Any] = {
             "version": "v3",
-            "digest_algorithms": [algos.DigestAlgorithm({"algorithm": digest_name})],
-            "encap_content_info": {"content_type": "tst_info",
-                                   "content": core.ParsableOctetString(tst_der)},
+            "digest_algorithms": [fixed["digest_algorithm"]],
+            "encap_content_info": {"content_type": "tst_info", "content": core.ParsableOctetString(tst_der)},
             "signer_infos": [signer_info],
         }
         if request.cert_req:
-            signed["certificates"] = [cms.CertificateChoices("certificate", leaf)]
+            signed["certificates"] = [fixed["certificate"]]
         token = cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(signed)})
         der: bytes = tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
         return der
