@@ -290,3 +290,25 @@ def test_bad_json_requests_are_refused(doc: object, reason: str) -> None:
     with pytest.raises(TimestampRequestError, match=None) as info:
         parse_json_request(doc)
     assert reason in info.value.message, info.value.message
+
+
+@pytest.mark.parametrize("kind", ["rsa-2048", "p384"])
+def test_rsa_and_p384_signers(tmp_path: Path, kind: str) -> None:
+    """Other key types sign too: RSA PKCS#1 v1.5 with SHA-256, ECDSA P-384 with SHA-384
+    (the digest and signature algorithms of the signer info follow the key)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from sigstack.keys.software import PrivateKeySigner
+    from sigstack.tsa.state import timestamping_leaf
+
+    root = ensure_state(tmp_path)  # its root certifies the new key
+    root_key = serialization.load_pem_private_key((tmp_path / "root.key").read_bytes(), None)
+    key = rsa.generate_private_key(65537, 2048) if kind == "rsa-2048" else ec.generate_private_key(ec.SECP384R1())
+    signer = PrivateKeySigner(key)
+    leaf = timestamping_leaf(key.public_key(), root.chain[-1], PrivateKeySigner(root_key))
+    material = TSAMaterial(signer, (leaf, root.chain[-1]))
+    der = granted(material, request(), clock=datetime.datetime.now(datetime.UTC))
+    assert verify_timestamps(SIG, [der], root_for(material))
+    (info,) = tsp.TimeStampResp.load(der)["time_stamp_token"]["content"]["signer_infos"]
+    expected = "sha256_rsa" if kind == "rsa-2048" else "sha384_ecdsa"
+    assert info["signature_algorithm"]["algorithm"].native == expected
