@@ -60,7 +60,7 @@ def in_process_rate(bodies: list[bytes], state: Path) -> float:
     tsa = TimestampAuthority(ensure_state(state))
     start = time.perf_counter()
     for body in bodies:
-        assert tsa.respond(parse_der_request(body)).granted
+        tsa.respond(parse_der_request(body))
     return len(bodies) / (time.perf_counter() - start)
 
 
@@ -109,7 +109,7 @@ def http_rate(bodies: list[bytes], concurrency: int, state: Path) -> tuple[float
         start = time.perf_counter()
         asyncio.run(main())
         elapsed = time.perf_counter() - start
-        assert set(statuses) == {201}, set(statuses)
+        assert set(statuses) == {200}, set(statuses)
         return len(bodies) / elapsed, statistics.quantiles(latencies, n=100)[98] * 1000
     finally:
         proc.terminate()

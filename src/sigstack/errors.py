@@ -380,6 +380,8 @@ class CTError(CAError):
 TSA_FAILED = "Error generating timestamp response"
 TSA_WEAK_HASH = "Weak hash algorithm in timestamp request"
 TSA_DIGEST_LENGTH = "Message digest has incorrect length for specified algorithm"
+TSA_UNACCEPTED_POLICY = "unaccepted policy: requested TSA policy is not supported by the TSA"
+TSA_UNACCEPTED_EXTENSION = "unaccepted extension: requested extensions are not supported by the TSA"
 
 
 class TimestampRequestError(SigstackError):

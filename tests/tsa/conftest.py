@@ -16,3 +16,19 @@ def tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TSA]:
         yield served
     finally:
         served.stop()
+
+
+@pytest.fixture(scope="session")
+def timestamp_server() -> str:
+    """sigstore/timestamp-authority's server (built by scripts/install-peers)."""
+    from tests.conftest import peer
+
+    return peer("timestamp-server")
+
+
+@pytest.fixture(scope="session")
+def timestamp_cli() -> str:
+    """sigstore/timestamp-authority's client, ``timestamp-cli``."""
+    from tests.conftest import peer
+
+    return peer("timestamp-cli")

@@ -26,6 +26,8 @@ from sigstack.bundle.trustroot import CertificateAuthority, TimeRange, TrustedRo
 from sigstack.errors import (
     TSA_DIGEST_LENGTH,
     TSA_FAILED,
+    TSA_UNACCEPTED_EXTENSION,
+    TSA_UNACCEPTED_POLICY,
     TSA_WEAK_HASH,
     ConfigError,
     TimestampError,
@@ -63,9 +65,7 @@ def request(*, cert: bool = True, hash_algorithm: HashAlgorithm = HashAlgorithm.
 
 
 def granted(material: TSAMaterial, der_request: bytes, clock: datetime.datetime = PINNED) -> bytes:
-    reply = TimestampAuthority(material, clock=lambda: clock).respond(parse_der_request(der_request))
-    assert reply.granted
-    return reply.der
+    return TimestampAuthority(material, clock=lambda: clock).respond(parse_der_request(der_request))
 
 
 def test_response_echoes_the_request(material: TSAMaterial) -> None:
@@ -84,6 +84,9 @@ def test_response_echoes_the_request(material: TSAMaterial) -> None:
     tst = token["content"]["encap_content_info"]["content"].parsed
     assert tst["accuracy"].native == {"seconds": 1, "millis": None, "micros": None}
     assert tst["ordering"].native is False
+    # the TSA names itself (the leaf's subject), as timestamp-authority does
+    assert tst["tsa"].chosen.native == {"organization_name": "sigstack", "common_name": "sigstack-tsa"}
+    assert 0 < tst["serial_number"].native < 1 << 159
 
 
 def test_serials_are_unique(material: TSAMaterial) -> None:
@@ -184,7 +187,7 @@ def cosign_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_key_reference_gets_a_chain_made_for_it(tmp_path: Path, cosign_key: Path) -> None:
     m = ensure_state(tmp_path, str(cosign_key), password=lambda confirm: b"pw")
     assert (tmp_path / "key-chain.pem").exists() and not (tmp_path / "tsa.key").exists()
-    der = TimestampAuthority(m).respond(parse_der_request(request())).der
+    der = TimestampAuthority(m).respond(parse_der_request(request()))
     assert verify_timestamps(SIG, [der], root_for(m))
     assert ensure_state(tmp_path, str(cosign_key), password=lambda confirm: b"pw").chain == m.chain
 
@@ -233,36 +236,25 @@ def asn1_request(hash_name: str = "sha256", digest: bytes | None = None, **field
     (asn1_request("md5"), TSA_WEAK_HASH, "md5 must not be used"),
     (asn1_request("sha256", b"\x00" * 31), TSA_DIGEST_LENGTH, "expected 32 bytes, got 31 bytes"),
     (asn1_request("sha512", b"\x00" * 32), TSA_DIGEST_LENGTH, "expected 64 bytes, got 32 bytes"),
-    (asn1_request(nonce=-5), TSA_FAILED, "the nonce is negative"),
+    (asn1_request(req_policy="1.2.3.4"), TSA_UNACCEPTED_POLICY, "the TSA's policy is 1.3.6.1.4.1.57264.2, not 1.2.3.4"),
+    (asn1_request(extensions=[{"extn_id": "1.2.3.4.5", "critical": True, "extn_value": b"\x05\x00"}]),
+     TSA_UNACCEPTED_EXTENSION, "1.2.3.4.5"),
+    (asn1_request(extensions=[{"extn_id": "1.2.3.4.6", "critical": False, "extn_value": b"\x05\x00"}]),
+     TSA_UNACCEPTED_EXTENSION, "1.2.3.4.6"),
 ])
-def test_bad_requests_are_refused(der: bytes, sentence: str, reason: str) -> None:
+def test_bad_requests_are_refused(material: TSAMaterial, der: bytes, sentence: str, reason: str) -> None:
     with pytest.raises(TimestampRequestError) as info:
-        parse_der_request(der)
+        TimestampAuthority(material).respond(parse_der_request(der))
     assert info.value.message.startswith(sentence + ": ")
     assert reason in info.value.message
     assert info.value.status == 400
 
 
-def test_another_policy_is_an_rfc3161_rejection(material: TSAMaterial) -> None:
-    reply = TimestampAuthority(material).respond(parse_der_request(asn1_request(req_policy="1.2.3.4")))
-    assert not reply.granted
-    resp = decode_timestamp_response(reply.der)  # what a client sees: a status and no token
-    assert PKIStatus(resp.status) == PKIStatus.REJECTION
-    assert "1.2.3.4" in resp.status_string[0]
-    status = tsp.PKIStatusInfo.load(reply.der[2:])
-    assert status["fail_info"].native == {"unaccepted_policy"}
-    # our own policy, asked for by name, is granted
-    asked = TimestampAuthority(material).respond(parse_der_request(asn1_request(req_policy=SIGSTORE_POLICY)))
-    assert asked.granted
-
-
-def test_a_critical_extension_is_an_rfc3161_rejection(material: TSAMaterial) -> None:
-    ext = [{"extn_id": "1.2.3.4.5", "critical": True, "extn_value": b"\x05\x00"}]
-    reply = TimestampAuthority(material).respond(parse_der_request(asn1_request(extensions=ext)))
-    assert not reply.granted
-    assert tsp.PKIStatusInfo.load(reply.der[2:])["fail_info"].native == {"unaccepted_extensions"}
-    ext[0]["critical"] = False  # a non-critical one is ignored
-    assert TimestampAuthority(material).respond(parse_der_request(asn1_request(extensions=ext))).granted
+def test_our_own_policy_asked_by_name_and_a_negative_nonce_are_granted(material: TSAMaterial) -> None:
+    """As timestamp-authority: the TSA's policy may be named; any INTEGER nonce is echoed."""
+    der = TimestampAuthority(material).respond(parse_der_request(asn1_request(req_policy=SIGSTORE_POLICY, nonce=-5)))
+    tst = tsp.TimeStampResp.load(der)["time_stamp_token"]["content"]["encap_content_info"]["content"].parsed
+    assert (tst["policy"].native, tst["nonce"].native) == (SIGSTORE_POLICY, -5)
 
 
 def test_json_request_form(material: TSAMaterial) -> None:
@@ -271,7 +263,7 @@ def test_json_request_form(material: TSAMaterial) -> None:
     req = parse_json_request({"artifactHash": base64.b64encode(hashlib.sha384(SIG).digest()).decode(),
                               "hashAlgorithm": "sha384", "certificates": True, "nonce": 42})
     assert req == TimestampRequest("sha384", hashlib.sha384(SIG).digest(), 42, True, None)
-    resp = decode_timestamp_response(TimestampAuthority(material).respond(req).der)
+    resp = decode_timestamp_response(TimestampAuthority(material).respond(req))
     assert resp.tst_info.nonce == 42 and len(resp.signed_data.certificates) == 1
 
 

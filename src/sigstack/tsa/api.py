@@ -1,18 +1,18 @@
 """timestamp-authority's HTTP API (``openapi.yaml`` of sigstore/timestamp-authority).
 
-- ``POST /api/v1/timestamp``: a ``application/timestamp-query`` body (DER
-  ``TimeStampReq``; a body without a content type is taken as one, as RFC 3161 clients
-  such as sigstore-python send) or the ``application/json`` form → 201 with
+- ``POST /api/v1/timestamp``: an ``application/timestamp-query`` body (DER
+  ``TimeStampReq``) or the ``application/json`` form → 200 with
   ``application/timestamp-reply`` (DER ``TimeStampResp``);
 - ``GET /api/v1/timestamp/certchain``: the chain as PEM, leaf first
   (``application/pem-certificate-chain``).
 
-Errors are timestamp-authority's ``{"code": <HTTP status>, "message": ...}``: 400 for a
-request it cannot answer (bad body, weak hash, imprint length; a body over
+A timestamp is answered with 200, errors with timestamp-authority's
+``{"code": <HTTP status>, "message": ...}``: 400 for a request it will not answer (bad
+body, weak hash, imprint length, another policy, an extension; a body over
 :data:`MAX_BODY` is refused the same way, without reading the rest), 415 for another
-content type. An RFC 3161 refusal (policy, critical extension) is a ``TimeStampResp``
-with ``rejection`` status and HTTP 200, the protocol's own answer. Signing runs in a
-worker thread when the key is remote (KMS, PKCS#11), inline when it is in memory.
+content type, or none (as timestamp-authority v2 answers; tests/tsa/test_peer.py
+compares the two servers). Signing runs in a worker thread when the key is remote
+(KMS, PKCS#11), inline when it is in memory.
 """
 
 from __future__ import annotations
@@ -75,12 +75,13 @@ def create_app(authority: TimestampAuthority) -> Starlette:
             except (ValueError, UnicodeDecodeError):
                 raise TimestampRequestError(f"{TSA_FAILED}: the request body is not valid JSON") from None
             parsed = parse_json_request(doc)
-        elif kind in ("", QUERY, "application/octet-stream"):
+        elif kind == QUERY:
             parsed = parse_der_request(await _body(request))
         else:
-            return _error(415, f"{TSA_FAILED}: unsupported content type {kind!r} (use {QUERY} or application/json)")
-        reply = authority.respond(parsed) if inline else await run_in_threadpool(authority.respond, parsed)
-        return Response(reply.der, status_code=201 if reply.granted else 200, media_type=REPLY)
+            return _error(415, f'unsupported media type "{kind or "application/octet-stream"}", only '
+                               f"[{QUERY} application/json] are allowed")
+        der = authority.respond(parsed) if inline else await run_in_threadpool(authority.respond, parsed)
+        return Response(der, media_type=REPLY)
 
     async def certchain(request: Request) -> Response:
         return Response(chain, media_type=PEM_CHAIN)

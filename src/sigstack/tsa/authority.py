@@ -4,10 +4,11 @@ A request (``TimeStampReq``, DER; or timestamp-authority's JSON form) is checked
 answered with a ``TimeStampResp`` whose token is a CMS ``SignedData`` over a ``TSTInfo``:
 
 - ``TSTInfo``: version 1, the TSA policy (``1.3.6.1.4.1.57264.2``, Sigstore's, unless
-  configured otherwise), the request's ``messageImprint`` echoed, a random 128-bit
-  serial, ``genTime`` in whole seconds (Go's ``encoding/asn1``, which cosign parses
-  timestamps with, refuses fractions it would not write back), ``accuracy`` of one
-  second, ``ordering`` false, the request's ``nonce`` echoed;
+  configured otherwise), the request's ``messageImprint`` echoed, a random 159-bit
+  serial (20 bytes, as timestamp-authority's), ``genTime`` in whole seconds (Go's
+  ``encoding/asn1``, which cosign parses timestamps with, refuses fractions it would
+  not write back), ``accuracy`` of one second, ``ordering`` false, the request's
+  ``nonce`` echoed, and ``tsa`` naming the leaf's subject;
 - the ``SignerInfo`` (issuer and serial of the leaf) signs the signed attributes:
   content type ``id-ct-TSTInfo``, ``signingTime``, ``messageDigest`` of the TSTInfo
   and the ESS ``signingCertificateV2`` (RFC 5816: SHA-256 of the leaf, its issuer and
@@ -15,13 +16,14 @@ answered with a ``TimeStampResp`` whose token is a CMS ``SignedData`` over a ``T
 - ``certificates`` holds the leaf only when the request asked (``certReq``), as
   RFC 3161 §2.4.1 says; the verifier has the chain from its trusted root otherwise.
 
-What timestamp-authority refuses with HTTP 400 is refused here the same way
-(:class:`~sigstack.errors.TimestampRequestError`, with its fixed sentences as the
-prefix and the reason after): a body that does not parse, SHA-1
-(``Weak hash algorithm in timestamp request``), an imprint of the wrong length. What
-RFC 3161 answers inside the protocol is answered so: a policy this TSA does not use is
-a ``rejection`` with ``unacceptedPolicy``, a critical extension a ``rejection`` with
-``unacceptedExtension`` (a ``PKIStatusInfo``, no token).
+What timestamp-authority (v2) refuses with HTTP 400 is refused here the same way
+(:class:`~sigstack.errors.TimestampRequestError`, with its sentences as the prefix and
+the reason after): a body that does not parse (``Error generating timestamp
+response``), SHA-1 (``Weak hash algorithm in timestamp request``), an imprint of the
+wrong length, a policy other than the TSA's (``unaccepted policy: ...``) and any
+request extension (``unaccepted extension: ...``; timestamp-authority copies none
+unless told to). Those answers were recorded from the real server
+(tests/tsa/test_peer.py compares them).
 
 Why asn1crypto: ``cryptography`` signs CMS only with ``id-data`` content (its PKCS#7
 builder), never a ``TSTInfo`` eContent with the signed attributes RFC 3161 requires,
@@ -43,7 +45,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sigstack.errors import TSA_DIGEST_LENGTH, TSA_FAILED, TSA_WEAK_HASH, TimestampRequestError
+from sigstack.errors import (
+    TSA_DIGEST_LENGTH,
+    TSA_FAILED,
+    TSA_UNACCEPTED_EXTENSION,
+    TSA_UNACCEPTED_POLICY,
+    TSA_WEAK_HASH,
+    TimestampRequestError,
+)
 from sigstack.tsa.state import TSAMaterial
 
 #: Sigstore's TSA policy OID, timestamp-authority's default
@@ -62,7 +71,7 @@ class TimestampRequest:
     nonce: int | None = None
     cert_req: bool = False
     policy: str | None = None
-    critical_extensions: tuple[str, ...] = ()
+    extensions: tuple[str, ...] = ()  # the OIDs of the request's extensions
 
 
 def _bad(reason: str, sentence: str = TSA_FAILED) -> TimestampRequestError:
@@ -94,16 +103,13 @@ def parse_der_request(der: bytes) -> TimestampRequest:
         nonce = req["nonce"].native
         cert_req = bool(req["cert_req"].native)
         extensions = req["extensions"]
-        critical = tuple(str(e["extn_id"].dotted) for e in extensions if e["critical"].native) \
-            if extensions.native is not None else ()
+        extension_ids = tuple(str(e["extn_id"].dotted) for e in extensions) if extensions.native is not None else ()
     except (ValueError, TypeError, KeyError) as exc:
         raise _bad(f"the body is not a DER TimeStampReq ({exc})") from None
     if version != "v1":
         raise _bad(f"unsupported TimeStampReq version {version}")
-    if nonce is not None and nonce < 0:
-        raise _bad("the nonce is negative")
     _check_digest(hash_name, digest)
-    return TimestampRequest(hash_name, digest, nonce, cert_req, policy, critical)
+    return TimestampRequest(hash_name, digest, nonce, cert_req, policy, extension_ids)
 
 
 def parse_json_request(doc: Any) -> TimestampRequest:
@@ -136,14 +142,6 @@ def parse_json_request(doc: Any) -> TimestampRequest:
 def is_oid(text: str) -> bool:
     parts = text.split(".")
     return len(parts) >= 2 and all(p.isascii() and p.isdigit() for p in parts)
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A DER ``TimeStampResp``; ``granted`` when it carries a token."""
-
-    der: bytes
-    granted: bool
 
 
 def _now() -> datetime.datetime:
@@ -194,21 +192,22 @@ class TimestampAuthority:
             "content_type": frozen(cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]})),
             "ess": frozen(cms.CMSAttribute({"type": "signing_certificate_v2", "values": [ess]})),
             "certificate": frozen(cms.CertificateChoices("certificate", leaf)),
+            "tsa": frozen(ax509.GeneralName("directory_name", leaf.subject)),
             "policy": self.policy,
         }
 
     def chain_pem(self) -> bytes:
         return self.material.chain_pem()
 
-    def respond(self, request: TimestampRequest) -> Reply:
-        """The ``TimeStampResp`` for ``request``: a token, or an RFC 3161 rejection."""
+    def respond(self, request: TimestampRequest) -> bytes:
+        """The DER ``TimeStampResp`` granting ``request``; TimestampRequestError when it
+        asks for a policy or an extension this TSA does not give."""
         if request.policy is not None and request.policy != self.policy:
-            return Reply(rejection("unaccepted_policy", f"the TSA's policy is {self.policy}, not {request.policy}"),
-                         False)
-        if request.critical_extensions:
-            return Reply(rejection("unaccepted_extensions",
-                                   f"unsupported critical extension {request.critical_extensions[0]}"), False)
-        return Reply(self._grant(request), True)
+            raise TimestampRequestError(f"{TSA_UNACCEPTED_POLICY}: the TSA's policy is {self.policy}, not "
+                                        f"{request.policy}")
+        if request.extensions:
+            raise TimestampRequestError(f"{TSA_UNACCEPTED_EXTENSION}: {request.extensions[0]}")
+        return self._grant(request)
 
     def _grant(self, request: TimestampRequest) -> bytes:
         from asn1crypto import cms, core, tsp
@@ -220,10 +219,11 @@ class TimestampAuthority:
             "policy": self.policy,
             "message_imprint": {"hash_algorithm": {"algorithm": request.hash_name},
                                 "hashed_message": request.digest},
-            "serial_number": secrets.randbits(127) | (1 << 126),
+            "serial_number": secrets.randbits(159) | 1,
             "gen_time": core.GeneralizedTime(gen_time),
             "accuracy": {"seconds": 1},
             "ordering": False,
+            "tsa": fixed["tsa"],
         }
         if request.nonce is not None:
             info["nonce"] = request.nonce
@@ -259,16 +259,3 @@ class TimestampAuthority:
         token = cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(signed)})
         der: bytes = tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
         return der
-
-
-def rejection(fail_info: str, text: str) -> bytes:
-    """An RFC 3161 ``TimeStampResp`` that grants nothing (status ``rejection``, no token).
-    asn1crypto's ``TimeStampResp`` declares the token mandatory, so the outer SEQUENCE
-    around the ``PKIStatusInfo`` is written here."""
-    from asn1crypto import tsp
-
-    from sigstack._internal.der import tlv
-
-    status: bytes = tsp.PKIStatusInfo({"status": "rejection", "status_string": [text],
-                                       "fail_info": {fail_info}}).dump()
-    return tlv(0x30, status)
