@@ -30,8 +30,11 @@ builder), never a ``TSTInfo`` eContent with the signed attributes RFC 3161 requi
 and ``rfc3161-client`` only parses. asn1crypto is pure Python, has no dependencies,
 and defines TSP, CMS and ESS (``tsp.TSTInfo``, ``cms.SignedData``,
 ``tsp.SigningCertificateV2``) from the RFCs' modules; pyasn1-modules has them too but
-needs an order of magnitude more code to build the same structures. The signature
-itself is made by the :class:`~sigstack.keys.base.Signer` (file, KMS, PKCS#11 alike).
+needs an order of magnitude more code to build the same structures. Only the two
+outermost wrappers (``ContentInfo`` and ``TimeStampResp``, a SEQUENCE each around
+parts already encoded) are written by hand, because asn1crypto's re-tagging of the
+SignedData they hold cost up to 100 ms per timestamp. The signature itself is made by
+the :class:`~sigstack.keys.base.Signer` (file, KMS, PKCS#11 alike).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sigstack._internal.der import oid_der, tlv
 from sigstack.errors import (
     TSA_DIGEST_LENGTH,
     TSA_FAILED,
@@ -154,9 +158,11 @@ class TimestampAuthority:
     source (tests pin it); ``policy`` the TSA policy OID.
 
     What does not change from one timestamp to the next (the signer identifier, the ESS
-    attribute naming the leaf, the algorithms, the certificate) is encoded once here and
-    reused as parsed DER: asn1crypto re-encodes a structure built from Python values on
-    every ``dump``, which made a timestamp several times slower than its signature."""
+    attribute naming the leaf, the algorithms, the certificate) is encoded once here, and
+    each timestamp loads a fresh value from that DER: asn1crypto re-encodes a structure
+    built from Python values on every ``dump`` (a timestamp was many times slower than
+    its signature), and a value shared between timestamps is changed by being placed in
+    one (each use grew the next one's encoding work)."""
 
     material: TSAMaterial
     policy: str = SIGSTORE_POLICY
@@ -180,8 +186,8 @@ class TimestampAuthority:
                               "serial_number": leaf.serial_number},
         }]})
 
-        def frozen(value: Any) -> Any:
-            return type(value).load(value.dump())
+        def frozen(value: Any) -> tuple[Any, bytes]:
+            return type(value), value.dump()
 
         self._fixed = {
             "digest_name": signer.hash_name,
@@ -212,7 +218,7 @@ class TimestampAuthority:
     def _grant(self, request: TimestampRequest) -> bytes:
         from asn1crypto import cms, core, tsp
 
-        fixed = self._fixed
+        fixed = {k: v[0].load(v[1]) if isinstance(v, tuple) else v for k, v in self._fixed.items()}
         gen_time = self.clock().astimezone(datetime.UTC).replace(microsecond=0)
         info: dict[str, Any] = {
             "version": "v1",
@@ -238,24 +244,44 @@ class TimestampAuthority:
         ]
         # DER orders a SET OF by the encodings; the signature is over that encoding
         attrs.sort(key=lambda a: a.dump())
-        signed_attrs = cms.CMSAttributes(attrs)
+        signed_attrs = sealed(cms.CMSAttributes(attrs))
         signature = self.material.signer.sign(signed_attrs.dump())
-        signer_info = cms.SignerInfo({
+        signer_info = sealed(cms.SignerInfo({
             "version": "v1",
             "sid": fixed["sid"],
             "digest_algorithm": fixed["digest_algorithm"],
             "signed_attrs": signed_attrs,
             "signature_algorithm": fixed["signature_algorithm"],
             "signature": signature,
-        })
+        }))
         signed: dict[str, Any] = {
             "version": "v3",
-            "digest_algorithms": [fixed["digest_algorithm"]],
+            "digest_algorithms": [self._fixed_value("digest_algorithm")],
             "encap_content_info": {"content_type": "tst_info", "content": core.ParsableOctetString(tst_der)},
             "signer_infos": [signer_info],
         }
         if request.cert_req:
             signed["certificates"] = [fixed["certificate"]]
-        token = cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(signed)})
-        der: bytes = tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
-        return der
+        signed_der: bytes = cms.SignedData(signed).dump()
+        # The two outer wrappers are written here: asn1crypto re-tags a SignedData placed in
+        # a ContentInfo by copying and re-parsing it, which took 40-100 ms for one in ten
+        # timestamps. ContentInfo ::= SEQUENCE { id-signedData, [0] EXPLICIT SignedData };
+        # TimeStampResp ::= SEQUENCE { PKIStatusInfo (granted), ContentInfo }.
+        token = tlv(0x30, oid_der(ID_SIGNED_DATA) + tlv(0xA0, signed_der))
+        return tlv(0x30, GRANTED + token)
+
+    def _fixed_value(self, name: str) -> Any:
+        cls, der = self._fixed[name]
+        return cls.load(der)
+
+
+ID_SIGNED_DATA = "1.2.840.113549.1.7.2"
+GRANTED = b"\x30\x03\x02\x01\x00"  # PKIStatusInfo { status granted(0) }
+
+
+def sealed(value: Any) -> Any:
+    """``value`` encoded once and parsed back: a structure built from Python values is
+    re-encoded by asn1crypto each time an enclosing one asks for its encoding, and with
+    nesting that work multiplies (a timestamp took up to half a second); a parsed one
+    hands over its bytes."""
+    return type(value).load(value.dump())
