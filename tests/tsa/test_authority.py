@@ -304,3 +304,18 @@ def test_rsa_and_p384_signers(tmp_path: Path, kind: str) -> None:
     (info,) = tsp.TimeStampResp.load(der)["time_stamp_token"]["content"]["signer_infos"]
     expected = "sha256_rsa" if kind == "rsa-2048" else "sha384_ecdsa"
     assert info["signature_algorithm"]["algorithm"].native == expected
+
+
+@pytest.mark.parametrize("cert", [True, False])
+def test_openssl_verifies(material: TSAMaterial, tmp_path: Path, cert: bool) -> None:
+    """OpenSSL's ``ts -verify`` (scripts/apt-packages.txt) as a fourth, independent verifier."""
+    import subprocess
+
+    der = granted(material, request(cert=cert), clock=datetime.datetime.now(datetime.UTC))
+    (tmp_path / "resp.tsr").write_bytes(der)
+    (tmp_path / "data").write_bytes(SIG)
+    (tmp_path / "root.pem").write_bytes(material.chain[-1].public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "leaf.pem").write_bytes(material.leaf.public_bytes(serialization.Encoding.PEM))
+    r = subprocess.run(["openssl", "ts", "-verify", "-in", "resp.tsr", "-data", "data", "-CAfile", "root.pem",
+                        "-untrusted", "leaf.pem"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "Verification: OK" in r.stdout, r.stdout + r.stderr
