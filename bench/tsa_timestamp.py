@@ -7,10 +7,11 @@ generator (keep-alive HTTP/1.1 connections, raw asyncio streams, so the client c
 little). The in-process rate is ``TimestampAuthority.respond`` alone (parse the
 request, build the TSTInfo and the CMS SignedData, sign).
 
-No Go timestamp-authority is available here, so the reference is the cryptographic
-floor measured in the same run on one core: one ECDSA P-256 signature over a buffer of
-the signed attributes' size, through OpenSSL (cryptography), with no ASN.1 or HTTP.
-ratio = measured rate / floor rate.
+The references, measured in the same run: the real sigstore/timestamp-authority
+(``timestamp-server`` from scripts/install-peers, in-memory signer, NTP monitoring
+off) under the same load, when it is built; and the cryptographic floor on one core:
+one ECDSA P-256 signature over a buffer of the signed attributes' size, through OpenSSL
+(cryptography), with no ASN.1 or HTTP.
 
     .venv/bin/python bench/tsa_timestamp.py [--requests 3000] [--concurrency 16]
 """
@@ -82,11 +83,13 @@ async def _worker(host: str, port: int, bodies: list[bytes], statuses: list[int]
     writer.close()
 
 
-def http_rate(bodies: list[bytes], concurrency: int, state: Path) -> tuple[float, float]:
+def http_rate(bodies: list[bytes], concurrency: int, command: list[str]) -> tuple[float, float]:
+    """Timestamps per second and p99 latency (ms) of the server ``command`` starts
+    (``{port}`` in it is replaced by a free port)."""
     import httpx
 
     port = free_port()
-    proc = subprocess.Popen([SIGSTACK, "tsa", "serve", "--state", str(state), "--port", str(port)],
+    proc = subprocess.Popen([a.replace("{port}", str(port)) for a in command],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
@@ -97,7 +100,7 @@ def http_rate(bodies: list[bytes], concurrency: int, state: Path) -> tuple[float
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("sigstack tsa serve did not start")
+                raise RuntimeError(f"{command[0]} did not start")
             time.sleep(0.05)
         statuses: list[int] = []
         latencies: list[float] = []
@@ -122,14 +125,22 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=16)
     a = p.parse_args()
     bodies = requests(a.requests)
+    real = Path.home() / "go" / "bin" / "timestamp-server"
     with tempfile.TemporaryDirectory() as d:
         floor = floor_rate()
         local = in_process_rate(bodies[: min(len(bodies), 2000)], Path(d) / "state")
-        rate, p99 = http_rate(bodies, a.concurrency, Path(d) / "state")
-    print(f"crypto floor (one ECDSA P-256 signature): {floor:8.0f}/s")
-    print(f"in process (TimestampAuthority.respond):  {local:8.0f}/s   ratio {local / floor:.2f}")
-    print(f"sigstack tsa serve over HTTP ({a.concurrency} conns):  {rate:8.0f}/s   ratio {rate / floor:.2f}   "
-          f"p99 {p99:.1f} ms")
+        rate, p99 = http_rate(bodies, a.concurrency, [SIGSTACK, "tsa", "serve", "--state", str(Path(d) / "state"),
+                                                       "--port", "{port}"])
+        theirs = http_rate(bodies, a.concurrency, [str(real), "serve", "--host", "127.0.0.1", "--port", "{port}",
+                                                   "--disable-ntp-monitoring"]) if real.exists() else None
+    print(f"crypto floor (one ECDSA P-256 signature, one core): {floor:8.0f}/s")
+    print(f"in process (TimestampAuthority.respond):            {local:8.0f}/s   {local / floor:.3f} of the floor")
+    print(f"sigstack tsa serve over HTTP ({a.concurrency} connections):     {rate:8.0f}/s   p99 {p99:.1f} ms")
+    if theirs is not None:
+        print(f"timestamp-authority over HTTP ({a.concurrency} connections):    {theirs[0]:8.0f}/s   "
+              f"p99 {theirs[1]:.1f} ms   ratio sigstack/timestamp-authority {rate / theirs[0]:.2f}")
+    else:
+        print("timestamp-authority is not built (scripts/install-peers timestamp-server): no ratio")
 
 
 if __name__ == "__main__":
