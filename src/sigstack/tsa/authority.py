@@ -39,7 +39,7 @@ signed attributes, ``SignerInfo``, ``SignedData``, ``ContentInfo`` and
 RFC 3161 §2.4.2). Built with asn1crypto's own types those took 0.6 ms per timestamp,
 and one in ten took 40-100 ms (re-tagging a parsed SignedData copies and re-parses it);
 assembled, a timestamp costs its TSTInfo and its signature. The tests parse every
-answer strictly with asn1crypto and rfc3161-client, verify it with sigstack, cosign and
+answer strictly with asn1crypto and rfc3161-client, verify it with sigstack, cosign, OpenSSL and
 timestamp-authority's ``timestamp-cli``, and compare its shape with the real
 timestamp-authority's. The signature itself is made by the
 :class:`~sigstack.keys.base.Signer` (file, KMS, PKCS#11 alike).
