@@ -15,14 +15,15 @@ import pytest
 #: Fixtures that run a reference tool (built by scripts/install-peers). ``peer`` is this
 #: suite's name for "the reference tool chosen by a parameter" (a fixture or a
 #: parametrized argument whose test calls ``request.getfixturevalue``).
-PEER_FIXTURES = frozenset({"cosign", "cosign_v2", "rekor_cli", "sigstore_js", "goproxy", "peer"})
+PEER_FIXTURES = frozenset({"cosign", "cosign_v2", "rekor_cli", "sigstore_js", "goproxy", "peer",
+                           "timestamp_server", "timestamp_cli"})
 
 #: Fixtures that start a real server: Debian's docker-registry, ``sigstack tlog serve``,
 #: PostgreSQL, moto, tinyproxy (in-process HTTP doubles and SoftHSM2 are fast and stay).
 SERVER_FIXTURES = frozenset({
     "registry", "tls_registry", "tls_registry_any", "logged_in", "tls_image",
     "tlog_server", "postgres_server", "postgres", "pg_url",
-    "moto_kms", "tinyproxy", "authproxy", "sigstore_stack",
+    "moto_kms", "tinyproxy", "authproxy", "sigstore_stack", "tsa",
 })
 
 

@@ -376,3 +376,25 @@ class ConfigError(SigstackError):
 
 class CTError(CAError):
     """The CT log refused a submission (``status`` 400) or failed (500)."""
+
+
+# ---- the timestamp authority (RFC 3161) --------------------------------------------------
+
+#: timestamp-authority's client-facing sentences (``pkg/api/error.go``); scripts match on them
+TSA_FAILED = "Error generating timestamp response"
+TSA_WEAK_HASH = "Weak hash algorithm in timestamp request"
+TSA_DIGEST_LENGTH = "Message digest has incorrect length for specified algorithm"
+TSA_UNACCEPTED_POLICY = "unaccepted policy: requested TSA policy is not supported by the TSA"
+TSA_UNACCEPTED_EXTENSION = "unaccepted extension: requested extensions are not supported by the TSA"
+
+
+class TimestampRequestError(SigstackError):
+    """A timestamp request the TSA refuses at the HTTP level; ``status`` is the HTTP status
+    (timestamp-authority answers 400 with ``{"code": 400, "message": ...}``)."""
+
+    status = 400
+
+
+class TSAClientError(SigstackError):
+    """The timestamp authority refused the request, could not be reached, or answered
+    with something other than the timestamp asked for; the message says which."""

@@ -1,5 +1,5 @@
 """`sigstack serve` as a child process for the keyless tests: a whole private Sigstore
-(development OIDC issuer, CA with its CT log, transparency log) on free loopback ports,
+(development OIDC issuer, CA with its CT log, transparency log, timestamp authority) on free loopback ports,
 and tokens minted with the issuer key it keeps in its directory."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ class Served:
     oidc: str
     ca: str
     tlog: str
+    tsa: str
     proc: subprocess.Popen[bytes]
     log: Path
     trusted_root: Path = field(init=False)
@@ -63,18 +64,18 @@ class Served:
 
 def start_served(state: Path, workdir: Path) -> Served:
     slow_resource("sigstack serve")
-    ports = [free_port() for _ in range(3)]
+    ports = [free_port() for _ in range(4)]
     log = workdir / f"serve-{ports[0]}.log"
     out = open(log, "wb")  # noqa: SIM115 - the child writes to it until it stops
     proc = subprocess.Popen([SIGSTACK, "serve", "--dir", str(state), "--oidc-port", str(ports[0]),
-                             "--ca-port", str(ports[1]), "--tlog-port", str(ports[2])],
+                             "--ca-port", str(ports[1]), "--tlog-port", str(ports[2]), "--tsa-port", str(ports[3])],
                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                             env={k: v for k, v in os.environ.items() if not k.startswith(("COSIGN_", "SIGSTORE_"))})
     urls = [f"http://127.0.0.1:{p}" for p in ports]
-    served = Served(state, urls[0], urls[1], urls[2], proc, log)
+    served = Served(state, urls[0], urls[1], urls[2], urls[3] + "/api/v1/timestamp", proc, log)
     deadline = time.monotonic() + 60
     probes = [urls[0] + "/.well-known/openid-configuration", urls[1] + "/api/v2/trustBundle",
-              urls[2] + "/api/v1/log"]
+              urls[2] + "/api/v1/log", urls[3] + "/api/v1/timestamp/certchain"]
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"sigstack serve exited: {log.read_text()}")

@@ -49,7 +49,8 @@ def test_bundle_accepted_by_cosign_and_sigstore(cosign: str, sigstore_stack: Ser
     assert "tlog entry created with index:" in r.err
     doc = json.loads(bundle.read_text())
     assert doc["mediaType"] == "application/vnd.dev.sigstore.bundle.v0.3+json"
-    assert set(doc["verificationMaterial"]) == {"certificate", "tlogEntries"}
+    # the signing config names the TSA of sigstack serve: the signature is timestamped too
+    assert set(doc["verificationMaterial"]) == {"certificate", "tlogEntries", "timestampVerificationData"}
     assert doc["verificationMaterial"]["tlogEntries"][0]["kindVersion"] == {"kind": "hashedrekord", "version": "0.0.1"}
     assert cert.read_text().startswith("-----BEGIN CERTIFICATE-----")
     ok = cosign_verify(cosign, sigstore_stack, artifact, bundle, "alice@example.com")

@@ -24,7 +24,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "sigstack"
 RANK = {
     "errors": 0, "_version": 0, "_build_info": 0, "_internal": 0,
     "keys": 1,
-    "payload": 2, "bundle": 2, "tlog": 2, "oci": 2, "ca": 2, "oidc": 2, "trust": 2,
+    "payload": 2, "bundle": 2, "tlog": 2, "oci": 2, "ca": 2, "oidc": 2, "trust": 2, "tsa": 2,
     "sign": 3, "verify": 3, "policy": 3, "admission": 3, "gatekeeper": 3, "stack": 3,
     "cli": 4, "__main__": 4, "__init__": 4, "version": 4,
 }

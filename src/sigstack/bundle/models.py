@@ -28,6 +28,7 @@ import binascii
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,22 +95,28 @@ class Bundle:
 
     @classmethod
     def for_message(cls, signature: bytes, digest: bytes, algorithm: str, public_key_der: bytes,
-                    entry: TlogEntry | None = None, certificate: bytes | None = None) -> Bundle:
+                    entry: TlogEntry | None = None, certificate: bytes | None = None,
+                    timestamps: Sequence[bytes] = ()) -> Bundle:
         """A v0.3 bundle for a signed blob, as ``cosign sign-blob --bundle`` writes it
         (no ``tlogEntries`` when the signature was not logged). With a keyless signer's
         ``certificate`` (DER) the bundle carries it instead of a public-key hint, as
-        cosign v3 writes a keyless bundle (the leaf alone: v0.3 has no chain)."""
+        cosign v3 writes a keyless bundle (the leaf alone: v0.3 has no chain).
+        ``timestamps`` (DER ``TimeStampResp``) go to ``timestampVerificationData``."""
         return cls(BUNDLE_V03, MessageSignature(signature, algorithm, digest),
                    public_key_hint=None if certificate else public_key_hint(public_key_der),
-                   certificate=certificate, tlog_entries=(entry,) if entry is not None else ())
+                   certificate=certificate, tlog_entries=(entry,) if entry is not None else (),
+                   timestamps=tuple(timestamps))
 
     @classmethod
     def for_envelope(cls, envelope: dsse.Envelope, public_key_der: bytes,
-                     entry: TlogEntry | None = None, certificate: bytes | None = None) -> Bundle:
+                     entry: TlogEntry | None = None, certificate: bytes | None = None,
+                     timestamps: Sequence[bytes] = ()) -> Bundle:
         """A v0.3 bundle for a signed DSSE envelope, as cosign v3 stores it beside an image
-        (with the signing ``certificate`` instead of a key hint when keyless)."""
+        (with the signing ``certificate`` instead of a key hint when keyless, and the RFC
+        3161 ``timestamps`` over the envelope's signature)."""
         return cls(BUNDLE_V03, envelope, public_key_hint=None if certificate else public_key_hint(public_key_der),
-                   certificate=certificate, tlog_entries=(entry,) if entry is not None else ())
+                   certificate=certificate, tlog_entries=(entry,) if entry is not None else (),
+                   timestamps=tuple(timestamps))
 
     def to_dict(self) -> dict[str, Any]:
         vm: dict[str, Any] = {}

@@ -487,6 +487,19 @@ def keyless_material(args: argparse.Namespace) -> Any:
     )
 
 
+def key_material(args: argparse.Namespace, key: Any) -> Any:
+    """A verify command's key: as loaded, or, with ``--use-signed-timestamps`` (cosign's
+    rule for a key too), a :class:`~sigstack.verify.timestamp.TimestampedKey` whose
+    signatures must carry RFC 3161 timestamps from the trusted root's TSAs (or
+    ``--timestamp-certificate-chain``'s), with ``--rfc3161-timestamp`` as a detached one."""
+    if not getattr(args, "use_signed_timestamps", False):
+        return key
+    from sigstack.verify.timestamp import TimestampedKey
+
+    return TimestampedKey(key, trusted_root_for(args),
+                          timestamps=(_timestamp(args.rfc3161_timestamp),) if args.rfc3161_timestamp else ())
+
+
 def keyless_log_policy(args: argparse.Namespace, client: RekorClient | None = None) -> LogPolicy:
     """Keyless log policy: the trusted root's logs decide (a signature without stored
     evidence is looked up with ``client``); --insecure-ignore-tlog or

@@ -4,8 +4,10 @@ cosign's names and defaults: ``--fulcio-url``, ``--identity-token`` (a JWT or a 
 ``--oidc-issuer``, ``--oidc-client-id``, ``--oidc-client-secret-file``,
 ``--oidc-redirect-url``, ``--oidc-provider``, ``--oidc-disable-ambient-providers``,
 ``--fulcio-auth-flow`` (normal = browser, device), ``--signing-config`` (its CA, Rekor
-and OIDC URLs win over the flags) and ``--trusted-root`` (the issued chain and SCT are
-checked before signing). The token is found in cosign's order (see
+and OIDC URLs win over the flags; its TSAs timestamp every signature, as sigstore-python
+and cosign v3 use them) and ``--trusted-root`` (the issued chain and SCT are checked
+before signing). ``--timestamp-server-url`` (cosign's) asks that TSA for an RFC 3161
+timestamp of each signature, with a key or keyless. The token is found in cosign's order (see
 :mod:`sigstack.oidc.sources`); the environment is read in :mod:`sigstack.cli._common`.
 """
 
@@ -19,6 +21,7 @@ from sigstack.cli._args import add_bool
 if TYPE_CHECKING:
     from sigstack.bundle.trustroot import TrustedRoot
     from sigstack.keys.base import Signer
+    from sigstack.sign.blob import Timestamper
 
 DEFAULT_FULCIO_URL = "https://fulcio.sigstore.dev"
 DEFAULT_OIDC_ISSUER = "https://oauth2.sigstore.dev/auth"
@@ -50,6 +53,10 @@ def keyless_flags(p: argparse.ArgumentParser, *, trusted_root: bool = True) -> N
         p.add_argument("--trusted-root", metavar="FILE",
                        help="trusted root JSON: the issued certificate chain and its SCT are checked against it")
     p.add_argument("--output-certificate", metavar="FILE", help="write the signing certificate (PEM) to FILE")
+    p.add_argument("--timestamp-server-url", metavar="URL",
+                   help="RFC 3161 timestamp authority endpoint (e.g. http://127.0.0.1:3004/api/v1/timestamp): "
+                        "the signature's timestamp goes into the bundle (or the layer's rfc3161timestamp "
+                        "annotation)")
 
 
 def apply_signing_config(args: argparse.Namespace) -> None:
@@ -70,6 +77,30 @@ def apply_signing_config(args: argparse.Namespace) -> None:
     args.fulcio_url, args.rekor_url = services.ca_url, services.rekor_url
     if args.oidc_issuer is None and services.oidc_url:
         args.oidc_issuer = services.oidc_url
+    if services.tsa_urls and getattr(args, "timestamp_server_url", None):
+        from sigstack.errors import UsageError
+
+        raise UsageError("cannot specify service URLs and use signing config (the signing config names "
+                         "timestamp authorities; drop --timestamp-server-url or --signing-config)")
+    args.signing_config_tsa_urls = services.tsa_urls
+
+
+def timestamper_for(args: argparse.Namespace) -> Timestamper | None:
+    """The timestamp authorities to ask: ``--timestamp-server-url``, else the signing
+    config's ``tsaUrls`` (after :func:`apply_signing_config`); None when there are none."""
+    urls: tuple[str, ...] = ((args.timestamp_server_url,) if getattr(args, "timestamp_server_url", None)
+                             else getattr(args, "signing_config_tsa_urls", ()))
+    if not urls:
+        return None
+    from sigstack.cli._common import go_duration
+    from sigstack.tsa.client import timestamper
+
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            from sigstack.errors import UsageError
+
+            raise UsageError(f"--timestamp-server-url: {url!r} is not an http(s) URL")
+    return timestamper(urls, go_duration(args.timeout))
 
 
 def identity_token(args: argparse.Namespace) -> str:

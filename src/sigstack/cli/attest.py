@@ -125,11 +125,12 @@ def run_attest(args: argparse.Namespace) -> int:
         predicate = Path(args.predicate).read_bytes()
     except OSError as exc:
         raise ArtifactError(f"reading predicate {args.predicate}: {exc.strerror or exc}") from None
-    from sigstack.cli._keyless import apply_signing_config, before_upload, keyless_signer
+    from sigstack.cli._keyless import apply_signing_config, before_upload, keyless_signer, timestamper_for
 
     ref = parse_reference(args.image)
     prefix = tag_prefix(args)
     apply_signing_config(args)
+    stamp = timestamper_for(args)
     if args.key:  # a key loads while the registry is asked (as cosign: before any question)
         signer = load_signer_for(args)
         if args.tlog_upload:
@@ -145,7 +146,8 @@ def run_attest(args: argparse.Namespace) -> int:
         info(f"Pushing attestation to: {resolve_target(ref.repository, target).name}")
         done = attest_image(client, signer, ref, predicate, args.type, AttestOptions(
             new_bundle_format=args.new_bundle_format, replace=args.replace, tag_prefix=prefix,
-            target_repository=target, docker_types=docker_types(), log=log, rekor_entry_type=args.rekor_entry_type))
+            target_repository=target, docker_types=docker_types(), log=log, rekor_entry_type=args.rekor_entry_type,
+            timestamper=stamp))
     if done.tlog_entry is not None:
         info(f"tlog entry created with index: {done.tlog_entry.log_index}")
     return 0
@@ -162,7 +164,7 @@ def run_attest_blob(args: argparse.Namespace) -> int:
     from sigstack._internal.fs import atomic_write
     from sigstack.cli._common import log_client
     from sigstack.cli._io import Password, info, write_output
-    from sigstack.cli._keyless import apply_signing_config, before_upload, keyless_signer
+    from sigstack.cli._keyless import apply_signing_config, before_upload, keyless_signer, timestamper_for
     from sigstack.errors import ArtifactError, SigstackError
     from sigstack.sign.attest import attest_blob
 
@@ -180,6 +182,7 @@ def run_attest_blob(args: argparse.Namespace) -> int:
         with open_artifact(args.blob) as f:
             digest = hash_stream(f, "sha256").hex()
     apply_signing_config(args)
+    stamp = timestamper_for(args)
     if args.key:
         from sigstack import keys
 
@@ -190,7 +193,7 @@ def run_attest_blob(args: argparse.Namespace) -> int:
         signer = keyless_signer(args)
     with log_client(args) if args.tlog_upload else contextlib.nullcontext() as log:
         done = attest_blob(signer, os.path.basename(args.blob), f"sha256:{digest}", predicate, args.type,
-                           log=log, bundle=bool(args.bundle))
+                           log=log, bundle=bool(args.bundle), timestamper=stamp)
     if done.tlog_entry is not None:
         info(f"tlog entry created with index: {done.tlog_entry.log_index}")
     if args.bundle and done.bundle is not None:
@@ -232,9 +235,9 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
         refs = [parse_reference(i) for i in args.images]
     prefix = tag_prefix(args)
     target = target_repository()
-    from sigstack.cli._common import keyless_log_policy, keyless_material
+    from sigstack.cli._common import key_material, keyless_log_policy, keyless_material
 
-    verifier: Any = keys.load_verifier(args.key) if args.key else keyless_material(args)
+    verifier: Any = key_material(args, keys.load_verifier(args.key)) if args.key else keyless_material(args)
     if args.insecure_ignore_tlog:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
              "transparency and auditability verification for the attestation.")
@@ -273,7 +276,7 @@ def run_verify_blob_attestation(args: argparse.Namespace) -> int:
     import re
     from pathlib import Path
 
-    from sigstack.cli._common import keyless_log_policy, keyless_material, log_client, log_policy
+    from sigstack.cli._common import key_material, keyless_log_policy, keyless_material, log_client, log_policy
     from sigstack.cli._io import info
     from sigstack.errors import SigstackError, UsageError
     from sigstack.verify.attestation import verify_blob_attestation
@@ -289,7 +292,7 @@ def run_verify_blob_attestation(args: argparse.Namespace) -> int:
     if args.key:
         from sigstack import keys
 
-        material = keys.load_verifier(args.key)
+        material = key_material(args, keys.load_verifier(args.key))
     else:
         material = keyless_material(args)
 

@@ -41,6 +41,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     add_bool(p, "--tlog-upload", default=True, help="upload the signature to the transparency log")
     p.add_argument("--rekor-url", default=DEFAULT_REKOR_URL,
                    help=f"transparency log base URL (default {DEFAULT_REKOR_URL})")
+    p.add_argument("--rfc3161-timestamp", metavar="FILE",
+                   help="write the signature's RFC 3161 timestamp (from --timestamp-server-url or the signing "
+                        "config's TSA) to FILE as cosign does: {\"SignedRFC3161Timestamp\": \"<base64 DER>\"}")
     p.add_argument("-y", "--yes", action="store_true", help="skip confirmation prompts")
     keyless_flags(p)
     p.set_defaults(handler="sigstack.cli.blob:run_sign_blob")
@@ -78,10 +81,15 @@ def run_sign_blob(args: argparse.Namespace) -> int:
     from sigstack._internal.artifact import open_artifact
     from sigstack._internal.fs import atomic_write
     from sigstack.cli._io import Password, info, write_output
-    from sigstack.cli._keyless import apply_signing_config, before_upload, keyless_signer
+    from sigstack.cli._keyless import apply_signing_config, before_upload, keyless_signer, timestamper_for
+    from sigstack.errors import UsageError
     from sigstack.sign import sign_blob_to_log
 
     apply_signing_config(args)
+    stamp = timestamper_for(args)
+    if args.rfc3161_timestamp and stamp is None:
+        raise UsageError("--rfc3161-timestamp needs a timestamp authority (--timestamp-server-url, or a signing "
+                         "config naming one)")
     loaded: Signer | None = None
     if args.key and args.tlog_upload:  # as cosign: the key loads before the log statement
         from sigstack import keys
@@ -99,12 +107,18 @@ def run_sign_blob(args: argparse.Namespace) -> int:
         return keys.load_signer(args.key, Password())
 
     with open_artifact(args.blob) as f, log_client(args) if args.tlog_upload else contextlib.nullcontext() as log:
-        done = sign_blob_to_log(load, f, log=log, bundle=bool(args.bundle))
+        done = sign_blob_to_log(load, f, log=log, bundle=bool(args.bundle), timestamper=stamp)
     if done.entry is not None:
         info(f"tlog entry created with index: {done.entry.log_index}")
     if args.bundle and done.bundle is not None:
         atomic_write(Path(args.bundle), done.bundle.to_json(), 0o644)
         info(f"Wrote bundle to file {args.bundle}")
+    if args.rfc3161_timestamp and done.timestamps:
+        import json
+
+        doc = {"SignedRFC3161Timestamp": base64.b64encode(done.timestamps[0]).decode()}  # as Go's json.Marshal
+        atomic_write(Path(args.rfc3161_timestamp), json.dumps(doc, separators=(",", ":")).encode(), 0o600)
+        info(f"Wrote timestamp to file {args.rfc3161_timestamp}")
 
     raw = done.signature
     out = base64.b64encode(raw) if args.b64 else raw
@@ -155,12 +169,12 @@ def run_verify_blob(args: argparse.Namespace) -> int:
 
     from sigstack import keys
     from sigstack._internal.artifact import open_artifact
-    from sigstack.cli._common import keyless_log_policy, keyless_material
+    from sigstack.cli._common import key_material, keyless_log_policy, keyless_material
     from sigstack.cli._io import info
     from sigstack.errors import SigstackError
     from sigstack.verify import verify_blob_evidence
 
-    verifier: Any = keys.load_verifier(args.key) if args.key else keyless_material(args)
+    verifier: Any = key_material(args, keys.load_verifier(args.key)) if args.key else keyless_material(args)
     bundle = None
     if args.bundle:
         from sigstack.bundle.models import Bundle

@@ -121,9 +121,10 @@ def run_sign(args: argparse.Namespace) -> int:
                             "(otherwise the signature would be thrown away)")
     if args.registry_referrers_mode == "oci-1-1" and os.environ.get("COSIGN_EXPERIMENTAL", "") not in TRUE:
         raise SigstackError('in order to use  mode "oci-1-1", you must set COSIGN_EXPERIMENTAL=1')
-    from sigstack.cli._keyless import apply_signing_config, before_upload, keyless_signer
+    from sigstack.cli._keyless import apply_signing_config, before_upload, keyless_signer, timestamper_for
 
     apply_signing_config(args)
+    stamp = timestamper_for(args)
     if args.key:
         # First: the key loads while everything below runs (the prefix is checked before any prompt).
         signer = load_signer_for(args, before_prompt=lambda: tag_prefix(args))
@@ -154,7 +155,8 @@ def run_sign(args: argparse.Namespace) -> int:
         opts = ImageSignOptions(annotations=annotations, recursive=args.recursive,
                                 tag_prefix=prefix, target_repository=target, docker_types=docker_types(),
                                 referrers_mode=args.registry_referrers_mode,
-                                new_bundle_format=args.new_bundle_format, upload=args.upload, log=log)
+                                new_bundle_format=args.new_bundle_format, upload=args.upload, log=log,
+                                timestamper=stamp)
         for ref in refs:
             if not ref.digest:
                 info(TAG_WARNING.format(ref=args.images[refs.index(ref)], verb="sign"))
@@ -198,9 +200,10 @@ def run_verify(args: argparse.Namespace) -> int:
 
         refs = [parse_reference(i) for i in args.images]
     prefix = tag_prefix(args)
-    from sigstack.cli._common import keyless_log_policy, keyless_material
+    from sigstack.cli._common import key_material, keyless_log_policy, keyless_material
 
-    verifier: Any = keys.load_verifier_on_first_use(args.key) if args.key else keyless_material(args)
+    verifier: Any = (key_material(args, keys.load_verifier_on_first_use(args.key)) if args.key
+                     else keyless_material(args))
     if args.insecure_ignore_tlog:
         info("WARNING: Skipping tlog verification is an insecure practice that lacks "
              "transparency and auditability verification for the signature.")

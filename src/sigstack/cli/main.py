@@ -36,6 +36,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "sigstack.cli.saveload": ("save", "load"),
     "sigstack.cli.trust": ("initialize",),
     "sigstack.cli.ca": ("ca", "ct"),
+    "sigstack.cli.tsa": ("tsa",),
     "sigstack.cli.oidc": ("oidc",),
     "sigstack.cli.trustmaterial": ("trusted-root", "signing-config"),
     "sigstack.cli.serve": ("serve",),

@@ -8,10 +8,11 @@ from typing import Any
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
-        "serve", parents=[common], help="run a private Sigstore on loopback: OIDC issuer, CA + CT log, tlog",
+        "serve", parents=[common], help="run a private Sigstore on loopback: OIDC issuer, CA + CT log, tlog, TSA",
         description=("Start, on loopback, the development OIDC issuer (NOT FOR PRODUCTION: it mints tokens "
-                     "for any identity), the Fulcio-compatible CA with its CT log, and the transparency log "
-                     "with its explorer, keeping their state in --dir across restarts. Writes "
+                     "for any identity), the Fulcio-compatible CA with its CT log, the transparency log with "
+                     "its explorer, and an RFC 3161 timestamp authority, keeping their state in --dir across "
+                     "restarts. Writes "
                      "DIR/trusted_root.json, DIR/signing_config.json, DIR/trust_config.json (for sigstore "
                      "--trust-config) and DIR/env (source it to point sigstack and cosign at the services). "
                      "Stops on SIGINT/SIGTERM."))
@@ -21,6 +22,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--oidc-port", type=int, default=8080, help="OIDC issuer port (default 8080; 0: any free)")
     p.add_argument("--ca-port", type=int, default=5555, help="CA port (default 5555; 0: any free)")
     p.add_argument("--tlog-port", type=int, default=3000, help="transparency log port (default 3000; 0: any free)")
+    p.add_argument("--tsa-port", type=int, default=3004,
+                   help="RFC 3161 timestamp authority port (default 3004; 0: any free)")
     p.add_argument("--login-email", default="developer@example.com",
                    help="identity of browser and device logins at the dev issuer (default developer@example.com)")
     from sigstack.cli._common import server_flags
@@ -34,6 +37,7 @@ sigstack serve: a private Sigstore on this machine (development only)
   OIDC issuer   {oidc}   (email tokens; GitHub Actions tokens at {oidc}/github)
   CA + CT log   {ca}   (Fulcio API v2; CT log at {ca}/ct/v1)
   tlog          {tlog}   (Rekor v1 API; explorer at {tlog}/)
+  TSA           {tsa}   (RFC 3161, timestamp-authority's API; chain at {tsa}/certchain)
 Trust material in {dir}:
   trusted_root.json  signing_config.json  trust_config.json  env
 
@@ -71,9 +75,10 @@ def run_serve(args: argparse.Namespace) -> int:
     logging.getLogger("sigstack.oidc").warning("sigstack serve: the development OIDC issuer is NOT FOR PRODUCTION")
 
     def ready(stack: Stack) -> None:
-        info(USAGE.format(oidc=stack.oidc_url, ca=stack.ca_url, tlog=stack.tlog_url, dir=stack.dir))
+        info(USAGE.format(oidc=stack.oidc_url, ca=stack.ca_url, tlog=stack.tlog_url, tsa=stack.timestamp_url,
+                          dir=stack.dir))
 
-    serve(Path(args.dir), args.host, Ports(args.oidc_port, args.ca_port, args.tlog_port), ready,
+    serve(Path(args.dir), args.host, Ports(args.oidc_port, args.ca_port, args.tlog_port, args.tsa_port), ready,
           login_email=args.login_email, options=server_options(args))
     info("sigstack serve: stopped")
     return 0

@@ -96,12 +96,15 @@ class KeylessVerifier(Protocol):
     ``issuer``/``subject``/``issuerRegExp``/``subjectRegExp``). Returns, per verified
     item, ``(signed payload, {"subject", "issuer", githubWorkflow*})``; ``oci11``
     (``enable-oci11``) also reads OCI 1.1 referrers; raises
-    :class:`~sigstack.errors.VerificationError` worded as cosign's."""
+    :class:`~sigstack.errors.VerificationError` worded as cosign's. ``timestamp_root``
+    (an ``rfc3161timestamp`` authority's TrustedRoot JSON) names the TSAs whose signed
+    timestamps then give the signature's time, the log not being consulted."""
 
     def __call__(self, client: RegistryReader, ref: Reference, *, trusted_root: bytes | None,
                  identities: Sequence[Mapping[str, str]], attestations: bool,
                  target_repository: str | None, tag_prefix: str, insecure_ignore_sct: bool,
-                 bundles: bool, oci11: bool = False) -> list[tuple[bytes, dict[str, str]]]: ...
+                 bundles: bool, oci11: bool = False,
+                 timestamp_root: bytes | None = None) -> list[tuple[bytes, dict[str, str]]]: ...
 
 
 #: a registry reader for an authority: given its ``signaturePullSecrets`` (empty: the pod's)
@@ -416,9 +419,6 @@ class Engine:
             if a.static.action == "fail":
                 raise VerificationError(f"disallowed by static policy: {a.static.message}")
             return {"static": True}
-        if a.rfc3161_trust_root_ref is not None:  # refused, never silently weaker than asked
-            raise VerificationError(f"authority {a.name}: rfc3161timestamp (signed timestamps instead of the log) is "
-                                    "not supported by sigstack yet")
         source = a.sources[0] if a.sources else None
         client = client_for(source.signature_pull_secrets if source else ())
         target = source.oci if source and source.oci else None
@@ -430,9 +430,17 @@ class Engine:
             raise VerificationError(f"there are no public keys for authority {a.name}"
                                     + (f" ({auth.problem})" if auth.problem else ""))
         log = self._log_policy(a)
+        verifier: KeyVerifier = auth.verifier
+        if a.rfc3161_trust_root_ref is not None:
+            from sigstack.verify.timestamp import TimestampedKey
+
+            what = "attestation" if a.attestations else "signature"
+            tsa_root = self._timestamp_root(a, f"{what} key validation failed for authority {a.name} for {ref.name}")
+            # policy-controller: the signed timestamps give the time, the log is not consulted
+            verifier, log = TimestampedKey(auth.verifier, tsa_root, required=True), _NO_LOG.get()
         if a.attestations:
             try:
-                verified = verified_attestations(client, auth.verifier, ref, log=log, target_repository=target,
+                verified = verified_attestations(client, verifier, ref, log=log, target_repository=target,
                                                  tag_prefix=prefix, bundles=bundles,
                                                  workers=self.settings.max_workers,
                                                  oci11=self.settings.enable_oci11)
@@ -446,7 +454,7 @@ class Engine:
                                   max_workers=self.settings.max_workers, bundles=bundles,
                                   experimental_oci11=self.settings.enable_oci11, log=log)
         try:
-            found = verify_image(client, auth.verifier, ref, opts)
+            found = verify_image(client, verifier, ref, opts)
         except VerificationError as exc:
             raise VerificationError(f"signature key validation failed for authority {a.name} for {ref.name}: "
                                     f"{exc.message}") from None
@@ -465,12 +473,17 @@ class Engine:
             root = self._trusted_root_json(k.trust_root_ref)
         ids = [{"issuer": i.issuer, "subject": i.subject, "issuerRegExp": i.issuer_regexp,
                 "subjectRegExp": i.subject_regexp} for i in k.identities]
+        extra: dict[str, Any] = {}
+        if a.rfc3161_trust_root_ref is not None:
+            self._timestamp_root(a, f"{what} keyless validation failed for authority {a.name} for {ref.name}")
+            extra["timestamp_root"] = self._trusted_root_json(a.rfc3161_trust_root_ref)
+
         def verify(trusted_root: bytes | None) -> list[tuple[bytes, dict[str, str]]]:
             assert self.keyless is not None
             return self.keyless(client, ref, trusted_root=trusted_root, identities=ids,
                                 attestations=bool(a.attestations), target_repository=target, tag_prefix=prefix,
                                 insecure_ignore_sct=k.insecure_ignore_sct, bundles=bundles,
-                                oci11=self.settings.enable_oci11)
+                                oci11=self.settings.enable_oci11, **extra)
 
         try:
             try:
@@ -549,6 +562,20 @@ class Engine:
         logs = parse_trusted_root(root)
         url = a.ctlog.url or logs[0].base_url
         return LogPolicy(trusted_logs=[t.verifier for t in logs], client=RekorClient(url))
+
+    def _timestamp_root(self, a: Authority, prefix: str) -> Any:
+        """The TrustedRoot an ``rfc3161timestamp`` authority names, which must list a TSA:
+        without one policy-controller has no TSA roots, and cosign refuses the timestamp
+        with ``no TSA root certificate(s) provided to verify timestamp`` (we refuse
+        every signature so, since the timestamp is required here)."""
+        from sigstack.bundle.trustroot import TrustedRoot
+
+        assert a.rfc3161_trust_root_ref is not None
+        root = TrustedRoot.from_json(self._trusted_root_json(a.rfc3161_trust_root_ref))
+        if not root.timestamp_authorities:
+            raise VerificationError(f"{prefix}: unable to verify RFC3161 timestamp bundle: no TSA root "
+                                    "certificate(s) provided to verify timestamp")
+        return root
 
     def _trusted_root_json(self, name: str) -> bytes:
         tr = self.trust_roots.get(name)
@@ -697,7 +724,7 @@ def _configs(client: RegistryReader, ref: Reference) -> dict[str, Any]:
 def sigstore_keys_to_trusted_root(keys: Mapping[str, Any]) -> bytes:
     """A TrustRoot's ``sigstoreKeys`` (the CRD's protobuf-shaped fields: PEM chains and
     keys, base64-encoded as Go encodes ``[]byte``) as a TrustedRoot JSON document:
-    ``certificateAuthorities``, ``tLogs`` and ``ctLogs``."""
+    ``certificateAuthorities``, ``tLogs``, ``ctLogs`` and ``timestampAuthorities``."""
     import base64
 
     from cryptography import x509
@@ -723,24 +750,31 @@ def sigstore_keys_to_trusted_root(keys: Mapping[str, Any]) -> bytes:
             out += doc["tlogs"]
         return out
 
-    cas = []
-    for i, ca in enumerate(keys.get("certificateAuthorities") or []):
-        try:
-            certs = x509.load_pem_x509_certificates(pem_of(ca.get("certChain"), f"certificateAuthorities[{i}]"))
-        except ValueError:
-            raise PolicyError(f"the TrustRoot's certificateAuthorities[{i}].certChain holds no certificate") from None
-        subject = ca.get("subject") or {}
-        cas.append({"subject": {"organization": str(subject.get("organization") or ""),
-                                "commonName": str(subject.get("commonName") or "")},
-                    "uri": str(ca.get("uri") or ""),
-                    "certChain": {"certificates": [{"rawBytes": base64.b64encode(c.public_bytes(Encoding.DER)).decode()}
-                                                   for c in certs]},
-                    "validFor": {"start": "1970-01-01T00:00:00Z"}})
+    def authorities(items: Any, what: str) -> list[dict[str, Any]]:
+        out = []
+        for i, ca in enumerate(items or []):
+            try:
+                certs = x509.load_pem_x509_certificates(pem_of(ca.get("certChain"), f"{what}[{i}]"))
+            except ValueError:
+                raise PolicyError(f"the TrustRoot's {what}[{i}].certChain holds no certificate") from None
+            subject = ca.get("subject") or {}
+            out.append({"subject": {"organization": str(subject.get("organization") or ""),
+                                    "commonName": str(subject.get("commonName") or "")},
+                        "uri": str(ca.get("uri") or ""),
+                        "certChain": {"certificates": [
+                            {"rawBytes": base64.b64encode(c.public_bytes(Encoding.DER)).decode()} for c in certs]},
+                        "validFor": {"start": "1970-01-01T00:00:00Z"}})
+        return out
+
+    cas = authorities(keys.get("certificateAuthorities"), "certificateAuthorities")
+    # the TSAs of an rfc3161timestamp authority (leaf first, root last, as the CAs' chains)
+    tsas = authorities(keys.get("timestampAuthorities"), "timestampAuthorities")
     root = {"mediaType": TRUSTED_ROOT_V01, "tlogs": logs(keys.get("tLogs") or keys.get("tlogs"), "tLogs"),
             "certificateAuthorities": cas, "ctlogs": logs(keys.get("ctLogs") or keys.get("ctlogs"), "ctLogs"),
-            "timestampAuthorities": []}
-    if not root["tlogs"] and not cas:
-        raise PolicyError("the TrustRoot's sigstoreKeys list no tLogs and no certificateAuthorities")
+            "timestampAuthorities": tsas}
+    if not root["tlogs"] and not cas and not tsas:
+        raise PolicyError("the TrustRoot's sigstoreKeys list no tLogs, no certificateAuthorities and no "
+                          "timestampAuthorities")
     return json.dumps(root).encode()
 
 

@@ -23,6 +23,7 @@ a keyless authority needs a ``trustRootRef``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -82,13 +83,26 @@ def _reworded(exc: VerificationError, attestations: bool) -> VerificationError:
     return exc
 
 
+@functools.cache
+def _no_log() -> Any:
+    """The log policy of an ``rfc3161timestamp`` authority: the log is not consulted
+    (policy-controller's choice for it); made once, so its warning is logged once."""
+    from sigstack.verify.evidence import LogPolicy
+
+    return LogPolicy(insecure_ignore_tlog=True)
+
+
 def verify_keyless(client: RegistryReader, ref: Reference, *, trusted_root: bytes | None,
                    identities: Sequence[Mapping[str, str]], attestations: bool, target_repository: str | None,
                    tag_prefix: str, insecure_ignore_sct: bool, bundles: bool,
-                   oci11: bool = False) -> list[tuple[bytes, dict[str, str]]]:
+                   oci11: bool = False,
+                   timestamp_root: bytes | None = None) -> list[tuple[bytes, dict[str, str]]]:
     """The seam (:class:`~sigstack.policy.engine.KeylessVerifier`): the payloads (signed
     simple-signing documents, or in-toto statements) that verify keylessly, with their
-    certificates' claims."""
+    certificates' claims. With ``timestamp_root`` (an ``rfc3161timestamp`` authority's
+    TrustedRoot) the certificate is checked at the times of RFC 3161 timestamps from
+    that root's TSAs, one at least being required, and the log is not consulted
+    (policy-controller skips it for such an authority)."""
     from sigstack.bundle.trustroot import TrustedRoot
     from sigstack.verify.attestation import AttestationVerifyOptions, verify_attestations
     from sigstack.verify.image import ImageVerifyOptions, verify_image
@@ -97,17 +111,25 @@ def verify_keyless(client: RegistryReader, ref: Reference, *, trusted_root: byte
     if trusted_root is None:
         raise VerificationError("no trusted root: name a TrustRoot (keyless.trustRootRef) with the CA, CT log and "
                                 "transparency log keys")
-    material = Keyless(trusted_root=TrustedRoot.from_json(trusted_root), policy=_identity_policy(identities),
-                       insecure_ignore_sct=insecure_ignore_sct)
+    root = TrustedRoot.from_json(trusted_root)
+    extra: dict[str, Any] = {}
+    if timestamp_root is not None:
+        import dataclasses
+
+        tsas = TrustedRoot.from_json(timestamp_root).timestamp_authorities
+        root = dataclasses.replace(root, timestamp_authorities=tsas)
+        extra["log"] = _no_log()
+    material = Keyless(trusted_root=root, policy=_identity_policy(identities),
+                       insecure_ignore_sct=insecure_ignore_sct, require_timestamp=timestamp_root is not None)
     try:
         if attestations:
             found = verify_attestations(client, material, ref, AttestationVerifyOptions(
                 kind=None, max_workers=4, tag_prefix=tag_prefix, target_repository=target_repository,
-                bundles=bundles, experimental_oci11=oci11))
+                bundles=bundles, experimental_oci11=oci11, **extra))
             return [(a.statement.raw, _claims(a.certificate)) for a in found]
         verified = verify_image(client, material, ref, ImageVerifyOptions(
             check_reference=False, target_repository=target_repository, tag_prefix=tag_prefix, max_workers=4,
-            bundles=bundles, experimental_oci11=oci11))
+            bundles=bundles, experimental_oci11=oci11, **extra))
     except VerificationError as exc:
         raise _reworded(exc, attestations) from None
     return [(s.payload, _claims(s.certificate)) for s in verified.signatures]

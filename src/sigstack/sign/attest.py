@@ -27,10 +27,12 @@ from sigstack.sign.image import (
     loggable,
     push_bundle,
     resolve_digests,
+    timestamp_annotations,
 )
 
 if TYPE_CHECKING:  # the log client is imported only when an attestation is logged
     from sigstack.bundle.models import Bundle
+    from sigstack.sign.blob import Timestamper
     from sigstack.tlog.client import RekorClient
     from sigstack.tlog.entry import TlogEntry
 
@@ -62,6 +64,9 @@ class AttestOptions:
     docker_types: bool = False
     log: RekorClient | None = None
     rekor_entry_type: str = "dsse"
+    #: RFC 3161 timestamps (cosign's --timestamp-server-url): over the envelope's signature in
+    #: a bundle, over the envelope itself in an ``.att`` layer's annotation, as cosign does
+    timestamper: Timestamper | None = None
 
 
 def attest_image(client: RegistryClient, signer: Signer, ref: Reference, predicate: bytes,
@@ -87,9 +92,11 @@ def attest_image(client: RegistryClient, signer: Signer, ref: Reference, predica
     envelope = dsse.sign(signer, statement)
     entry = log_envelope(log, signer, envelope, rekor_entry_type) if log is not None else None
     if new_bundle_format:
-        where = push_bundle(entity, signer, envelope, uri, entry)
+        timestamps = tuple(opts.timestamper(envelope.signatures[0])) if opts.timestamper is not None else ()
+        where = push_bundle(entity, signer, envelope, uri, entry, timestamps)
         return Attested(desc.digest, uri, where, envelope.to_json(), entry)
-    annotations = {layout.SIGNATURE_ANNOTATION: "", "predicateType": uri, **certificate_annotations(signer)}
+    annotations = {layout.SIGNATURE_ANNOTATION: "", "predicateType": uri, **certificate_annotations(signer),
+                   **timestamp_annotations(opts.timestamper, envelope.to_json())}
     if entry is not None:
         annotations[layout.BUNDLE_ANNOTATION] = bundle_annotation(entry)
     layer = layout.Layer(layout.DSSE_MEDIA, envelope.to_json(), annotations)
@@ -116,13 +123,16 @@ class AttestedBlob:
     envelope: dsse.Envelope
     tlog_entry: TlogEntry | None
     bundle: Bundle | None
+    timestamps: tuple[bytes, ...] = ()
 
 
 def attest_blob(signer: Signer, name: str, digest: str, predicate: bytes, kind: str = "custom", *,
-                log: RekorClient | None = None, bundle: bool = False) -> AttestedBlob:
+                log: RekorClient | None = None, bundle: bool = False,
+                timestamper: Timestamper | None = None) -> AttestedBlob:
     """``cosign attest-blob``: an in-toto statement whose subject is ``name`` with
     ``digest`` (``sha256:<hex>``), signed as a DSSE envelope and, with ``log``, logged
-    as a ``dsse`` 0.0.1 entry (what cosign logs for attestations)."""
+    as a ``dsse`` 0.0.1 entry (what cosign logs for attestations); ``timestamper``
+    timestamps the envelope's signature (RFC 3161) for the bundle."""
     from sigstack.bundle.models import Bundle
     from sigstack.tlog.checkpoint import public_key_der
 
@@ -132,6 +142,7 @@ def attest_blob(signer: Signer, name: str, digest: str, predicate: bytes, kind: 
         loggable(signer)
     envelope = dsse.sign(signer, statement)
     entry = log_envelope(log, signer, envelope) if log is not None else None
+    timestamps = tuple(timestamper(envelope.signatures[0])) if timestamper is not None else ()
     made = Bundle.for_envelope(envelope, public_key_der(signer.public_key()), entry,
-                               signer.certificate) if bundle else None
-    return AttestedBlob(statement, envelope, entry, made)
+                               signer.certificate, timestamps) if bundle else None
+    return AttestedBlob(statement, envelope, entry, made, timestamps)

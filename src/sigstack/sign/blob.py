@@ -8,7 +8,7 @@ Pure Ed25519 signs the message itself, so only that key type reads it whole.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -21,6 +21,11 @@ if TYPE_CHECKING:  # importing keys pulls in cryptography; hashing starts before
     from sigstack.tlog.entry import TlogEntry
 
 SPECULATIVE_HASH = "sha256"
+
+#: signature bytes -> RFC 3161 timestamps (DER ``TimeStampResp``) over them, one per TSA
+#: asked (:func:`sigstack.tsa.client.timestamper`); what the signing flows call when a
+#: timestamp authority is configured
+Timestamper = Callable[[bytes], Sequence[bytes]]
 
 
 def sign_blob(signer: Signer, artifact: BinaryIO | bytes) -> bytes:
@@ -105,16 +110,20 @@ class LoggedBlob:
     signer: Signer
     entry: TlogEntry | None
     bundle: Bundle | None
+    timestamps: tuple[bytes, ...] = ()
 
 
 def sign_blob_to_log(load: Callable[[], Signer], artifact: BinaryIO, *, log: RekorClient | None = None,
-                     bundle: bool = False) -> LoggedBlob:
+                     bundle: bool = False, timestamper: Timestamper | None = None) -> LoggedBlob:
     """``cosign sign-blob --key``: sign (hashing while the key loads, see
-    :func:`sign_blob_loading_key`), log the signature as a hashedrekord entry with ``log``
-    when given, and build a v0.3 bundle (with the entry, or without one) when ``bundle``."""
+    :func:`sign_blob_loading_key`), have the signature timestamped by ``timestamper``
+    when given (RFC 3161, over the signature bytes), log it as a hashedrekord entry with
+    ``log`` when given, and build a v0.3 bundle (with the entry and the timestamps, or
+    without) when ``bundle``."""
     signed = sign_blob_loading_key(load, artifact)
+    timestamps = tuple(timestamper(signed.signature)) if timestamper is not None else ()
     if log is None and not bundle:
-        return LoggedBlob(signed.signature, signed.signer, None, None)
+        return LoggedBlob(signed.signature, signed.signer, None, None, timestamps)
     if signed.digest is None:
         from sigstack.errors import UsageError
 
@@ -132,5 +141,5 @@ def sign_blob_to_log(load: Callable[[], Signer], artifact: BinaryIO, *, log: Rek
         from sigstack.tlog.checkpoint import public_key_der
 
         made = Bundle.for_message(signed.signature, digest, signer.hash_name, public_key_der(signer.public_key()),
-                                  entry, signer.certificate)
-    return LoggedBlob(signed.signature, signer, entry, made)
+                                  entry, signer.certificate, timestamps)
+    return LoggedBlob(signed.signature, signer, entry, made, timestamps)

@@ -37,6 +37,7 @@ from sigstack.oci.reference import Reference
 from sigstack.payload import dsse, intoto, simplesigning
 
 if TYPE_CHECKING:  # the log client is imported only when a signature is logged
+    from sigstack.sign.blob import Timestamper
     from sigstack.tlog.client import RekorClient
     from sigstack.tlog.entry import TlogEntry
 
@@ -52,6 +53,9 @@ class ImageSignOptions:
     new_bundle_format: bool = False
     upload: bool = True  # False: sign only, store nothing (cosign --upload=false)
     log: RekorClient | None = None  # log each signature here (cosign's --tlog-upload); None: key only
+    #: RFC 3161 timestamps of each signature (cosign's --timestamp-server-url): in the bundle's
+    #: timestampVerificationData, or a legacy layer's ``rfc3161timestamp`` annotation
+    timestamper: Timestamper | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,22 @@ def certificate_annotations(signer: Signer) -> dict[str, str]:
     return out
 
 
+def timestamp_annotations(timestamper: Timestamper | None, message: bytes) -> dict[str, str]:
+    """cosign's ``dev.sigstore.cosign/rfc3161timestamp`` annotation of a legacy layer:
+    ``{"SignedRFC3161Timestamp": "<b64 DER TimeStampResp>"}`` (one: cosign keeps one),
+    over the raw signature (a ``.sig`` layer) or the layer's payload (an ``.att``
+    layer's envelope, whose signature annotation is empty)."""
+    if timestamper is None:
+        return {}
+    tokens = timestamper(message)
+    if not tokens:
+        return {}
+    from sigstack.payload import gojson
+
+    return {layout.TIMESTAMP_ANNOTATION: gojson.dumps({"SignedRFC3161Timestamp": base64.b64encode(tokens[0]).decode()})
+            .decode()}
+
+
 def bundle_annotation(entry: TlogEntry) -> str:
     """The ``dev.sigstore.cosign/bundle`` value, byte for byte as cosign's ``encoding/json``."""
     from sigstack.bundle.models import rekor_bundle
@@ -175,7 +195,7 @@ def _sign_legacy(entity: SignedEntity, signer: Signer, opts: ImageSignOptions) -
         def finalize(layer: layout.Layer) -> dict[str, str]:
             signed.append(signer.sign(layer.data))
             return {layout.SIGNATURE_ANNOTATION: base64.b64encode(signed[-1]).decode(),
-                    **certificate_annotations(signer)}
+                    **certificate_annotations(signer), **timestamp_annotations(opts.timestamper, signed[-1])}
 
         where = LEGACY.add_signature(entity, layout.Layer(layout.SIMPLESIGNING_MEDIA, payload),
                                      duplicate=_same_signature(signer), finalize=finalize)
@@ -187,7 +207,8 @@ def _sign_legacy(entity: SignedEntity, signer: Signer, opts: ImageSignOptions) -
         sig = signer.sign(payload)
     if not opts.upload:
         return SignedDigest(entity.digest, None, payload, sig, entry)
-    annotations = {layout.SIGNATURE_ANNOTATION: base64.b64encode(sig).decode(), **certificate_annotations(signer)}
+    annotations = {layout.SIGNATURE_ANNOTATION: base64.b64encode(sig).decode(), **certificate_annotations(signer),
+                   **timestamp_annotations(opts.timestamper, sig)}
     if entry is not None:
         annotations[layout.BUNDLE_ANNOTATION] = bundle_annotation(entry)
     layer = layout.Layer(layout.SIMPLESIGNING_MEDIA, payload, annotations)
@@ -205,7 +226,8 @@ def _sign_bundle(entity: SignedEntity, signer: Signer, opts: ImageSignOptions) -
     entry = log_envelope(opts.log, signer, envelope) if opts.log is not None else None
     if not opts.upload:
         return SignedDigest(entity.digest, None, statement, envelope.signatures[0], entry)
-    where = push_bundle(entity, signer, envelope, intoto.COSIGN_SIGN_PREDICATE, entry)
+    timestamps = tuple(opts.timestamper(envelope.signatures[0])) if opts.timestamper is not None else ()
+    where = push_bundle(entity, signer, envelope, intoto.COSIGN_SIGN_PREDICATE, entry, timestamps)
     return SignedDigest(entity.digest, where, statement, envelope.signatures[0], entry)
 
 
@@ -219,10 +241,11 @@ def log_envelope(log: RekorClient, signer: Signer, envelope: dsse.Envelope, entr
 
 
 def push_bundle(entity: SignedEntity, signer: Signer, envelope: dsse.Envelope, predicate_type: str,
-                entry: TlogEntry | None = None) -> Reference:
-    """Store ``envelope`` (and its log entry) as a Sigstore bundle referrer of the entity."""
+                entry: TlogEntry | None = None, timestamps: tuple[bytes, ...] = ()) -> Reference:
+    """Store ``envelope`` (and its log entry and timestamps) as a Sigstore bundle referrer of the entity."""
     from sigstack.bundle.models import Bundle
     from sigstack.tlog.checkpoint import public_key_der
 
-    data = Bundle.for_envelope(envelope, public_key_der(signer.public_key()), entry, signer.certificate).to_json()
+    data = Bundle.for_envelope(envelope, public_key_der(signer.public_key()), entry, signer.certificate,
+                               timestamps).to_json()
     return BUNDLES.add(entity, data, predicate_type)

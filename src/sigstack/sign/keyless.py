@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 from sigstack.keys.base import Signer
 
 if TYPE_CHECKING:
+    import datetime
+
     from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
     from sigstack.bundle.trustroot import SigningConfig, TrustedRoot
@@ -92,6 +94,8 @@ class Services:
     ca_url: str
     rekor_url: str
     oidc_url: str | None = None
+    #: the timestamp authorities' endpoints to timestamp each signature with (may be none)
+    tsa_urls: tuple[str, ...] = ()
 
 
 def services_from(config: SigningConfig, at: float | None = None) -> Services:
@@ -118,4 +122,28 @@ def services_from(config: SigningConfig, at: float | None = None) -> Services:
     ca = pick(config.ca_urls, "certificate authority", True)
     rekor = pick(config.rekor_tlog_urls, "Rekor v1 transparency log", True)
     assert ca is not None and rekor is not None
-    return Services(ca, rekor, pick(config.oidc_urls, "OIDC provider", False))
+    return Services(ca, rekor, pick(config.oidc_urls, "OIDC provider", False), tsas_from(config, now))
+
+
+def tsas_from(config: SigningConfig, now: datetime.datetime) -> tuple[str, ...]:
+    """The TSA endpoints a signing config selects, as sigstore-python's
+    ``SigningConfig.get_tsas``: the valid services of API version 1, one per operator
+    (the newest-starting), then ``tsaConfig``'s selector (ANY: one; EXACT: that many,
+    an error when fewer are usable; ALL: every one)."""
+    from sigstack.bundle.trustroot import Service
+    from sigstack.errors import TrustRootError
+
+    usable = sorted((s for s in config.tsa_urls if isinstance(s, Service) and s.major_api_version == 1
+                     and s.valid_for.contains(now)), key=lambda s: s.valid_for.start, reverse=True)
+    by_operator: dict[str, Service] = {}
+    for s in usable:
+        by_operator.setdefault(s.operator or s.url, s)
+    chosen = list(by_operator.values())
+    selector = config.tsa_config.selector if config.tsa_config is not None else "ANY"
+    if selector == "ALL" or not chosen:
+        return tuple(s.url for s in chosen)
+    count = 1 if selector == "ANY" else (config.tsa_config.count if config.tsa_config is not None else 1) or 1
+    if len(chosen) < count:
+        raise TrustRootError(f"the signing config asks for {count} timestamp authorities but names "
+                             f"{len(chosen)} usable ones")
+    return tuple(s.url for s in chosen[:count])

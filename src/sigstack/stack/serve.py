@@ -1,18 +1,22 @@
-"""``sigstack serve``: the development OIDC issuer, the CA (with its CT log) and the
-transparency log (with its explorer) in one process on loopback, and the files that
-make stock clients use them.
+"""``sigstack serve``: the development OIDC issuer, the CA (with its CT log), the
+transparency log (with its explorer) and the RFC 3161 timestamp authority in one
+process on loopback, and the files that make stock clients use them.
 
 State lives in one directory, so a restart keeps the keys, the CA, both logs and
 hence every signature made before it valid:
 
 * ``oidc/`` (the issuer's key, the GitHub request token), ``ca/`` (CA keys and chain,
-  the CT log), ``tlog/`` (``log.key``/``log.pub``, ``log.db``);
-* ``trusted_root.json`` (TrustedRoot with the CA, the CT log and the log),
-  ``signing_config.json`` (SigningConfig v0.2; ``oidcUrls`` name the dev issuer),
+  the CT log), ``tlog/`` (``log.key``/``log.pub``, ``log.db``), ``tsa/`` (the TSA's
+  key and ``chain.pem``);
+* ``trusted_root.json`` (TrustedRoot with the CA, the CT log, the log and the TSA under
+  ``timestampAuthorities``), ``signing_config.json`` (SigningConfig v0.2; ``oidcUrls``
+  name the dev issuer, ``tsaUrls`` the TSA's timestamp endpoint, so clients that
+  follow the config, cosign v3 and sigstore-python among them, timestamp every
+  signature: the signature's time is then vouched for by the TSA, not only the log),
   ``trust_config.json`` (ClientTrustConfig for ``sigstore --trust-config``), and ``env``
   (shell lines that point sigstack and the real cosign at it).
 
-The three apps share one asyncio loop (three uvicorn servers on sockets bound before
+The four apps share one asyncio loop (four uvicorn servers on sockets bound before
 anything starts, so the URLs written into the trust material are the ones served); a
 SIGINT or SIGTERM asks every server to finish its requests and stop. NOT FOR
 PRODUCTION: the OIDC issuer mints tokens for anyone who can reach it.
@@ -23,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +43,7 @@ class Ports:
     oidc: int = 8080
     ca: int = 5555
     tlog: int = 3000
+    tsa: int = 3004
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,12 @@ class Stack:
     oidc_url: str
     ca_url: str
     tlog_url: str
+    tsa_url: str = ""
+
+    @property
+    def timestamp_url(self) -> str:
+        """The TSA's timestamp endpoint (what signing configs and cosign name)."""
+        return self.tsa_url + "/api/v1/timestamp"
 
     @property
     def files(self) -> dict[str, Path]:
@@ -87,20 +98,24 @@ def _log_key(state: Path) -> Path:
     return key_path
 
 
-def write_trust_material(stack: Stack, chain: list[Any], ct_public: Any, log_public: Any) -> None:
-    """trusted_root.json, signing_config.json, trust_config.json and env in ``stack.dir``."""
+def write_trust_material(stack: Stack, chain: list[Any], ct_public: Any, log_public: Any,
+                         tsa_chain: Sequence[Any] = ()) -> None:
+    """trusted_root.json, signing_config.json, trust_config.json and env in ``stack.dir``;
+    ``tsa_chain`` (leaf first) is the timestamp authority's, when one is served."""
     from sigstack.ca import trustdoc
 
     start = trustdoc.rfc3339(chain[-1].not_valid_before_utc)
+    tsas = [trustdoc.AuthoritySpec(stack.timestamp_url, tsa_chain)] if tsa_chain else []
     root = trustdoc.trusted_root(cas=[trustdoc.AuthoritySpec(stack.ca_url, chain, start)],
                                  tlogs=[trustdoc.LogSpec(stack.tlog_url, log_public, start)],
-                                 ctlogs=[trustdoc.LogSpec(stack.ca_url, ct_public, start)])
+                                 ctlogs=[trustdoc.LogSpec(stack.ca_url, ct_public, start)], tsas=tsas)
 
     def service(url: str) -> trustdoc.ServiceSpec:
         return trustdoc.ServiceSpec(url, 1, start, "sigstack-serve")
 
     config = trustdoc.signing_config(cas=[service(stack.ca_url)], oidcs=[service(stack.oidc_url)],
-                                     rekors=[service(stack.tlog_url)], rekor_config="ANY")
+                                     rekors=[service(stack.tlog_url)], rekor_config="ANY",
+                                     tsas=[service(stack.timestamp_url)] if tsa_chain else [])
     d = stack.dir
     env = "\n".join([
         "# sigstack serve: source this file (set -a; . ./env; set +a) to sign and verify keylessly",
@@ -111,6 +126,8 @@ def write_trust_material(stack: Stack, chain: list[Any], ct_public: Any, log_pub
         "# The signing config names the CA, the log and the OIDC issuer; cosign refuses service",
         "# URLs beside it, so these stay comments (for --use-signing-config=false or cosign v2):",
         f"# COSIGN_FULCIO_URL={stack.ca_url} COSIGN_REKOR_URL={stack.tlog_url} COSIGN_OIDC_ISSUER={stack.oidc_url}",
+        *([f"# COSIGN_TIMESTAMP_SERVER_URL={stack.timestamp_url}",
+           f"# SIGSTORE_TSA_CERTIFICATE_FILE={d / 'tsa' / 'chain.pem'}"] if tsa_chain else []),
         "# cosign v2 reads the trust material from these instead of a trusted root:",
         f"SIGSTORE_ROOT_FILE={d / 'ca' / 'chain.pem'}",
         f"SIGSTORE_CT_LOG_PUBLIC_KEY_FILE={d / 'ca' / 'ct.pub'}",
@@ -174,13 +191,16 @@ def serve(state: Path, host: str = "127.0.0.1", ports: Ports | None = None,
     )
     from sigstack.tlog.api import create_app as tlog_app
     from sigstack.tlog.server import build_log
+    from sigstack.tsa.api import create_app as tsa_app
+    from sigstack.tsa.authority import TimestampAuthority
+    from sigstack.tsa.state import ensure_state as ensure_tsa_state
 
     ports = ports or Ports()
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
-    socks = {name: _bind(host, getattr(ports, name)) for name in ("oidc", "ca", "tlog")}
+    socks = {name: _bind(host, getattr(ports, name)) for name in ("oidc", "ca", "tlog", "tsa")}
     shown = f"[{host}]" if ":" in host else host
     urls = {name: f"http://{shown}:{s.getsockname()[1]}" for name, s in socks.items()}
-    stack = Stack(state.resolve(), host, urls["oidc"], urls["ca"], urls["tlog"])
+    stack = Stack(state.resolve(), host, urls["oidc"], urls["ca"], urls["tlog"], urls["tsa"])
 
     oidc_state = state / "oidc"
     issuer = DevIssuer(stack.oidc_url, load_or_create_key(oidc_state), GitHubWorkflow(),
@@ -193,14 +213,18 @@ def serve(state: Path, host: str = "127.0.0.1", ports: Ports | None = None,
     key_path = _log_key(state / "tlog")
     log = build_log(str(state / "tlog" / "log.db"), str(key_path), stack.tlog_url.split("://", 1)[1])
     log_public = serialization.load_pem_public_key((state / "tlog" / "log.pub").read_bytes())
-    write_trust_material(stack, ca.material.chain, ca.material.ct_signer.public_key(), log_public)
+    tsa = TimestampAuthority(ensure_tsa_state(state / "tsa"))
+    write_trust_material(stack, ca.material.chain, ca.material.ct_signer.public_key(), log_public,
+                         tsa.material.chain)
 
+    from sigstack._internal.ratelimit import plain
     from sigstack.ca.api import grpc_error
     from sigstack.tlog.server import rekor_error
 
     options = options or ServerOptions()
     servers = [_Server(oidc_app(issuer), socks["oidc"], options), _Server(ca.app, socks["ca"], options, grpc_error),
-               _Server(tlog_app(log), socks["tlog"], options, rekor_error)]
+               _Server(tlog_app(log), socks["tlog"], options, rekor_error),
+               _Server(tsa_app(tsa), socks["tsa"], options, plain)]
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

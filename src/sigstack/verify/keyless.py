@@ -123,10 +123,13 @@ def set_time(entry: TlogEntry | None) -> datetime | None:
 
 
 def establish(material: Keyless, *, certificate: bytes | None, chain: Sequence[bytes], signature: bytes,
-              timestamps: Sequence[bytes], entry: TlogEntry | None, log_checked: bool) -> SigningCertificate:
+              timestamps: Sequence[bytes], entry: TlogEntry | None, log_checked: bool,
+              timestamped: bytes | None = None) -> SigningCertificate:
     """Steps 0-3 above for the certificate a signature came with (``certificate`` from
     the bundle or the layer; else ``material.certificate``). ``entry`` is the log entry
-    whose SET time may count (only when ``log_checked``: step 4 will verify that SET)."""
+    whose SET time may count (only when ``log_checked``: step 4 will verify that SET).
+    ``timestamped`` is what the RFC 3161 timestamps are over when it is not the
+    signature (a legacy ``.att`` layer's envelope)."""
     from sigstack.verify.certificate import verify_certificate_chain
     from sigstack.verify.sct import verify_detached_sct, verify_embedded_sct
     from sigstack.verify.timestamp import verify_timestamps
@@ -139,7 +142,8 @@ def establish(material: Keyless, *, certificate: bytes | None, chain: Sequence[b
     intermediates = [load_certificate(c, "a certificate of the chain")
                      for c in (chain if certificate is not None else material.chain)]
     root = material.trusted_root
-    times = list(verify_timestamps(signature, [*timestamps, *material.timestamps], root, leaf))
+    stamped = signature if timestamped is None else timestamped
+    times = list(verify_timestamps(stamped, [*timestamps, *material.timestamps], root, leaf))
     if material.require_timestamp and not times:
         raise TimestampError("timestamp: no RFC 3161 timestamp, and one is required")
     logged = set_time(entry) if log_checked and not material.require_timestamp else None

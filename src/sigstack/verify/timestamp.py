@@ -30,9 +30,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sigstack.errors import TimestampError
+from sigstack.keys.base import Verifier as KeyVerifier
 
 if TYPE_CHECKING:
     from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
     from rfc3161_client import TimeStampResponse
 
     from sigstack.bundle.trustroot import CertificateAuthority, TrustedRoot
@@ -124,3 +126,41 @@ def verify_timestamps(
 
 def _fmt(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class TimestampedKey(KeyVerifier):
+    """A trusted key whose signatures must also carry RFC 3161 timestamps from a TSA of
+    ``trusted_root`` (cosign's ``--key`` with ``--use-signed-timestamps``; a
+    policy-controller key authority with ``rfc3161timestamp``).
+
+    It verifies as ``key`` does; the pipeline (:class:`sigstack.verify.verifier.Verifier`)
+    sees this type and checks each signature's timestamps with :meth:`check` (the
+    bundle's ``timestampVerificationData``, a legacy layer's ``rfc3161timestamp``
+    annotation, and the detached ``timestamps`` given). Every timestamp present must
+    verify; with ``required`` at least one must be there. A key has no validity period,
+    so the times are only vouched for, not compared with a certificate."""
+
+    def __init__(self, key: KeyVerifier, trusted_root: TrustedRoot, timestamps: Sequence[bytes] = (),
+                 required: bool = True) -> None:
+        self.key = key
+        self.hash_name = key.hash_name
+        self.prehash = key.prehash
+        self.trusted_root = trusted_root
+        self.timestamps = tuple(timestamps)
+        self.required = required
+
+    def public_key(self) -> PublicKeyTypes:
+        return self.key.public_key()
+
+    def verify_digest(self, signature: bytes, digest: bytes) -> None:
+        self.key.verify_digest(signature, digest)
+
+    def verify(self, signature: bytes, message: bytes) -> None:
+        self.key.verify(signature, message)
+
+    def check(self, stamped: bytes, tokens: Sequence[bytes]) -> list[datetime]:
+        """The verified times of ``tokens`` (and the detached ones) over ``stamped``."""
+        times = verify_timestamps(stamped, [*tokens, *self.timestamps], self.trusted_root)
+        if self.required and not times:
+            raise TimestampError("timestamp: no RFC 3161 timestamp, and one is required")
+        return times

@@ -39,6 +39,7 @@ from sigstack.keys.base import Verifier as KeyVerifier
 from sigstack.verify import evidence
 from sigstack.verify.evidence import LogPolicy
 from sigstack.verify.keyless import Keyless
+from sigstack.verify.timestamp import TimestampedKey
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -114,6 +115,7 @@ class Verifier:
             if artifact is None:
                 raise VerificationError("a digest cannot be checked with an Ed25519 key (it signs whole messages)")
             key.verify(signature, artifact.read())
+            _key_timestamps(key, signature, bundle.timestamps if bundle is not None else ())
             return Result(signature, None)
 
         if artifact is not None:
@@ -131,6 +133,7 @@ class Verifier:
             raise VerificationError("the bundle's message digest does not match the artifact")
         # step 2: the signature over the digest (step 3, content: the digest is the artifact's)
         _signature_step(lambda: key.verify_digest(signature, message_digest))
+        _key_timestamps(key, signature, bundle.timestamps if bundle is not None else ())
         # step 4: log evidence
         entry = None
         if self.log.checked:
@@ -187,6 +190,10 @@ class Verifier:
         if isinstance(self.material, Keyless):
             return self._keyless_layer(self.material, signature, payload, annotations, check_content)
         _signature_step(lambda: self.key.verify(signature, payload))  # step 2 (step 1: the key, given)
+        if isinstance(self.key, TimestampedKey):  # cosign: a .sig layer's timestamp is over its raw signature
+            from sigstack.verify.keyless import layer_timestamps
+
+            _key_timestamps(self.key, signature, layer_timestamps(annotations if isinstance(annotations, dict) else {}))
         if check_content is not None:  # step 3
             check_content()
         entry = None
@@ -211,6 +218,14 @@ class Verifier:
         if bundle is not None and bundle.certificate is not None:
             raise _key_not_certificate()
         _signature_step(lambda: dsse.verify(self.key, envelope))  # step 2 (step 1: the key, given)
+        if isinstance(self.key, TimestampedKey):
+            if bundle is not None:  # over the envelope's signature (sigstore-go)
+                _key_timestamps(self.key, bundle.signature, bundle.timestamps)
+            else:  # an .att layer's timestamp is over the stored envelope (cosign's VerifyRFC3161Timestamp)
+                from sigstack.verify.keyless import layer_timestamps
+
+                notes = annotations if isinstance(annotations, dict) else {}
+                _key_timestamps(self.key, stored or b"", layer_timestamps(notes))
         if check_content is not None:  # step 3
             check_content()
         entry = None
@@ -335,9 +350,12 @@ class Verifier:
             signature = envelope.signatures[0]
         certificate, chain = layer_certificates(notes)
         found = evidence.layer_rekor_bundle(notes) if self.log.checked else None
+        # cosign timestamps a .sig layer's raw signature, but an .att layer's stored
+        # envelope (its signature annotation is empty; VerifyRFC3161Timestamp)
+        stamped = stored if envelope is not None and stored is not None else signature
         signing = establish(material, certificate=certificate, chain=chain, signature=signature,
                             timestamps=layer_timestamps(notes), entry=found[0] if found else None,
-                            log_checked=self.log.checked)
+                            log_checked=self.log.checked, timestamped=stamped)
         key = signing.verifier(None)
         if envelope is not None:
             _signature_step(lambda: dsse.verify(key, envelope))  # step 2
@@ -351,6 +369,14 @@ class Verifier:
                                                     signature=signature, payload=payload, envelope=envelope,
                                                     stored=stored)
         return Result(signature, entry, signing.leaf)
+
+
+def _key_timestamps(key: KeyVerifier, stamped: bytes, tokens: tuple[bytes, ...] | list[bytes]) -> None:
+    """Step 1 for a key whose signatures must carry RFC 3161 timestamps
+    (:class:`~sigstack.verify.timestamp.TimestampedKey`); nothing for a plain key, which
+    vouches for no time (cosign ignores timestamps unless asked to use them)."""
+    if isinstance(key, TimestampedKey):
+        key.check(stamped, tokens)
 
 
 def _artifact_digest(hash_name: str, artifact: BinaryIO | None, digest: tuple[str, bytes] | None) -> bytes:
