@@ -1,0 +1,468 @@
+"""``sigstack admission serve`` behind a real kube-apiserver (issue 13).
+
+The apiserver (tests/admission/kubeapi.py; built by scripts/build-kube-apiserver, the
+tests skip without it) gets the repository's CRDs (deploy/admission/crds.yaml), the
+webhook's RBAC and both webhook configurations from deploy/admission/sigstack-admission.yaml
+(as the Helm chart renders them; tests/admission/test_deploy.py keeps the two alike),
+with ``clientConfig.service`` replaced by the loopback URL of a ``sigstack admission
+serve`` over TLS, since no Service can route here. Policies, Secrets and
+ServiceAccounts are created through the API with the ``kubernetes`` client (what
+``kubectl apply`` does), and the webhook reads them back through the API with its own
+token, so the ClusterRole the manifest grants is what it gets. Pods and Deployments
+are then created in an opted-in namespace and kube-apiserver calls the webhooks: what
+it stores, the error it returns and the Warning headers it sends are asserted.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import json
+import os
+import ssl
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.admission.conftest import PW
+from tests.admission.kubeapi import KubeApi, binaries_missing, free_port, start_kube_apiserver
+from tests.helpers import sigstack
+from tests.keys_backends._http import Tls, make_tls
+from tests.oci.ocihelpers import Registry, fresh
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFEST = ROOT / "deploy" / "admission" / "sigstack-admission.yaml"
+CRDS = ROOT / "deploy" / "admission" / "crds.yaml"
+SHOP, DEV = "shop", "dev"
+
+pytestmark = pytest.mark.skipif(binaries_missing() is not None, reason=binaries_missing() or "")
+
+
+@dataclass
+class Cluster:
+    api: KubeApi
+    client: Any  # kubernetes.client.ApiClient (admin)
+    webhook_url: str
+    webhook_log: Path
+
+    @property
+    def core(self) -> Any:
+        from kubernetes import client
+
+        return client.CoreV1Api(self.client)
+
+    @property
+    def custom(self) -> Any:
+        from kubernetes import client
+
+        return client.CustomObjectsApi(self.client)
+
+
+def manifest_docs(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def _serve_webhook(tmp: Path, kube: KubeApi, tls: Tls, tls_registry: Registry) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COSIGN_", "KUBE", "DOCKER_CONFIG"))}
+    env.update(HOME=str(tmp), KUBECONFIG=str(kube.webhook_kubeconfig))
+    log = tmp / "webhook.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "sigstack.cli.main", "admission", "serve",
+                                 "--tls-cert", str(tls.cert_file), "--tls-key", str(tls.key_file),
+                                 "--host", "127.0.0.1", "--port", str(port), "--cluster-poll", "500ms",
+                                 "--registry-cacert", str(tls_registry.ca), "--registry-timeout", "5s"],
+                                stdout=out, stderr=subprocess.STDOUT, env=env)
+    url = f"https://127.0.0.1:{port}"
+    ctx = ssl.create_default_context(cafile=str(tls.ca_file))
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", verify=ctx, timeout=1).text == "ok\n":
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            pytest.fail(f"admission serve did not start: {log.read_text()}")
+        time.sleep(0.1)
+
+
+def _apply(client: Any, doc: dict[str, Any]) -> None:
+    """Create ``doc`` as ``kubectl create -f`` would (the kinds the manifests hold)."""
+    from kubernetes import utils
+
+    utils.create_from_dict(client, doc)
+
+
+@pytest.fixture(scope="module")
+def kube(tmp_path_factory: pytest.TempPathFactory, tls_registry: Registry) -> Iterator[Cluster]:
+    tmp = tmp_path_factory.mktemp("kube")
+    with start_kube_apiserver(tmp / "api") as api:
+        client = api.client()
+        from kubernetes import client as k
+
+        ext = k.ApiextensionsV1Api(client)
+        for crd in manifest_docs(CRDS):
+            ext.create_custom_resource_definition(crd)
+        docs = manifest_docs(MANIFEST)
+        for d in docs:
+            if d["kind"] in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
+                _apply(client, d)
+        core = k.CoreV1Api(client)
+        for ns, labels in ((SHOP, {"policy.sigstore.dev/include": "true"}), (DEV, {})):
+            core.create_namespace({"metadata": {"name": ns, "labels": labels}})
+            # what the service-account controller would create (none runs here)
+            core.create_namespaced_service_account(ns, {"metadata": {"name": "default"}})
+        wait_for_crds(client)
+        tls = make_tls(tmp / "webhook-tls")
+        proc, url = _serve_webhook(tmp, api, tls, tls_registry)
+        ca_bundle = base64.b64encode(tls.ca_pem).decode()
+        adm = k.AdmissionregistrationV1Api(client)
+        for d in docs:
+            if d["kind"] not in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+                continue
+            d = copy.deepcopy(d)
+            for hook in d["webhooks"]:
+                path = hook["clientConfig"]["service"]["path"]
+                hook["clientConfig"] = {"url": f"{url}{path}", "caBundle": ca_bundle}
+            d["metadata"].pop("annotations", None)  # cert-manager's injection: the bundle is set here
+            if d["kind"] == "MutatingWebhookConfiguration":
+                adm.create_mutating_webhook_configuration(d)
+            else:
+                adm.create_validating_webhook_configuration(d)
+        try:
+            yield Cluster(api, client, url, tmp / "webhook.log")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+            client.close()
+
+
+def wait_for_crds(client: Any) -> None:
+    """A CRD serves once it is Established."""
+    from kubernetes import client as k
+
+    ext = k.ApiextensionsV1Api(client)
+    deadline = time.monotonic() + 30
+    for crd in manifest_docs(CRDS):
+        while True:
+            got = ext.read_custom_resource_definition(crd["metadata"]["name"])
+            if any(c.type == "Established" and c.status == "True" for c in (got.status.conditions or [])):
+                break
+            assert time.monotonic() < deadline, f"CRD {crd['metadata']['name']} not established"
+            time.sleep(0.2)
+
+
+def cip(name: str, glob: str, authorities: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy", "metadata": {"name": name},
+            "spec": {"images": [{"glob": glob}], "authorities": authorities, **spec}}
+
+
+@pytest.fixture
+def policy(kube: Cluster) -> Iterator[Any]:
+    """Create ClusterImagePolicies; deleted after the test. Waits until the webhook has
+    listed the new set (a Pod in the opted-in namespace naming a probe image that only
+    the new policy covers comes back with that policy's error)."""
+    made: list[str] = []
+
+    def create(doc: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = kube.custom.create_cluster_custom_object(
+            "policy.sigstore.dev", "v1beta1", "clusterimagepolicies", doc)
+        made.append(doc["metadata"]["name"])
+        return out
+
+    yield create
+    for name in made:
+        kube.custom.delete_cluster_custom_object("policy.sigstore.dev", "v1beta1", "clusterimagepolicies", name)
+
+
+def pod(name: str, image: str, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"containers": [{"name": "app", "image": image}], **spec}}
+
+
+def create_pod(kube: Cluster, namespace: str, body: dict[str, Any]) -> tuple[Any, dict[str, str]]:
+    """Create a Pod through the apiserver: (the stored Pod, the response headers)."""
+    data, _, headers = kube.core.create_namespaced_pod_with_http_info(namespace, body)
+    return data, dict(headers or {})
+
+
+def denial(kube: Cluster, namespace: str, body: dict[str, Any]) -> tuple[int, str]:
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        kube.core.create_namespaced_pod(namespace, body)
+    except ApiException as exc:
+        return exc.status, json.loads(exc.body)["message"]
+    raise AssertionError("the pod was admitted")
+
+
+def eventually(check: Any, what: str, timeout: float = 20) -> Any:
+    """``check()`` until it returns a true value (the webhook lists policies every 500 ms)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
+
+
+def key_policy(keypair: tuple[Path, Path]) -> list[dict[str, Any]]:
+    return [{"key": {"data": keypair[1].read_text()}}]
+
+
+def sign(image: str, keypair: tuple[Path, Path], *extra: str, env: dict[str, str] | None = None) -> None:
+    r = sigstack("sign", "--key", str(keypair[0]), "--tlog-upload=false", *extra, image, env={**PW, **(env or {})})
+    assert r.code == 0, r.err
+
+
+def uniq(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def admitted_pod(kube: Cluster, namespace: str, body: dict[str, Any]) -> Any:
+    """Create a Pod, retrying while the webhook has not yet listed a just-created
+    policy (the denial then names no policy of this test)."""
+    from kubernetes.client.exceptions import ApiException
+
+    def attempt() -> Any:
+        try:
+            return create_pod(kube, namespace, body)
+        except ApiException as exc:
+            if exc.status == 400 and "no matching policies" in (exc.body or ""):
+                return None
+            raise
+
+    return eventually(attempt, "the webhook to list the new policy")
+
+
+def test_signed_pod_is_admitted_with_its_tag_rewritten_to_the_digest(kube: Cluster, registry: Registry,
+                                                                    keypair: tuple[Path, Path], policy: Any) -> None:
+    img = fresh(registry)
+    repo, digest = img.split("@")
+    sign(img, keypair)
+    policy(cip(uniq("signed"), f"{repo}**", key_policy(keypair)))
+    stored, headers = admitted_pod(kube, SHOP, pod(uniq("app"), f"{repo}:v1"))
+    assert stored.spec.containers[0].image == img  # the mutating webhook's JSONPatch, applied by the apiserver
+    assert "Warning" not in headers
+    # and as the apiserver stored it
+    again = kube.core.read_namespaced_pod(stored.metadata.name, SHOP)
+    assert again.spec.containers[0].image == f"{repo}@{digest}"
+
+
+def test_unsigned_pod_is_denied_with_policy_controllers_error(kube: Cluster, registry: Registry,
+                                                              keypair: tuple[Path, Path], policy: Any) -> None:
+    img = fresh(registry)
+    repo = img.split("@")[0]
+    name = uniq("signed")
+    policy(cip(name, f"{repo}**", key_policy(keypair)))
+
+    def denied() -> tuple[int, str] | None:
+        code, message = denial(kube, SHOP, pod(uniq("app"), img))
+        return None if "no matching policies" in message else (code, message)
+
+    code, message = eventually(denied, "the webhook to list the new policy")
+    assert code == 400
+    assert message == (f'admission webhook "policy.sigstore.dev" denied the request: validation failed: failed '
+                       f"policy: {name}: spec.containers[0].image\n{img} signature key validation failed for "
+                       f"authority authority-0 for {img}: no signatures found")
+
+
+def test_warn_mode_admits_with_a_warning_header(kube: Cluster, registry: Registry, keypair: tuple[Path, Path],
+                                                policy: Any) -> None:
+    img = fresh(registry)
+    repo = img.split("@")[0]
+    name = uniq("warned")
+    policy(cip(name, f"{repo}**", key_policy(keypair), mode="warn"))
+    stored, headers = admitted_pod(kube, SHOP, pod(uniq("app"), img))
+    assert stored.spec.containers[0].image == img
+    assert headers.get("Warning") == (
+        f'299 - "failed policy: {name}: spec.containers[0].image {img} signature key validation failed for '
+        f'authority authority-0 for {img}: no signatures found"')
+
+
+def test_a_namespace_without_the_label_is_not_checked(kube: Cluster, registry: Registry) -> None:
+    img = fresh(registry)  # unsigned, and no policy covers it
+    stored, headers = create_pod(kube, DEV, pod(uniq("app"), img.split("@")[0] + ":v1"))
+    assert stored.spec.containers[0].image == img.split("@")[0] + ":v1"  # not mutated either
+    assert "Warning" not in headers
+    # the same pod in the opted-in namespace is refused: nothing covers it
+    code, message = denial(kube, SHOP, pod(uniq("app"), img))
+    assert (code, message) == (400, f'admission webhook "policy.sigstore.dev" denied the request: validation '
+                                     f"failed: no matching policies: spec.containers[0].image\n{img}")
+
+
+def test_a_deployment_is_mutated_and_validated(kube: Cluster, registry: Registry, keypair: tuple[Path, Path],
+                                               policy: Any) -> None:
+    from kubernetes import client as k
+    from kubernetes.client.exceptions import ApiException
+
+    img, unsigned = fresh(registry), fresh(registry)
+    repo = img.split("@")[0]
+    sign(img, keypair)
+    name = uniq("signed")
+    policy(cip(name, f"{repo}**", key_policy(keypair)))
+    policy(cip(uniq("other"), unsigned.split("@")[0] + "**", key_policy(keypair)))
+    apps = k.AppsV1Api(kube.client)
+
+    def deployment(image: str) -> dict[str, Any]:
+        labels = {"app": "web"}
+        return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": uniq("web")},
+                "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                         "template": {"metadata": {"labels": labels},
+                                      "spec": {"containers": [{"name": "web", "image": image}]}}}}
+
+    def create() -> Any:
+        try:
+            return apps.create_namespaced_deployment(SHOP, deployment(f"{repo}:v1"))
+        except ApiException as exc:
+            if "no matching policies" in (exc.body or ""):
+                return None
+            raise
+
+    stored = eventually(create, "the webhook to list the new policy")
+    assert stored.spec.template.spec.containers[0].image == img
+    with pytest.raises(ApiException) as denied:
+        apps.create_namespaced_deployment(SHOP, deployment(unsigned))
+    assert json.loads(denied.value.body)["message"].startswith(
+        'admission webhook "policy.sigstore.dev" denied the request: validation failed: failed policy: ')
+    assert "spec.template.spec.containers[0].image" in json.loads(denied.value.body)["message"]
+
+
+def test_pull_secrets_are_read_from_the_api(kube: Cluster, tls_registry: Registry, keypair: tuple[Path, Path],
+                                            policy: Any, tmp_path: Path) -> None:
+    """A private registry (TLS, basic auth): the webhook resolves the tag and finds the
+    signature with the pod's imagePullSecrets, then with its service account's."""
+    from sigstack.oci.auth import Credentials
+    from sigstack.oci.client import RegistryClient, RegistryOptions
+    from sigstack.oci.reference import parse_reference
+    from tests.oci.ocihelpers import push_image
+
+    repo = f"{tls_registry.host}/private/{uuid.uuid4().hex[:10]}"
+    opts = RegistryOptions(ca_file=str(tls_registry.ca),
+                           credentials={tls_registry.host: Credentials(tls_registry.user, tls_registry.password)})
+    with RegistryClient(opts) as rc:
+        digest = push_image(rc, parse_reference(f"{repo}:v1"))
+    img = f"{repo}@{digest}"
+    auth = base64.b64encode(f"{tls_registry.user}:{tls_registry.password}".encode()).decode()
+    dockercfg = json.dumps({"auths": {tls_registry.host: {"username": tls_registry.user,
+                                                          "password": tls_registry.password, "auth": auth}}})
+    config = tmp_path / "docker"
+    config.mkdir()
+    (config / "config.json").write_text(dockercfg)
+    sign(img, keypair, "--registry-cacert", str(tls_registry.ca), env={"DOCKER_CONFIG": str(config)})
+    name = uniq("private")
+    policy(cip(name, f"{repo}**", key_policy(keypair)))
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": uniq("regcred")},
+              "type": "kubernetes.io/dockerconfigjson",
+              "data": {".dockerconfigjson": base64.b64encode(dockercfg.encode()).decode()}}
+
+    def outcome(body: dict[str, Any]) -> Any:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return create_pod(kube, SHOP, body)[0]
+        except ApiException as exc:
+            message: str = json.loads(exc.body)["message"]
+            return None if "no matching policies" in message else message
+
+    # no credentials: the tag stays (mutation cannot resolve it), the digest is refused
+    denied = eventually(lambda: outcome(pod(uniq("app"), img)), "the webhook to list the new policy")
+    assert isinstance(denied, str) and f"failed policy: {name}: spec.containers[0].image" in denied
+    assert "authentication required" in denied, denied
+    kube.core.create_namespaced_secret(SHOP, secret)
+    try:
+        stored = outcome(pod(uniq("app"), f"{repo}:v1", imagePullSecrets=[{"name": secret["metadata"]["name"]}]))
+        assert not isinstance(stored, str), stored
+        assert stored.spec.containers[0].image == img
+        sa = uniq("builder")
+        kube.core.create_namespaced_service_account(SHOP, {"metadata": {"name": sa}, "imagePullSecrets": [
+            {"name": secret["metadata"]["name"]}]})
+        stored = outcome(pod(uniq("app"), f"{repo}:v1", serviceAccountName=sa))
+        assert not isinstance(stored, str), stored
+        assert stored.spec.containers[0].image == img
+    finally:
+        kube.core.delete_namespaced_secret(secret["metadata"]["name"], SHOP)
+
+
+def test_policy_changes_in_the_cluster_are_picked_up(kube: Cluster, registry: Registry,
+                                                     keypair: tuple[Path, Path], policy: Any) -> None:
+    img = fresh(registry)
+    repo = img.split("@")[0]
+    name = uniq("changing")
+    policy(cip(name, f"{repo}**", key_policy(keypair)))
+    eventually(lambda: "signature key validation failed" in denial(kube, SHOP, pod(uniq("app"), img))[1],
+               "the webhook to list the new policy")
+    current = kube.custom.get_cluster_custom_object("policy.sigstore.dev", "v1beta1", "clusterimagepolicies",
+                                                       name)
+    current["spec"]["authorities"] = [{"static": {"action": "pass"}}]
+    kube.custom.replace_cluster_custom_object("policy.sigstore.dev", "v1beta1", "clusterimagepolicies", name,
+                                                 current)
+
+    def admitted() -> Any:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return create_pod(kube, SHOP, pod(uniq("app"), img))[0]
+        except ApiException:
+            return None
+
+    assert eventually(admitted, "the edited policy to be enforced").spec.containers[0].image == img
+    # deleting it: nothing covers the image any more
+    kube.custom.delete_cluster_custom_object("policy.sigstore.dev", "v1beta1", "clusterimagepolicies", name)
+    eventually(lambda: "no matching policies" in denial(kube, SHOP, pod(uniq("app"), img))[1],
+               "the deleted policy to be dropped")
+
+
+def test_secret_ref_keys_and_namespaced_image_policies(kube: Cluster, registry: Registry,
+                                                        keypair: tuple[Path, Path]) -> None:
+    """``key.secretRef`` read from cosign-system with the webhook's RBAC, and sigstack's
+    namespaced ImagePolicy binding only its own namespace."""
+    img = fresh(registry)
+    repo = img.split("@")[0]
+    sign(img, keypair)
+    key_secret = uniq("release-key")
+    kube.core.create_namespaced_secret("cosign-system", {"metadata": {"name": key_secret},
+                                                            "stringData": {"cosign.pub": keypair[1].read_text()}})
+    name = uniq("tenant")
+    body = {"apiVersion": "policy.sigstack.dev/v1alpha1", "kind": "ImagePolicy", "metadata": {"name": name},
+            "spec": {"images": [{"glob": f"{repo}**"}],
+                     "authorities": [{"key": {"secretRef": {"name": key_secret, "namespace": "cosign-system"}}}]}}
+    kube.custom.create_namespaced_custom_object("policy.sigstack.dev", "v1alpha1", SHOP, "imagepolicies", body)
+    try:
+        stored = admitted_pod(kube, SHOP, pod(uniq("app"), f"{repo}:v1"))[0]
+        assert stored.spec.containers[0].image == img
+        unsigned = fresh(registry)
+        body2 = copy.deepcopy(body)
+        body2["metadata"]["name"] = name + "-b"
+        body2["spec"]["images"] = [{"glob": unsigned.split("@")[0] + "**"}]
+        kube.custom.create_namespaced_custom_object("policy.sigstack.dev", "v1alpha1", SHOP, "imagepolicies",
+                                                       body2)
+
+        def message() -> str | None:
+            m = denial(kube, SHOP, pod(uniq("app"), unsigned))[1]
+            return None if "no matching policies" in m else m
+
+        assert eventually(message, "the second ImagePolicy") == (
+            f'admission webhook "policy.sigstore.dev" denied the request: validation failed: failed policy: '
+            f"{SHOP}/{name}-b: spec.containers[0].image\n{unsigned} signature key validation failed for authority "
+            f"authority-0 for {unsigned}: no signatures found")
+    finally:
+        for n in (name, name + "-b"):
+            with contextlib.suppress(Exception):
+                kube.custom.delete_namespaced_custom_object("policy.sigstack.dev", "v1alpha1", SHOP,
+                                                               "imagepolicies", n)
+        kube.core.delete_namespaced_secret(key_secret, "cosign-system")
