@@ -97,10 +97,15 @@ def start_kube_apiserver(tmp: Path) -> Iterator[KubeApi]:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
+    (tmp / "pki").mkdir(parents=True)
     tls = make_tls(tmp / "pki")
     sa_key = tmp / "pki" / "sa.key"
-    sa_key.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    signing = ec.generate_private_key(ec.SECP256R1())
+    sa_key.write_bytes(signing.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                             serialization.NoEncryption()))
+    sa_pub = tmp / "pki" / "sa.pub"
+    sa_pub.write_bytes(signing.public_key().public_bytes(serialization.Encoding.PEM,
+                                                         serialization.PublicFormat.SubjectPublicKeyInfo))
     admin_token, webhook_token = "admin-" + os.urandom(12).hex(), "webhook-" + os.urandom(12).hex()
     tokens = tmp / "pki" / "tokens.csv"
     tokens.write_text(f'{admin_token},admin,admin-uid,"system:masters"\n'
@@ -134,7 +139,7 @@ def start_kube_apiserver(tmp: Path) -> Iterator[KubeApi]:
                 "--tls-cert-file", str(tls.cert_file), "--tls-private-key-file", str(tls.key_file),
                 "--token-auth-file", str(tokens), "--authorization-mode", "RBAC",
                 "--service-account-issuer", "https://kubernetes.default.svc",
-                "--service-account-key-file", str(sa_key), "--service-account-signing-key-file", str(sa_key),
+                "--service-account-key-file", str(sa_pub), "--service-account-signing-key-file", str(sa_key),
                 "--service-cluster-ip-range", "10.0.0.0/24",
                 "--enable-admission-plugins", "MutatingAdmissionWebhook,ValidatingAdmissionWebhook",
                 "--enable-priority-and-fairness=false", "--endpoint-reconciler-type", "none",

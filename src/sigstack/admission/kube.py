@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import threading
 import time
@@ -106,8 +107,14 @@ POLICY_CRDS = (
 
 def list_policy_objects(reader: KubeReader) -> tuple[str, list[dict[str, Any]]]:
     """Every ClusterImagePolicy, TrustRoot and ImagePolicy in the cluster, and a stamp
-    (the lists' resourceVersions) that changes whenever any of them changes. A CRD that
-    is not installed lists nothing."""
+    that changes whenever any of them is created, edited or deleted, and only then. A
+    CRD that is not installed lists nothing.
+
+    The stamp is made of each object's namespace, name, uid and resourceVersion, not of
+    the list's ``metadata.resourceVersion``: kube-apiserver gives a list etcd's current
+    revision, which every write anywhere in the cluster (each Pod, Event, Lease) moves,
+    so a stamp made of it would recompile the policies (and re-read their TrustRoots) at
+    every poll of a busy cluster."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
@@ -125,11 +132,19 @@ def list_policy_objects(reader: KubeReader) -> tuple[str, list[dict[str, Any]]]:
             raise CredentialError(f"kubernetes: listing {plural}.{group}: HTTP {exc.status} {exc.reason}") from None
         except HTTPError as exc:
             raise CredentialError(f"kubernetes: cannot reach the API server listing {plural}.{group}: {exc}") from None
-        stamp.append(f"{plural}:{(listed.get('metadata') or {}).get('resourceVersion', '')}")
-        for item in listed.get("items") or []:
-            if isinstance(item, dict):
-                item.setdefault("apiVersion", f"{group}/{version}")
-                item.setdefault("kind", {"clusterimagepolicies": "ClusterImagePolicy", "trustroots": "TrustRoot",
-                                         "imagepolicies": "ImagePolicy"}[plural])
-                objs.append(item)
+        versions = hashlib.sha256()
+        items = [i for i in listed.get("items") or [] if isinstance(i, dict)]
+        for line in sorted(_version_line(i) for i in items):
+            versions.update(line.encode() + b"\n")
+        stamp.append(f"{plural}:{len(items)}:{versions.hexdigest()[:16]}")
+        for item in items:
+            item.setdefault("apiVersion", f"{group}/{version}")
+            item.setdefault("kind", {"clusterimagepolicies": "ClusterImagePolicy", "trustroots": "TrustRoot",
+                                     "imagepolicies": "ImagePolicy"}[plural])
+            objs.append(item)
     return ",".join(stamp), objs
+
+
+def _version_line(item: dict[str, Any]) -> str:
+    meta = item.get("metadata") or {}
+    return " ".join(str(meta.get(k) or "") for k in ("namespace", "name", "uid", "resourceVersion"))
