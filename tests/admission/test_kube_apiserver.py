@@ -504,3 +504,168 @@ def test_the_policy_stamp_changes_only_when_a_policy_object_does(kube: Cluster, 
     kube.custom.delete_cluster_custom_object("policy.sigstore.dev", "v1beta1", "clusterimagepolicies", name)
     assert list_policy_objects(reader)[0] not in (before, edited)
     api.close()
+
+
+def _template(image: str, restart: str = "Always") -> dict[str, Any]:
+    return {"metadata": {"labels": {"app": "w"}},
+            "spec": {"restartPolicy": restart,
+                     "initContainers": [{"name": "init", "image": image}],
+                     "containers": [{"name": "w", "image": image}]}}
+
+
+#: kind -> (API class, create method, body builder, the path to the pod spec)
+WORKLOADS: dict[str, tuple[str, str, Any, tuple[str, ...]]] = {
+    "ReplicaSet": ("AppsV1Api", "create_namespaced_replica_set", lambda i: {
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "w"}}, "template": _template(i)}},
+        ("spec", "template", "spec")),
+    "StatefulSet": ("AppsV1Api", "create_namespaced_stateful_set", lambda i: {
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "spec": {"replicas": 1, "serviceName": "w", "selector": {"matchLabels": {"app": "w"}},
+                 "template": _template(i)}}, ("spec", "template", "spec")),
+    "DaemonSet": ("AppsV1Api", "create_namespaced_daemon_set", lambda i: {
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "spec": {"selector": {"matchLabels": {"app": "w"}}, "template": _template(i)}}, ("spec", "template", "spec")),
+    "Job": ("BatchV1Api", "create_namespaced_job", lambda i: {
+        "apiVersion": "batch/v1", "kind": "Job", "spec": {"template": _template(i, "Never")}},
+        ("spec", "template", "spec")),
+    "CronJob": ("BatchV1Api", "create_namespaced_cron_job", lambda i: {
+        "apiVersion": "batch/v1", "kind": "CronJob",
+        "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": _template(i, "OnFailure")}}}},
+        ("spec", "jobTemplate", "spec", "template", "spec")),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(WORKLOADS))
+def test_each_workload_kind_is_mutated_and_validated(kind: str, kube: Cluster, registry: Registry,
+                                                     keypair: tuple[Path, Path], policy: Any) -> None:
+    """The kinds the webhook configurations name, as the apiserver sends them: init and
+    regular containers rewritten to digests, an unsigned image refused under the
+    kind's own pod-spec path."""
+    from kubernetes import client as k
+    from kubernetes.client.exceptions import ApiException
+
+    api_class, method, build, path = WORKLOADS[kind]
+    create = getattr(getattr(k, api_class)(kube.client), method)
+    img, unsigned = fresh(registry), fresh(registry)
+    repo = img.split("@")[0]
+    sign(img, keypair)
+    name = uniq("signed")
+    policy(cip(name, f"{repo}**", key_policy(keypair)))
+    policy(cip(name + "-u", unsigned.split("@")[0] + "**", key_policy(keypair)))
+
+    def attempt(image: str) -> Any:
+        body = build(image)
+        body["metadata"] = {"name": uniq(kind.lower())}
+        try:
+            return kube.client.sanitize_for_serialization(create(SHOP, body))
+        except ApiException as exc:
+            message: str = json.loads(exc.body)["message"]
+            return None if "no matching policies" in message else message
+
+    stored = eventually(lambda: attempt(f"{repo}:v1"), "the webhook to list the new policy")
+    assert not isinstance(stored, str), stored
+    spec = stored
+    for p in path:
+        spec = spec[p]
+    assert [c["image"] for c in spec["initContainers"] + spec["containers"]] == [img, img]
+    message = eventually(lambda: attempt(unsigned), "the second policy")
+    where = ".".join(path)
+    assert message == (
+        f'admission webhook "policy.sigstore.dev" denied the request: validation failed: failed policy: '
+        f"{name}-u: {where}.containers[0].image, {where}.initContainers[0].image\n{unsigned} signature key "
+        f"validation failed for authority authority-0 for {unsigned}: no signatures found")
+
+
+def test_ephemeral_containers_through_the_subresource(kube: Cluster, registry: Registry,
+                                                      keypair: tuple[Path, Path], policy: Any) -> None:
+    """``kubectl debug`` adds an ephemeral container by updating ``pods/ephemeralcontainers``:
+    the webhooks see that subresource; a signed debug image given by tag is rewritten,
+    an unsigned one refused."""
+    from kubernetes.client.exceptions import ApiException
+
+    img, unsigned = fresh(registry), fresh(registry)
+    repo = img.split("@")[0]
+    sign(img, keypair)
+    name = uniq("signed")
+    policy(cip(name, f"{repo}**", key_policy(keypair)))
+    policy(cip(name + "-u", unsigned.split("@")[0] + "**", key_policy(keypair)))
+    stored = admitted_pod(kube, SHOP, pod(uniq("app"), img))[0]
+    pod_name = stored.metadata.name
+
+    def debug(image: str) -> Any:
+        body = {"spec": {"ephemeralContainers": [{"name": uniq("debugger"), "image": image,
+                                                  "targetContainerName": "app"}]}}
+        current = kube.core.read_namespaced_pod(pod_name, SHOP)
+        existing = kube.client.sanitize_for_serialization(current.spec.ephemeral_containers or [])
+        body["spec"]["ephemeralContainers"] = existing + body["spec"]["ephemeralContainers"]
+        try:
+            return kube.core.patch_namespaced_pod_ephemeralcontainers(pod_name, SHOP, body)
+        except ApiException as exc:
+            return json.loads(exc.body)["message"]
+
+    updated = debug(f"{repo}:v1")
+    assert not isinstance(updated, str), updated
+    assert [c.image for c in updated.spec.ephemeral_containers] == [img]
+    message = debug(unsigned)
+    assert message == (
+        f'admission webhook "policy.sigstore.dev" denied the request: validation failed: failed policy: '
+        f"{name}-u: spec.ephemeralContainers[1].image\n{unsigned} signature key validation failed for authority "
+        f"authority-0 for {unsigned}: no signatures found")
+
+
+def test_scaling_down_is_not_checked_scaling_up_is(kube: Cluster, registry: Registry,
+                                                   keypair: tuple[Path, Path], policy: Any) -> None:
+    """An UPDATE that only lowers a Deployment's replicas is let through even when the
+    policy would now refuse the image (policy-controller's rule); raising them is checked."""
+    from kubernetes import client as k
+    from kubernetes.client.exceptions import ApiException
+
+    img = fresh(registry)
+    repo = img.split("@")[0]
+    name = uniq("flip")
+    policy(cip(name, f"{repo}**", [{"static": {"action": "pass"}}]))
+    apps = k.AppsV1Api(kube.client)
+    body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": uniq("web")},
+            "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "w"}}, "template": _template(img)}}
+
+    def create() -> Any:
+        try:
+            return apps.create_namespaced_deployment(SHOP, body)
+        except ApiException as exc:
+            return None if "no matching policies" in (exc.body or "") else exc
+
+    created = eventually(create, "the webhook to list the new policy")
+    assert not isinstance(created, ApiException), created.body
+    current = kube.custom.get_cluster_custom_object("policy.sigstore.dev", "v1beta1", "clusterimagepolicies", name)
+    current["spec"]["authorities"] = [{"static": {"action": "fail", "message": "frozen"}}]
+    kube.custom.replace_cluster_custom_object("policy.sigstore.dev", "v1beta1", "clusterimagepolicies", name,
+                                              current)
+
+    def scale(replicas: int) -> str:
+        try:
+            apps.patch_namespaced_deployment(body["metadata"]["name"], SHOP, {"spec": {"replicas": replicas}})
+        except ApiException as exc:
+            return str(json.loads(exc.body)["message"])
+        return ""
+
+    # wait until the edit is enforced: raising the count is refused
+    message = eventually(lambda: scale(4), "the edited policy")
+    assert "failed policy: " + name in message and "frozen" in message
+    assert scale(1) == ""  # lowering is not checked
+    assert apps.read_namespaced_deployment(body["metadata"]["name"], SHOP).spec.replicas == 1
+
+
+def test_a_v1alpha1_policy_is_enforced(kube: Cluster, registry: Registry, keypair: tuple[Path, Path]) -> None:
+    """A ClusterImagePolicy written as v1alpha1 (stored as v1beta1, listed as v1beta1)."""
+    img = fresh(registry)
+    repo = img.split("@")[0]
+    sign(img, keypair)
+    name = uniq("alpha")
+    doc = cip(name, f"{repo}**", key_policy(keypair))
+    doc["apiVersion"] = "policy.sigstore.dev/v1alpha1"
+    kube.custom.create_cluster_custom_object("policy.sigstore.dev", "v1alpha1", "clusterimagepolicies", doc)
+    try:
+        assert admitted_pod(kube, SHOP, pod(uniq("app"), f"{repo}:v1"))[0].spec.containers[0].image == img
+    finally:
+        kube.custom.delete_cluster_custom_object("policy.sigstore.dev", "v1alpha1", "clusterimagepolicies", name)
