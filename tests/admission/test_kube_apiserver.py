@@ -34,10 +34,10 @@ import httpx
 import pytest
 import yaml
 
-from tests.admission.conftest import PW
+from tests.admission.conftest import DATA, PW
 from tests.admission.kubeapi import KubeApi, binaries_missing, free_port, start_kube_apiserver
 from tests.helpers import sigstack
-from tests.keys_backends._http import Tls, make_tls
+from tests.keys_backends._http import JsonHandler, Tls, make_tls, serve
 from tests.oci.ocihelpers import Registry, fresh
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -669,3 +669,111 @@ def test_a_v1alpha1_policy_is_enforced(kube: Cluster, registry: Registry, keypai
         assert admitted_pod(kube, SHOP, pod(uniq("app"), f"{repo}:v1"))[0].spec.containers[0].image == img
     finally:
         kube.custom.delete_cluster_custom_object("policy.sigstore.dev", "v1alpha1", "clusterimagepolicies", name)
+
+
+class _Recorder(JsonHandler):
+    """A webhook that records each AdmissionReview and allows it."""
+
+    def do_POST(self) -> None:
+        body = self.json_body()
+        self.state.append(body)
+        self.send_json(200, {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                             "response": {"uid": body["request"]["uid"], "allowed": True}})
+
+
+#: the request fields the webhook reads (and kube-apiserver fills), compared with tests/admission/data
+ENVELOPE = ("kind", "resource", "requestKind", "requestResource", "subResource", "requestSubResource", "name",
+            "operation", "dryRun")
+
+
+def test_the_recorded_reviews_are_the_apiservers(kube: Cluster, tmp_path: Path) -> None:
+    """tests/admission/data holds AdmissionReviews written from the API types (the unit
+    tests' input). Each is created here as the object it carries, in a namespace a
+    recording webhook selects, and what kube-apiserver sends is compared with it: the
+    envelope, the options' kind, the object's kind and containers at each field."""
+    from kubernetes import client as k
+    from kubernetes import utils
+
+    tmp_path.joinpath("tls").mkdir()
+    tls = make_tls(tmp_path / "tls")
+    seen: list[dict[str, Any]] = []
+    ns = uniq("rec")
+    with serve(_Recorder, seen, tls) as url:
+        hooks = k.AdmissionregistrationV1Api(kube.client)
+        config = copy.deepcopy(next(d for d in manifest_docs(MANIFEST)
+                                    if d["kind"] == "ValidatingWebhookConfiguration"))
+        config["metadata"] = {"name": "recorder.sigstack.test"}
+        for hook in config["webhooks"]:
+            hook.update(name="recorder.sigstack.test", namespaceSelector={"matchLabels": {"sigstack.test/record": ns}},
+                        clientConfig={"url": f"{url}/validations", "caBundle": base64.b64encode(tls.ca_pem).decode()})
+        hooks.create_validating_webhook_configuration(config)
+        kube.core.create_namespace({"metadata": {"name": ns, "labels": {"sigstack.test/record": ns}}})
+        kube.core.create_namespaced_service_account(ns, {"metadata": {"name": "default"}})
+        try:
+            def probe() -> bool:  # the apiserver picks a new webhook configuration up asynchronously
+                seen.clear()
+                kube.core.create_namespaced_pod(ns, pod(uniq("probe"), "example.com/probe:v1"))
+                return bool(seen)
+
+            eventually(probe, "the recording webhook to be called")
+            for kind in ("pod", "deployment", "replicaset", "statefulset", "daemonset", "job", "cronjob",
+                         "pod-ephemeral"):
+                recorded = json.loads((DATA / f"{kind}.json").read_text())["request"]
+                obj = recorded["object"]
+                seen.clear()
+                if kind == "pod-ephemeral":
+                    patch = {"spec": {"ephemeralContainers": obj["spec"]["ephemeralContainers"]}}
+                    kube.core.patch_namespaced_pod_ephemeralcontainers(obj["metadata"]["name"], ns, patch)
+                else:
+                    body = {key: v for key, v in obj.items() if key != "status"}
+                    body["metadata"] = {"name": obj["metadata"]["name"], "labels": obj["metadata"].get("labels")}
+                    utils.create_from_dict(kube.client, body, namespace=ns)
+                real = seen[-1]["request"]
+                assert {f: real.get(f) for f in ENVELOPE} == {f: recorded.get(f) for f in ENVELOPE}, kind
+                assert real["namespace"] == ns and real["options"]["kind"] == recorded["options"]["kind"]
+                assert (real["object"]["kind"], real["object"]["apiVersion"]) == (obj["kind"], obj["apiVersion"])
+                assert (real["oldObject"] is None) == (recorded.get("oldObject") is None), kind
+                for path in ((), ("spec", "template"), ("spec", "jobTemplate", "spec", "template")):
+                    got, want = real["object"], obj
+                    for p in path:
+                        got, want = (got or {}).get(p), (want or {}).get(p)
+                    if not want:
+                        continue
+                    for field in ("initContainers", "containers", "ephemeralContainers"):
+                        names = [(c["name"], c["image"]) for c in want["spec"].get(field) or []]
+                        assert [(c["name"], c["image"]) for c in got["spec"].get(field) or []] == names, (kind, field)
+        finally:
+            hooks.delete_validating_webhook_configuration("recorder.sigstack.test")
+            kube.core.delete_namespace(ns)
+
+
+def test_the_manifests_failure_policy_fails_closed(kube: Cluster, tmp_path: Path) -> None:
+    """With the manifest's ``failurePolicy: Fail``, a webhook that cannot be reached
+    refuses the pod (kube-apiserver's own error), rather than letting it through."""
+    tmp_path.joinpath("tls").mkdir()
+    tls = make_tls(tmp_path / "tls")
+    from kubernetes import client as k
+
+    hooks = k.AdmissionregistrationV1Api(kube.client)
+    config = copy.deepcopy(next(d for d in manifest_docs(MANIFEST) if d["kind"] == "ValidatingWebhookConfiguration"))
+    ns = uniq("closed")
+    config["metadata"] = {"name": "unreachable.sigstack.test"}
+    for hook in config["webhooks"]:
+        assert hook["failurePolicy"] == "Fail"
+        hook.update(name="unreachable.sigstack.test", namespaceSelector={"matchLabels": {"sigstack.test/closed": ns}},
+                    clientConfig={"url": f"https://127.0.0.1:{free_port()}/validations",
+                                  "caBundle": base64.b64encode(tls.ca_pem).decode()})
+    hooks.create_validating_webhook_configuration(config)
+    kube.core.create_namespace({"metadata": {"name": ns, "labels": {"sigstack.test/closed": ns}}})
+    kube.core.create_namespaced_service_account(ns, {"metadata": {"name": "default"}})
+    try:
+        def refused() -> tuple[int, str] | None:
+            code, message = denial(kube, ns, pod(uniq("app"), "example.com/app:v1"))
+            return (code, message) if code else None
+
+        code, message = eventually(refused, "the configuration to be in force")
+        assert code == 500
+        assert message.startswith('Internal error occurred: failed calling webhook "unreachable.sigstack.test": '), \
+            message
+    finally:
+        hooks.delete_validating_webhook_configuration("unreachable.sigstack.test")
