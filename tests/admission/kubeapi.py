@@ -38,6 +38,7 @@ from tests.tiers import slow_resource
 GOBIN = Path(os.environ.get("GOBIN") or Path.home() / "go" / "bin")
 KUBE_APISERVER = GOBIN / "kube-apiserver"
 ETCD = GOBIN / "etcd"
+HELM = GOBIN / "helm"
 WEBHOOK_USER = "system:serviceaccount:cosign-system:sigstack-admission"
 
 
@@ -62,6 +63,7 @@ class KubeApi:
     admin_kubeconfig: Path
     webhook_kubeconfig: Path
     log: Path
+    admin_token: str
 
     def client(self) -> Any:
         """A ``kubernetes.client.ApiClient`` as the admin."""
@@ -161,7 +163,7 @@ def start_kube_apiserver(tmp: Path) -> Iterator[KubeApi]:
         admin = write_kubeconfig(tmp / "admin.kubeconfig", url, tls.ca_pem, admin_token, "admin", "default")
         webhook = write_kubeconfig(tmp / "webhook.kubeconfig", url, tls.ca_pem, webhook_token, "sigstack-admission",
                                    "cosign-system")
-        yield KubeApi(url, tls, admin, webhook, api_log)
+        yield KubeApi(url, tls, admin, webhook, api_log, admin_token)
     finally:
         if api is not None:
             _stop(api)

@@ -35,7 +35,7 @@ import pytest
 import yaml
 
 from tests.admission.conftest import DATA, PW
-from tests.admission.kubeapi import KubeApi, binaries_missing, free_port, start_kube_apiserver
+from tests.admission.kubeapi import HELM, KubeApi, binaries_missing, free_port, start_kube_apiserver
 from tests.helpers import sigstack
 from tests.keys_backends._http import JsonHandler, Tls, make_tls, serve
 from tests.oci.ocihelpers import Registry, fresh
@@ -43,6 +43,7 @@ from tests.oci.ocihelpers import Registry, fresh
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "deploy" / "admission" / "sigstack-admission.yaml"
 CRDS = ROOT / "deploy" / "admission" / "crds.yaml"
+CHART = ROOT / "deploy" / "helm" / "sigstack-admission"
 SHOP, DEV = "shop", "dev"
 
 pytestmark = pytest.mark.skipif(binaries_missing() is not None, reason=binaries_missing() or "")
@@ -777,3 +778,100 @@ def test_the_manifests_failure_policy_fails_closed(kube: Cluster, tmp_path: Path
             message
     finally:
         hooks.delete_validating_webhook_configuration("unreachable.sigstack.test")
+
+
+def helm_template(tmp: Path, *values: str) -> list[dict[str, Any]]:
+    out = subprocess.run([str(HELM), "template", "sigstack-admission", str(CHART), "--namespace", "cosign-system",
+                          *values], capture_output=True, text=True, env={**os.environ, "HOME": str(tmp)})
+    assert out.returncode == 0, out.stderr
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+@pytest.mark.skipif(not os.access(HELM, os.X_OK), reason=f"{HELM} is not built (run scripts/build-kube-apiserver)")
+@pytest.mark.parametrize("cert_manager", [False, True])
+def test_the_helm_chart_renders_objects_the_apiserver_accepts(cert_manager: bool, kube: Cluster, tmp_path: Path,
+                                                              keypair: tuple[Path, Path]) -> None:
+    """``helm template`` of deploy/helm/sigstack-admission, each object server-side applied
+    with ``dryRun=All`` and ``fieldValidation=Strict`` (the apiserver validates it fully,
+    unknown fields included, and stores nothing); its webhook configurations are the
+    manifest's (which the tests above register), and, without cert-manager, the CA it
+    puts in them verifies the serving certificate it generates for the Service's name."""
+    from kubernetes.dynamic import DynamicClient
+
+    policy_text = yaml.safe_dump(cip("signed", "registry.example.com/**", key_policy(keypair)))
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump({"certManager": {"enabled": cert_manager},
+                                      "policies": {"signed.yaml": policy_text}}))
+    rendered = helm_template(tmp_path, "-f", str(values))
+    kinds = sorted(d["kind"] for d in rendered)
+    expected = ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "MutatingWebhookConfiguration",
+                "Service", "ServiceAccount", "ValidatingWebhookConfiguration"]
+    assert kinds == sorted(expected + (["Certificate", "Issuer"] if cert_manager else ["Secret"]))
+    dynamic = DynamicClient(kube.client)
+    ctx = ssl.create_default_context(cafile=str(kube.api.tls.ca_file))
+    for doc in rendered:
+        if doc["kind"] in ("Certificate", "Issuer"):
+            continue  # cert-manager's kinds: no cert-manager CRDs here
+        resource = dynamic.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
+        body = copy.deepcopy(doc)
+        if resource.namespaced:
+            path = resource.path(namespace=doc["metadata"].get("namespace", "cosign-system"))
+        else:  # the manifest's objects of these names are installed: create under another name
+            path = resource.path()
+            body["metadata"]["name"] = "chart-" + body["metadata"]["name"]
+        r = httpx.post(f"{kube.api.url}{path}", params={"dryRun": "All", "fieldValidation": "Strict"},
+                       content=json.dumps(body), verify=ctx,
+                       headers={"Authorization": f"Bearer {kube.api.admin_token}", "Content-Type": "application/json"})
+        assert r.status_code == 201, (doc["kind"], r.text)
+        assert "Warning" not in r.headers, (doc["kind"], r.headers["Warning"])
+    manifest = {d["kind"]: d for d in manifest_docs(MANIFEST)}
+    for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+        (chart_config,) = [d for d in rendered if d["kind"] == kind]
+        chart_hooks, manifest_hooks = copy.deepcopy(chart_config["webhooks"]), copy.deepcopy(manifest[kind]["webhooks"])
+        bundles = [h["clientConfig"].pop("caBundle", None) for h in chart_hooks]
+        for h in manifest_hooks:
+            h["clientConfig"].pop("caBundle")
+        assert chart_hooks == manifest_hooks, kind
+        if cert_manager:
+            assert bundles == [None]
+            assert chart_config["metadata"]["annotations"] == {
+                "cert-manager.io/inject-ca-from": "cosign-system/sigstack-admission"}
+            continue
+        (secret,) = [d for d in rendered if d["kind"] == "Secret"]
+        assert bundles[0] is not None
+        check_serving_cert(tmp_path, base64.b64decode(bundles[0]), base64.b64decode(secret["data"]["tls.crt"]),
+                           base64.b64decode(secret["data"]["tls.key"]))
+    (dep,) = [d for d in rendered if d["kind"] == "Deployment"]
+    args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[:2] == ["admission", "serve"] and "--cluster-policies=true" in args
+
+
+def check_serving_cert(tmp: Path, ca: bytes, cert: bytes, key: bytes) -> None:
+    """Serve ``cert`` (as ``sigstack admission serve`` would: it loads the Secret's files)
+    and connect as kube-apiserver does: trusting only ``ca``, for the Service's DNS name."""
+    d = tmp / "chart-tls"
+    d.mkdir(exist_ok=True)
+    (d / "tls.crt").write_bytes(cert)
+    (d / "tls.key").write_bytes(key)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(d / "tls.crt", d / "tls.key")
+    client_ctx = ssl.create_default_context(cadata=ca.decode())
+    import socket
+    import threading
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+
+        def accept() -> None:
+            conn, _ = listener.accept()
+            with server_ctx.wrap_socket(conn, server_side=True) as tls_conn:
+                tls_conn.recv(1)
+
+        t = threading.Thread(target=accept, daemon=True)
+        t.start()
+        with socket.create_connection(listener.getsockname(), timeout=10) as raw, \
+                client_ctx.wrap_socket(raw, server_hostname="sigstack-admission.cosign-system.svc") as conn:
+            assert conn.getpeercert() is not None
+            conn.sendall(b"x")
+        t.join(10)
