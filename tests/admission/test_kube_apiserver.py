@@ -875,3 +875,40 @@ def check_serving_cert(tmp: Path, ca: bytes, cert: bytes, key: bytes) -> None:
             assert conn.getpeercert() is not None
             conn.sendall(b"x")
         t.join(10)
+
+
+def test_server_dry_runs_and_image_updates_are_checked(kube: Cluster, registry: Registry,
+                                                       keypair: tuple[Path, Path], policy: Any) -> None:
+    """``kubectl apply --dry-run=server`` reaches the webhooks (``sideEffects: None``) and
+    is refused as a real create; changing a running Pod's image (an UPDATE) is checked."""
+    from kubernetes.client.exceptions import ApiException
+
+    img, unsigned = fresh(registry), fresh(registry)
+    repo = img.split("@")[0]
+    sign(img, keypair)
+    name = uniq("signed")
+    policy(cip(name, f"{repo}**", key_policy(keypair)))
+    policy(cip(name + "-u", unsigned.split("@")[0] + "**", key_policy(keypair)))
+    expected = (f'admission webhook "policy.sigstore.dev" denied the request: validation failed: failed policy: '
+                f"{name}-u: spec.containers[0].image\n{unsigned} signature key validation failed for authority "
+                f"authority-0 for {unsigned}: no signatures found")
+
+    def dry_run() -> str | None:
+        try:
+            kube.core.create_namespaced_pod(SHOP, pod(uniq("app"), unsigned), dry_run="All")
+        except ApiException as exc:
+            message: str = json.loads(exc.body)["message"]
+            return None if "no matching policies" in message else message
+        return "admitted"
+
+    assert eventually(dry_run, "the webhook to list the new policies") == expected
+    dry = kube.core.create_namespaced_pod(SHOP, pod(uniq("app"), f"{repo}:v1"), dry_run="All")
+    assert dry.spec.containers[0].image == img  # mutated in the dry run too
+    stored = admitted_pod(kube, SHOP, pod(uniq("app"), img))[0]
+    with pytest.raises(ApiException) as refused:
+        kube.core.patch_namespaced_pod(stored.metadata.name, SHOP,
+                                       {"spec": {"containers": [{"name": "app", "image": unsigned}]}})
+    assert json.loads(refused.value.body)["message"] == expected
+    again = kube.core.patch_namespaced_pod(stored.metadata.name, SHOP,
+                                           {"spec": {"containers": [{"name": "app", "image": f"{repo}:v1"}]}})
+    assert again.spec.containers[0].image == img
