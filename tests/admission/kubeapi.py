@@ -8,11 +8,12 @@ needs), nothing is scheduled, and what a controller would create (a namespace's
 ``default`` ServiceAccount, a Deployment's ReplicaSet) the tests create themselves.
 
 The throwaway PKI: a CA and serving certificate for the apiserver (127.0.0.1), an
-ECDSA service-account signing key, and a static token file with two users: an admin
+ECDSA service-account signing key, and a static token file with three users: an admin
 (group ``system:masters``, which RBAC lets do anything) for the tests, and
 ``system:serviceaccount:cosign-system:sigstack-admission`` for the webhook, so the
 webhook reads with exactly the RBAC that deploy/admission/sigstack-admission.yaml
-grants its service account (``--authorization-mode=RBAC``).
+grants its service account (``--authorization-mode=RBAC``); and ``nobody``, whom RBAC
+grants nothing, for the refusals.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ KUBE_APISERVER = GOBIN / "kube-apiserver"
 ETCD = GOBIN / "etcd"
 HELM = GOBIN / "helm"
 WEBHOOK_USER = "system:serviceaccount:cosign-system:sigstack-admission"
+#: a user RBAC grants nothing (authenticated only)
+NOBODY_TOKEN = "nobody-" + os.urandom(12).hex()
 
 
 def binaries_missing() -> str | None:
@@ -111,7 +114,8 @@ def start_kube_apiserver(tmp: Path) -> Iterator[KubeApi]:
     admin_token, webhook_token = "admin-" + os.urandom(12).hex(), "webhook-" + os.urandom(12).hex()
     tokens = tmp / "pki" / "tokens.csv"
     tokens.write_text(f'{admin_token},admin,admin-uid,"system:masters"\n'
-                      f'{webhook_token},{WEBHOOK_USER},webhook-uid,"system:serviceaccounts"\n')
+                      f'{webhook_token},{WEBHOOK_USER},webhook-uid,"system:serviceaccounts"\n'
+                      f"{NOBODY_TOKEN},nobody,nobody-uid\n")
 
     etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
     etcd_log, api_log = tmp / "etcd.log", tmp / "kube-apiserver.log"

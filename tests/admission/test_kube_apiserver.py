@@ -912,3 +912,44 @@ def test_server_dry_runs_and_image_updates_are_checked(kube: Cluster, registry: 
     again = kube.core.patch_namespaced_pod(stored.metadata.name, SHOP,
                                            {"spec": {"containers": [{"name": "app", "image": f"{repo}:v1"}]}})
     assert again.spec.containers[0].image == img
+
+
+def test_api_refusals_read_as_the_apiserver_words_them(kube: Cluster, tmp_path: Path) -> None:
+    """The webhook's reads as a user RBAC grants nothing, and with a token the apiserver
+    does not know: one line each, with the apiserver's own Status message (what the
+    webhook then denies with, failing closed)."""
+    from kubernetes import client as k
+    from kubernetes import config
+
+    from sigstack.admission.kube import KubeReader, list_policy_objects
+    from sigstack.errors import CredentialError
+    from tests.admission.kubeapi import NOBODY_TOKEN
+    from tests.keys_backends._k8s_double import write_kubeconfig
+
+    def reader(token: str) -> KubeReader:
+        path = write_kubeconfig(tmp_path / f"{token[:6]}.kubeconfig", kube.api.url, kube.api.tls.ca_pem, token,
+                                "someone", "default")
+        api = config.new_client_from_config(config_file=str(path))  # type: ignore[no-untyped-call, unused-ignore]
+        return KubeReader(k.CoreV1Api(api), namespace_ttl=0.0)
+
+    nobody = reader(NOBODY_TOKEN)
+    with pytest.raises(CredentialError) as secret:
+        nobody.secret(SHOP, "regcred")
+    assert secret.value.message == (
+        'kubernetes: reading secret shop/regcred: secrets "regcred" is forbidden: User "nobody" cannot get resource '
+        '"secrets" in API group "" in the namespace "shop"')
+    with pytest.raises(CredentialError) as listing:
+        list_policy_objects(nobody)
+    assert listing.value.message == (
+        "kubernetes: listing clusterimagepolicies.policy.sigstore.dev: clusterimagepolicies.policy.sigstore.dev is "
+        'forbidden: User "nobody" cannot list resource "clusterimagepolicies" in API group "policy.sigstore.dev" at '
+        "the cluster scope")
+    with pytest.raises(CredentialError) as unknown:
+        reader("not-a-token").namespace_labels(SHOP)
+    assert unknown.value.message == "kubernetes: reading namespace shop: Unauthorized"
+    # the webhook's own service account reads what it needs, and nothing is missing
+    webhook = KubeReader(k.CoreV1Api(config.new_client_from_config(  # type: ignore[no-untyped-call, unused-ignore]
+        config_file=str(kube.api.webhook_kubeconfig))), namespace_ttl=0.0)
+    assert webhook.secret(SHOP, "does-not-exist") is None
+    assert webhook.namespace_labels(SHOP)["policy.sigstore.dev/include"] == "true"
+    assert webhook.service_account_pull_secrets(SHOP, "default") == []

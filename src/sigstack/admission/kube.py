@@ -46,11 +46,7 @@ class KubeReader:
         except ApiException as exc:
             if exc.status == 404:
                 return None
-            message = ""
-            with contextlib.suppress(ValueError, AttributeError):
-                message = json.loads(exc.body or "{}").get("message", "")
-            detail = message or f"HTTP {exc.status} {exc.reason}"
-            raise CredentialError(f"kubernetes: reading {what}: {detail}") from None
+            raise CredentialError(f"kubernetes: reading {what}: {api_message(exc)}") from None
         except HTTPError as exc:
             raise CredentialError(f"kubernetes: cannot reach the API server reading {what}: {exc}") from None
 
@@ -97,6 +93,16 @@ class KubeReader:
         return out
 
 
+def api_message(exc: Any) -> str:
+    """The message of the Status kube-apiserver answered with (an RBAC refusal names the
+    user, verb and resource), else the HTTP status line."""
+    message = ""
+    with contextlib.suppress(ValueError, AttributeError):
+        doc = json.loads(exc.body or "{}")
+        message = str(doc.get("message") or "") if isinstance(doc, dict) else ""
+    return message or f"HTTP {exc.status} {exc.reason}"
+
+
 #: the policy CRDs listed from the cluster: (group, version, plural)
 POLICY_CRDS = (
     ("policy.sigstore.dev", "v1beta1", "clusterimagepolicies"),
@@ -129,7 +135,7 @@ def list_policy_objects(reader: KubeReader) -> tuple[str, list[dict[str, Any]]]:
             if exc.status == 404:
                 stamp.append(f"{plural}:-")
                 continue
-            raise CredentialError(f"kubernetes: listing {plural}.{group}: HTTP {exc.status} {exc.reason}") from None
+            raise CredentialError(f"kubernetes: listing {plural}.{group}: {api_message(exc)}") from None
         except HTTPError as exc:
             raise CredentialError(f"kubernetes: cannot reach the API server listing {plural}.{group}: {exc}") from None
         versions = hashlib.sha256()
