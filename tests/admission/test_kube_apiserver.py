@@ -39,6 +39,8 @@ from tests.admission.kubeapi import HELM, KubeApi, binaries_missing, free_port, 
 from tests.helpers import sigstack
 from tests.keys_backends._http import JsonHandler, Tls, make_tls, serve
 from tests.oci.ocihelpers import Registry, fresh
+from tests.policy.test_keyless import Keyless
+from tests.policy.test_keyless import keyless as keyless  # a module fixture: cosign keyless against our CA and log
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "deploy" / "admission" / "sigstack-admission.yaml"
@@ -953,3 +955,51 @@ def test_api_refusals_read_as_the_apiserver_words_them(kube: Cluster, tmp_path: 
     assert webhook.secret(SHOP, "does-not-exist") is None
     assert webhook.namespace_labels(SHOP)["policy.sigstore.dev/include"] == "true"
     assert webhook.service_account_pull_secrets(SHOP, "default") == []
+
+
+@pytest.mark.interop
+def test_keyless_with_a_trustroot_from_the_cluster(kube: Cluster, keyless: Keyless) -> None:
+    """A keyless authority whose TrustRoot (``sigstoreKeys``: our CA, its CT log and our
+    log) is a TrustRoot object in the cluster: an image the real cosign signed keylessly
+    is admitted; with another identity it is refused with cosign's words."""
+    trustroot = yaml.safe_load(keyless.trustroot_crd.read_text())
+    root_name = uniq("ours")
+    trustroot["metadata"]["name"] = root_name
+    kube.custom.create_cluster_custom_object("policy.sigstore.dev", "v1alpha1", "trustroots", trustroot)
+    repo = keyless.image.split("@")[0]
+    made = []
+
+    def keyless_cip(subject: str) -> dict[str, Any]:
+        name = uniq("keyless")
+        made.append(name)
+        return cip(name, f"{repo}**", [{"keyless": {"url": keyless.stack.ca.url, "trustRootRef": root_name,
+                                                    "identities": [{"issuer": keyless.stack.issuer,
+                                                                    "subject": subject}]},
+                                        "ctlog": {"url": keyless.tlog.url, "trustRootRef": root_name}}])
+
+    try:
+        doc = keyless_cip("img@example.com")
+        kube.custom.create_cluster_custom_object("policy.sigstore.dev", "v1beta1", "clusterimagepolicies", doc)
+        stored = admitted_pod(kube, SHOP, pod(uniq("app"), keyless.image))[0]
+        assert stored.spec.containers[0].image == keyless.image
+        other = keyless_cip("someone@example.com")
+        other["spec"]["images"] = doc["spec"]["images"]
+        kube.custom.create_cluster_custom_object("policy.sigstore.dev", "v1beta1", "clusterimagepolicies", other)
+
+        def refused() -> str | None:
+            message = denial(kube, SHOP, pod(uniq("app"), keyless.image))[1]
+            return message or None
+
+        message = eventually(refused, "the second policy")
+        assert message == (
+            f'admission webhook "policy.sigstore.dev" denied the request: validation failed: failed policy: '
+            f"{other['metadata']['name']}: spec.containers[0].image\n{keyless.image} signature keyless validation "
+            f"failed for authority authority-0 for {keyless.image}: no matching signatures: none of the expected "
+            f"identities matched what was in the certificate, got subjects [img@example.com] with issuer "
+            f"{keyless.stack.issuer}")  # no trailing ": ": that is policy-tester's rendering of a pathless error
+    finally:
+        for name in made:
+            with contextlib.suppress(Exception):
+                kube.custom.delete_cluster_custom_object("policy.sigstore.dev", "v1beta1", "clusterimagepolicies",
+                                                         name)
+        kube.custom.delete_cluster_custom_object("policy.sigstore.dev", "v1alpha1", "trustroots", root_name)
