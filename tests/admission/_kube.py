@@ -26,7 +26,9 @@ class ClusterState(K8sState):
     service_accounts: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # -> pull secret names
     # (group, version, plural) -> the objects listed
     custom: dict[tuple[str, str, str], list[dict[str, object]]] = field(default_factory=dict)
-    custom_version: int = 1  # the lists' resourceVersion: bump it on a change
+    # the lists' resourceVersion. As kube-apiserver's, it is the store's revision, which
+    # any write moves: bump it on any change (the webhook must not rely on it alone)
+    custom_version: int = 1
     # (namespace, name) -> (data, resourceVersion): set a new resourceVersion on a change
     config_maps: dict[tuple[str, str], tuple[dict[str, str], str]] = field(default_factory=dict)
 

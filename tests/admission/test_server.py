@@ -143,3 +143,20 @@ def test_serve_refuses_an_invalid_policy_with_one_error_line(tmp_path: Path, tls
     from tests.helpers import assert_clean_error
 
     assert_clean_error(r, f"{bad}: invalid value: maybe: spec.authorities[0].static.action; unsupported action")
+
+
+def test_serve_refuses_a_configured_but_unusable_cluster(tmp_path: Path, tls: Tls) -> None:
+    """KUBECONFIG names a file that is not there and no in-cluster account exists: one
+    error line, not a webhook that quietly runs without the Kubernetes API (it would
+    then skip the namespace opt-in check, pull secrets and the cluster's policies)."""
+    from tests.helpers import assert_clean_error
+
+    policy = tmp_path / "p.yaml"
+    policy.write_text("apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: p}\n"
+                      "spec: {images: [{glob: '**'}], authorities: [{static: {action: pass}}]}\n")
+    env = {"KUBECONFIG": str(tmp_path / "missing.kubeconfig"), "KUBERNETES_SERVICE_HOST": "",
+           "HOME": str(tmp_path)}
+    r = sigstack("admission", "serve", "--policy", str(policy), "--tls-cert", str(tls.cert_file), "--tls-key",
+                 str(tls.key_file), env=env)
+    assert_clean_error(r, "kubernetes: no usable kubeconfig (")
+    assert "and not running inside a cluster (pass --kubernetes=false to run without the Kubernetes API)" in r.err

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import threading
 import time
@@ -46,11 +47,7 @@ class KubeReader:
         except ApiException as exc:
             if exc.status == 404:
                 return None
-            message = ""
-            with contextlib.suppress(ValueError, AttributeError):
-                message = json.loads(exc.body or "{}").get("message", "")
-            detail = message or f"HTTP {exc.status} {exc.reason}"
-            raise CredentialError(f"kubernetes: reading {what}: {detail}") from None
+            raise CredentialError(f"kubernetes: reading {what}: {api_message(exc)}") from None
         except HTTPError as exc:
             raise CredentialError(f"kubernetes: cannot reach the API server reading {what}: {exc}") from None
 
@@ -105,6 +102,16 @@ class KubeReader:
         return out
 
 
+def api_message(exc: Any) -> str:
+    """The message of the Status kube-apiserver answered with (an RBAC refusal names the
+    user, verb and resource), else the HTTP status line."""
+    message = ""
+    with contextlib.suppress(ValueError, AttributeError):
+        doc = json.loads(exc.body or "{}")
+        message = str(doc.get("message") or "") if isinstance(doc, dict) else ""
+    return message or f"HTTP {exc.status} {exc.reason}"
+
+
 #: the policy CRDs listed from the cluster: (group, version, plural)
 POLICY_CRDS = (
     ("policy.sigstore.dev", "v1beta1", "clusterimagepolicies"),
@@ -115,8 +122,14 @@ POLICY_CRDS = (
 
 def list_policy_objects(reader: KubeReader) -> tuple[str, list[dict[str, Any]]]:
     """Every ClusterImagePolicy, TrustRoot and ImagePolicy in the cluster, and a stamp
-    (the lists' resourceVersions) that changes whenever any of them changes. A CRD that
-    is not installed lists nothing."""
+    that changes whenever any of them is created, edited or deleted, and only then. A
+    CRD that is not installed lists nothing.
+
+    The stamp is made of each object's namespace, name, uid and resourceVersion, not of
+    the list's ``metadata.resourceVersion``: kube-apiserver gives a list etcd's current
+    revision, which every write anywhere in the cluster (each Pod, Event, Lease) moves,
+    so a stamp made of it would recompile the policies (and re-read their TrustRoots) at
+    every poll of a busy cluster."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
@@ -131,14 +144,22 @@ def list_policy_objects(reader: KubeReader) -> tuple[str, list[dict[str, Any]]]:
             if exc.status == 404:
                 stamp.append(f"{plural}:-")
                 continue
-            raise CredentialError(f"kubernetes: listing {plural}.{group}: HTTP {exc.status} {exc.reason}") from None
+            raise CredentialError(f"kubernetes: listing {plural}.{group}: {api_message(exc)}") from None
         except HTTPError as exc:
             raise CredentialError(f"kubernetes: cannot reach the API server listing {plural}.{group}: {exc}") from None
-        stamp.append(f"{plural}:{(listed.get('metadata') or {}).get('resourceVersion', '')}")
-        for item in listed.get("items") or []:
-            if isinstance(item, dict):
-                item.setdefault("apiVersion", f"{group}/{version}")
-                item.setdefault("kind", {"clusterimagepolicies": "ClusterImagePolicy", "trustroots": "TrustRoot",
-                                         "imagepolicies": "ImagePolicy"}[plural])
-                objs.append(item)
+        versions = hashlib.sha256()
+        items = [i for i in listed.get("items") or [] if isinstance(i, dict)]
+        for line in sorted(_version_line(i) for i in items):
+            versions.update(line.encode() + b"\n")
+        stamp.append(f"{plural}:{len(items)}:{versions.hexdigest()[:16]}")
+        for item in items:
+            item.setdefault("apiVersion", f"{group}/{version}")
+            item.setdefault("kind", {"clusterimagepolicies": "ClusterImagePolicy", "trustroots": "TrustRoot",
+                                     "imagepolicies": "ImagePolicy"}[plural])
+            objs.append(item)
     return ",".join(stamp), objs
+
+
+def _version_line(item: dict[str, Any]) -> str:
+    meta = item.get("metadata") or {}
+    return " ".join(str(meta.get(k) or "") for k in ("namespace", "name", "uid", "resourceVersion"))

@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -292,14 +293,27 @@ def parse_review(body: Any) -> Request:
                    old if isinstance(old, dict) else None)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def header_safe(text: str) -> str:
+    """``text`` with each run of control characters (a field error's ``\n`` before its
+    details) made one space. kube-apiserver sends each webhook warning as an HTTP
+    ``Warning`` header and silently drops one that holds a control character
+    (``net.NewWarningHeader`` refuses it), so a multi-line warning would never reach
+    kubectl; the denial message, sent in the response body, keeps its lines."""
+    return _CONTROL.sub(" ", text).strip()
+
+
 def review_response(uid: str, allowed: bool, *, message: str | None = None, warnings: Sequence[str] = (),
                     patch: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     resp: dict[str, Any] = {"uid": uid, "allowed": allowed}
     if not allowed:
         resp["status"] = {"metadata": {}, "status": "Failure", "message": message or "", "reason": "BadRequest",
                           "code": 400}
-    if warnings:
-        resp["warnings"] = list(warnings)
+    safe = [w for w in (header_safe(w) for w in warnings) if w]
+    if safe:
+        resp["warnings"] = safe
     if patch:
         resp["patchType"] = "JSONPatch"
         resp["patch"] = base64.b64encode(json.dumps(patch).encode()).decode()

@@ -67,12 +67,15 @@ def run_help(args: argparse.Namespace) -> int:
 
 
 def kube_reader(enabled: bool) -> Any:
-    """A KubeReader when asked and a cluster is configured, else None."""
+    """A KubeReader when asked and a cluster is configured, else None. A cluster that is
+    configured (KUBECONFIG, ~/.kube/config, or running in a Pod) but cannot be used is an
+    error, not a quiet fallback: without the API the webhook would stop honouring the
+    namespace opt-in label, pull secrets and the cluster's policies."""
     if not enabled:
         return None
     import os
 
-    from sigstack.errors import SigstackError
+    from sigstack.errors import SigstackError, UsageError
 
     if not (os.environ.get("KUBECONFIG") or os.path.exists(os.path.expanduser("~/.kube/config"))
             or os.environ.get("KUBERNETES_SERVICE_HOST")):
@@ -81,8 +84,8 @@ def kube_reader(enabled: bool) -> Any:
 
     try:
         return KubeReader.from_environment()
-    except SigstackError:
-        return None
+    except SigstackError as exc:
+        raise UsageError(f"{exc.message} (pass --kubernetes=false to run without the Kubernetes API)") from None
 
 
 def admission_settings(args: argparse.Namespace, kube: Any) -> Any:
