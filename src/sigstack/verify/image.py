@@ -206,6 +206,23 @@ def certificate_output(cert: x509.Certificate) -> dict[str, str]:
     return out
 
 
+def _timestamp_output(text: str | None) -> dict[str, Any] | None:
+    """cosign's ``optional.RFC3161Timestamp``: the layer's timestamp annotation
+    (``{"SignedRFC3161Timestamp": base64}``) when it parses; it was verified already when
+    the policy asked for timestamps, and is printed either way, as cosign prints it."""
+    if not text:
+        return None
+    from sigstack._internal import safejson
+
+    try:
+        value = safejson.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("SignedRFC3161Timestamp"), str):
+        return None
+    return {"SignedRFC3161Timestamp": value["SignedRFC3161Timestamp"]}
+
+
 def check_claims(stored: layout.StoredLayer, digest: str, opts: ImageVerifyOptions,
                  repository: str | None = None) -> simplesigning.SimpleSigning:
     """The simple-signing payload (whose signature verified) names what is verified."""
@@ -261,6 +278,9 @@ def verify_image(client: RegistryReader, verifier: Verifier | Keyless, ref: Refe
             found = None
         if found is not None:  # cosign prints the evidence it had
             optional = dict(sorted({**(optional or {}), "Bundle": found[1]}.items()))
+        stamp = _timestamp_output(stored.annotations.get(layout.TIMESTAMP_ANNOTATION))
+        if stamp is not None:  # and its signed timestamp, as stored
+            optional = dict(sorted({**(optional or {}), "RFC3161Timestamp": stamp}.items()))
         if result.certificate is not None:  # and who signed
             optional = dict(sorted({**(optional or {}), **certificate_output(result.certificate)}.items()))
         normal = {"critical": {"identity": {"docker-reference": payload.docker_reference},
