@@ -415,6 +415,7 @@ def _layout_run(data: bytes) -> None:
     from sigstack.oci.ocilayout import OciLayout
 
     root = _layout_dir()
+    seed_digest = _layout_seeds_digest()  # before the mutant's blob is written (it is found by content)
     try:
         doc = safejson.loads(data)
         index, manifest = doc["index"], doc["manifest"]
@@ -426,7 +427,7 @@ def _layout_run(data: bytes) -> None:
     blob = root / "blobs/sha256" / digest
     blob.write_bytes(manifest_bytes)
     # point the index at the mutated manifest when it names one (the attacker controls both)
-    index_bytes = index_bytes.replace(json.dumps(_layout_seeds_digest()).encode()[1:-1], digest.encode())
+    index_bytes = index_bytes.replace(json.dumps(seed_digest).encode()[1:-1], digest.encode())
     (root / "index.json").write_bytes(index_bytes)
     try:
         lay = OciLayout(root)
@@ -435,7 +436,7 @@ def _layout_run(data: bytes) -> None:
             size = d.get("size")
             lay.read_blob(str(d["digest"]), size=size if isinstance(size, int) else None)
     finally:
-        if digest != _layout_seeds_digest():
+        if digest != seed_digest:
             blob.unlink(missing_ok=True)
 
 
@@ -571,17 +572,289 @@ def _ct_run(data: bytes) -> None:
     from cryptography.hazmat.primitives import serialization
 
     from sigstack._internal import safejson
+    from sigstack.ca.ct_api import parse_chain_body
 
     log, _, known = _ct_material()
-    try:
-        doc = safejson.loads(data)
-        chain = [base64.b64decode(c, validate=True) for c in doc["chain"]]
-        precert = doc["precert"] is True
+    chain = parse_chain_body(data)  # the add-chain body, as the CT API reads it (a 400: CAError)
+    try:  # which endpoint: add-pre-chain when the seed said so (not part of the API's body)
+        precert = safejson.loads(data)["precert"] is True
     except (ValueError, KeyError, TypeError):
-        return  # the CT API answers 400 before the chain check (tests/ca cover that)
+        precert = False
     certs = log.check_chain(chain, precert)
     for c in certs:
         assert c.public_bytes(serialization.Encoding.DER) in known, "a changed certificate chain was accepted"
+
+
+# ---- the admission webhook and the Gatekeeper provider (their HTTP handlers) ------------
+
+TESTS = Path(__file__).resolve().parents[1]
+DIGEST_IMAGES = {"INIT_IMAGE": "registry.example/init@sha256:" + "1" * 64,
+                 "APP_IMAGE": "registry.example/app@sha256:" + "2" * 64,
+                 "SIDECAR_IMAGE": "registry.example/side@sha256:" + "3" * 64,
+                 "EPHEMERAL_IMAGE": "registry.example/debug@sha256:" + "4" * 64}
+
+
+class _EmptyRegistry:
+    """A registry that holds nothing: every read is a 404. The fuzz loop must not touch
+    the network, and with no signature anywhere no image may be admitted: that is the
+    invariant the webhook and the provider are held to."""
+
+    def __init__(self) -> None:
+        from sigstack.oci.client import RegistryOptions
+
+        self.options = RegistryOptions(timeout=1.0, attempts=1)
+
+    def get_manifest(self, ref: Any, accept: Any = None) -> Any:
+        from sigstack.errors import NotFoundError
+
+        raise NotFoundError(f"{ref}: MANIFEST_UNKNOWN", status=404)
+
+    def head_manifest(self, ref: Any) -> Any:
+        return self.get_manifest(ref)
+
+    def get_blob(self, repo: Any, digest: str, limit: int | None = None) -> bytes:
+        from sigstack.errors import NotFoundError
+
+        raise NotFoundError(f"{digest}: BLOB_UNKNOWN", status=404)
+
+    def referrers(self, repo: Any, digest: str, artifact_type: str | None = None) -> Any:
+        return None
+
+
+class _Rejected(SigstackError):
+    """The server answered 400 or 413 with its one line: a clean rejection."""
+
+
+@functools.cache
+def _loop() -> asyncio.AbstractEventLoop:
+    return asyncio.new_event_loop()
+
+
+def _post(app: Any, path: str, body: bytes, headers: dict[bytes, bytes] | None = None) -> tuple[int, bytes]:
+    """One POST through the ASGI app in process (what uvicorn hands it). An exception
+    in a handler propagates out of Starlette's error middleware (after its 500)."""
+    sent: list[dict[str, Any]] = []
+    incoming = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "https", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": list({b"content-type": b"application/json", b"content-length": str(len(body)).encode(),
+                              **(headers or {})}.items()),
+             "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8443)}
+    _loop().run_until_complete(app(scope, receive, send))
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+def _answer(status: int, body: bytes) -> Any:
+    if status in (400, 413):
+        assert body.endswith(b"\n") and body.count(b"\n") == 1, f"not one line: {body[:200]!r}"
+        raise _Rejected(body.decode(errors="replace").strip())
+    assert status == 200, f"HTTP {status}: {body[:300]!r}"
+    return json.loads(body)
+
+
+@functools.cache
+def _policy_file() -> Path:
+    from sigstack.keys.pem import public_key_to_pem
+
+    d = Path(tempfile.mkdtemp(prefix="sigstack-fuzz-policy-"))
+    atexit.register(shutil.rmtree, d, True)
+    pem = public_key_to_pem(_ec_key().public_key()).decode()
+    (d / "policy.json").write_text(json.dumps({
+        "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy", "metadata": {"name": "signed"},
+        "spec": {"images": [{"glob": "**"}], "authorities": [{"key": {"data": pem}}]}}))
+    return d / "policy.json"
+
+
+@functools.cache
+def _admission_app() -> Any:
+    from sigstack.admission.server import create_app
+    from sigstack.admission.webhook import Admission, AdmissionSettings, PolicyFiles
+
+    class Offline(Admission):
+        def client(self, credentials: Any) -> Any:
+            return _EmptyRegistry()
+
+    settings = AdmissionSettings()
+    return create_app(Offline(PolicyFiles([str(_policy_file())], settings, interval=1e9), settings),
+                      max_body=1 << 20)
+
+
+def _admission_seeds() -> list[bytes]:
+    out = []
+    for f in sorted((TESTS / "admission" / "data").glob("*.json")):
+        text = f.read_text()
+        for k, v in DIGEST_IMAGES.items():
+            text = text.replace(k, v)
+        out.append(text.encode())
+    # a tag, for the mutating webhook (it resolves tags; nothing resolves here)
+    out.append(out[0].replace(DIGEST_IMAGES["APP_IMAGE"].encode(), b"registry.example/app:v1"))
+    return out
+
+
+def _checked_images(doc: Any) -> list[str]:
+    """The images the validating webhook must check in ``doc``, found independently of
+    it: none when the request is one policy-controller lets through unchecked."""
+    from sigstack.admission.workloads import POD_SPEC_PATHS, SCALABLE
+
+    req = doc.get("request") if isinstance(doc, dict) else None
+    if not isinstance(req, dict) or req.get("operation") not in ("CREATE", "UPDATE"):
+        return []
+    kind = req.get("kind") if isinstance(req.get("kind"), dict) else {}
+    obj, old = req.get("object"), req.get("oldObject")
+    if req.get("subResource") == "status" or not isinstance(obj, dict):
+        return []
+    meta = obj.get("metadata")
+    if isinstance(meta, dict) and meta.get("deletionTimestamp"):
+        return []
+    group, name = str(kind.get("group") or ""), str(kind.get("kind") or "")
+    if (group, name) in SCALABLE and req.get("operation") == "UPDATE" and isinstance(old, dict):
+        new_n = obj.get("spec", {}).get("replicas") if isinstance(obj.get("spec"), dict) else None
+        old_n = old.get("spec", {}).get("replicas") if isinstance(old.get("spec"), dict) else None
+        if isinstance(new_n, int) and isinstance(old_n, int) and new_n < old_n:
+            return []
+    spec: Any = obj
+    for part in POD_SPEC_PATHS.get((group, name), ("-",)):
+        spec = spec.get(part) if isinstance(spec, dict) else None
+    if not isinstance(spec, dict):
+        return []
+    return [c["image"] for f in ("initContainers", "containers", "ephemeralContainers")
+            for c in (spec.get(f) if isinstance(spec.get(f), list) else []) if isinstance(c, dict)
+            and isinstance(c.get("image"), str)]
+
+
+def _admission_run(data: bytes) -> None:
+    from sigstack._internal import safejson
+
+    app = _admission_app()
+    validated = _answer(*_post(app, "/validations", data))
+    mutated = _answer(*_post(app, "/mutations", data))
+    doc = safejson.loads(data)
+    uid = doc["request"]["uid"]
+    for answer in (validated, mutated):
+        assert answer["apiVersion"] == "admission.k8s.io/v1" and answer["kind"] == "AdmissionReview"
+        assert answer["response"]["uid"] == uid and isinstance(answer["response"]["allowed"], bool)
+    v, m = validated["response"], mutated["response"]
+    if not v["allowed"]:
+        assert isinstance(v["status"]["message"], str) and v["status"]["message"]
+    images = _checked_images(doc)
+    assert not (v["allowed"] and images), f"admitted with no signature anywhere: {images}"
+    assert "patch" not in m, "a patch when no tag resolves"
+
+
+@functools.cache
+def _provider_app() -> Any:
+    from sigstack.admission.webhook import AdmissionSettings, PolicyFiles
+    from sigstack.gatekeeper.provider import Provider
+    from sigstack.gatekeeper.server import create_app
+
+    engine = PolicyFiles([str(_policy_file())], AdmissionSettings(), interval=1e9).engine
+    return create_app(Provider(engine, _EmptyRegistry()), max_body=1 << 20)  # type: ignore[arg-type]
+
+
+def _provider_seeds() -> list[bytes]:
+    text = (TESTS / "gatekeeper" / "data" / "provider-request.json").read_text()
+    for k, v in {"IMAGE_SIGNED": DIGEST_IMAGES["APP_IMAGE"], "IMAGE_UNSIGNED": DIGEST_IMAGES["INIT_IMAGE"],
+                 "IMAGE_TAGGED": "registry.example/app:v1"}.items():
+        text = text.replace(k, v)
+    return [text.encode(), text.replace("v1beta1", "v1alpha1").encode()]
+
+
+def _provider_run(data: bytes) -> None:
+    from sigstack._internal import safejson
+
+    app = _provider_app()
+    verified = _answer(*_post(app, "/verify", data))
+    resolved = _answer(*_post(app, "/resolve", data))
+    doc = safejson.loads(data)
+    keys = doc["request"]["keys"]
+    for answer in (verified, resolved):
+        assert answer["apiVersion"] == doc["apiVersion"] and answer["kind"] == "ProviderResponse"
+        resp = answer["response"]
+        assert resp["idempotent"] is True and isinstance(resp["systemError"], str)
+        assert [i["key"] for i in resp["items"]] == (keys if not resp["systemError"] else [])
+    for item in verified["response"]["items"]:
+        assert "value" not in item and isinstance(item["error"], str), f"verified with no signature: {item}"
+    for item in resolved["response"]["items"]:
+        if "value" in item:  # only a digest reference resolves here (the registry has no tags)
+            digest = item["key"].rpartition("@")[2]
+            assert "@" in item["key"] and item["value"].endswith("@" + digest), f"resolved to {item}"
+
+
+# ---- TUF metadata (a mirror serving the mutant) -----------------------------------------
+
+@functools.cache
+def _tuf_material() -> tuple[dict[str, bytes], bytes, Path]:
+    """A repository made with python-tuf (tests/tuf_repo.py) publishing a trusted root,
+    as the files a mirror serves; the initial root; a cache directory (tmpfs if any)."""
+    from tests.tuf_repo import Repo
+
+    tmp = Path(tempfile.mkdtemp(prefix="sigstack-fuzz-tuf-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
+    atexit.register(shutil.rmtree, tmp, True)
+    repo = Repo(tmp / "repo")
+    repo.add_target("trusted_root.json", _trustroot_seeds()[0])
+    repo.publish()
+    files = {str(p.relative_to(repo.path)): p.read_bytes() for p in repo.path.rglob("*") if p.is_file()}
+    return files, repo.initial_root(), tmp / "cache"
+
+
+def _tuf_seeds() -> list[bytes]:
+    files, _, _ = _tuf_material()
+    return [files[n] for n in sorted(files) if n.endswith(".json") and not n.startswith("targets/")]
+
+
+#: where a mutant of each role is served
+_TUF_FILES = {"root": "2.root.json", "timestamp": "timestamp.json", "snapshot": "2.snapshot.json",
+              "targets": "2.targets.json"}
+
+
+def _tuf_run(data: bytes) -> None:
+    from tuf.api.exceptions import DownloadHTTPError
+    from tuf.ngclient import FetcherInterface
+
+    from sigstack._internal import safejson
+    from sigstack.trust.tuf import TrustUpdater
+
+    files, root, cache = _tuf_material()
+    try:
+        role = safejson.loads(data)["signed"]["_type"]
+        name = _TUF_FILES[role] if isinstance(role, str) and role in _TUF_FILES else "timestamp.json"
+    except (ValueError, KeyError, TypeError):
+        name = "timestamp.json"  # the one file a client fetches with no hash or version pinned
+    served = {**files, name: data}
+
+    class Mirror(FetcherInterface):
+        def _fetch(self, url: str) -> Any:
+            found = served.get(url.removeprefix("mem://fuzz/"))
+            if found is None:
+                raise DownloadHTTPError(f"{url} is not in the repository", 404)
+            return iter([found])
+
+    shutil.rmtree(cache, ignore_errors=True)
+    updater = TrustUpdater("mem://fuzz", cache, root=root, fetcher=Mirror())
+    got = updater.trusted_root()
+    assert got.to_json() == _tuf_trusted_root(), "a changed repository gave another trusted root"
+    if name != "2.root.json" and data != files[name]:  # an accepted mutant: its signed part is the seed's
+        from tuf.api.metadata import Metadata
+
+        assert Metadata.from_bytes(data).signed.to_dict() == Metadata.from_bytes(files[name]).signed.to_dict(), (
+            f"a changed {name} was accepted")
+    if name == "2.root.json":
+        raise AssertionError("a root version 2 was accepted (the repository has none)")
+
+
+@functools.cache
+def _tuf_trusted_root() -> bytes:
+    from sigstack.bundle.trustroot import TrustedRoot
+
+    return TrustedRoot.from_json(_trustroot_seeds()[0]).to_json()
 
 
 TARGETS = [
@@ -614,7 +887,20 @@ TARGETS = [
            _key_seeds, _key_run, text=True, invariants="no crash, one error"),
     Target("jwt", "TokenVerifier.verify (ca/tokens.py) with the issuer's key", _jwt_seeds, _jwt_run,
            invariants="an accepted token names the seed's identity"),
-    Target("ct-chain", "CTLog.check_chain (ca/ctlog.py)", lambda: _ct_material()[1], _ct_run,
+    Target("ct-chain", "the CT API's add-chain body (ca/ct_api.parse_chain_body), CTLog.check_chain (ca/ctlog.py)",
+           lambda: _ct_material()[1], _ct_run,
            invariants="an accepted chain consists of the seed certificates"),
+    Target("admission", "the admission webhook's POST /validations and /mutations (admission/server.py, "
+           "webhook.py) through its ASGI app, registry with no images", _admission_seeds, _admission_run,
+           invariants="HTTP 200 (an AdmissionReview answering the request's uid) or a one-line 400/413; no "
+                      "image admitted (nothing is signed); no patch (nothing resolves)"),
+    Target("gatekeeper", "the Gatekeeper provider's POST /verify and /resolve (gatekeeper/) through its ASGI "
+           "app, registry with no images", _provider_seeds, _provider_run,
+           invariants="HTTP 200 (a ProviderResponse, one item per key, in order) or a one-line 400/413; no key "
+                      "verified; only digest references resolve"),
+    Target("tuf", "TrustUpdater.refresh + trusted_root (trust/tuf.py over python-tuf ngclient), a mirror "
+           "serving the mutant as its role's file", _tuf_seeds, _tuf_run,
+           invariants="an accepted repository gives the seed's trusted root and the mutant's signed part is "
+                      "the seed's; no root version 2 accepted"),
 ]
 BY_NAME = {t.name: t for t in TARGETS}

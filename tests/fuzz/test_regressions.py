@@ -269,3 +269,132 @@ def test_pem_with_many_begin_lines_is_linear() -> None:
 def test_pem_first_block_is_what_the_regex_found(data: bytes, block: tuple[bytes, bytes] | None) -> None:
     """The linear block finder matches ``-----BEGIN (L)-----\\r?\\n(.*?)-----END \\1-----``."""
     assert pem._first_block(data) == block
+
+
+# ---- the admission webhook and the Gatekeeper provider, through their ASGI apps ------
+
+def _review(**obj: object) -> dict[str, object]:
+    from tests.fuzz.targets import _admission_seeds
+
+    doc = json.loads(next(s for s in _admission_seeds() if b'"Deployment"' in s))
+    doc["request"]["object"].update(obj)
+    return doc
+
+
+@pytest.mark.parametrize("path", ["/validations", "/mutations", "/verify", "/resolve"])
+@pytest.mark.parametrize("body,line", [(b"[" * 100_000, "nested too deeply"), (b'{"a": 1} x', "Extra data")])
+def test_webhook_body_nested_too_deeply_is_a_400(path: str, body: bytes, line: str) -> None:
+    """Both servers read the body with json.loads: RecursionError is no ValueError, so a
+    deep nest was a 500 (found by the admission and gatekeeper targets)."""
+    from tests.fuzz.targets import _admission_app, _post, _provider_app
+
+    app = _admission_app() if path in ("/validations", "/mutations") else _provider_app()
+    status, answer = _post(app, path, body)
+    assert status == 400 and answer.startswith(b"the request body is not JSON: ") and line.encode() in answer
+    assert answer.count(b"\n") == 1
+
+
+@pytest.mark.parametrize("change,problem", [
+    ({"metadata": "x"}, "metadata must be an object"),
+    ({"metadata": {"labels": ["app"]}}, "metadata.labels must be a map of strings"),
+    ({"metadata": {"labels": {"app": 1}}}, "metadata.labels must be a map of strings"),
+    ({"spec": []}, "spec must be an object"),
+    ({"spec": {"template": "x"}}, "spec.template must be an object"),
+    ({"spec": {"template": {"spec": {"containers": 7}}}}, "spec.template.spec.containers must be a list of objects"),
+    ({"spec": {"template": {"spec": {"containers": {"a": {"image": "x"}}}}}},
+     "spec.template.spec.containers must be a list of objects"),
+    ({"spec": {"template": {"spec": {"initContainers": [{"image": 5}]}}}},
+     "spec.template.spec.initContainers[0].image must be a string"),
+    ({"spec": {"template": {"spec": {"imagePullSecrets": 7}}}},
+     "spec.template.spec.imagePullSecrets must be a list of objects"),
+    ({"spec": {"template": {"spec": {"serviceAccountName": ["a"]}}}},
+     "spec.template.spec.serviceAccountName must be a string"),
+])
+@pytest.mark.parametrize("path", ["/validations", "/mutations"])
+def test_webhook_object_of_the_wrong_shape_is_denied(change: dict[str, object], problem: str, path: str) -> None:
+    """An object that is not its Kubernetes type was an AttributeError/TypeError (a 500)
+    in the skip checks, the labels and the container walk; policy-controller's typed
+    decoding denies it: so do we (found by the admission target)."""
+    from tests.fuzz.targets import _admission_app, _post
+
+    doc = _review(**change)
+    status, answer = _post(_admission_app(), path, json.dumps(doc).encode())
+    assert status == 200
+    resp = json.loads(answer)["response"]
+    assert resp["uid"] == doc["request"]["uid"] and resp["allowed"] is False  # type: ignore[index]
+    assert resp["status"]["message"] == f"cannot decode incoming new object: {problem}"
+
+
+def test_webhook_old_object_of_the_wrong_shape_is_denied() -> None:
+    """The scale-down check reads the old object's spec (an AttributeError when a list)."""
+    from tests.fuzz.targets import _admission_app, _post
+
+    doc = _review()
+    doc["request"].update(operation="UPDATE", oldObject={"spec": ["x"]})  # type: ignore[attr-defined]
+    status, answer = _post(_admission_app(), "/validations", json.dumps(doc).encode())
+    resp = json.loads(answer)["response"]
+    assert status == 200 and resp["allowed"] is False
+    assert resp["status"]["message"] == "cannot decode incoming old object: spec must be an object"
+
+
+def test_webhook_null_fields_are_absent_not_malformed() -> None:
+    """``null`` is absent, as in Go: such an object is checked as usual (denied here only
+    because nothing is signed in the fuzz registry)."""
+    from tests.fuzz.targets import _admission_app, _post
+
+    doc = _review(metadata={"labels": None, "name": "web"})
+    status, answer = _post(_admission_app(), "/validations", json.dumps(doc).encode())
+    message = json.loads(answer)["response"]["status"]["message"]
+    assert status == 200 and message.startswith("validation failed: failed policy: signed: ")
+
+
+def test_webhook_content_length_with_a_unicode_digit() -> None:
+    """``"²".isdigit()`` holds and ``int("²")`` raises: a 500 before the body was read
+    (the same class as findings 2 and 12, found reviewing the server)."""
+    from tests.fuzz.targets import _admission_app, _post
+
+    doc = _review()
+    status, answer = _post(_admission_app(), "/validations", json.dumps(doc).encode(),
+                           {b"content-length": "²".encode("latin-1")})
+    assert status == 200 and json.loads(answer)["response"]["allowed"] is False
+
+
+def test_provider_key_with_a_lone_surrogate() -> None:
+    """A ``"\\ud800"`` key was kept as a lone surrogate and the response could not be
+    encoded (UnicodeEncodeError, a 500): safejson reads it as U+FFFD (finding 11's class,
+    found by the gatekeeper target)."""
+    from tests.fuzz.targets import _post, _provider_app
+
+    body = (b'{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest",'
+            b'"request":{"keys":["\\ud800"]}}')
+    for path in ("/verify", "/resolve"):
+        status, answer = _post(_provider_app(), path, body)
+        items = json.loads(answer)["response"]["items"]
+        assert status == 200 and [i["key"] for i in items] == ["\ufffd"] and "error" in items[0]
+
+
+@pytest.mark.parametrize("body", [b'{"chain": ' + b"[" * 100_000, b"\xff", b'{"chain": "QQ=="}', b"[]"])
+def test_ct_add_chain_body_is_a_400(body: bytes) -> None:
+    """The CT API read add-chain bodies with json.loads: a deep nest was a RecursionError,
+    answered 500 "internal error (RecursionError)" (found by the ct-chain target once it
+    read bodies as the API does)."""
+    from sigstack.ca.ct_api import parse_chain_body
+    from sigstack.ca.errors import CAError
+
+    with pytest.raises(CAError, match=r'body must be \{"chain"') as info:
+        parse_chain_body(body)
+    assert info.value.status == 400
+
+
+def test_dev_issuer_token_body_nested_too_deeply() -> None:
+    """The development issuer's POST /token (JSON) had the same json.loads (found
+    reviewing the other servers for the ct-chain finding)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from sigstack.oidc.api import create_app
+    from sigstack.oidc.issuer import DevIssuer
+    from tests.fuzz.targets import _post
+
+    app = create_app(DevIssuer("http://127.0.0.1:1", rsa.generate_private_key(65537, 2048)))
+    status, answer = _post(app, "/token", b"[" * 100_000)
+    assert status == 400 and b"not valid JSON" in answer

@@ -13,9 +13,9 @@ AdmissionReview answer refusing it (HTTP 200, as kube-apiserver expects).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from sigstack._internal import safejson
 from sigstack.admission.webhook import Admission, BadReview
 
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
@@ -30,16 +30,17 @@ def create_app(admission: Admission, max_body: int = DEFAULT_MAX_BODY) -> Any:
 
     async def read_json(request: Request) -> Any:
         length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > max_body:
+        # ASCII digits only: "²".isdigit() holds and int() refuses it (a 500)
+        if length is not None and length.isascii() and length.isdigit() and int(length) > max_body:
             raise _TooLarge()
         chunks = bytearray()
         async for chunk in request.stream():
             chunks += chunk
             if len(chunks) > max_body:
                 raise _TooLarge()
-        try:
-            return json.loads(chunks)
-        except (ValueError, UnicodeDecodeError) as exc:
+        try:  # safejson: json.loads raises RecursionError on deep nests, keeps lone surrogates
+            return safejson.loads(chunks)
+        except ValueError as exc:
             raise BadReview(f"the request body is not JSON: {exc}") from None
 
     def handler(mutating: bool) -> Any:

@@ -6,9 +6,9 @@ it require Gatekeeper's client certificate (mutual TLS)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from sigstack._internal import safejson
 from sigstack.gatekeeper.provider import BadProviderRequest, Provider
 
 DEFAULT_MAX_BODY = 1024 * 1024
@@ -28,9 +28,9 @@ def create_app(provider: Provider, max_body: int = DEFAULT_MAX_BODY) -> Any:
                 body += chunk
                 if len(body) > max_body:
                     return PlainTextResponse(f"request body over the {max_body}-byte limit\n", status_code=413)
-            try:
-                doc = json.loads(body)
-            except (ValueError, UnicodeDecodeError) as exc:
+            try:  # safejson: json.loads raises RecursionError on deep nests, keeps lone surrogates
+                doc = safejson.loads(body)
+            except ValueError as exc:
                 return PlainTextResponse(f"the request body is not JSON: {exc}\n", status_code=400)
             try:
                 answer = await run_in_threadpool(getattr(provider, method), doc)
