@@ -328,7 +328,30 @@ def _proposed_material() -> tuple[list[bytes], set[tuple[str, bytes]]]:
     # the signature *bytes*: standard and URL-safe spellings of one signature are both
     # valid DSSE (and Rekor keeps the spelling it was given)
     signed = {(digest.hex(), base64.b64decode(sig)), (hashlib.sha256(env.payload).hexdigest(), env.signatures[0])}
-    return [json.dumps(hashed).encode(), json.dumps(dsse_entry).encode()], signed
+    # the same signature with a certificate for the key (what keyless signers upload)
+    with_cert = json.loads(json.dumps(hashed))
+    with_cert["spec"]["signature"]["publicKey"]["content"] = base64.b64encode(_self_signed_pem()).decode()
+    return [json.dumps(hashed).encode(), json.dumps(dsse_entry).encode(), json.dumps(with_cert).encode()], signed
+
+
+@functools.cache
+def _self_signed_pem() -> bytes:
+    """A certificate for :func:`_ec_key` with an email SAN and a Fulcio issuer extension."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    from sigstack._internal import der
+
+    now = datetime.datetime.now(datetime.UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sigstore.dev")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(_ec_key().public_key())
+            .serial_number(7).not_valid_before(now).not_valid_after(now + datetime.timedelta(minutes=10))
+            .add_extension(x509.SubjectAlternativeName([x509.RFC822Name("alice@example.com")]), critical=True)
+            .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8"),
+                                                      der.utf8_string(ISSUER)), critical=False)
+            .sign(_ec_key(), hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
 
 
 def _proposed_run(data: bytes) -> None:
@@ -583,6 +606,68 @@ def _ct_run(data: bytes) -> None:
     certs = log.check_chain(chain, precert)
     for c in certs:
         assert c.public_bytes(serialization.Encoding.DER) in known, "a changed certificate chain was accepted"
+
+
+# ---- X.509 signing certificates (bundles, layer annotations, log uploads) -----------------
+
+@functools.cache
+def _x509_material() -> tuple[list[bytes], set[bytes], list[Any]]:
+    """Fulcio leaves (and chains) of the shared bundles, as {"certificate", "chain"}
+    JSON of base64 DER (so flips land in the DER); the public-good roots."""
+    from sigstack.bundle.trustroot import TrustedRoot
+
+    seeds: list[bytes] = []
+    leaves: set[bytes] = set()
+    for p in _bundle_files():
+        try:
+            vm = json.loads(p.read_bytes()).get("verificationMaterial") or {}
+        except ValueError:
+            continue
+        certs = ([vm["certificate"]["rawBytes"]] if isinstance(vm.get("certificate"), dict)
+                 else [c["rawBytes"] for c in (vm.get("x509CertificateChain") or {}).get("certificates", [])])
+        if not certs or base64.b64decode(certs[0]) in leaves:
+            continue
+        leaves.add(base64.b64decode(certs[0]))
+        seeds.append(json.dumps({"certificate": certs[0], "chain": certs[1:]}).encode())
+    roots = [TrustedRoot.from_json(s) for s in _trustroot_seeds()]
+    return seeds[:24], leaves, roots
+
+
+def _x509_run(data: bytes) -> None:
+    from sigstack._internal import safejson
+    from sigstack.errors import CertificateChainError
+    from sigstack.keys.pem import encode_pem
+    from sigstack.tlog.identity import body_certificates, identity
+    from sigstack.verify.certificate import verify_certificate_chain
+    from sigstack.verify.identity import SigstoreExtensions, subject_alternative_names
+    from sigstack.verify.keyless import CERT_ANNOTATION, CHAIN_ANNOTATION, layer_certificates, load_certificate
+
+    _, leaves, roots = _x509_material()
+    try:
+        doc = safejson.loads(data)
+        leaf_der = base64.b64decode(doc["certificate"], validate=True)
+        chain_der = [base64.b64decode(c, validate=True) for c in doc["chain"]]
+    except (ValueError, KeyError, TypeError):
+        return  # not the certificate's parser (the bundle target covers bundle JSON)
+    leaf = load_certificate(leaf_der)
+    chain = [load_certificate(c, "a certificate of the chain") for c in chain_der]
+    # a legacy layer's annotations (PEM), as verify reads them
+    leaf_pem = encode_pem("CERTIFICATE", leaf_der)
+    layer_certificates({CERT_ANNOTATION: leaf_pem.decode(),
+                        CHAIN_ANNOTATION: b"".join(encode_pem("CERTIFICATE", c) for c in chain_der).decode()})
+    # an uploaded log entry's certificate, as the log's identity index reads it
+    body = json.dumps({"spec": {"signature": {"publicKey": {"content": base64.b64encode(leaf_pem).decode()}}}})
+    for c in body_certificates(body.encode()):
+        identity(c)
+    SigstoreExtensions.from_certificate(leaf)
+    subject_alternative_names(leaf)
+    at = leaf.not_valid_before_utc + datetime.timedelta(seconds=1)
+    for root in roots:
+        try:
+            verify_certificate_chain(leaf, root, at, chain)
+        except CertificateChainError:
+            continue
+        assert leaf_der in leaves, "a changed certificate chains to a public-good root"
 
 
 # ---- the admission webhook and the Gatekeeper provider (their HTTP handlers) ------------
@@ -890,6 +975,10 @@ TARGETS = [
     Target("ct-chain", "the CT API's add-chain body (ca/ct_api.parse_chain_body), CTLog.check_chain (ca/ctlog.py)",
            lambda: _ct_material()[1], _ct_run,
            invariants="an accepted chain consists of the seed certificates"),
+    Target("x509", "Fulcio leaves: load_certificate, layer_certificates (PEM annotations), the log's identity "
+           "index (tlog/identity.py), SigstoreExtensions, SANs, verify_certificate_chain (verify/)",
+           lambda: _x509_material()[0], _x509_run,
+           invariants="a certificate that chains to a public-good root is a seed leaf, byte for byte"),
     Target("admission", "the admission webhook's POST /validations and /mutations (admission/server.py, "
            "webhook.py) through its ASGI app, registry with no images", _admission_seeds, _admission_run,
            invariants="HTTP 200 (an AdmissionReview answering the request's uid) or a one-line 400/413; no "

@@ -398,3 +398,90 @@ def test_dev_issuer_token_body_nested_too_deeply() -> None:
     app = create_app(DevIssuer("http://127.0.0.1:1", rsa.generate_private_key(65537, 2048)))
     status, answer = _post(app, "/token", b"[" * 100_000)
     assert status == 400 and b"not valid JSON" in answer
+
+
+# ---- certificates whose extensions do not parse -------------------------------------------
+
+def _cert_with(*extensions: object) -> bytes:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")])
+    b = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+         .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1)))
+    for e in extensions:
+        b = b.add_extension(e, critical=False)  # type: ignore[arg-type]
+    return b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def _bad_extension_certs() -> dict[str, bytes]:
+    from cryptography import x509
+
+    san = x509.SubjectAlternativeName([x509.RFC822Name("a@example.com")])
+    # two SANs: made with OID 2.5.29.99 for the second (the builder refuses a repeat), renamed in the DER
+    twice = _cert_with(san, x509.UnrecognizedExtension(x509.ObjectIdentifier("2.5.29.99"), san.public_bytes()))
+    return {
+        "duplicate": twice.replace(b"\x06\x03\x55\x1d\x63", b"\x06\x03\x55\x1d\x11"),  # DuplicateExtension
+        "malformed": _cert_with(x509.UnrecognizedExtension(x509.ObjectIdentifier("2.5.29.17"),
+                                                           b"\x30\x03\x86\x01\xff")),  # ValueError
+        "x400": _cert_with(x509.UnrecognizedExtension(x509.ObjectIdentifier("2.5.29.17"),
+                                                      b"\x30\x04\xa3\x02\x30\x00")),  # UnsupportedGeneralNameType
+    }
+
+
+@pytest.mark.parametrize("kind", ["duplicate", "malformed", "x400"])
+def test_certificate_extensions_that_do_not_parse(kind: str) -> None:
+    """cryptography parses extensions on first access, and a repeated extension or an
+    x400Address SAN raises DuplicateExtension / UnsupportedGeneralNameType, which are
+    not ValueErrors: tracebacks out of the identity checks, the SCT and chain checks,
+    and a 500 from the log for an uploaded certificate (found by the x509 target)."""
+    from cryptography import x509
+
+    from sigstack.ca.ctlog import _eku
+    from sigstack.tlog.entries._common import parse_verifier
+    from sigstack.tlog.identity import identity
+    from sigstack.verify.certificate import check_code_signing_leaf
+    from sigstack.verify.identity import SigstoreExtensions, subject_alternative_names
+
+    der = _bad_extension_certs()[kind]
+    cert = x509.load_der_x509_certificate(der)  # loads: the extensions are parsed later
+    with pytest.raises(errors.IdentityError, match="extensions cannot be parsed"):
+        SigstoreExtensions.from_certificate(cert)
+    with pytest.raises(errors.IdentityError, match="extensions cannot be parsed"):
+        subject_alternative_names(cert)
+    with pytest.raises(errors.CertificateChainError, match="extensions cannot be parsed"):
+        check_code_signing_leaf(cert)
+    shown = identity(cert)  # the log's index and explorer show it without its extensions
+    assert shown.emails == () and shown.extensions == ()
+    assert _eku(cert) == set()
+    parse_verifier.cache_clear()
+    with pytest.raises(errors.BadEntryError, match="invalid public key or certificate"):
+        parse_verifier(pem.encode_pem("CERTIFICATE", der))
+
+
+@pytest.mark.parametrize("kind", ["duplicate", "x400"])
+def test_ct_chain_leaf_with_extensions_that_do_not_parse(kind: str) -> None:
+    from tests.fuzz.targets import _ct_material
+
+    log, seeds, _ = _ct_material()
+    issuer = base64.b64decode(json.loads(seeds[0])["chain"][1])
+    with pytest.raises(errors.CTError, match="malformed extensions"):
+        log.check_chain([_bad_extension_certs()[kind], issuer], False)
+
+
+@pytest.mark.parametrize("kind", ["duplicate", "x400"])
+def test_sct_issuer_with_extensions_that_do_not_parse(kind: str) -> None:
+    from cryptography import x509
+
+    from sigstack.verify.sct import issuer_of
+
+    good = x509.load_der_x509_certificate(_cert_with())
+    bad = x509.load_der_x509_certificate(_bad_extension_certs()[kind])
+    with pytest.raises(errors.SCTError, match="malformed extensions"):
+        issuer_of([good, bad])

@@ -160,3 +160,18 @@ def split_certificate(cert: bytes) -> tuple[bytes, bytes]:
 def certificate(tbs: bytes, algorithm: bytes, signature: bytes) -> bytes:
     """Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }."""
     return tlv(0x30, tbs + algorithm + tlv(0x03, b"\x00" + signature))
+
+
+def extension_errors() -> tuple[type[Exception], ...]:
+    """What ``cryptography`` raises when a certificate's extensions do not parse.
+
+    It parses them lazily, on the first ``cert.extensions``, long after
+    ``load_*_certificate`` succeeded: a malformed value (a SAN URI that is not IA5, a
+    truncated SCT list) is a ``ValueError``, but a repeated extension is
+    ``x509.DuplicateExtension`` and an unknown GeneralName type
+    ``x509.UnsupportedGeneralNameType``, neither a ``ValueError`` (found by the x509
+    fuzz target). Every reader of extensions of a certificate it did not make catches
+    all three: ``except der.extension_errors():``."""
+    from cryptography import x509
+
+    return ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType

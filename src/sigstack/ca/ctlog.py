@@ -130,7 +130,7 @@ class CTLog:
             poison = leaf.extensions.get_extension_for_oid(x509.ObjectIdentifier(der.POISON_OID))
         except x509.ExtensionNotFound:
             poison = None
-        except ValueError:
+        except der.extension_errors():
             raise _bad("the leaf certificate has malformed extensions") from None
         if precert and (poison is None or not poison.critical):
             raise _bad("add-pre-chain needs a precertificate with the critical CT poison extension")
@@ -255,6 +255,8 @@ class CTLog:
 def _eku(cert: x509.Certificate) -> set[str]:
     try:
         ext = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
-    except (x509.ExtensionNotFound, ValueError):
+    except x509.ExtensionNotFound:
+        return set()
+    except der.extension_errors():
         return set()
     return {o.dotted_string for o in ext.value}

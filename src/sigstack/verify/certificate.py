@@ -62,6 +62,13 @@ def check_code_signing_leaf(leaf: x509.Certificate) -> None:
     from cryptography import x509
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
+    from sigstack._internal import der
+
+    try:
+        leaf.extensions  # noqa: B018  (parsed on first access: a malformed one raises here)
+    except der.extension_errors() as exc:
+        raise CertificateChainError(f"certificate chain: the signing certificate's extensions cannot be parsed: "
+                                    f"{str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}") from None
     try:
         bc = leaf.extensions.get_extension_for_class(x509.BasicConstraints).value
         if bc.ca:
