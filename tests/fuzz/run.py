@@ -10,6 +10,9 @@ Two engines over the same mutation families (tests/fuzz/mutate.py):
   start) and the whole mutant saved under ``--findings`` (``.fuzz-findings/``), to
   replay with ``scripts/fuzz --replay FILE --target NAME``.
 * ``hypothesis``: random (not derandomized) hypothesis draws in chunks, findings shrunk.
+* ``atheris``: coverage-guided (libFuzzer, tests/fuzz/guided.py), one process per task,
+  the same structured mutations applied to the inputs that reached new branches; the
+  table adds the branches (libFuzzer's ``cov``) reached. Needs the ``fuzz`` extra.
 
 ``--jobs`` (default 2, the machine's cores) runs the tasks in that many processes: each
 target is split into ``--jobs`` tasks with their own random seed (and their own keys,
@@ -38,6 +41,9 @@ from types import FrameType
 from tests.fuzz.targets import BY_NAME, TARGETS, Target, attempt
 
 CHUNK = 2000
+#: relative cost of an execution (measured: random engine, per process), to start the slow first
+SLOW = {"keys": 20, "tuf": 25, "oci-layout": 5, "admission": 6, "gatekeeper": 3, "trustroot": 3, "x509": 3,
+        "bundle": 2, "jwt": 2}
 FINDINGS = Path(__file__).resolve().parents[2] / ".fuzz-findings"
 
 
@@ -79,6 +85,7 @@ class Result:
     stats: dict[str, int] = field(default_factory=dict)
     findings: list[str] = field(default_factory=list)
     slowest: float = 0.0
+    coverage: int = 0  # atheris: branches of sigstack's code reached
 
 
 def describe(exc: BaseException, data: bytes) -> str:
@@ -190,7 +197,41 @@ def run_hypothesis(task: Task) -> Result:
     return res
 
 
+def run_atheris(task: Task) -> Result:
+    import json
+    import re
+    import subprocess
+    import tempfile
+
+    res = Result(task.target)
+    with tempfile.TemporaryDirectory(prefix="sigstack-fuzz-guided-") as tmp:
+        stats, log = Path(tmp) / "stats.json", Path(tmp) / "libfuzzer.log"
+        cmd = [sys.executable, "-m", "tests.fuzz.guided", "--target", task.target, "--seed", str(task.seed),
+               "--timeout", str(task.timeout), "--stats", str(stats), "--findings", str(task.findings_dir)]
+        cmd += ["--runs", str(task.executions)] if task.executions else []
+        cmd += ["--seconds", str(max(1, int(task.seconds)))] if task.seconds else []
+        with log.open("wb") as err:
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, cwd=Path(__file__).resolve().parents[2],
+                                  check=False)
+        sys.stdout.write(proc.stdout.decode(errors="replace"))
+        text = log.read_text(errors="replace")
+        if not stats.is_file():
+            res.findings.append(f"the fuzzer did not start (exit {proc.returncode}): {text[-500:]}")
+            return res
+        doc = json.loads(stats.read_text())
+        res.runs, res.seconds, res.slowest = doc["runs"], doc["seconds"], doc["slowest"]
+        res.stats, res.findings = doc["stats"], doc["findings"]
+        done = re.findall(r"cov: (\d+)", text)
+        res.coverage = int(done[-1]) if done else 0
+        if proc.returncode != 0:  # libFuzzer itself stopped: out of memory, a crash of the interpreter
+            errors = [line for line in text.splitlines() if "ERROR" in line or "==" in line]
+            res.findings.append(f"libFuzzer exit {proc.returncode}: {' | '.join(errors)[:500]}")
+    return res
+
+
 def run_task(task: Task) -> Result:
+    if task.engine == "atheris":
+        return run_atheris(task)
     return run_random(task) if task.engine == "random" else run_hypothesis(task)
 
 
@@ -212,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", type=float, help="wall time, split over the targets (default 1 without "
                                                   "--executions)")
     ap.add_argument("--target", action="append", choices=sorted(BY_NAME), help="only these (repeatable)")
-    ap.add_argument("--engine", choices=["random", "hypothesis"], default="random")
+    ap.add_argument("--engine", choices=["random", "hypothesis", "atheris"], default="random")
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     ap.add_argument("--seed", type=int, default=int(time.time()), help="random seed of the run")
     ap.add_argument("--timeout", type=float, default=10.0, help="seconds one execution may take")
@@ -220,6 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--findings", type=Path, default=FINDINGS, help="where mutants that found something go")
     ap.add_argument("--replay", type=Path, help="run one saved mutant through --target and show the traceback")
     args = ap.parse_args(argv)
+    if args.engine == "atheris":
+        try:
+            import atheris  # noqa: F401
+        except ImportError:
+            ap.error("the atheris engine needs atheris: .venv/bin/pip install -e '.[fuzz]'")
     targets = [BY_NAME[n] for n in args.target] if args.target else TARGETS
     if args.replay:
         if len(targets) != 1:
@@ -232,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     tasks = [Task(t.name, args.engine, per_task, share, args.seed + 7919 * i + j, args.timeout,
                   not args.no_shrink, args.findings)
              for i, t in enumerate(targets) for j in range(jobs)]
+    tasks.sort(key=lambda task: -SLOW.get(task.target, 1))  # the slowest first: the wall time is shorter
     print(f"engine {args.engine}, seed {args.seed}, {jobs} job(s), "
           + (f"{args.executions} executions a target" if args.executions else "")
           + (", " if args.executions and share else "") + (f"{share:.0f} s a target" if share else ""), flush=True)
@@ -247,12 +294,14 @@ def main(argv: list[str] | None = None) -> int:
         agg.runs += r.runs
         agg.seconds += r.seconds
         agg.slowest = max(agg.slowest, r.slowest)
+        agg.coverage = max(agg.coverage, r.coverage)
         for k, v in r.stats.items():
             agg.stats[k] = agg.stats.get(k, 0) + v
         agg.findings += [f for f in r.findings if f not in agg.findings]
     wall = time.monotonic() - started
+    guided = args.engine == "atheris"
     print(f"{'target':16} {'executions':>10} {'seconds':>8} {'per s':>7} {'accepted':>9} {'rejected':>9} "
-          f"{'slowest':>8} findings")
+          f"{'slowest':>8} {'branches ' if guided else ''}findings")
     total = found = 0
     for t in targets:
         r = results[t.name]
@@ -260,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         found += len(r.findings)
         print(f"{t.name:16} {r.runs:>10} {r.seconds:>8.1f} {r.runs / max(r.seconds, 1e-9):>7.0f} "
               f"{r.stats.get('accepted', 0):>9} {r.stats.get('rejected', 0):>9} {r.slowest * 1000:>6.0f}ms "
-              f"{len(r.findings)}", flush=True)
+              f"{f'{r.coverage:>8} ' if guided else ''}{len(r.findings)}", flush=True)
     print(f"total executions: {total}; findings: {found}; wall time {wall:.0f} s "
           f"(seconds above are per process, {jobs} at once)")
     for t in targets:
