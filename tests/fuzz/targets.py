@@ -670,6 +670,118 @@ def _x509_run(data: bytes) -> None:
         assert leaf_der in leaves, "a changed certificate chains to a public-good root"
 
 
+# ---- registry responses (the HTTP client over a registry that answers the mutant) ------
+
+REGISTRY_REF = "registry.example/app:v1"
+
+
+def _registry_seeds() -> list[bytes]:
+    """What one registry answers, as one document: the bearer challenge, the token
+    server's answer, a manifest (and its Content-Type), a tag list page (and its Link
+    header), a referrers index, an error body."""
+
+    manifest = json.loads(_oci_seeds()[0])
+    index = json.loads(_oci_seeds()[2])
+    base = {"challenge": 'Bearer realm="https://auth.example/token",service="registry.example",scope="x"',
+            "token": {"token": "tok", "expires_in": 300, "issued_at": "2026-12-01T00:00:00Z"},
+            "manifest": manifest, "content_type": manifest["mediaType"],
+            "tags": {"name": "app", "tags": ["v1", "v2", "latest"]},
+            "link": '</v2/app/tags/list?n=1000&last=latest>; rel="next"',
+            "referrers": index, "error": {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "unknown"}]}}
+    access = {**base, "challenge": 'Bearer realm="https://auth.example/token"', "link": "",
+              "token": {"access_token": "tok"}}
+    return [json.dumps(base).encode(), json.dumps(access).encode()]
+
+
+def _part(doc: Any, key: str, raw: bytes) -> bytes:
+    """One response body of the mutant (the whole mutant when it is not a document of
+    parts: the client must cope with anything)."""
+    try:
+        value = doc[key]
+        return value.encode("utf-8", "surrogatepass") if isinstance(value, str) else json.dumps(value).encode()
+    except (KeyError, TypeError, ValueError, RecursionError):
+        return raw
+
+
+@functools.cache
+def _registry_client() -> Any:
+    import httpx
+
+    from sigstack.oci.client import RegistryClient, RegistryOptions
+
+    state: dict[str, Any] = {}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        doc, raw = state["doc"], state["raw"]
+        path = request.url.path
+        if request.url.host == "auth.example":
+            return _response(200, _part(doc, "token", raw), headers={"content-type": b"application/json"})
+        if request.headers.get("authorization") != "Bearer tok":
+            challenge = _header(_part(doc, "challenge", raw))
+            return _response(401, _part(doc, "error", raw), headers={"www-authenticate": challenge})
+        if "/manifests/" in path:
+            body = _part(doc, "manifest", raw)
+            ctype = _header(_part(doc, "content_type", b""))
+            return _response(200, body, headers={"content-type": ctype,
+                                                              "docker-content-digest": sha(body)})
+        if path.endswith("/tags/list"):
+            state["pages"] = state.get("pages", 0) + 1
+            link = _header(_part(doc, "link", b""))
+            return _response(200, _part(doc, "tags", raw),
+                                  headers={"link": link} if state["pages"] < 3 else {})
+        if "/referrers/" in path:
+            return _response(200, _part(doc, "referrers", raw),
+                                  headers={"content-type": "application/vnd.oci.image.index.v1+json"})
+        return _response(404, _part(doc, "error", raw))
+
+    def _header(value: bytes) -> bytes:  # any bytes a header line can hold (no CR, LF, NUL)
+        return value[:8192].replace(b"\r", b"").replace(b"\n", b"").replace(b"\0", b"")
+
+    def _response(status: int, body: bytes, headers: dict[str, Any] | None = None) -> httpx.Response:
+        # a stream, as a server's body is (content= would be read already, and the client streams)
+        return httpx.Response(status, headers=headers, stream=httpx.ByteStream(body))
+
+    def sha(body: bytes) -> str:
+        return "sha256:" + hashlib.sha256(body).hexdigest()
+
+    client = RegistryClient(RegistryOptions(timeout=5.0, attempts=1, backoff=0.0))
+    client._http = httpx.Client(transport=httpx.MockTransport(answer), follow_redirects=True, max_redirects=5,
+                                headers=client._http.headers)
+    return client, state
+
+
+def _registry_run(data: bytes) -> None:
+    from sigstack._internal import safejson
+    from sigstack.oci.client import Manifest
+    from sigstack.oci.reference import parse_reference
+
+    client, state = _registry_client()
+    try:
+        doc: Any = safejson.loads(data)
+    except ValueError:
+        doc = None
+    state.update(doc=doc, raw=data, pages=0)
+    client._challenge.clear()
+    client._auth.clear()
+    ref = parse_reference(REGISTRY_REF)
+    first: SigstackError | None = None
+    for call in (lambda: client.get_manifest(ref), lambda: client.list_tags(ref.repository),
+                 lambda: client.referrers(ref.repository, "sha256:" + "a" * 64)):
+        try:
+            got = call()
+        except SigstackError as exc:
+            first = first or exc
+            continue
+        if isinstance(got, Manifest):
+            assert got.digest == "sha256:" + hashlib.sha256(got.data).hexdigest()
+        elif isinstance(got, list):
+            assert all(isinstance(t, str) for t in got)
+        else:
+            assert got is None or isinstance(got, dict)
+    if first is not None:
+        raise first
+
+
 # ---- the admission webhook and the Gatekeeper provider (their HTTP handlers) ------------
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -975,6 +1087,9 @@ TARGETS = [
     Target("ct-chain", "the CT API's add-chain body (ca/ct_api.parse_chain_body), CTLog.check_chain (ca/ctlog.py)",
            lambda: _ct_material()[1], _ct_run,
            invariants="an accepted chain consists of the seed certificates"),
+    Target("registry", "RegistryClient over a registry answering the mutant: bearer challenge, token server, "
+           "manifest, tag list pages, referrers, error bodies (oci/client.py)", _registry_seeds, _registry_run,
+           invariants="a manifest's digest is its content's; tags are strings; referrers an object or none"),
     Target("x509", "Fulcio leaves: load_certificate, layer_certificates (PEM annotations), the log's identity "
            "index (tlog/identity.py), SigstoreExtensions, SANs, verify_certificate_chain (verify/)",
            lambda: _x509_material()[0], _x509_run,

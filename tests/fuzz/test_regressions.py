@@ -485,3 +485,60 @@ def test_sct_issuer_with_extensions_that_do_not_parse(kind: str) -> None:
     bad = x509.load_der_x509_certificate(_bad_extension_certs()[kind])
     with pytest.raises(errors.SCTError, match="malformed extensions"):
         issuer_of([good, bad])
+
+
+# ---- registry answers (the client over tests/fuzz/targets.py's scripted registry) --------
+
+def _registry(**parts: object) -> object:
+    """The fuzz target's RegistryClient answering the seed registry with ``parts`` replaced."""
+    from tests.fuzz.targets import _registry_client, _registry_seeds
+
+    doc = {**json.loads(_registry_seeds()[0]), **parts}
+    client, state = _registry_client()
+    state.update(doc=doc, raw=json.dumps(doc).encode(), pages=0)
+    client._challenge.clear()
+    client._auth.clear()
+    return client
+
+
+def _app_ref() -> object:
+    from sigstack.oci.reference import parse_reference
+    from tests.fuzz.targets import REGISTRY_REF
+
+    return parse_reference(REGISTRY_REF)
+
+
+@pytest.mark.parametrize("token", ["tok\u00e9", "tok\r\nX-Injected: 1", "tok\x00"])
+def test_registry_token_that_is_not_printable_ascii(token: str) -> None:
+    """A token goes into the Authorization header as it is: httpx raised
+    UnicodeEncodeError for "toké" (found by the registry target)."""
+    client = _registry(token={"token": token})
+    with pytest.raises(errors.AuthError, match="not printable ASCII"):
+        client.get_manifest(_app_ref())  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("token", [
+    pytest.param("DEEP", id="nested-too-deeply"),
+    pytest.param("HUGE", id="over-1-MiB"),
+])
+def test_registry_token_answer_is_bounded(token: str) -> None:
+    """The token answer was read whole with ``resp.json()``: unbounded in size, and a
+    deep nest was a RecursionError (found reviewing the token fetch for the finding above)."""
+    from tests.fuzz.targets import _registry_client
+
+    client = _registry()
+    _, state = _registry_client()
+    body = b"[" * 100_000 if token == "DEEP" else b'{"token": "' + b"a" * (2 << 20) + b'"}'
+    doc = {k: v for k, v in state["doc"].items() if k != "token"}
+    state.update(doc=doc, raw=body)  # a part the document lacks is answered with the raw body
+    with pytest.raises(errors.AuthError, match="returned no token" if token == "DEEP" else "over the 1048576-byte"):
+        client.get_manifest(_app_ref())  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("tags", [7, True, "v1", [1, 2], {"a": "b"}])
+def test_registry_tag_list_must_be_a_list_of_strings(tags: object) -> None:
+    """``"tags": 7`` was a TypeError out of list_tags; a string was listed as its
+    characters (found by the registry target)."""
+    client = _registry(tags={"name": "app", "tags": tags})
+    with pytest.raises(errors.RegistryError, match="tags is not a list of strings"):
+        client.list_tags(_app_ref().repository)  # type: ignore[attr-defined]

@@ -61,6 +61,7 @@ MANIFEST_TYPES = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST)
 INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+MAX_TOKEN_BYTES = 1024 * 1024  # registry tokens are JWTs of a few kB
 DEFAULT_MAX_BLOB_BYTES = 128 * 1024 * 1024
 CHUNK_BYTES = 8 * 1024 * 1024
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -402,27 +403,35 @@ class RegistryClient:
         query = {"scope": scope}
         if params.get("service"):
             query["service"] = params["service"]
+        # streamed and bounded like every other answer (a token server is as remote as
+        # the registry); safejson, since json.loads raises RecursionError on a deep nest
         try:
             if creds.identity_token:
                 form = {"grant_type": "refresh_token", "refresh_token": creds.identity_token,
                         "client_id": "sigstack", **query}
-                resp = self._http.post(realm, data=form)
+                resp = self._http.send(self._http.build_request("POST", realm, data=form), stream=True)
             else:
                 basic = None if creds.anonymous else (creds.username, creds.password)
-                resp = self._http.get(realm, params=query, auth=basic)
-        except httpx.HTTPError as exc:
+                resp = self._http.send(self._http.build_request("GET", realm, params=query), auth=basic,
+                                       stream=True)
+            with _released(resp):
+                if resp.status_code in (401, 403):
+                    raise AuthError(self._login_hint(host, resp.status_code))
+                if resp.status_code != 200:
+                    raise AuthError(f"fetching a token from {realm}: HTTP {resp.status_code}")
+                data = _bounded.read_body(resp, MAX_TOKEN_BYTES, self.options.timeout, f"the token from {realm}",
+                                          AuthError)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError
             raise AuthError(f"fetching a token from {realm}: {exc}{self._via(realm)}") from None
-        if resp.status_code in (401, 403):
-            raise AuthError(self._login_hint(host, resp.status_code))
-        if resp.status_code != 200:
-            raise AuthError(f"fetching a token from {realm}: HTTP {resp.status_code}")
         try:
-            body = resp.json()
+            body = safejson.loads(data)
             token = body.get("token") or body.get("access_token")
         except (ValueError, AttributeError):
             token = None
         if not isinstance(token, str) or not token:
             raise AuthError(f"token server {realm} returned no token")
+        if not (token.isascii() and token.isprintable()):  # it goes into a header line as it is
+            raise AuthError(f"token server {realm} returned a token that is not printable ASCII")
         return token
 
     def _login_hint(self, host: str, status: int) -> str:
@@ -668,7 +677,9 @@ class RegistryClient:
                 found = safejson.loads(data).get("tags") or []
             except (ValueError, AttributeError):
                 raise RegistryError(f"tag list of {repo} is not valid JSON") from None
-            tags.extend(str(t) for t in found)
+            if not isinstance(found, list) or not all(isinstance(t, str) for t in found):
+                raise RegistryError(f"tag list of {repo}: tags is not a list of strings")
+            tags.extend(found)
             m = re.match(r"<([^>]+)>", link)
             path = m.group(1) if m else None
         return tags
