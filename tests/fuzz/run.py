@@ -42,8 +42,8 @@ from tests.fuzz.targets import BY_NAME, TARGETS, Target, attempt
 
 CHUNK = 2000
 #: relative cost of an execution (measured: random engine, per process), to start the slow first
-SLOW = {"keys": 20, "tuf": 25, "oci-layout": 5, "admission": 6, "gatekeeper": 3, "trustroot": 3, "x509": 3,
-        "bundle": 2, "jwt": 2}
+SLOW = {"registry": 30, "keys": 20, "tuf": 25, "log-audit": 15, "oci-layout": 5, "admission": 6,
+        "gatekeeper": 3, "trustroot": 3, "x509": 3, "bundle": 2, "jwt": 2}
 FINDINGS = Path(__file__).resolve().parents[2] / ".fuzz-findings"
 
 

@@ -782,6 +782,99 @@ def _registry_run(data: bytes) -> None:
         raise first
 
 
+# ---- log answers to an auditor (log info + consistency proof) ---------------------------
+
+def _mth(leaves: list[bytes]) -> bytes:
+    """RFC 6962 Merkle tree hash (written out here as the reference the log is checked against)."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return hashlib.sha256(b"\x00" + leaves[0]).digest()
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return hashlib.sha256(b"\x01" + _mth(leaves[:k]) + _mth(leaves[k:])).digest()
+
+
+def _subproof(m: int, leaves: list[bytes], complete: bool) -> list[bytes]:
+    """RFC 6962 section 2.1.2 SUBPROOF."""
+    n = len(leaves)
+    if m == n:
+        return [] if complete else [_mth(leaves)]
+    k = 1 << ((n - 1).bit_length() - 1)
+    if m <= k:
+        return [*_subproof(m, leaves[:k], complete), _mth(leaves[k:])]
+    return [*_subproof(m - k, leaves[k:], False), _mth(leaves[:k])]
+
+
+LOG_LEAVES = [b"entry %d" % i for i in range(13)]
+LOG_OLD = 5
+
+
+@functools.cache
+def _audit_material() -> tuple[list[bytes], bytes, Any, set[tuple[bytes, tuple[bytes, ...]]], Path]:
+    """Answers of a log at sizes 13, 8 and 5 (the auditor last saw 5), signed here; what
+    may verify (checkpoint text, proof); a state file."""
+    from sigstack.keys.software import PrivateKeySigner, PublicKeyVerifier
+    from sigstack.tlog.checkpoint import Checkpoint, LogSigner
+
+    signer = LogSigner(PrivateKeySigner(_ec_key()), "rekor.example")
+    origin = "rekor.example - 1193050959916656506"
+    seeds, good = [], set()
+    for size in (13, 8, LOG_OLD):
+        cp = Checkpoint(origin, size, _mth(LOG_LEAVES[:size]))
+        proof = _subproof(LOG_OLD, LOG_LEAVES[:size], True) if size != LOG_OLD else []
+        good.add((cp.text(), tuple(proof)))
+        seeds.append(json.dumps({
+            "info": {"rootHash": cp.root_hash.hex(), "signedTreeHead": signer.sign_checkpoint(cp), "treeSize": size,
+                     "treeID": "1193050959916656506", "inactiveShards": []},
+            "proof": {"hashes": [h.hex() for h in proof], "rootHash": cp.root_hash.hex()}}).encode())
+    old = signer.sign_checkpoint(Checkpoint(origin, LOG_OLD, _mth(LOG_LEAVES[:LOG_OLD]))).encode()
+    tmp = Path(tempfile.mkdtemp(prefix="sigstack-fuzz-audit-"))
+    atexit.register(shutil.rmtree, tmp, True)
+    return seeds, old, PublicKeyVerifier(signer.public_key), good, tmp / "checkpoint"
+
+
+@functools.cache
+def _audit_client() -> tuple[Any, dict[str, Any]]:
+    import httpx
+
+    from sigstack.tlog.client import RekorClient
+
+    state: dict[str, Any] = {}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        key = {"/api/v1/log": "info", "/api/v1/log/proof": "proof"}.get(request.url.path)
+        if key is None:
+            return httpx.Response(404, stream=httpx.ByteStream(b'{"code":404,"message":"not found"}'))
+        state.setdefault("served", {})[key] = body = _part(state["doc"], key, state["raw"])
+        return httpx.Response(200, headers={"content-type": "application/json"}, stream=httpx.ByteStream(body))
+
+    client = RekorClient("https://rekor.example", timeout=5.0)
+    client._client = httpx.Client(transport=httpx.MockTransport(answer), headers=client._http.headers)
+    return client, state
+
+
+def _audit_run(data: bytes) -> None:
+    from sigstack._internal import safejson
+    from sigstack.tlog.client import check_log_consistency
+
+    _, old, verifier, good, path = _audit_material()
+    client, state = _audit_client()
+    try:
+        doc: Any = safejson.loads(data)
+    except ValueError:
+        doc = None
+    state.update(doc=doc, raw=data, served={})
+    path.write_bytes(old)
+    before, new = check_log_consistency(client, verifier, path)
+    assert before is not None and before.size == LOG_OLD
+    try:
+        proof = tuple(bytes.fromhex(h) for h in safejson.loads(state["served"]["proof"])["hashes"])
+    except KeyError:
+        proof = ()  # not asked for: the size did not change
+    assert (new.text(), proof) in good, "a changed tree head or consistency proof verified"
+    assert path.read_bytes() == safejson.loads(state["served"]["info"])["signedTreeHead"].encode()
+
+
 # ---- the admission webhook and the Gatekeeper provider (their HTTP handlers) ------------
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -1087,6 +1180,10 @@ TARGETS = [
     Target("ct-chain", "the CT API's add-chain body (ca/ct_api.parse_chain_body), CTLog.check_chain (ca/ctlog.py)",
            lambda: _ct_material()[1], _ct_run,
            invariants="an accepted chain consists of the seed certificates"),
+    Target("log-audit", "RekorClient.log_info + consistency, check_log_consistency (tlog/client.py, merkle.py) "
+           "over a scripted log answering the mutant, against a saved checkpoint", lambda: _audit_material()[0],
+           _audit_run, invariants="an accepted answer is a seed's signed tree head and its exact consistency proof; "
+                                  "the saved checkpoint is the one served"),
     Target("registry", "RegistryClient over a registry answering the mutant: bearer challenge, token server, "
            "manifest, tag list pages, referrers, error bodies (oci/client.py)", _registry_seeds, _registry_run,
            invariants="a manifest's digest is its content's; tags are strings; referrers an object or none"),
