@@ -542,3 +542,14 @@ def test_registry_tag_list_must_be_a_list_of_strings(tags: object) -> None:
     client = _registry(tags={"name": "app", "tags": tags})
     with pytest.raises(errors.RegistryError, match="tags is not a list of strings"):
         client.list_tags(_app_ref().repository)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("realm", ["https:/'auth.example/token", "/token", "ftp://auth.example/t", "https://",
+                                   "http://[::1/t"])
+def test_registry_realm_must_be_an_http_url(realm: str) -> None:
+    """The challenge's realm went to httpx as it came: ``https:/'auth.example/token``
+    (no host) raised ValueError from httpx's cookie jar under the fuzz registry's
+    transport (found by the registry target); now refused before any request."""
+    client = _registry(challenge=f'Bearer realm="{realm}",service="registry.example"')
+    with pytest.raises(errors.AuthError, match="realm is not an http"):
+        client.get_manifest(_app_ref())  # type: ignore[attr-defined]

@@ -400,6 +400,13 @@ class RegistryClient:
         realm = params.get("realm")
         if not realm:
             raise AuthError(f"registry {host} sent a bearer challenge without a realm")
+        try:  # the realm is the registry's word: an absolute http(s) URL, or nothing is fetched
+            url = httpx.URL(realm)
+        except httpx.InvalidURL:
+            url = None
+        if url is None or url.scheme not in ("http", "https") or not url.host:
+            raise AuthError(f"registry {host} sent a bearer challenge whose realm is not an http(s) URL: "
+                            f"{realm[:200]!r}")
         query = {"scope": scope}
         if params.get("service"):
             query["service"] = params["service"]
