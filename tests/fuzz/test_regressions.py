@@ -553,3 +553,23 @@ def test_registry_realm_must_be_an_http_url(realm: str) -> None:
     client = _registry(challenge=f'Bearer realm="{realm}",service="registry.example"')
     with pytest.raises(errors.AuthError, match="realm is not an http"):
         client.get_manifest(_app_ref())  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("link,error", [
+    ('</v2/app/tags/list?last=v\x7f>; rel="next"', "not a valid URL"),
+    ('<https://elsewhere.example/v2/app/tags/list>; rel="next"', "is not on the registry"),
+    ('<//elsewhere.example/v2/app/tags/list>; rel="next"', "is not on the registry"),
+])
+def test_registry_tag_list_next_page(link: str, error: str) -> None:
+    """The next page of a tag list went to httpx as the registry wrote it: a DEL in it
+    raised httpx.InvalidURL, which is no HTTPError (found by the registry target); an
+    absolute link was glued after the registry's URL. Now a page is a path on the
+    registry, or an absolute URL on it."""
+    client = _registry(link=link)
+    with pytest.raises(errors.RegistryError, match=error):
+        client.list_tags(_app_ref().repository)  # type: ignore[attr-defined]
+
+
+def test_registry_tag_list_next_page_absolute_on_the_registry() -> None:
+    client = _registry(link='<https://registry.example/v2/app/tags/list?last=latest>; rel="next"')
+    assert client.list_tags(_app_ref().repository) == ["v1", "v2", "latest"] * 3  # type: ignore[attr-defined]

@@ -358,6 +358,8 @@ class RegistryClient:
                 raise RegistryError(f"{method} {url}: timed out{self._via(url)}") from None
             except httpx.HTTPError as exc:
                 raise RegistryError(f"{method} {url}: {exc}{self._via(url)}") from None
+            except httpx.InvalidURL as exc:  # no HTTPError: a URL made from what a registry sent
+                raise RegistryError(f"{method} {url[:300]!r}: not a valid URL: {exc}") from None
             if resp.status_code in _RETRY_STATUS and attempt + 1 < attempts:
                 delay = self.options.backoff * 2**attempt
                 after = resp.headers.get("retry-after", "")
@@ -688,8 +690,18 @@ class RegistryClient:
                 raise RegistryError(f"tag list of {repo}: tags is not a list of strings")
             tags.extend(found)
             m = re.match(r"<([^>]+)>", link)
-            path = m.group(1) if m else None
+            path = self._next_page(repo, m.group(1)) if m else None
         return tags
+
+    def _next_page(self, repo: Repository, link: str) -> str:
+        """The path of a ``Link: <...>; rel="next"`` page: relative to the registry, or
+        absolute on the registry itself (its token is sent there, so never elsewhere)."""
+        if link.startswith("/") and not link.startswith("//"):
+            return link
+        base = self.base_url(repo.registry)
+        if link.startswith(base + "/"):
+            return link[len(base):]
+        raise RegistryError(f"tag list of {repo}: the next page {link[:200]!r} is not on the registry")
 
     def referrers(self, repo: Repository, digest: str, artifact_type: str | None = None
                   ) -> dict[str, Any] | None:
