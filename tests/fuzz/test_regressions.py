@@ -573,3 +573,19 @@ def test_registry_tag_list_next_page(link: str, error: str) -> None:
 def test_registry_tag_list_next_page_absolute_on_the_registry() -> None:
     client = _registry(link='<https://registry.example/v2/app/tags/list?last=latest>; rel="next"')
     assert client.list_tags(_app_ref().repository) == ["v1", "v2", "latest"] * 3  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("error,detail", [
+    ({"errors": 1.5}, "unexpected status code 404 Not Found"),
+    ({"errors": "BLOB_UNKNOWN"}, "unexpected status code 404 Not Found"),
+    ([{"code": "X"}], "unexpected status code 404 Not Found"),
+    ({"errors": [{"code": "BLOB_UNKNOWN", "message": "m" * 100_000}]}, "unexpected status code 404 Not Found"),
+    ({"errors": [{"code": "BLOB_UNKNOWN", "message": "blob unknown"}]}, "BLOB_UNKNOWN: blob unknown"),
+])
+def test_registry_error_body(error: object, detail: str) -> None:
+    """``"errors": 1.5`` in an error answer was a TypeError (found by the registry target
+    in the final run); the body was read whole before being cut to 64 KiB."""
+    client = _registry(error=error)
+    with pytest.raises(errors.NotFoundError) as info:
+        client.get_blob(_app_ref().repository, "sha256:" + "a" * 64)  # type: ignore[attr-defined]
+    assert info.value.message.endswith(": " + detail)

@@ -215,15 +215,18 @@ def _parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     return scheme.lower(), params
 
 
-def _registry_errors(resp: httpx.Response) -> str:
+def _registry_errors(resp: httpx.Response, timeout: float) -> str:
+    """The distribution-spec ``{"errors": [{"code", "message"}]}`` of an error answer,
+    read within 64 KiB and ``timeout`` (it was read whole, then cut); anything else
+    gives the status line. ``"errors": 1.5`` was a TypeError (found by the fuzzer)."""
     try:
-        body = safejson.loads(resp.read()[:65536])
-        errs = body.get("errors") or []
+        body = safejson.loads(_bounded.read_body(resp, 65536, timeout, "error body", RegistryError))
+        errs = body.get("errors") if isinstance(body, dict) else None
         parts = [f"{e.get('code', '')}: {e.get('message', '')}".strip(": ")
-                 for e in errs if isinstance(e, dict)]
+                 for e in (errs if isinstance(errs, list) else []) if isinstance(e, dict)]
         if parts:
-            return "; ".join(parts)
-    except (ValueError, AttributeError, httpx.HTTPError):
+            return "; ".join(parts)[:1000]
+    except (ValueError, RegistryError, httpx.HTTPError, httpx.StreamError):
         pass
     return f"unexpected status code {resp.status_code} {resp.reason_phrase}".strip()
 
@@ -481,7 +484,7 @@ class RegistryClient:
         with _released(resp):
             if resp.status_code in (401, 403):
                 raise AuthError(self._login_hint(host, resp.status_code), status=resp.status_code)
-            detail = _registry_errors(resp) if method != "HEAD" else f"HTTP {resp.status_code}"
+            detail = _registry_errors(resp, self.options.timeout) if method != "HEAD" else f"HTTP {resp.status_code}"
             text = f"{method} {url}: {detail}"
             if resp.status_code in _RETRY_STATUS and (content is None or isinstance(content, bytes)):
                 text += f" (gave up after {self.options.attempts} attempts)"
