@@ -27,6 +27,7 @@ import datetime
 import functools
 import hashlib
 import json
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -690,7 +691,9 @@ def _registry_seeds() -> list[bytes]:
             "referrers": index, "error": {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "unknown"}]}}
     access = {**base, "challenge": 'Bearer realm="https://auth.example/token"', "link": "",
               "token": {"access_token": "tok"}}
-    return [json.dumps(base).encode(), json.dumps(access).encode()]
+    # a registry whose Docker-Content-Digest is not the content's (HEAD trusts it for a tag)
+    lying = {**base, "digest": "sha256:" + "0" * 64}
+    return [json.dumps(base).encode(), json.dumps(access).encode(), json.dumps(lying).encode()]
 
 
 def _part(doc: Any, key: str, raw: bytes) -> bytes:
@@ -722,8 +725,11 @@ def _registry_client() -> Any:
         if "/manifests/" in path:
             body = _part(doc, "manifest", raw)
             ctype = _header(_part(doc, "content_type", b""))
-            return _response(200, body, headers={"content-type": ctype,
-                                                              "docker-content-digest": sha(body)})
+            digest = _header(_part(doc, "digest", b"")) if isinstance(doc, dict) and "digest" in doc else sha(body)
+            headers = {"content-type": ctype, "docker-content-digest": digest}
+            if request.method == "HEAD":
+                return _response(200, b"", headers={**headers, "content-length": str(len(body))})
+            return _response(200, body, headers=headers)
         if path.endswith("/tags/list"):
             state["pages"] = state.get("pages", 0) + 1
             link = _header(_part(doc, "link", b""))
@@ -752,7 +758,8 @@ def _registry_client() -> Any:
 
 def _registry_run(data: bytes) -> None:
     from sigstack._internal import safejson
-    from sigstack.oci.client import Manifest
+    from sigstack.errors import NotFoundError
+    from sigstack.oci.client import Descriptor, Manifest
     from sigstack.oci.reference import parse_reference
 
     client, state = _registry_client()
@@ -765,15 +772,23 @@ def _registry_run(data: bytes) -> None:
     client._auth.clear()
     ref = parse_reference(REGISTRY_REF)
     first: SigstackError | None = None
-    for call in (lambda: client.get_manifest(ref), lambda: client.list_tags(ref.repository),
-                 lambda: client.referrers(ref.repository, "sha256:" + "a" * 64)):
+    for call in (lambda: client.get_manifest(ref), lambda: client.head_manifest(ref),
+                 lambda: client.list_tags(ref.repository),
+                 lambda: client.referrers(ref.repository, "sha256:" + "a" * 64),
+                 lambda: client.get_blob(ref.repository, "sha256:" + "b" * 64)):
         try:
             got = call()
+        except NotFoundError as exc:  # the blob is not there (the error body is what is fuzzed)
+            if not exc.message.startswith(f"GET https://registry.example/v2/app/blobs/sha256:{'b' * 64}: "):
+                first = first or exc
+            continue
         except SigstackError as exc:
             first = first or exc
             continue
         if isinstance(got, Manifest):
             assert got.digest == "sha256:" + hashlib.sha256(got.data).hexdigest()
+        elif isinstance(got, Descriptor):  # a tag's digest, as HEAD reports it: well formed
+            assert re.fullmatch(r"sha256:[0-9a-f]{64}", got.digest), f"resolved to {got.digest!r}"
         elif isinstance(got, list):
             assert all(isinstance(t, str) for t in got)
         else:
@@ -1185,8 +1200,9 @@ TARGETS = [
            _audit_run, invariants="an accepted answer is a seed's signed tree head and its exact consistency proof; "
                                   "the saved checkpoint is the one served"),
     Target("registry", "RegistryClient over a registry answering the mutant: bearer challenge, token server, "
-           "manifest, tag list pages, referrers, error bodies (oci/client.py)", _registry_seeds, _registry_run,
-           invariants="a manifest's digest is its content's; tags are strings; referrers an object or none"),
+           "manifest (GET and HEAD), tag list pages, referrers, error bodies (oci/client.py)", _registry_seeds,
+           _registry_run, invariants="a manifest's digest is its content's; a HEAD digest is well formed; tags are "
+                                     "strings; referrers an object or none"),
     Target("x509", "Fulcio leaves: load_certificate, layer_certificates (PEM annotations), the log's identity "
            "index (tlog/identity.py), SigstoreExtensions, SANs, verify_certificate_chain (verify/)",
            lambda: _x509_material()[0], _x509_run,

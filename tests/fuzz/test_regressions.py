@@ -589,3 +589,19 @@ def test_registry_error_body(error: object, detail: str) -> None:
     with pytest.raises(errors.NotFoundError) as info:
         client.get_blob(_app_ref().repository, "sha256:" + "a" * 64)  # type: ignore[attr-defined]
     assert info.value.message.endswith(": " + detail)
+
+
+@pytest.mark.parametrize("digest", ["sha256:" + "0" * 64 + "==", "sha256:" + "0" * 63, "sha256:../../x",
+                                    "sha256:" + "A" * 64])
+def test_registry_head_digest_must_be_well_formed(digest: str) -> None:
+    """HEAD took any ``Docker-Content-Digest`` starting ``sha256:`` as a tag's digest (it
+    names the .sig/.att tags and later URLs); ggcr parses it (found by the registry
+    target's invariant). A malformed one now falls back to GET, which checks the content."""
+    client = _registry(digest=digest)
+    with pytest.raises(errors.DigestMismatchError):
+        client.head_manifest(_app_ref())  # type: ignore[attr-defined]
+
+
+def test_registry_head_digest_well_formed_is_taken() -> None:
+    client = _registry(digest="sha256:" + "0" * 64)
+    assert client.head_manifest(_app_ref()).digest == "sha256:" + "0" * 64  # type: ignore[attr-defined]

@@ -62,6 +62,7 @@ INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 MAX_TOKEN_BYTES = 1024 * 1024  # registry tokens are JWTs of a few kB
+_SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
 DEFAULT_MAX_BLOB_BYTES = 128 * 1024 * 1024
 CHUNK_BYTES = 8 * 1024 * 1024
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -539,7 +540,8 @@ class RegistryClient:
             digest = resp.headers.get("docker-content-digest", "")
             media = resp.headers.get("content-type", "").split(";")[0].strip()
             size = resp.headers.get("content-length", "")
-        matches = digest == ref.digest if ref.digest else digest.startswith("sha256:")
+        # a well-formed digest only (ggcr's v1.NewHash): it names the .sig/.att tags and later URLs
+        matches = digest == ref.digest if ref.digest else _SHA256.fullmatch(digest) is not None
         if matches and size.isascii() and size.isdigit() and len(size) < 20 and media in MANIFEST_TYPES:
             return Descriptor(media, int(size), digest)
         return self.get_manifest(ref).descriptor()
