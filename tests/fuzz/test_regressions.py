@@ -605,3 +605,110 @@ def test_registry_head_digest_must_be_well_formed(digest: str) -> None:
 def test_registry_head_digest_well_formed_is_taken() -> None:
     client = _registry(digest="sha256:" + "0" * 64)
     assert client.head_manifest(_app_ref()).digest == "sha256:" + "0" * 64  # type: ignore[attr-defined]
+
+
+def _unused_bit(cert_der: bytes) -> bytes:
+    """``cert_der`` with its signature BIT STRING saying one unused bit."""
+    from sigstack._internal import der
+
+    _, start, _ = der.read(cert_der, 0)
+    _, _, tbs_end = der.read(cert_der, start)
+    _, _, alg_end = der.read(cert_der, tbs_end)
+    _, sig_start, _ = der.read(cert_der, alg_end)
+    return cert_der[:sig_start] + b"\x01" + cert_der[sig_start + 1:]
+
+
+def test_ct_chain_certificate_whose_signature_has_unused_bits(tmp_path: object) -> None:
+    """cryptography verifies a certificate whose signature BIT STRING says one unused bit
+    (when the last bit is 0): a second encoding of the same certificate, which the CT
+    log accepted and would have logged as another chain (found by the ct-chain target's
+    invariant in the final run). Go's x509 fails such a signature; so do we, at the door."""
+    import datetime
+    from pathlib import Path
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from sigstack._internal import der
+    from sigstack.ca.ctlog import CTLog
+    from sigstack.keys.software import PrivateKeySigner
+    from sigstack.tlog.store import open_store
+
+    now = datetime.datetime.now(datetime.UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "root")])
+
+    def make(serial: int, subject: x509.Name, ca: bool) -> bytes:
+        b = (x509.CertificateBuilder().subject_name(subject).issuer_name(name).public_key(key.public_key())
+             .serial_number(serial).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        return b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+    root = next(d for d in (make(1, name, True) for _ in range(64)) if d[-1] % 2 == 0)  # last bit 0: 1 in 2
+    leaf = make(2, x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "leaf")]), False)
+    variant = _unused_bit(root)
+    root_cert = x509.load_der_x509_certificate(root)
+    x509.load_der_x509_certificate(variant).verify_directly_issued_by(root_cert)  # what cryptography accepts
+    assert der.signature_is_octet_aligned(root) and not der.signature_is_octet_aligned(variant)
+    log = CTLog(open_store(str(Path(str(tmp_path)) / "ct.db")), PrivateKeySigner(ec.generate_private_key(
+        ec.SECP256R1())), [root_cert])
+    assert len(log.check_chain([leaf, root], False)) == 2
+    with pytest.raises(errors.CTError, match="chain certificate 1 has a signature that is not a whole number"):
+        log.check_chain([leaf, variant], False)
+
+
+def _names_that_do_not_parse() -> dict[str, bytes]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.name import _ASN1Type
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    import datetime
+
+    now = datetime.datetime.now(datetime.UTC)
+    unique = x509.Name([x509.NameAttribute(NameOID.X500_UNIQUE_IDENTIFIER, b"\x00\x01", _type=_ASN1Type.BitString)])
+    plain = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "zz")])
+
+    def cert(subject: x509.Name) -> bytes:
+        return (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+                .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+                .sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+
+    return {
+        # a BIT STRING attribute under the CN OID: TypeError from cryptography's Name
+        "bitstring-cn": cert(unique).replace(b"\x06\x03\x55\x04\x2d", b"\x06\x03\x55\x04\x03"),
+        # a CN in a string type X.509 has no use for (tag 27, GeneralString): ValueError
+        "general-string": cert(plain).replace(b"\x0c\x02zz", b"\x1b\x02zz"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["bitstring-cn", "general-string"])
+def test_certificate_names_that_do_not_parse(kind: str) -> None:
+    """cryptography parses names on first access too: a BIT STRING attribute under
+    another OID is a TypeError, a CN of tag 27 a ValueError, out of the log's identity
+    index and the root check of a layer's chain (found by the x509 target in the final run)."""
+    from cryptography import x509
+
+    from sigstack.tlog.identity import identity
+    from sigstack.verify.certificate import is_self_signed
+
+    cert = x509.load_der_x509_certificate(_names_that_do_not_parse()[kind])
+    with pytest.raises((TypeError, ValueError)):
+        cert.subject  # noqa: B018  (what cryptography does)
+    assert identity(cert).subject == "(unreadable name)"
+    assert is_self_signed(cert) is False
+
+
+def test_signing_certificate_with_an_unknown_version() -> None:
+    """load_certificate (bundles, layers) caught ValueError only, not x509.InvalidVersion
+    (finding 15's class, found again by the x509 target in the final run)."""
+    from sigstack.verify.keyless import load_certificate
+    from tests.fuzz.targets import _x509_material
+
+    leaf = base64.b64decode(json.loads(_x509_material()[0][0])["certificate"])
+    with pytest.raises(errors.CertificateChainError, match="cannot be parsed"):
+        load_certificate(_version_4(leaf))

@@ -125,6 +125,8 @@ class CTLog:
                 certs.append(x509.load_der_x509_certificate(raw))
             except (ValueError, x509.InvalidVersion):  # version past v3: not a ValueError (fuzz)
                 raise _bad(f"chain certificate {i} is not a DER X.509 certificate") from None
+            if not der.signature_is_octet_aligned(raw):  # another encoding of a certificate (fuzz)
+                raise _bad(f"chain certificate {i} has a signature that is not a whole number of bytes")
         leaf = certs[0]
         try:
             poison = leaf.extensions.get_extension_for_oid(x509.ObjectIdentifier(der.POISON_OID))

@@ -112,7 +112,7 @@ def identity(cert: x509.Certificate) -> Identity:
     try:
         subject = cert.subject.rfc4514_string()
         issuer_dn = cert.issuer.rfc4514_string()
-    except ValueError:
+    except (ValueError, TypeError):  # TypeError: a BIT STRING attribute of another OID (fuzz)
         subject = issuer_dn = "(unreadable name)"
     return Identity(
         subject=subject,
