@@ -103,10 +103,14 @@ def _signed_parts(entry: Any) -> tuple[Any, ...]:
     from sigstack.tlog.checkpoint import SignedNote
 
     p = entry.inclusion_proof
-    # integratedTime is signed only by the SET: without one it is no signed part (and
-    # must not be used as a verified time: docs/reliability.md, finding 13)
-    time = entry.integrated_time if entry.signed_entry_timestamp else None
-    return (entry.log_index, entry.log_id, time, entry.body, p.log_index, p.tree_size,
+    # integratedTime and the entry's logIndex are signed only by the SET: without one they
+    # are no signed part (and must not be used as verified: docs/reliability.md, findings
+    # 13 and 33). The proof's own index is what the inclusion proof binds (on a sharded
+    # log it differs from the global logIndex).
+    signed = bool(entry.signed_entry_timestamp)
+    time = entry.integrated_time if signed else None
+    index = entry.log_index if signed else None
+    return (index, entry.log_id, time, entry.body, p.log_index, p.tree_size,
             p.root_hash, p.hashes, SignedNote.parse(p.checkpoint).text)
 
 
