@@ -92,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix=f"sigstack-fuzz-corpus-{target.name}-") as corpus:
         for i, s in enumerate(seeds):
             (Path(corpus) / f"seed-{i}").write_bytes(s)
-        flags = [f"-seed={args.seed}", f"-max_len={MAX_MUTANT}", "-timeout=0", "-rss_limit_mb=4096",
+        # -len_control=0: the length limit is max_len from the start (it grows slowly otherwise, and
+        # the structured mutants cut to it would be mostly truncated JSON)
+        flags = [f"-seed={args.seed}", f"-max_len={MAX_MUTANT}", "-len_control=0", "-timeout=0", "-rss_limit_mb=4096",
                  "-print_final_stats=1", "-print_pcs=0"]
         flags += [f"-runs={args.runs}"] if args.runs else []
         flags += [f"-max_total_time={args.seconds}"] if args.seconds else []
