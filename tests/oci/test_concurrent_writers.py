@@ -141,3 +141,181 @@ def test_a_layer_always_overwritten_is_an_error_not_a_success() -> None:
         assert len(puts) == 3 and all(b"QQ==" in p for p in puts)
     finally:
         h.close()
+
+
+class _GatedClient(RegistryClient):
+    """A real registry client whose first manifest HEAD / PUT of one tag can wait for, and
+    signal, other writers: the test forces an interleaving the scheduler picks only rarely."""
+
+    def __init__(self, options, tag: str, *, after_head=None, before_put=None, after_put=None) -> None:
+        super().__init__(options)
+        self._tag, self.puts = tag, 0
+        self._after_head, self._before_put, self._after_put = after_head, before_put, after_put
+
+    def head_manifest(self, ref):  # type: ignore[no-untyped-def]
+        try:
+            return super().head_manifest(ref)
+        finally:  # the first HEAD of a new tag is a 404 (NotFoundError)
+            if ref.tag == self._tag and self._after_head is not None:
+                hook, self._after_head = self._after_head, None
+                hook()
+
+    def put_manifest(self, ref, data, media_type):  # type: ignore[no-untyped-def]
+        if ref.tag == self._tag:
+            self.puts += 1
+            if self._before_put is not None:
+                hook, self._before_put = self._before_put, None
+                hook()
+        out = super().put_manifest(ref, data, media_type)
+        if ref.tag == self._tag and self._after_put is not None:
+            hook, self._after_put = self._after_put, None
+            hook()
+        return out
+
+
+def _writer_threads(registry: Registry, clients: dict[str, RegistryClient], image: str) -> dict[str, BaseException]:
+    """``LEGACY.append`` of one signature layer per client, each on its own thread."""
+    import threading
+
+    from sigstack.oci.layouts.base import SignedEntity
+    from sigstack.oci.layouts.legacy import LEGACY
+
+    ref = parse_reference(image)
+    assert ref.digest is not None
+    failures: dict[str, BaseException] = {}
+
+    def write(name: str, client: RegistryClient) -> None:
+        try:
+            entity = SignedEntity.at(client, ref.repository, ref.digest)
+            layer = layout.Layer(layout.SIMPLESIGNING_MEDIA, name.encode(),
+                                 {layout.SIGNATURE_ANNOTATION: base64.b64encode(name.encode()).decode()})
+            LEGACY.append(entity, "sig", [layer])
+        except BaseException as exc:  # reported to the test thread
+            failures[name] = exc
+
+    threads = [threading.Thread(target=write, args=item) for item in clients.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return failures
+
+
+def test_a_stale_put_between_our_put_and_read_back_is_repaired(registry: Registry) -> None:
+    """Without the host lock (a writer on another machine): B checks the tag, A PUTs, B
+    PUTs its manifest built on the old tag (A's layer gone), and only then does A read
+    back. A sees its layer missing, merges onto B's manifest and PUTs again: both stay."""
+    import threading
+
+    from sigstack.oci.client import RegistryOptions
+
+    image = fresh(registry)
+    ref = parse_reference(image)
+    assert ref.digest is not None
+    tag = layout.attachment_tag(ref.digest, "sig")
+    b_checked, a_put, b_put = threading.Event(), threading.Event(), threading.Event()
+    opts = RegistryOptions(write_lock=False)
+
+    def b_after_head() -> None:
+        b_checked.set()
+        assert a_put.wait(60)
+
+    def a_after_put() -> None:
+        a_put.set()
+        assert b_put.wait(60)
+
+    a = _GatedClient(opts, tag, before_put=lambda: b_checked.wait(60), after_put=a_after_put)
+    b = _GatedClient(opts, tag, after_head=b_after_head, after_put=b_put.set)
+    with a, b:
+        failures = _writer_threads(registry, {"a": a, "b": b}, image)
+    assert not failures, failures
+    assert a.puts == 2 and b.puts == 1  # A's layer was lost once and written again
+    layers = _layers(image, "sig")
+    assert sorted(base64.b64decode(x["annotations"][layout.SIGNATURE_ANNOTATION]) for x in layers) == [b"a", b"b"]
+
+
+def test_writers_on_one_machine_take_turns(registry: Registry, tmp_path: Path) -> None:
+    """With the host lock, B's check of the tag waits until A has written and read back:
+    B never even looks at the tag while A holds it, so the stale PUT above cannot happen."""
+    import threading
+
+    from sigstack.oci.client import RegistryOptions
+
+    image = fresh(registry)
+    ref = parse_reference(image)
+    assert ref.digest is not None
+    tag = layout.attachment_tag(ref.digest, "sig")
+    opts = RegistryOptions(write_lock_dir=str(tmp_path / "locks"))
+    a_in, release, b_looked = threading.Event(), threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def a_before_put() -> None:
+        a_in.set()
+        assert release.wait(60)
+
+    def b_after_head() -> None:
+        order.append("b-head")
+        b_looked.set()
+
+    a = _GatedClient(opts, tag, before_put=a_before_put, after_put=lambda: order.append("a-put"))
+    b = _GatedClient(opts, tag, after_head=b_after_head)
+    with a, b:
+        import threading as _t
+
+        runner = _t.Thread(target=lambda: failures.update(_writer_threads(registry, {"a": a}, image)))
+        failures: dict[str, BaseException] = {}
+        runner.start()
+        assert a_in.wait(60)  # A holds the lock, about to PUT
+        other = _t.Thread(target=lambda: failures.update(_writer_threads(registry, {"b": b}, image)))
+        other.start()
+        assert not b_looked.wait(0.5)  # B is waiting for the lock, not checking the tag
+        release.set()
+        runner.join(60)
+        other.join(60)
+    assert not failures, failures
+    assert order == ["a-put", "b-head"]
+    assert a.puts == 1 and b.puts == 1
+    assert len(_layers(image, "sig")) == 2
+    assert oct((tmp_path / "locks").stat().st_mode & 0o777) == "0o700"
+
+
+def test_host_lock_is_released_when_its_holder_is_killed(tmp_path: Path) -> None:
+    """A holder killed with SIGKILL leaves no stale lock (flock dies with the process);
+    while it lives, another taker waits and gives up after its timeout, unlocked."""
+    import signal
+    import subprocess
+    import sys
+
+    from sigstack._internal.hostlock import host_lock
+
+    locks = tmp_path / "locks"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from pathlib import Path; from sigstack._internal.hostlock import host_lock\n"
+         f"with host_lock(Path({str(locks)!r}), 'reg/repo:tag', 5) as held:\n"
+         "    print(held, flush=True); time.sleep(600)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "True"
+        with host_lock(locks, "reg/repo:tag", 0.2) as held:
+            assert held is False
+        with host_lock(locks, "reg/repo:other", 0.2) as held:
+            assert held is True  # one lock per tag
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(30)
+        with host_lock(locks, "reg/repo:tag", 5) as held:
+            assert held is True
+    finally:
+        holder.kill()
+        holder.wait()
+    modes = {oct(p.stat().st_mode & 0o777) for p in locks.iterdir()}
+    assert modes == {"0o600"} and len(list(locks.iterdir())) == 2
+
+
+def test_host_lock_without_a_usable_directory_goes_on_unlocked(tmp_path: Path) -> None:
+    from sigstack._internal.hostlock import host_lock
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with host_lock(blocker / "locks", "reg/repo:tag", 1) as held:
+        assert held is False

@@ -103,6 +103,11 @@ class RegistryOptions:
     # rounds of write-then-read-back, and the least wait before reading back (layouts/merge.py)
     write_attempts: int = 10
     write_settle: float = 0.05
+    # writers of one tag on this machine take turns (a per-user flock, _internal/hostlock.py);
+    # None: the user's cache directory; write_lock=False: rely on the read-back alone
+    write_lock: bool = True
+    write_lock_dir: str | None = None
+    write_lock_timeout: float = 120.0
     debug: Callable[[str], None] | None = None  # receives one line per HTTP request/response (-d)
     # HTTP(S)_PROXY / NO_PROXY with Go's rules; None reads them from the environment
     proxies: _proxy.ProxySettings | None = None

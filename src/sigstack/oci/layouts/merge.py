@@ -4,7 +4,12 @@ The legacy ``.sig``/``.att`` images and the referrers fallback index are one man
 at one tag that every writer rewrites whole. Registries have no conditional PUT (no
 ``If-Match`` on manifests in the distribution spec), so two writers that read the same
 manifest each PUT it with only their own addition and one addition is lost: cosign
-loses signatures this way (cosign#2432). Without a lock, the writer detects and repairs:
+loses signatures this way (cosign#2432).
+
+Writers on one machine take turns: the whole check-PUT-read-back below runs under a
+per-user ``flock`` named after the tag (:mod:`sigstack._internal.hostlock`;
+``RegistryOptions.write_lock``). Across machines there is no lock, so every writer
+also detects and repairs:
 
 1. just before the PUT it asks the tag's digest again (HEAD) and re-merges when the tag
    moved since the manifest it merged onto was read;
@@ -17,8 +22,9 @@ loses signatures this way (cosign#2432). Without a lock, the writer detects and 
    :class:`~sigstack.errors.ConcurrentUpdateError` rather than report success for
    something that is not stored.
 
-What remains (docs/reliability.md): a writer that stalls longer than our settle time
-between its HEAD check and its PUT can still overwrite us after we returned.
+What remains (docs/reliability.md): a writer on another machine (or one that runs
+unlocked) that stalls longer than our settle time between its HEAD check and its PUT
+can still overwrite us after we returned.
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+from sigstack._internal.hostlock import default_lock_dir, host_lock
 from sigstack.errors import ConcurrentUpdateError, NotFoundError
 from sigstack.oci.client import Manifest, RegistryClient
 from sigstack.oci.reference import Reference
@@ -55,6 +63,17 @@ def write_merged(client: RegistryClient, ref: Reference, current: Manifest | Non
                  what: str) -> None:
     """PUT ``merge(current)`` at ``ref`` until a read-back shows everything of ours
     (see the module docstring); ``current`` is what the caller read and merged onto."""
+    opts = client.options
+    if not opts.write_lock:
+        _write_merged(client, ref, current, merge, what)
+        return
+    directory = Path(opts.write_lock_dir) if opts.write_lock_dir else default_lock_dir()
+    with host_lock(directory, str(ref), opts.write_lock_timeout):
+        _write_merged(client, ref, current, merge, what)
+
+
+def _write_merged(client: RegistryClient, ref: Reference, current: Manifest | None, merge: Merge,
+                  what: str) -> None:
     opts = client.options
     rounds = max(1, opts.write_attempts)
     puts = moves = 0
