@@ -167,8 +167,10 @@ def run_hypothesis(task: Task) -> Result:
     while not spent():
         n += 1
 
+        left = CHUNK if task.executions is None else max(1, min(CHUNK, task.executions - res.runs))
+
         @seed(task.seed * 100_003 + n)
-        @settings(max_examples=CHUNK, deadline=None, database=None, phases=phases,
+        @settings(max_examples=left, deadline=None, database=None, phases=phases,
                   suppress_health_check=list(HealthCheck))
         @given(mutants(seeds, text=target.text))
         def chunk(data: bytes) -> None:
