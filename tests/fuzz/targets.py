@@ -556,6 +556,58 @@ def _jwt_run(data: bytes) -> None:
     assert claims.get("email") == principal.san == "alice@example.com", "a changed token was accepted"
 
 
+def _jwt_claims_seeds() -> list[bytes]:
+    """Header and claims of a token, as JSON: the run signs whatever the mutant says with
+    the issuer's key, so mutated claims get past the signature to the claim checks."""
+    now = int(datetime.datetime.now(datetime.UTC).timestamp())
+    claims = {"iss": ISSUER, "aud": "sigstore", "sub": "alice", "email": "alice@example.com",
+              "email_verified": True, "iat": now, "exp": now + 10**8}
+    header = {"alg": "ES256", "kid": "k1", "typ": "JWT"}
+    return [json.dumps({"header": header, "claims": claims}).encode(),
+            json.dumps({"header": header, "claims": {**claims, "aud": ["other", "sigstore"], "nbf": now - 5}}).encode()]
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _jwt_claims_run(data: bytes) -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    from sigstack._internal import safejson
+    from sigstack.ca.tokens import LEEWAY
+
+    verifier, key = _jwt_material()
+    try:
+        doc = safejson.loads(data)
+        header, claims = doc["header"], doc["claims"]
+        signing_input = (_b64url(json.dumps(header).encode("utf-8", "surrogatepass")) + "."
+                         + _b64url(json.dumps(claims).encode("utf-8", "surrogatepass")))
+    except (ValueError, KeyError, TypeError, RecursionError):
+        return  # no header and claims to sign (the jwt target covers tokens as bytes)
+    r, s_ = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+    token = signing_input + "." + _b64url(r.to_bytes(32, "big") + s_.to_bytes(32, "big"))
+    principal, _ = asyncio.run(verifier.verify(token))
+    # accepted: the claims are what the CA must require of a token its issuer signed
+    now = datetime.datetime.now(datetime.UTC).timestamp()
+
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    aud = claims.get("aud")
+    assert isinstance(header, dict) and header.get("alg") == "ES256", f"signed ES256, accepted as {header!r}"
+    assert claims.get("iss") == ISSUER, f"accepted issuer {claims.get('iss')!r}"
+    assert aud == "sigstore" or (isinstance(aud, list) and "sigstore" in aud), f"accepted audience {aud!r}"
+    assert number(claims.get("exp")) and claims["exp"] > now - LEEWAY - 5, "accepted an expired token"
+    assert number(claims.get("iat")) and claims["iat"] <= now + LEEWAY + 5, "accepted a token issued in the future"
+    assert "nbf" not in claims or (number(claims["nbf"]) and claims["nbf"] <= now + LEEWAY + 5), "accepted before nbf"
+    assert claims.get("sub") is not None, "accepted without a subject"
+    assert claims.get("email_verified") is True, "accepted an unverified email"
+    assert isinstance(claims.get("email"), str) and principal.san == claims["email"], "another identity than claimed"
+
+
 # ---- CT submissions ---------------------------------------------------------------------
 
 @functools.cache
@@ -1196,6 +1248,11 @@ TARGETS = [
            _key_seeds, _key_run, text=True, invariants="no crash, one error"),
     Target("jwt", "TokenVerifier.verify (ca/tokens.py) with the issuer's key", _jwt_seeds, _jwt_run,
            invariants="an accepted token names the seed's identity"),
+    Target("jwt-claims", "TokenVerifier.verify and principal_from_claims (ca/tokens.py, ca/identity.py) on header "
+           "and claims the issuer's key signs as the mutant says", _jwt_claims_seeds, _jwt_claims_run,
+           invariants="an accepted token was signed ES256 by the issuer, names it and the CA's audience, is "
+                      "within exp/iat/nbf (with the leeway), has a subject and a verified email, which is the "
+                      "certificate's identity"),
     Target("ct-chain", "the CT API's add-chain body (ca/ct_api.parse_chain_body), CTLog.check_chain (ca/ctlog.py)",
            lambda: _ct_material()[1], _ct_run,
            invariants="an accepted chain consists of the seed certificates"),

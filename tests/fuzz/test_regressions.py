@@ -712,3 +712,21 @@ def test_signing_certificate_with_an_unknown_version() -> None:
     leaf = base64.b64decode(json.loads(_x509_material()[0][0])["certificate"])
     with pytest.raises(errors.CertificateChainError, match="cannot be parsed"):
         load_certificate(_version_4(leaf))
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "nbf"])
+@pytest.mark.parametrize("value", ["STRING", True])
+def test_token_numeric_dates_must_be_numbers(claim: str, value: object) -> None:
+    """PyJWT takes ``"exp": "1896128962"`` through int(); go-oidc (Fulcio) refuses a
+    NumericDate that is not a JSON number (found by the jwt-claims target, signing the
+    mutated claims with the issuer's key)."""
+    from tests.fuzz.targets import _jwt_claims_run, _jwt_claims_seeds
+
+    doc = json.loads(_jwt_claims_seeds()[0])
+    now = doc["claims"]["iat"]
+    doc["claims"][claim] = str(now + 10**8 if claim == "exp" else now - 5) if value == "STRING" else value
+    # "exp": true is 1 to PyJWT: long expired, refused before the type check
+    expected = "has expired" if (claim, value) == ("exp", True) else f"the token's {claim} claim is not a number"
+    with pytest.raises(errors.TokenError, match=expected):
+        _jwt_claims_run(json.dumps(doc).encode())
+    _jwt_claims_run(_jwt_claims_seeds()[0])  # the seed itself is accepted
