@@ -157,6 +157,39 @@ def split_certificate(cert: bytes) -> tuple[bytes, bytes]:
     return cert[start:tbs_end], cert[tbs_end:alg_end]
 
 
+def signature_is_octet_aligned(cert: bytes) -> bool:
+    """Whether a DER Certificate's signatureValue BIT STRING has no unused bits.
+
+    cryptography takes ``03 48 01 30 45 ...`` (one unused bit) as the signature bytes
+    ``30 45 ...`` and verifies it, so flipping that one byte gives a second encoding of
+    the same certificate that still chains (found by the ct-chain fuzz target); Go's
+    x509 right-aligns such a bit string and the signature then fails, so CT logs refuse
+    it. A certificate that does not parse this far is not aligned either."""
+    try:
+        _, start, _ = read(cert, 0)
+        _, _, tbs_end = read(cert, start)
+        _, _, alg_end = read(cert, tbs_end)
+        tag, sig_start, sig_end = read(cert, alg_end)
+    except CTError:
+        return False
+    return tag == 0x03 and sig_end > sig_start and cert[sig_start] == 0
+
+
 def certificate(tbs: bytes, algorithm: bytes, signature: bytes) -> bytes:
     """Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }."""
     return tlv(0x30, tbs + algorithm + tlv(0x03, b"\x00" + signature))
+
+
+def extension_errors() -> tuple[type[Exception], ...]:
+    """What ``cryptography`` raises when a certificate's extensions do not parse.
+
+    It parses them lazily, on the first ``cert.extensions``, long after
+    ``load_*_certificate`` succeeded: a malformed value (a SAN URI that is not IA5, a
+    truncated SCT list) is a ``ValueError``, but a repeated extension is
+    ``x509.DuplicateExtension`` and an unknown GeneralName type
+    ``x509.UnsupportedGeneralNameType``, neither a ``ValueError`` (found by the x509
+    fuzz target). Every reader of extensions of a certificate it did not make catches
+    all three: ``except der.extension_errors():``."""
+    from cryptography import x509
+
+    return ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType

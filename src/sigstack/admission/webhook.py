@@ -18,7 +18,11 @@ updates, objects being deleted, scale-downs of Deployments, ReplicaSets and
 StatefulSets, and namespaces without the opt-in label
 ``policy.sigstore.dev/include=true`` (the webhook configurations select on it too; the
 server checks again, so a misconfigured selector cannot widen what is enforced).
-A kind the webhook does not handle is refused with ``unhandled kind: ...``.
+A kind the webhook does not handle is refused with ``unhandled kind: ...``; an
+object that would not decode into its Kubernetes type (``metadata`` a string,
+``containers`` an object, ...: kube-apiserver never sends one, anyone who reaches the
+port can) is refused with ``cannot decode incoming new object: ...``, as knative's
+typed decoding refuses it, instead of a 500.
 
 Registry credentials are the pod's ``imagePullSecrets`` and its service account's,
 read through the Kubernetes API (:mod:`.kube`), plus each authority's
@@ -378,6 +382,13 @@ class Admission:
         """The AdmissionReview response for ``body`` (a decoded JSON request);
         :class:`BadReview` when it is not an AdmissionReview request at all."""
         req = parse_review(body)
+        if req.operation in ("CREATE", "UPDATE"):
+            path = workloads.pod_spec_path(req.group, req.kind)
+            for which, obj in (("new", req.obj), ("old", req.old)):
+                problem = None if obj is None else workloads.shape_error(obj, path)
+                if problem is not None:
+                    return review_response(req.uid, False,
+                                           message=f"cannot decode incoming {which} object: {problem}")
         skip = self._skipped(req)
         if skip is not None:
             return skip

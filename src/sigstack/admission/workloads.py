@@ -48,11 +48,52 @@ def pod_spec(obj: Mapping[str, Any], path: tuple[str, ...]) -> Mapping[str, Any]
     return cur if isinstance(cur, Mapping) else {}
 
 
+def shape_error(obj: Mapping[str, Any], path: tuple[str, ...] | None) -> str | None:
+    """Why ``obj`` would not decode into its Kubernetes type, in the parts read here
+    (None: it would). policy-controller decodes the object into a typed struct first and
+    denies what does not fit ("cannot decode incoming new object"); kube-apiserver never
+    sends such an object, but anyone who reaches the webhook's port can. ``null``
+    stands for absent, as in Go."""
+    meta = obj.get("metadata")
+    if meta is not None and not isinstance(meta, Mapping):
+        return "metadata must be an object"
+    labels = (meta or {}).get("labels")
+    if labels is not None and not (isinstance(labels, Mapping) and all(isinstance(v, str) for v in labels.values())):
+        return "metadata.labels must be a map of strings"
+    spec = obj.get("spec")
+    if spec is not None and not isinstance(spec, Mapping):
+        return "spec must be an object"
+    if path is None:
+        return None
+    cur: Any = obj
+    for i, part in enumerate(path):
+        cur = cur.get(part)
+        if cur is None:
+            return None
+        if not isinstance(cur, Mapping):
+            return f"{'.'.join(path[:i + 1])} must be an object"
+    where = ".".join(path)
+    for f in (*CONTAINER_FIELDS, "imagePullSecrets"):
+        items = cur.get(f)
+        if items is None:
+            continue
+        if not isinstance(items, list) or not all(isinstance(c, Mapping) for c in items):
+            return f"{where}.{f} must be a list of objects"
+        for j, c in enumerate(items):
+            if f != "imagePullSecrets" and c.get("image") is not None and not isinstance(c.get("image"), str):
+                return f"{where}.{f}[{j}].image must be a string"
+    for f in ("serviceAccountName", "serviceAccount"):
+        if cur.get(f) is not None and not isinstance(cur.get(f), str):
+            return f"{where}.{f} must be a string"
+    return None
+
+
 def images(obj: Mapping[str, Any], path: tuple[str, ...]) -> Iterator[ContainerImage]:
     spec = pod_spec(obj, path)
     base = "/" + "/".join(path)
     for f in CONTAINER_FIELDS:
-        for i, c in enumerate(spec.get(f) or []):
+        items = spec.get(f)
+        for i, c in enumerate(items if isinstance(items, list) else []):
             if isinstance(c, Mapping) and isinstance(c.get("image"), str):
                 yield ContainerImage(f, i, c["image"], f"{base}/{f}/{i}/image")
 
@@ -60,5 +101,7 @@ def images(obj: Mapping[str, Any], path: tuple[str, ...]) -> Iterator[ContainerI
 def pull_secret_names(obj: Mapping[str, Any], path: tuple[str, ...]) -> tuple[list[str], str]:
     """(imagePullSecrets names, serviceAccountName or ``default``)."""
     spec = pod_spec(obj, path)
-    names = [str(s.get("name")) for s in spec.get("imagePullSecrets") or [] if isinstance(s, Mapping) and s.get("name")]
+    secrets = spec.get("imagePullSecrets")
+    names = [str(s.get("name")) for s in (secrets if isinstance(secrets, list) else [])
+             if isinstance(s, Mapping) and s.get("name")]
     return names, str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -20,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from sigstack._internal import safejson
 from sigstack.ca.ctlog import CTLog
 from sigstack.ca.errors import CAError
 from sigstack.errors import SigstackError
@@ -39,6 +39,19 @@ def _int(request: Request, name: str) -> int:
     return int(text)
 
 
+def parse_chain_body(raw: bytes) -> list[bytes]:
+    """The DER certificates of an add-chain / add-pre-chain body (a 400 else). safejson:
+    ``json.loads`` raises RecursionError on a deep nest, which was a 500 here."""
+    if len(raw) > MAX_BODY:
+        raise CAError("request body too large", status=413)
+    try:
+        doc = safejson.loads(raw)
+        chain = [base64.b64decode(c, validate=True) for c in doc["chain"]]
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise CAError('body must be {"chain": [base64 DER certificates]}', status=400) from None
+    return chain
+
+
 def ct_routes(ct: CTLog) -> list[Route]:
     async def chain_body(request: Request) -> list[bytes]:
         from sigstack._internal.serving import BodyTooLarge, ClientGone, read_body
@@ -49,12 +62,7 @@ def ct_routes(ct: CTLog) -> list[Route]:
             raise CAError(f"request body larger than {MAX_BODY} bytes", status=413) from None
         except ClientGone:
             raise CAError("the client closed the connection before sending the whole body", status=400) from None
-        try:
-            doc = json.loads(raw)
-            chain = [base64.b64decode(c, validate=True) for c in doc["chain"]]
-        except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
-            raise CAError('body must be {"chain": [base64 DER certificates]}', status=400) from None
-        return chain
+        return parse_chain_body(raw)
 
     async def add_chain(request: Request) -> Response:
         return JSONResponse((await ct.add_chain(await chain_body(request), precert=False)).to_json())

@@ -125,12 +125,14 @@ class CTLog:
                 certs.append(x509.load_der_x509_certificate(raw))
             except (ValueError, x509.InvalidVersion):  # version past v3: not a ValueError (fuzz)
                 raise _bad(f"chain certificate {i} is not a DER X.509 certificate") from None
+            if not der.signature_is_octet_aligned(raw):  # another encoding of a certificate (fuzz)
+                raise _bad(f"chain certificate {i} has a signature that is not a whole number of bytes")
         leaf = certs[0]
         try:
             poison = leaf.extensions.get_extension_for_oid(x509.ObjectIdentifier(der.POISON_OID))
         except x509.ExtensionNotFound:
             poison = None
-        except ValueError:
+        except der.extension_errors():
             raise _bad("the leaf certificate has malformed extensions") from None
         if precert and (poison is None or not poison.critical):
             raise _bad("add-pre-chain needs a precertificate with the critical CT poison extension")
@@ -255,6 +257,8 @@ class CTLog:
 def _eku(cert: x509.Certificate) -> set[str]:
     try:
         ext = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
-    except (x509.ExtensionNotFound, ValueError):
+    except x509.ExtensionNotFound:
+        return set()
+    except der.extension_errors():
         return set()
     return {o.dotted_string for o in ext.value}

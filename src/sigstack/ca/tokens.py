@@ -163,4 +163,10 @@ class TokenVerifier:
             raise TokenError("the token is not a well-formed JWT") from None
         except jwt.PyJWTError as exc:
             raise TokenError(f"the token is invalid: {exc}") from None
+        # RFC 7519 NumericDate is a JSON number: PyJWT takes "1796128962" through int(),
+        # go-oidc (Fulcio) refuses it, and so do we (found by the jwt-claims fuzz target)
+        for name in ("exp", "iat", "nbf"):
+            value = claims.get(name)
+            if name in claims and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise TokenError(f"the token's {name} claim is not a number")
         return principal_from_claims(claims, issuer, self.config), issuer

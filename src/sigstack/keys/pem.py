@@ -14,17 +14,44 @@ from sigstack.errors import KeyLoadError, UnsupportedKeyError
 if TYPE_CHECKING:  # the PEM text helpers need no cryptography; the loaders import it
     from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
-_PEM_RE = re.compile(
-    rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL
-)
+#: the first block is what ``-----BEGIN (L)-----\r?\n(.*?)-----END \1-----`` would find,
+#: but that one regex backtracks: for each BEGIN line without its END it scans to the end
+#: of the input, so a key file of 16,000 BEGIN lines (430 kB, under the 1 MiB file
+#: bound) took 35 s (found by the fuzzer, docs/reliability.md). Finding the BEGIN lines
+#: and the END lines in one linear pass each, then pairing them, is the same match in
+#: O(n log n).
+_BEGIN_RE = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n")
+#: the closing dashes are a lookahead, so END lines that share them
+#: (``-----END A-----END A-----``) are all seen; at a given position the label is
+#: unique (it cannot contain ``-``)
+_END_RE = re.compile(rb"-----END ([A-Z0-9 ]+)(?=-----)")
 _RSA_SIZES = (2048, 3072, 4096)
 _EC_CURVES = ("secp256r1", "secp384r1", "secp521r1")
 
 
+def _first_block(data: bytes) -> tuple[bytes, bytes] | None:
+    """(label, body) of the first PEM block: the first BEGIN line that has an END line
+    of its label after it, and the text up to the earliest such END line."""
+    import bisect
+
+    ends: dict[bytes, list[int]] | None = None
+    for begin in _BEGIN_RE.finditer(data):
+        if ends is None:
+            ends = {}
+            for end in _END_RE.finditer(data, begin.end()):
+                ends.setdefault(end.group(1), []).append(end.start())
+        label = begin.group(1)
+        found = ends.get(label, [])
+        i = bisect.bisect_left(found, begin.end())
+        if i < len(found):
+            return label, data[begin.end():found[i]]
+    return None
+
+
 def pem_type(data: bytes) -> str | None:
     """The label of the first PEM block in ``data``, or None if there is none."""
-    m = _PEM_RE.search(data)
-    return m.group(1).decode() if m else None
+    block = _first_block(data)
+    return block[0].decode() if block else None
 
 
 def pem_body(data: bytes, label: str) -> bytes:
@@ -32,13 +59,13 @@ def pem_body(data: bytes, label: str) -> bytes:
     import base64
     import binascii
 
-    m = _PEM_RE.search(data)
-    if m is None:
+    block = _first_block(data)
+    if block is None:
         raise KeyLoadError("PEM decoding failed: no PEM block found")
-    if m.group(1).decode() != label:
-        raise KeyLoadError(f"unsupported pem type: {m.group(1).decode()}")
+    if block[0].decode() != label:
+        raise KeyLoadError(f"unsupported pem type: {block[0].decode()}")
     body = b"".join(
-        line for line in m.group(2).splitlines() if line and b":" not in line
+        line for line in block[1].splitlines() if line and b":" not in line
     )
     try:
         return base64.b64decode(body, validate=True)

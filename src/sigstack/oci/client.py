@@ -61,6 +61,8 @@ MANIFEST_TYPES = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST)
 INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+MAX_TOKEN_BYTES = 1024 * 1024  # registry tokens are JWTs of a few kB
+_SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
 DEFAULT_MAX_BLOB_BYTES = 128 * 1024 * 1024
 CHUNK_BYTES = 8 * 1024 * 1024
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -219,15 +221,18 @@ def _parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     return scheme.lower(), params
 
 
-def _registry_errors(resp: httpx.Response) -> str:
+def _registry_errors(resp: httpx.Response, timeout: float) -> str:
+    """The distribution-spec ``{"errors": [{"code", "message"}]}`` of an error answer,
+    read within 64 KiB and ``timeout`` (it was read whole, then cut); anything else
+    gives the status line. ``"errors": 1.5`` was a TypeError (found by the fuzzer)."""
     try:
-        body = safejson.loads(resp.read()[:65536])
-        errs = body.get("errors") or []
+        body = safejson.loads(_bounded.read_body(resp, 65536, timeout, "error body", RegistryError))
+        errs = body.get("errors") if isinstance(body, dict) else None
         parts = [f"{e.get('code', '')}: {e.get('message', '')}".strip(": ")
-                 for e in errs if isinstance(e, dict)]
+                 for e in (errs if isinstance(errs, list) else []) if isinstance(e, dict)]
         if parts:
-            return "; ".join(parts)
-    except (ValueError, AttributeError, httpx.HTTPError):
+            return "; ".join(parts)[:1000]
+    except (ValueError, RegistryError, httpx.HTTPError, httpx.StreamError):
         pass
     return f"unexpected status code {resp.status_code} {resp.reason_phrase}".strip()
 
@@ -362,6 +367,8 @@ class RegistryClient:
                 raise RegistryError(f"{method} {url}: timed out{self._via(url)}") from None
             except httpx.HTTPError as exc:
                 raise RegistryError(f"{method} {url}: {exc}{self._via(url)}") from None
+            except httpx.InvalidURL as exc:  # no HTTPError: a URL made from what a registry sent
+                raise RegistryError(f"{method} {url[:300]!r}: not a valid URL: {exc}") from None
             if resp.status_code in _RETRY_STATUS and attempt + 1 < attempts:
                 delay = self.options.backoff * 2**attempt
                 after = resp.headers.get("retry-after", "")
@@ -404,30 +411,45 @@ class RegistryClient:
         realm = params.get("realm")
         if not realm:
             raise AuthError(f"registry {host} sent a bearer challenge without a realm")
+        try:  # the realm is the registry's word: an absolute http(s) URL, or nothing is fetched
+            url = httpx.URL(realm)
+        except httpx.InvalidURL:
+            url = None
+        if url is None or url.scheme not in ("http", "https") or not url.host:
+            raise AuthError(f"registry {host} sent a bearer challenge whose realm is not an http(s) URL: "
+                            f"{realm[:200]!r}")
         query = {"scope": scope}
         if params.get("service"):
             query["service"] = params["service"]
+        # streamed and bounded like every other answer (a token server is as remote as
+        # the registry); safejson, since json.loads raises RecursionError on a deep nest
         try:
             if creds.identity_token:
                 form = {"grant_type": "refresh_token", "refresh_token": creds.identity_token,
                         "client_id": "sigstack", **query}
-                resp = self._http.post(realm, data=form)
+                resp = self._http.send(self._http.build_request("POST", realm, data=form), stream=True)
             else:
                 basic = None if creds.anonymous else (creds.username, creds.password)
-                resp = self._http.get(realm, params=query, auth=basic)
-        except httpx.HTTPError as exc:
+                resp = self._http.send(self._http.build_request("GET", realm, params=query), auth=basic,
+                                       stream=True)
+            with _released(resp):
+                if resp.status_code in (401, 403):
+                    raise AuthError(self._login_hint(host, resp.status_code))
+                if resp.status_code != 200:
+                    raise AuthError(f"fetching a token from {realm}: HTTP {resp.status_code}")
+                data = _bounded.read_body(resp, MAX_TOKEN_BYTES, self.options.timeout, f"the token from {realm}",
+                                          AuthError)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError
             raise AuthError(f"fetching a token from {realm}: {exc}{self._via(realm)}") from None
-        if resp.status_code in (401, 403):
-            raise AuthError(self._login_hint(host, resp.status_code))
-        if resp.status_code != 200:
-            raise AuthError(f"fetching a token from {realm}: HTTP {resp.status_code}")
         try:
-            body = resp.json()
+            body = safejson.loads(data)
             token = body.get("token") or body.get("access_token")
         except (ValueError, AttributeError):
             token = None
         if not isinstance(token, str) or not token:
             raise AuthError(f"token server {realm} returned no token")
+        if not (token.isascii() and token.isprintable()):  # it goes into a header line as it is
+            raise AuthError(f"token server {realm} returned a token that is not printable ASCII")
         return token
 
     def _login_hint(self, host: str, status: int) -> str:
@@ -468,7 +490,7 @@ class RegistryClient:
         with _released(resp):
             if resp.status_code in (401, 403):
                 raise AuthError(self._login_hint(host, resp.status_code), status=resp.status_code)
-            detail = _registry_errors(resp) if method != "HEAD" else f"HTTP {resp.status_code}"
+            detail = _registry_errors(resp, self.options.timeout) if method != "HEAD" else f"HTTP {resp.status_code}"
             text = f"{method} {url}: {detail}"
             if resp.status_code in _RETRY_STATUS and (content is None or isinstance(content, bytes)):
                 text += f" (gave up after {self.options.attempts} attempts)"
@@ -523,7 +545,8 @@ class RegistryClient:
             digest = resp.headers.get("docker-content-digest", "")
             media = resp.headers.get("content-type", "").split(";")[0].strip()
             size = resp.headers.get("content-length", "")
-        matches = digest == ref.digest if ref.digest else digest.startswith("sha256:")
+        # a well-formed digest only (ggcr's v1.NewHash): it names the .sig/.att tags and later URLs
+        matches = digest == ref.digest if ref.digest else _SHA256.fullmatch(digest) is not None
         if matches and size.isascii() and size.isdigit() and len(size) < 20 and media in MANIFEST_TYPES:
             return Descriptor(media, int(size), digest)
         return self.get_manifest(ref).descriptor()
@@ -673,10 +696,22 @@ class RegistryClient:
                 found = safejson.loads(data).get("tags") or []
             except (ValueError, AttributeError):
                 raise RegistryError(f"tag list of {repo} is not valid JSON") from None
-            tags.extend(str(t) for t in found)
+            if not isinstance(found, list) or not all(isinstance(t, str) for t in found):
+                raise RegistryError(f"tag list of {repo}: tags is not a list of strings")
+            tags.extend(found)
             m = re.match(r"<([^>]+)>", link)
-            path = m.group(1) if m else None
+            path = self._next_page(repo, m.group(1)) if m else None
         return tags
+
+    def _next_page(self, repo: Repository, link: str) -> str:
+        """The path of a ``Link: <...>; rel="next"`` page: relative to the registry, or
+        absolute on the registry itself (its token is sent there, so never elsewhere)."""
+        if link.startswith("/") and not link.startswith("//"):
+            return link
+        base = self.base_url(repo.registry)
+        if link.startswith(base + "/"):
+            return link[len(base):]
+        raise RegistryError(f"tag list of {repo}: the next page {link[:200]!r} is not on the registry")
 
     def referrers(self, repo: Repository, digest: str, artifact_type: str | None = None
                   ) -> dict[str, Any] | None:

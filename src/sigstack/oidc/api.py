@@ -20,7 +20,6 @@ read from the path too.
 from __future__ import annotations
 
 import hmac
-import json
 import urllib.parse
 from typing import Any
 
@@ -29,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from sigstack._internal import safejson
 from sigstack.errors import OIDCError
 from sigstack.oidc.issuer import DevIssuer
 
@@ -92,7 +92,7 @@ def create_app(issuer: DevIssuer) -> Starlette:
             params: dict[str, Any]
             if request.headers.get("content-type", "").startswith("application/json"):
                 try:
-                    params = json.loads(raw or b"{}")
+                    params = safejson.loads(raw or b"{}")  # json.loads: RecursionError, a 500
                 except ValueError:
                     return _error(400, "the request body is not valid JSON")
                 if not isinstance(params, dict):

@@ -86,14 +86,16 @@ def identity(cert: x509.Certificate) -> Identity:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         emails = list(san.get_values_for_type(x509.RFC822Name))
         uris = list(san.get_values_for_type(x509.UniformResourceIdentifier))
-    except (x509.ExtensionNotFound, ValueError):
+    except x509.ExtensionNotFound:
+        pass
+    except der.extension_errors():
         pass
     exts: list[tuple[str, str, str]] = []
     issuer: str | None = None
     legacy_issuer: str | None = None
     try:
         extensions = list(cert.extensions)
-    except ValueError:  # a malformed extension: show the certificate without them
+    except der.extension_errors():  # a malformed extension: show the certificate without them
         extensions = []
     for ext in extensions:
         dotted = ext.oid.dotted_string
@@ -110,7 +112,7 @@ def identity(cert: x509.Certificate) -> Identity:
     try:
         subject = cert.subject.rfc4514_string()
         issuer_dn = cert.issuer.rfc4514_string()
-    except ValueError:
+    except (ValueError, TypeError):  # TypeError: a BIT STRING attribute of another OID (fuzz)
         subject = issuer_dn = "(unreadable name)"
     return Identity(
         subject=subject,

@@ -40,7 +40,10 @@ def is_self_signed(cert: x509.Certificate) -> bool:
     """Issuer == subject and the certificate's own key verifies its signature."""
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
-    if cert.issuer != cert.subject:
+    try:  # names are parsed on first access: one that does not parse names no root
+        if cert.issuer != cert.subject:
+            return False
+    except (ValueError, TypeError):  # TypeError: a BIT STRING attribute of another OID (fuzz)
         return False
     try:
         cert.verify_directly_issued_by(cert)
@@ -62,6 +65,13 @@ def check_code_signing_leaf(leaf: x509.Certificate) -> None:
     from cryptography import x509
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
+    from sigstack._internal import der
+
+    try:
+        leaf.extensions  # noqa: B018  (parsed on first access: a malformed one raises here)
+    except der.extension_errors() as exc:
+        raise CertificateChainError(f"certificate chain: the signing certificate's extensions cannot be parsed: "
+                                    f"{str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}") from None
     try:
         bc = leaf.extensions.get_extension_for_class(x509.BasicConstraints).value
         if bc.ca:

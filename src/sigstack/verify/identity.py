@@ -120,7 +120,11 @@ class SigstoreExtensions:
 
         by_oid = {oid: name for name, oid in OIDS.items()}
         values: dict[str, str] = {}
-        for ext in cert.extensions:
+        try:
+            extensions = list(cert.extensions)
+        except der.extension_errors() as exc:
+            raise IdentityError(f"identity: the certificate's extensions cannot be parsed: {_line(exc)}") from None
+        for ext in extensions:
             name = by_oid.get(ext.oid.dotted_string)
             if name is None or not isinstance(ext.value, x509.UnrecognizedExtension):
                 continue
@@ -184,6 +188,8 @@ def subject_alternative_names(cert: x509.Certificate) -> list[str]:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return []
+    except der.extension_errors() as exc:
+        raise IdentityError(f"identity: the certificate's extensions cannot be parsed: {_line(exc)}") from None
     out: list[str] = []
     out += san.get_values_for_type(x509.DNSName)
     out += san.get_values_for_type(x509.RFC822Name)
@@ -195,6 +201,10 @@ def subject_alternative_names(cert: x509.Certificate) -> list[str]:
             if text is not None:
                 out.append(text)
     return out
+
+
+def _line(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
 def _extensions(cert: x509.Certificate) -> SigstoreExtensions:

@@ -51,6 +51,8 @@ def issuer_of(chain: Sequence[x509.Certificate]) -> x509.Certificate:
     precertificates (skip a precertificate-signing certificate)."""
     from cryptography import x509
 
+    from sigstack._internal import der
+
     for cert in chain[1:]:
         try:
             eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
@@ -58,6 +60,8 @@ def issuer_of(chain: Sequence[x509.Certificate]) -> x509.Certificate:
                 continue
         except x509.ExtensionNotFound:
             pass
+        except der.extension_errors() as exc:
+            raise SCTError(f"SCT: a certificate of the chain has malformed extensions: {exc}") from None
         return cert
     raise SCTError("SCT: the certificate chain has no issuer for the signing certificate")
 
@@ -120,12 +124,14 @@ def verify_embedded_sct(chain: Sequence[x509.Certificate], trusted_root: Trusted
         SignatureAlgorithm,
     )
 
+    from sigstack._internal import der
+
     leaf = chain[0]
     try:
         scts = list(leaf.extensions.get_extension_for_class(x509.PrecertificateSignedCertificateTimestamps).value)
     except x509.ExtensionNotFound:
         raise SCTError("SCT: the certificate carries no embedded signed certificate timestamp") from None
-    except ValueError as exc:
+    except der.extension_errors() as exc:
         raise SCTError(f"SCT: the certificate's SCT list is malformed: {exc}") from None
     if len(scts) != 1:
         raise SCTError(f"SCT: expected exactly one embedded signed certificate timestamp, found {len(scts)}")

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa,
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from sigstack._internal import safejson
+from sigstack._internal.der import extension_errors
 from sigstack.errors import BadEntryError
 from sigstack.keys.pem import encode_pem, pem_type
 
@@ -88,6 +89,8 @@ def parse_verifier(pem: bytes) -> Verifier:
                 emails += [u.lower() for u in san.get_values_for_type(x509.UniformResourceIdentifier)]
             except x509.ExtensionNotFound:
                 pass
+            except extension_errors() as exc:  # duplicate or malformed: not a certificate Rekor accepts
+                raise bad(f"invalid public key or certificate: {str(exc).splitlines()[0][:100]}") from None
             from sigstack.tlog.identity import oidc_issuer
 
             issuer = oidc_issuer(cert)
